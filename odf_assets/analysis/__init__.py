@@ -1,0 +1,1 @@
+"""The analysis-service pair: daily category summary and descriptive statistics."""

@@ -1,0 +1,43 @@
+"""The analysis-service pair: per date, ``analysis/summary`` and ``analysis/stats`` of cleaned sales."""
+
+import dagster as dg
+import polars as pl
+
+from odf_assets import checks
+from odf_assets.analysis import transforms as analysis
+from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
+from odf_assets.sales.assets import CLEANED_SALES, emit
+from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY
+from odf_assets.sources.registry import SourceSpec
+
+SUMMARY = dg.AssetKey(["analysis", "summary"])
+STATS = dg.AssetKey(["analysis", "stats"])
+STATS_COLUMNS = ("sale_bottles", "sale_dollars", "sale_liters", "state_bottle_retail")
+
+
+def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
+    common = dict(
+        group_name="analysis",
+        partitions_def=daily_partitions(source.start_date, source.end_date),
+        backfill_policy=DAILY_BACKFILL_POLICY,
+        io_manager_key=IO_MANAGER_KEY,
+        kinds={"polars", "parquet"},
+        tags=AGGREGATION_TAGS,
+        op_tags=AGGREGATION_TAGS,
+        metadata={"partition_expr": analysis.DATE},
+        ins={"sales": dg.AssetIn(key=CLEANED_SALES)},
+    )
+    summary_key = [analysis.DATE, "category_name"]
+    stats_key = [analysis.DATE, "column"]
+
+    @dg.asset(key=SUMMARY, check_specs=checks.check_specs(SUMMARY, key=summary_key), **common)
+    def summary(sales: pl.LazyFrame):
+        """Per date and category: rows, total sales and share of the day (the old summary.parquet)."""
+        yield from emit(analysis.category_summary(sales), summary_key)
+
+    @dg.asset(key=STATS, check_specs=checks.check_specs(STATS, key=stats_key), **common)
+    def stats(sales: pl.LazyFrame):
+        """Per date and numeric column: descriptive statistics (the old stats.parquet)."""
+        yield from emit(analysis.descriptive_stats(sales, STATS_COLUMNS), stats_key)
+
+    return [summary, stats]

@@ -1,0 +1,35 @@
+"""The ODF code location: every asset, check, job, resource, schedule and sensor."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from odf_assets.analysis.assets import build_analysis_assets
+from odf_assets.jobs import build_jobs
+from odf_assets.registry_loader import load_sources, registry_files
+from odf_assets.sales.assets import SALES_SOURCE, build_sales_assets
+from odf_assets.sources.assets import IO_MANAGER_KEY, build_source_assets
+from odf_resources import settings
+from odf_resources.parquet_io_manager import PolarsParquetIOManager
+from odf_resources.source_fetcher import SourceFetcher
+
+
+def build_definitions() -> dg.Definitions:
+    sources = load_sources()
+    assets = build_source_assets(sources)
+    by_name = {source.name: source for source in sources if source.active}
+    if SALES_SOURCE in by_name:
+        assets += build_sales_assets(by_name[SALES_SOURCE])
+        assets += build_analysis_assets(by_name[SALES_SOURCE])
+    file_roots = sorted({str(path.resolve().parent) for path in registry_files()} | {str(p) for p in settings.extra_file_roots()})
+    return dg.Definitions(
+        assets=assets,
+        jobs=build_jobs(assets),
+        resources={
+            IO_MANAGER_KEY: PolarsParquetIOManager(base=settings.storage_uri()),
+            "source_fetcher": SourceFetcher(file_roots=file_roots, allowed_hosts=settings.allowed_source_hosts()),
+        },
+    )
+
+
+defs = build_definitions()

@@ -1,0 +1,14 @@
+"""Which registry files are in force: the built-in one plus any named by ODF_SOURCES."""
+
+from __future__ import annotations
+
+from odf_assets.sources.registry import DEFAULT_REGISTRY, SourceSpec, load_registry
+from odf_resources import settings
+
+
+def registry_files():
+    return [DEFAULT_REGISTRY, *settings.extra_registry_paths()]
+
+
+def load_sources() -> list[SourceSpec]:
+    return load_registry(registry_files())

@@ -1,0 +1,1 @@
+"""The sales analytics pipeline over the default liquor-sales source."""

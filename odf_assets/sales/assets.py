@@ -1,0 +1,97 @@
+"""Dagster wiring of the sales pipeline; the logic lives in ``odf_assets.sales.transforms``."""
+
+from collections.abc import Iterator, Sequence
+
+import dagster as dg
+import polars as pl
+
+from odf_assets import checks
+from odf_assets.partitions import DAILY_BACKFILL_POLICY, WEEKLY_BACKFILL_POLICY, daily_partitions, weekly_partitions
+from odf_assets.sales import transforms as sales
+from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY, raw_asset_key
+from odf_assets.sources.registry import SourceSpec
+
+SALES_SOURCE = "iowa_liquor_sales"
+GROUP = "sales"
+
+
+def sales_key(name: str) -> dg.AssetKey:
+    return dg.AssetKey(["sales", name])
+
+
+CLEANED_SALES = sales_key("cleaned_sales")
+DAILY_SALES_SUMMARY = sales_key("daily_sales_summary")
+DATA_QUALITY_METRICS = sales_key("data_quality_metrics")
+ENRICHED_DAILY_SUMMARY = sales_key("enriched_daily_summary")
+WEEKLY_SALES = sales_key("weekly_sales")
+SALES_TRENDS = sales_key("sales_trends")
+TOP_SALES_DAYS = sales_key("top_sales_days")
+
+
+def emit(frame: pl.LazyFrame, unique_by: Sequence[str]) -> Iterator[dg.Output | dg.AssetCheckResult]:
+    """Collect with the streaming engine, then yield the output and its checks."""
+    result = frame.collect(engine="streaming")
+    yield dg.Output(result)
+    yield from checks.check_results(result, key=unique_by)
+
+
+def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
+    daily = daily_partitions(source.start_date, source.end_date)
+    weekly = weekly_partitions(source.start_date, source.end_date)
+    raw = raw_asset_key(source)
+
+    def sales_asset(key: dg.AssetKey, ins: dict[str, dg.AssetKey], unique_by: Sequence[str], is_weekly: bool = False):
+        column = sales.WEEK if is_weekly else sales.DATE
+        return dg.asset(
+            key=key,
+            ins={name: dg.AssetIn(key=upstream) for name, upstream in ins.items()},
+            group_name=GROUP,
+            partitions_def=weekly if is_weekly else daily,
+            backfill_policy=WEEKLY_BACKFILL_POLICY if is_weekly else DAILY_BACKFILL_POLICY,
+            io_manager_key=IO_MANAGER_KEY,
+            kinds={"polars", "parquet"},
+            tags=AGGREGATION_TAGS,
+            op_tags=AGGREGATION_TAGS,
+            metadata={"partition_expr": column},
+            check_specs=checks.check_specs(key, key=unique_by),
+        )
+
+    @sales_asset(CLEANED_SALES, {"raw": raw}, [sales.INVOICE])
+    def cleaned_sales(raw: pl.LazyFrame):
+        """Sales without incomplete rows, returns or repeated invoice lines; text trimmed."""
+        yield from emit(sales.clean_sales(raw), [sales.INVOICE])
+
+    @sales_asset(DATA_QUALITY_METRICS, {"raw": raw}, [sales.DATE])
+    def data_quality_metrics(raw: pl.LazyFrame):
+        """Per day: raw rows, missing values, returns and repeated invoice lines."""
+        yield from emit(sales.data_quality_metrics(raw), [sales.DATE])
+
+    @sales_asset(DAILY_SALES_SUMMARY, {"cleaned": CLEANED_SALES}, [sales.DATE])
+    def daily_sales_summary(cleaned: pl.LazyFrame):
+        """Per day: transactions, bottles, liters, revenue, average sale, distinct stores and items."""
+        yield from emit(sales.daily_sales_summary(cleaned), [sales.DATE])
+
+    @sales_asset(ENRICHED_DAILY_SUMMARY, {"summary": DAILY_SALES_SUMMARY, "quality": DATA_QUALITY_METRICS}, [sales.DATE])
+    def enriched_daily_summary(summary: pl.LazyFrame, quality: pl.LazyFrame):
+        """The daily summary with weekday, week, revenue per bottle and the day's data quality."""
+        yield from emit(sales.enriched_daily_summary(summary, quality), [sales.DATE])
+
+    @sales_asset(WEEKLY_SALES, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.WEEK], is_weekly=True)
+    def weekly_sales(enriched: pl.LazyFrame):
+        """Per Monday-start week: revenue, bottles, transactions, active days and the best day."""
+        yield from emit(sales.weekly_sales(enriched), [sales.WEEK])
+
+    @sales_asset(SALES_TRENDS, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.DATE], is_weekly=True)
+    def sales_trends(enriched: pl.LazyFrame):
+        """Day-over-day revenue change and 3-day moving average within each week."""
+        yield from emit(sales.sales_trends(enriched), [sales.DATE])
+
+    @sales_asset(TOP_SALES_DAYS, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.WEEK, "rank"], is_weekly=True)
+    def top_sales_days(enriched: pl.LazyFrame):
+        """The three highest-revenue days of each week."""
+        yield from emit(sales.top_sales_days(enriched), [sales.WEEK, "rank"])
+
+    return [
+        cleaned_sales, data_quality_metrics, daily_sales_summary, enriched_daily_summary,
+        weekly_sales, sales_trends, top_sales_days,
+    ]  # fmt: skip

@@ -1,0 +1,1 @@
+"""Open datasets declared in the source registry, and their declarative aggregates."""

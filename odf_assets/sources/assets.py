@@ -1,0 +1,114 @@
+"""Factories: each active registry source becomes a daily raw asset plus its declared aggregates."""
+
+import dagster as dg
+import polars as pl
+
+from odf_assets import checks
+from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
+from odf_assets.sources import transforms
+from odf_assets.sources.acquisition import acquire, redact_url
+from odf_assets.sources.registry import AggregateSpec, SourceSpec
+from odf_resources.source_fetcher import SourceFetcher
+
+IO_MANAGER_KEY = "parquet_io_manager"
+# Run tags that route runs to their queue (see dagster.yaml's tag concurrency limits).
+ACQUISITION_TAGS = {"odf/queue": "acquisition"}
+AGGREGATION_TAGS = {"odf/queue": "aggregation"}
+FETCH_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def raw_asset_key(source: SourceSpec) -> dg.AssetKey:
+    return dg.AssetKey(["raw", source.name])
+
+
+def aggregate_asset_key(source: SourceSpec, aggregate: AggregateSpec) -> dg.AssetKey:
+    return dg.AssetKey(["aggregates", source.name, aggregate.name])
+
+
+def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
+    key = raw_asset_key(source)
+    origin = source.url_template or source.url or ""
+
+    @dg.asset(
+        key=key,
+        description=f"{source.description}\n\nLicence: {source.license}. Owner: {source.owner}.",
+        group_name=source.group,
+        partitions_def=daily_partitions(source.start_date, source.end_date),
+        backfill_policy=DAILY_BACKFILL_POLICY,
+        retry_policy=FETCH_RETRY_POLICY,
+        io_manager_key=IO_MANAGER_KEY,
+        kinds={"polars", "parquet"},
+        tags=ACQUISITION_TAGS,
+        op_tags=ACQUISITION_TAGS,
+        metadata={
+            "partition_expr": transforms.PARTITION_COLUMN,
+            "source_url": redact_url(origin),
+            "license": source.license,
+            "owner": source.owner,
+            "format": source.format,
+            "registry_file": str(source.registry_file),
+        },
+        check_specs=checks.check_specs(
+            key, schema=True, key=source.key, null_limits=bool(source.max_null_fraction), ranges=bool(source.ranges)
+        ),
+    )
+    def raw_source(context: dg.AssetExecutionContext, source_fetcher: SourceFetcher):
+        window = context.partition_time_window
+        acquired = acquire(source, source_fetcher, window.start.date(), window.end.date())
+        context.log.info(f"{source.name}: {acquired.frame.height} rows for {context.partition_key_range.start}..{context.partition_key_range.end}")
+        yield dg.Output(
+            acquired.frame,
+            data_version=dg.DataVersion(acquired.data_version),
+            metadata={
+                "content_sha256": acquired.data_version,
+                "fetched_bytes": acquired.fetched_bytes,
+                "files": dg.MetadataValue.json(acquired.content_hashes),
+            },
+        )
+        yield from checks.check_results(
+            acquired.frame,
+            expected_schema=source.schema,
+            extra_columns=acquired.extra_columns,
+            key=source.key,
+            null_limits=source.max_null_fraction,
+            ranges=source.ranges,
+        )
+
+    return raw_source
+
+
+def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.AssetsDefinition:
+    key = aggregate_asset_key(source, aggregate)
+    group_key = (transforms.PARTITION_COLUMN, *aggregate.group_by)
+    metrics = [(m.agg, m.column, m.name) for m in aggregate.metrics]
+
+    @dg.asset(
+        key=key,
+        description=aggregate.description or f"Daily {', '.join(m.name for m in aggregate.metrics)} of {source.name}"
+        + (f" by {', '.join(aggregate.group_by)}" if aggregate.group_by else ""),
+        group_name=source.group,
+        ins={"raw": dg.AssetIn(key=raw_asset_key(source))},
+        partitions_def=daily_partitions(source.start_date, source.end_date),
+        backfill_policy=DAILY_BACKFILL_POLICY,
+        io_manager_key=IO_MANAGER_KEY,
+        kinds={"polars", "parquet"},
+        tags=AGGREGATION_TAGS,
+        op_tags=AGGREGATION_TAGS,
+        metadata={"partition_expr": transforms.PARTITION_COLUMN, "group_by": list(aggregate.group_by)},
+        check_specs=checks.check_specs(key, key=group_key),
+    )
+    def declared_aggregate(raw: pl.LazyFrame):
+        result = transforms.aggregate(raw, aggregate.group_by, metrics).collect(engine="streaming")
+        yield dg.Output(result)
+        yield from checks.check_results(result, key=group_key)
+
+    return declared_aggregate
+
+
+def build_source_assets(sources: list[SourceSpec]) -> list[dg.AssetsDefinition]:
+    built = []
+    for source in sources:
+        if source.active:
+            built.append(build_raw_asset(source))
+            built.extend(build_aggregate_asset(source, aggregate) for aggregate in source.aggregates)
+    return built

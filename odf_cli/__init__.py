@@ -1,0 +1,1 @@
+"""The ``odf`` command: run the pipeline locally, query results, trigger a running Dagster."""

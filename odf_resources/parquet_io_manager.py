@@ -1,0 +1,165 @@
+"""Polars frames ⇄ one Parquet object per asset × partition, in local or S3 storage.
+
+Layout: ``<base>/<asset key path>/<partition column>=<key>/data.parquet`` (``data.parquet`` directly
+under the asset path when unpartitioned). A run over a partition range gets one frame holding every
+partition and is split on the asset's partition column (metadata ``partition_expr``, default
+``date``), so BackfillPolicy ranges write exactly the objects single-partition runs would.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+import pydantic
+from pydantic import PrivateAttr
+
+from odf_resources.storage import Storage, safe_key, storage_from_uri
+
+DATA_FILE = "data.parquet"
+DEFAULT_PARTITION_COLUMN = "date"
+PREVIEW_ROWS = 5
+
+
+class MissingPartitionError(dg.Failure):
+    """An upstream partition that was never materialized (or was deleted)."""
+
+
+def partition_column(metadata: dict | None) -> str:
+    return str((metadata or {}).get("partition_expr", DEFAULT_PARTITION_COLUMN))
+
+
+def object_key(asset_path: Sequence[str], column: str | None, partition_key: str | None) -> str:
+    """The storage key of one asset × partition; keys are validated so they cannot escape the base."""
+    parts = list(asset_path)
+    if partition_key is not None:
+        parts.append(f"{column}={partition_key}")
+    return safe_key(*parts, DATA_FILE)
+
+
+def markdown_preview(frame: pl.DataFrame) -> str:
+    header = "| " + " | ".join(frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()]
+    return "\n".join([header, rule, *rows])
+
+
+def describe_parquet(path: Path) -> dict[str, dg.RawMetadataValue]:
+    """Row count, schema and preview read from a finished Parquet file (footer plus a few rows)."""
+    schema = pl.read_parquet_schema(path)
+    rows = pl.scan_parquet(path).select(pl.len()).collect().item()
+    preview = pl.read_parquet(path, n_rows=PREVIEW_ROWS)
+    return {
+        "dagster/row_count": int(rows),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name=name, type=str(dtype)) for name, dtype in schema.items()]
+        ),
+        "preview": dg.MetadataValue.md(markdown_preview(preview)),
+    }
+
+
+def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
+    if isinstance(frame, pl.LazyFrame):
+        # Streams: large inputs never need to fit in memory.
+        frame.sink_parquet(path, compression="zstd")
+    else:
+        frame.write_parquet(path, compression="zstd")
+
+
+def split_by_partition(
+    frame: pl.DataFrame | pl.LazyFrame, column: str, keys: Sequence[str], asset: str
+) -> dict[str, pl.DataFrame | pl.LazyFrame]:
+    """One frame per partition key; rows whose partition value is outside ``keys`` are an error."""
+    names = frame.collect_schema().names()
+    if column not in names:
+        raise dg.Failure(
+            f"{asset}: a partition-range output needs its partition column {column!r}; columns are {names}"
+        )
+    as_text = pl.col(column).cast(pl.String)
+    unexpected = frame.lazy().filter(~as_text.is_in(list(keys))).select(as_text).unique().head(5).collect()
+    if unexpected.height:
+        raise dg.Failure(
+            f"{asset}: rows with {column}={unexpected.to_series().to_list()} are outside the "
+            f"partitions being written ({keys[0]}..{keys[-1]})"
+        )
+    return {key: frame.filter(as_text == key) for key in keys}
+
+
+class PolarsParquetIOManager(dg.ConfigurableIOManager):
+    """Stores Polars DataFrames/LazyFrames as Parquet: one atomic object per asset × partition."""
+
+    base: str = pydantic.Field(description="Local directory or s3://bucket/prefix (see ODF_STORAGE).")
+    _storage: Storage | None = PrivateAttr(default=None)
+
+    @property
+    def storage(self) -> Storage:
+        if self._storage is None:
+            self._storage = storage_from_uri(self.base)
+        return self._storage
+
+    # -- writing -----------------------------------------------------------------------------
+    def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None) -> None:
+        if obj is None:
+            return
+        if not isinstance(obj, (pl.DataFrame, pl.LazyFrame)):
+            raise dg.Failure(f"{context.asset_key.to_user_string()}: expected a Polars frame, got {type(obj).__name__}")
+        column = partition_column(context.definition_metadata)
+        path = context.asset_key.path
+        if not context.has_asset_partitions:
+            frames: dict[str | None, pl.DataFrame | pl.LazyFrame] = {None: obj}
+        elif len(context.asset_partition_keys) == 1:
+            frames = {context.asset_partition_keys[0]: obj}
+        else:
+            frames = dict(split_by_partition(obj, column, context.asset_partition_keys, context.asset_key.to_user_string()))
+        keys = {partition: object_key(path, column, partition) for partition in frames}
+        written = self._write_all(frames, keys)
+        if len(written) == 1:
+            context.add_output_metadata(next(iter(written.values())))
+            return
+        # A range run materializes every partition: give each its own URI, rows and bytes.
+        for partition, metadata in written.items():
+            context.step_context.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=partition)
+
+    def _write_all(self, frames: dict, keys: dict) -> dict:
+        """Serialize every partition to staging first, then publish: a failure while computing or
+        encoding any partition leaves all stored objects untouched. Returns metadata per partition."""
+        with tempfile.TemporaryDirectory(dir=self.storage.staging_dir(), prefix=".tmp-") as staging:
+            staged: dict = {}
+            for index, (partition, frame) in enumerate(frames.items()):
+                staged[partition] = Path(staging) / f"{index}.parquet"
+                write_parquet(frame, staged[partition])
+            metadata = {partition: self._describe(local, keys[partition]) for partition, local in staged.items()}
+            for partition, local in staged.items():
+                self.storage.publish_file(local, keys[partition])
+        return metadata
+
+    def _describe(self, local: Path, key: str) -> dict[str, dg.RawMetadataValue]:
+        uri = self.storage.uri_for(key)
+        return {**describe_parquet(local), "uri": dg.MetadataValue.path(uri), "bytes": local.stat().st_size}
+
+    # -- reading -----------------------------------------------------------------------------
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
+        upstream = context.upstream_output
+        column = partition_column(upstream.definition_metadata if upstream else None)
+        asset = context.asset_key
+        partitions: list[str | None] = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
+        allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions", False))
+        uris = []
+        for partition in partitions:
+            key = object_key(asset.path, column, partition)
+            if self.storage.exists(key):
+                uris.append(self.storage.scan_uri(key))
+            elif not allow_missing:
+                raise MissingPartitionError(
+                    f"{asset.to_user_string()} partition {partition or '(unpartitioned)'} is not stored at "
+                    f"{self.storage.uri_for(key)}: materialize it first"
+                )
+        if not uris:
+            raise MissingPartitionError(f"{asset.to_user_string()}: none of partitions {partitions} are stored")
+        # Partitions written on different days may differ in nullability/width: relax, don't fail.
+        lazy = pl.concat([pl.scan_parquet(uri) for uri in uris], how="diagonal_relaxed")
+        wants_lazy = context.dagster_type.typing_type is pl.LazyFrame
+        return lazy if wants_lazy else lazy.collect()

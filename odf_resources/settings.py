@@ -1,0 +1,31 @@
+"""The one place that reads ODF's environment variables; everything else takes plain values."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DEFAULT_LOCAL_STORAGE = "./.odf/storage"
+
+
+def storage_uri() -> str:
+    """``ODF_STORAGE``: a local directory (default ``./.odf/storage``) or ``s3://bucket/prefix``."""
+    return os.environ.get("ODF_STORAGE", "").strip() or DEFAULT_LOCAL_STORAGE
+
+
+def extra_registry_paths() -> list[Path]:
+    """``ODF_SOURCES``: extra source registry files, separated by the OS path separator."""
+    raw = os.environ.get("ODF_SOURCES", "").strip()
+    return [Path(item).expanduser() for item in raw.split(os.pathsep) if item.strip()]
+
+
+def extra_file_roots() -> list[Path]:
+    """``ODF_FILE_ROOTS``: directories ``file:`` sources may read besides the registries' own folders."""
+    raw = os.environ.get("ODF_FILE_ROOTS", "").strip()
+    return [Path(item).expanduser().resolve() for item in raw.split(os.pathsep) if item.strip()]
+
+
+def allowed_source_hosts() -> list[str]:
+    """``ODF_ALLOWED_HOSTS``: comma-separated host allowlist for HTTP(S) sources; empty allows any."""
+    raw = os.environ.get("ODF_ALLOWED_HOSTS", "")
+    return [host.strip().lower() for host in raw.split(",") if host.strip()]

@@ -1,0 +1,216 @@
+"""Where ODF keeps its objects: a local directory or an S3 prefix, behind one small interface.
+
+Every write is *publish a finished local file*: the caller serializes to a temporary file first,
+so a failure while producing bytes never touches the destination. Publishing is atomic on both
+backends: ``os.replace`` within one directory locally, and on S3 a single PUT or a multipart
+upload, neither of which creates a visible object unless it completes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+from boto3.s3.transfer import TransferConfig
+
+# One path segment: letters, digits, and a few separators; never "." or "..".
+_SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=\-]*$")
+_TEMP_PREFIX = ".tmp-"
+
+
+class UnsafeKeyError(ValueError):
+    """A relative key that could escape the storage base or name a hidden temporary file."""
+
+
+def safe_key(*parts: str) -> str:
+    """Join key parts with "/" after checking every segment cannot escape the base."""
+    segments: list[str] = []
+    for part in parts:
+        for segment in str(part).split("/"):
+            if not _SEGMENT.match(segment) or segment in {".", ".."}:
+                raise UnsafeKeyError(
+                    f"unsafe storage key segment {segment!r} in {'/'.join(map(str, parts))!r}: "
+                    "expected letters, digits, '_', '-', '.', '=' and no '..'"
+                )
+            segments.append(segment)
+    if not segments:
+        raise UnsafeKeyError("empty storage key")
+    return "/".join(segments)
+
+
+@dataclass(frozen=True)
+class StoredObject:
+    key: str
+    size: int
+    # Changes whenever the object's content is replaced: an ETag on S3, mtime_ns+size locally.
+    version: str
+
+
+class Storage(ABC):
+    """A base location: ``uri`` is what users see; ``key``s are relative, '/'-separated."""
+
+    uri: str
+
+    @abstractmethod
+    def uri_for(self, key: str) -> str: ...
+
+    @abstractmethod
+    def publish_file(self, local_path: Path, key: str) -> None:
+        """Atomically make ``local_path``'s bytes the content of ``key``."""
+
+    @abstractmethod
+    def exists(self, key: str) -> bool: ...
+
+    @abstractmethod
+    def size(self, key: str) -> int: ...
+
+    @abstractmethod
+    def read_bytes(self, key: str) -> bytes: ...
+
+    @abstractmethod
+    def list(self, prefix: str) -> list[StoredObject]:
+        """Every object under ``prefix`` (recursive), temporary files excluded, sorted by key."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None: ...
+
+    def scan_uri(self, key: str) -> str:
+        """The URI polars' readers accept for ``key``."""
+        return self.uri_for(key)
+
+    def staging_dir(self) -> Path:
+        """A directory for temporary files that ``publish_file`` can move from cheaply."""
+        return Path(tempfile.gettempdir())
+
+    def publish_bytes(self, data: bytes, key: str) -> None:
+        with tempfile.NamedTemporaryFile(dir=self.staging_dir(), prefix=_TEMP_PREFIX, delete=False) as handle:
+            handle.write(data)
+            temp_path = Path(handle.name)
+        try:
+            self.publish_file(temp_path, key)
+        finally:
+            temp_path.unlink(missing_ok=True)
+
+
+class LocalStorage(Storage):
+    def __init__(self, base: str | os.PathLike[str]):
+        self.base = Path(base).expanduser().resolve()
+        self.uri = str(self.base)
+
+    def _path(self, key: str) -> Path:
+        return self.base / safe_key(key)
+
+    def uri_for(self, key: str) -> str:
+        return str(self._path(key))
+
+    def staging_dir(self) -> Path:
+        staging = self.base / (_TEMP_PREFIX + "staging")
+        staging.mkdir(parents=True, exist_ok=True)
+        return staging
+
+    def publish_file(self, local_path: Path, key: str) -> None:
+        destination = self._path(key)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        # Copy next to the destination first so the final rename never crosses a filesystem.
+        temp = destination.with_name(f"{_TEMP_PREFIX}{uuid.uuid4().hex}-{destination.name}")
+        try:
+            shutil.copyfile(local_path, temp)
+            with open(temp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(temp, destination)
+        finally:
+            temp.unlink(missing_ok=True)
+
+    def exists(self, key: str) -> bool:
+        return self._path(key).is_file()
+
+    def size(self, key: str) -> int:
+        return self._path(key).stat().st_size
+
+    def read_bytes(self, key: str) -> bytes:
+        return self._path(key).read_bytes()
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        root = self._path(prefix)
+        if not root.is_dir():
+            return []
+        found = []
+        for path in root.rglob("*"):
+            relative = path.relative_to(self.base).as_posix()
+            if path.is_file() and not any(part.startswith(_TEMP_PREFIX) for part in relative.split("/")):
+                stat = path.stat()
+                found.append(StoredObject(relative, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"))
+        return sorted(found, key=lambda item: item.key)
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+
+class S3Storage(Storage):
+    """``s3://bucket/prefix``; endpoint and credentials come from the standard AWS environment."""
+
+    def __init__(self, uri: str, transfer_config: TransferConfig | None = None):
+        match = re.match(r"^s3://([^/]+)/?(.*)$", uri)
+        if not match:
+            raise ValueError(f"not an S3 URI: {uri!r} (expected s3://bucket[/prefix])")
+        self.bucket = match.group(1)
+        self.prefix = match.group(2).strip("/")
+        self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        self.transfer_config = transfer_config or TransferConfig()
+        self.client = boto3.client("s3")
+
+    def _object_key(self, key: str) -> str:
+        key = safe_key(key)
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def uri_for(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self._object_key(key)}"
+
+    def publish_file(self, local_path: Path, key: str) -> None:
+        # upload_file aborts its multipart upload on any failure, so no partial object is left.
+        self.client.upload_file(str(local_path), self.bucket, self._object_key(key), Config=self.transfer_config)
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
+        except self.client.exceptions.ClientError as error:
+            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+                return False
+            raise
+        return True
+
+    def size(self, key: str) -> int:
+        return int(self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))["ContentLength"])
+
+    def read_bytes(self, key: str) -> bytes:
+        return self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"].read()
+
+    def list(self, prefix: str) -> list[StoredObject]:
+        object_prefix = self._object_key(prefix) + "/"
+        strip = len(self.prefix) + 1 if self.prefix else 0
+        found = []
+        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=object_prefix):
+            for item in page.get("Contents", []):
+                key = item["Key"][strip:]
+                if not any(part.startswith(_TEMP_PREFIX) for part in key.split("/")):
+                    found.append(StoredObject(key, int(item["Size"]), item["ETag"].strip('"')))
+        return sorted(found, key=lambda item: item.key)
+
+    def delete(self, key: str) -> None:
+        self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
+
+
+def storage_from_uri(uri: str) -> Storage:
+    """``s3://bucket/prefix`` → S3; anything else is a local directory."""
+    if uri.startswith("s3://"):
+        return S3Storage(uri)
+    if "://" in uri:
+        raise ValueError(f"unsupported storage URI {uri!r}: expected a local directory or s3://bucket/prefix")
+    return LocalStorage(uri)

@@ -1,0 +1,19 @@
+"""ODF storage as a Dagster resource, for sensors and assets that read/write raw objects."""
+
+import dagster as dg
+import pydantic
+from pydantic import PrivateAttr
+
+from odf_resources.storage import Storage, storage_from_uri
+
+
+class OdfStorage(dg.ConfigurableResource):
+    """The ODF storage base (``ODF_STORAGE``): a local directory or ``s3://bucket/prefix``."""
+
+    base: str = pydantic.Field(description="Local directory or s3://bucket/prefix (see ODF_STORAGE).")
+    _storage: Storage | None = PrivateAttr(default=None)
+
+    def get(self) -> Storage:
+        if self._storage is None:
+            self._storage = storage_from_uri(self.base)
+        return self._storage

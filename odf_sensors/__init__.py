@@ -1,0 +1,1 @@
+"""ODF's schedules and sensors."""

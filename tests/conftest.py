@@ -1,0 +1,46 @@
+"""Shared fixtures: a loopback S3-compatible server, a local HTTP source server, isolated env."""
+
+from __future__ import annotations
+
+import uuid
+
+import boto3
+import pytest
+
+from tests.support.servers import MotoServer, SourceServer
+
+
+@pytest.fixture(scope="session")
+def moto_server():
+    server = MotoServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def s3_env(moto_server, monkeypatch):
+    """AWS_* pointing at the loopback server and a fresh bucket; yields the bucket name."""
+    for name, value in moto_server.env().items():
+        monkeypatch.setenv(name, value)
+    bucket = f"odf-test-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3").create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def source_server(tmp_path):
+    root = tmp_path / "served"
+    root.mkdir()
+    server = SourceServer(root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def isolated_odf_env(monkeypatch, tmp_path):
+    """Tests never see the developer's ODF_/AWS_ settings; storage defaults to a temp dir."""
+    for name in ("ODF_STORAGE", "ODF_SOURCES", "ODF_FILE_ROOTS", "ODF_ALLOWED_HOSTS", "AWS_ENDPOINT_URL",
+                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
+                 "OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "DAGSTER_HOME"):  # fmt: skip
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("ODF_STORAGE", str(tmp_path / "storage"))

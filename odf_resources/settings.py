@@ -29,3 +29,8 @@ def allowed_source_hosts() -> list[str]:
     """``ODF_ALLOWED_HOSTS``: comma-separated host allowlist for HTTP(S) sources; empty allows any."""
     raw = os.environ.get("ODF_ALLOWED_HOSTS", "")
     return [host.strip().lower() for host in raw.split(",") if host.strip()]
+
+
+def retry_delay_seconds() -> float:
+    """``ODF_RETRY_DELAY_SECONDS``: first delay of run-level retries of unavailable sources (default 10)."""
+    return float(os.environ.get("ODF_RETRY_DELAY_SECONDS", "10"))

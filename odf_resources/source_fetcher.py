@@ -28,6 +28,10 @@ class RetryableFetchError(FetchError):
     """A transient failure (5xx, timeout, dropped connection) worth another attempt."""
 
 
+class SourceUnavailableError(FetchError):
+    """Transient failures persisted through every attempt: a later run (RetryPolicy) may succeed."""
+
+
 @dataclass(frozen=True)
 class FetchedFile:
     url: str
@@ -67,7 +71,7 @@ class SourceFetcher(dg.ConfigurableResource):
                 last_error = error
                 if attempt < self.max_attempts:
                     time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-        raise FetchError(f"{url}: gave up after {self.max_attempts} attempts: {last_error}") from last_error
+        raise SourceUnavailableError(f"{url}: gave up after {self.max_attempts} attempts: {last_error}") from last_error
 
     # -- checks ------------------------------------------------------------------------------
     def _check_scheme(self, url: str) -> str:

@@ -8,13 +8,19 @@ from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.sources import transforms
 from odf_assets.sources.acquisition import acquire, redact_url
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
-from odf_resources.source_fetcher import SourceFetcher
+from odf_resources import settings
+from odf_resources.source_fetcher import FetchError, SourceFetcher, SourceUnavailableError
+from odf_resources.source_files import SourceFileError
 
 IO_MANAGER_KEY = "parquet_io_manager"
 # Run tags that route runs to their queue (see dagster.yaml's tag concurrency limits).
 ACQUISITION_TAGS = {"odf/queue": "acquisition"}
 AGGREGATION_TAGS = {"odf/queue": "aggregation"}
-FETCH_RETRY_POLICY = dg.RetryPolicy(max_retries=2, delay=10, backoff=dg.Backoff.EXPONENTIAL)
+
+
+def fetch_retry_policy() -> dg.RetryPolicy:
+    """Only for sources that stayed unavailable through the fetcher's own retries; bad data fails at once."""
+    return dg.RetryPolicy(max_retries=2, delay=settings.retry_delay_seconds(), backoff=dg.Backoff.EXPONENTIAL)
 
 
 def raw_asset_key(source: SourceSpec) -> dg.AssetKey:
@@ -35,7 +41,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
         group_name=source.group,
         partitions_def=daily_partitions(source.start_date, source.end_date),
         backfill_policy=DAILY_BACKFILL_POLICY,
-        retry_policy=FETCH_RETRY_POLICY,
+        retry_policy=fetch_retry_policy(),
         io_manager_key=IO_MANAGER_KEY,
         kinds={"polars", "parquet"},
         tags=ACQUISITION_TAGS,
@@ -54,7 +60,13 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
     )
     def raw_source(context: dg.AssetExecutionContext, source_fetcher: SourceFetcher):
         window = context.partition_time_window
-        acquired = acquire(source, source_fetcher, window.start.date(), window.end.date())
+        try:
+            acquired = acquire(source, source_fetcher, window.start.date(), window.end.date())
+        except SourceUnavailableError:
+            raise
+        except (FetchError, SourceFileError, transforms.ConformError) as error:
+            # Deterministic: the same bytes or URL would fail again, so a retry only delays the alert.
+            raise dg.Failure(description=str(error), allow_retries=False) from error
         context.log.info(f"{source.name}: {acquired.frame.height} rows for {context.partition_key_range.start}..{context.partition_key_range.end}")
         yield dg.Output(
             acquired.frame,

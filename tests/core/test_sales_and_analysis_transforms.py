@@ -1,0 +1,82 @@
+"""Pure sales-pipeline and analysis transforms on small hand-made frames."""
+
+from datetime import date
+
+import polars as pl
+import pytest
+
+from odf_assets.analysis import transforms as analysis
+from odf_assets.sales import transforms as sales
+
+MON, TUE, WED, NEXT_MON = date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 8)
+
+
+def raw_sales():
+    rows = [
+        # invoice, date, store, county, category, item, bottles, dollars
+        ("I1", MON, 1, "Polk", "Vodka", "A", 2, 20.0),
+        ("I1", MON, 1, "Polk", "Vodka", "A", 2, 20.0),  # repeated invoice line
+        ("I2", MON, 2, None, " Rum ", "B", 1, 15.0),  # missing county, untrimmed text
+        ("I3", MON, 2, "Linn", "Rum", "B", -1, -15.0),  # a return
+        ("I4", TUE, 1, "Polk", "Vodka", "A", 3, 30.0),
+        ("I5", WED, 3, "Story", "Gin", "C", 10, 100.0),
+        ("I6", NEXT_MON, 3, "Story", "Gin", "C", 1, 10.0),
+    ]
+    frame = pl.DataFrame(rows, schema=["invoice_line_no", "date", "store", "county", "category_name", "im_desc", "sale_bottles", "sale_dollars"], orient="row")
+    return frame.with_columns(sale_liters=pl.col("sale_bottles") * 0.75, name=pl.lit("Shop"), city=pl.lit("City"), vendor_name=pl.lit("V")).lazy()
+
+
+def test_clean_sales_drops_returns_duplicates_and_fills_text():
+    cleaned = sales.clean_sales(raw_sales()).collect()
+    assert cleaned["invoice_line_no"].to_list() == ["I1", "I2", "I4", "I5", "I6"]
+    assert cleaned.filter(pl.col("invoice_line_no") == "I2").row(0, named=True)["county"] == "Unknown"
+    assert cleaned.filter(pl.col("invoice_line_no") == "I2").row(0, named=True)["category_name"] == "Rum"
+
+
+def test_daily_summary_quality_and_enrichment():
+    cleaned = sales.clean_sales(raw_sales())
+    summary = sales.daily_sales_summary(cleaned).collect()
+    monday = summary.filter(pl.col("date") == MON).row(0, named=True)
+    assert (monday["transactions"], monday["bottles_sold"], monday["revenue"], monday["distinct_stores"]) == (2, 3, 35.0, 2)
+    quality = sales.data_quality_metrics(raw_sales()).collect()
+    q = quality.filter(pl.col("date") == MON).row(0, named=True)
+    assert (q["raw_rows"], q["duplicate_invoice_rows"], q["missing_county"], q["returns_or_zero_sales"]) == (4, 2, 1, 1)
+    enriched = sales.enriched_daily_summary(summary.lazy(), quality.lazy()).collect()
+    row = enriched.filter(pl.col("date") == MON).row(0, named=True)
+    assert row["weekday"] == "Monday" and row["week_start"] == MON and row["revenue_per_bottle"] == pytest.approx(35 / 3)
+    assert enriched.filter(pl.col("date") == NEXT_MON)["week_start"].item() == NEXT_MON
+
+
+def enriched():
+    cleaned = sales.clean_sales(raw_sales())
+    return sales.enriched_daily_summary(sales.daily_sales_summary(cleaned), sales.data_quality_metrics(raw_sales()))
+
+
+def test_weekly_trends_and_top_days_are_per_week():
+    weekly = sales.weekly_sales(enriched()).collect()
+    assert weekly["week_start"].to_list() == [MON, NEXT_MON]
+    first = weekly.row(0, named=True)
+    assert (first["revenue"], first["days_with_sales"], first["best_day"]) == (165.0, 3, WED)
+    trends = sales.sales_trends(enriched()).collect()
+    assert trends["revenue_change_pct"].to_list()[:3] == [None, pytest.approx(-100 / 7), pytest.approx(700 / 3)]
+    # The moving average restarts with each week, so a partition never depends on its neighbours.
+    assert trends.filter(pl.col("date") == NEXT_MON)["revenue_3day_average"].item() == 10.0
+    top = sales.top_sales_days(enriched(), top_n=2).collect()
+    assert top.filter(pl.col("week_start") == MON)["date"].to_list() == [WED, MON]
+
+
+def test_trends_of_a_week_do_not_depend_on_other_weeks_in_the_frame():
+    both = sales.sales_trends(enriched()).collect().filter(pl.col("week_start") == NEXT_MON)
+    alone = sales.sales_trends(enriched().filter(pl.col("week_start") == NEXT_MON)).collect()
+    assert both.equals(alone)
+
+
+def test_category_summary_and_descriptive_stats():
+    cleaned = sales.clean_sales(raw_sales())
+    summary = analysis.category_summary(cleaned).collect().filter(pl.col("date") == MON)
+    assert summary.select("category_name", "rows", "total").rows() == [("Rum", 1, 15.0), ("Vodka", 1, 20.0)][::-1]
+    assert summary["share_of_day"].sum() == pytest.approx(1.0)
+    stats = analysis.descriptive_stats(cleaned, ["sale_dollars", "sale_bottles"]).collect()
+    row = stats.filter((pl.col("date") == MON) & (pl.col("column") == "sale_dollars")).row(0, named=True)
+    assert (row["count"], row["min"], row["max"], row["mean"], row["median"]) == (2, 15.0, 20.0, 17.5, 17.5)
+    assert stats.columns == ["date", "column", *analysis.STATISTICS]

@@ -47,7 +47,7 @@ def _result(name: str, passed: bool, severity: dg.AssetCheckSeverity, **metadata
 
 
 def check_results(
-    frame: pl.DataFrame,
+    frame: pl.DataFrame | pl.LazyFrame,
     *,
     expected_schema: dict[str, str] | None = None,
     extra_columns: Sequence[str] = (),
@@ -55,10 +55,17 @@ def check_results(
     null_limits: dict[str, float] | None = None,
     ranges: dict[str, RangeSpec] | None = None,
 ) -> Iterator[dg.AssetCheckResult]:
-    """Results matching ``check_specs`` called with the same options."""
-    yield _result(NON_EMPTY_PARTITION, frame.height > 0, dg.AssetCheckSeverity.ERROR, row_count=frame.height)
+    """Results matching ``check_specs`` called with the same options, from one pass over ``frame``."""
+    null_limits, ranges = null_limits or {}, ranges or {}
+    expressions = [quality.row_count(), *quality.null_counts(list(null_limits))]
+    expressions += [quality.out_of_range(c, r.min, r.max) for c, r in ranges.items()]
+    if key:
+        expressions.append(quality.distinct_keys(key))
+    measured = quality.measure(frame, expressions)
+    rows = measured["rows"]
+    yield _result(NON_EMPTY_PARTITION, rows > 0, dg.AssetCheckSeverity.ERROR, row_count=rows)
     if expected_schema is not None:
-        problems = quality.schema_mismatches(frame.schema, expected_schema)
+        problems = quality.schema_mismatches(frame.lazy().collect_schema(), expected_schema)
         # Extra source columns are dropped, not fatal: flag them so the registry can catch up.
         severity = dg.AssetCheckSeverity.ERROR if problems else dg.AssetCheckSeverity.WARN
         yield _result(
@@ -66,10 +73,10 @@ def check_results(
             problems=dg.MetadataValue.json(problems), extra_source_columns=dg.MetadataValue.json(list(extra_columns)),
         )  # fmt: skip
     if key:
-        duplicates = quality.duplicate_key_rows(frame, key)
+        duplicates = rows - measured["distinct_keys"] if rows else 0
         yield _result(KEY_IS_UNIQUE, duplicates == 0, dg.AssetCheckSeverity.ERROR, duplicate_rows=duplicates)
     if null_limits:
-        fractions = quality.null_fractions(frame, list(null_limits))
+        fractions = {c: (measured[f"nulls.{c}"] / rows if rows else 0.0) for c in null_limits}
         over = {c: round(f, 4) for c, f in fractions.items() if f > null_limits[c]}
         yield _result(
             NULL_RATES_WITHIN_LIMITS, not over, dg.AssetCheckSeverity.WARN,
@@ -77,6 +84,5 @@ def check_results(
             over_limit=dg.MetadataValue.json(over),
         )  # fmt: skip
     if ranges:
-        outside = {c: quality.out_of_range_rows(frame, c, r.min, r.max) for c, r in ranges.items()}
-        outside = {c: n for c, n in outside.items() if n}
+        outside = {c: measured[f"outside.{c}"] for c in ranges if measured[f"outside.{c}"]}
         yield _result(VALUES_WITHIN_RANGES, not outside, dg.AssetCheckSeverity.WARN, rows_outside=dg.MetadataValue.json(outside))

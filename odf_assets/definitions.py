@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+
 import dagster as dg
+
+# backfill_policy and Output(data_version=...) are beta in Dagster 1.13 and used on purpose
+# (range backfills, content-hash versions); their warnings would drown every log.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from odf_assets.analysis.assets import build_analysis_assets
 from odf_assets.jobs import build_jobs
+from odf_assets.predictions.definitions import build_prediction_definitions
 from odf_assets.registry_loader import load_sources, registry_files
 from odf_assets.sales.assets import SALES_SOURCE, build_sales_assets
 from odf_assets.sources.assets import IO_MANAGER_KEY, build_source_assets
@@ -22,7 +29,7 @@ def build_definitions() -> dg.Definitions:
         assets += build_sales_assets(by_name[SALES_SOURCE])
         assets += build_analysis_assets(by_name[SALES_SOURCE])
     file_roots = sorted({str(path.resolve().parent) for path in registry_files()} | {str(p) for p in settings.extra_file_roots()})
-    return dg.Definitions(
+    core = dg.Definitions(
         assets=assets,
         jobs=build_jobs(assets),
         resources={
@@ -30,6 +37,7 @@ def build_definitions() -> dg.Definitions:
             "source_fetcher": SourceFetcher(file_roots=file_roots, allowed_hosts=settings.allowed_source_hosts()),
         },
     )
+    return dg.Definitions.merge(core, build_prediction_definitions())
 
 
 defs = build_definitions()

@@ -1,4 +1,4 @@
-"""Pure data-quality measures on Polars frames; the asset checks turn them into results."""
+"""Pure data-quality measures as Polars expressions, so one streaming pass computes them all."""
 
 from __future__ import annotations
 
@@ -27,22 +27,28 @@ def schema_mismatches(schema: pl.Schema, expected: dict[str, str]) -> list[str]:
     return problems
 
 
-def null_fractions(frame: pl.DataFrame, columns: Sequence[str]) -> dict[str, float]:
-    if frame.height == 0:
-        return {column: 0.0 for column in columns}
-    counts = frame.select(pl.col(list(columns)).null_count()).row(0, named=True)
-    return {column: counts[column] / frame.height for column in columns}
+def row_count() -> pl.Expr:
+    return pl.len().alias("rows")
 
 
-def duplicate_key_rows(frame: pl.DataFrame, keys: Sequence[str]) -> int:
-    """How many rows share their key with an earlier row."""
-    return frame.height - frame.select(keys).n_unique() if frame.height else 0
+def null_counts(columns: Sequence[str]) -> list[pl.Expr]:
+    return [pl.col(column).null_count().alias(f"nulls.{column}") for column in columns]
 
 
-def out_of_range_rows(frame: pl.DataFrame, column: str, low: float | None, high: float | None) -> int:
+def distinct_keys(keys: Sequence[str]) -> pl.Expr:
+    """Distinct key tuples; rows minus this is how many rows repeat an earlier row's key."""
+    return pl.struct(list(keys)).n_unique().alias("distinct_keys")
+
+
+def out_of_range(column: str, low: float | None, high: float | None) -> pl.Expr:
     condition = pl.lit(False)
     if low is not None:
         condition = condition | (pl.col(column) < low)
     if high is not None:
         condition = condition | (pl.col(column) > high)
-    return frame.select(condition.sum()).item() or 0
+    return condition.sum().alias(f"outside.{column}")
+
+
+def measure(frame: pl.DataFrame | pl.LazyFrame, expressions: list[pl.Expr]) -> dict:
+    """Evaluate aggregate ``expressions`` in one (streaming) pass; a dict of their values."""
+    return frame.lazy().select(expressions).collect(engine="streaming").row(0, named=True)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import polars as pl
@@ -25,20 +27,34 @@ def _first_ragged_line(path: Path) -> str | None:
     return None
 
 
-def read_source_file(path: Path, fmt: str, where: str) -> pl.DataFrame:
-    """Parse ``path`` as ``fmt``; CSV is read as text so the registry schema decides the types."""
+def scan_source_file(path: Path, fmt: str, where: str) -> pl.LazyFrame:
+    """A lazy scan of ``path`` as ``fmt``; CSV is read as text so the registry schema decides types.
+
+    Scanning reads only the header/footer, so errors in the body surface when the frame is first
+    collected: wrap that in ``parse_errors(path, fmt, where)``.
+    """
     if path.stat().st_size == 0:
         raise SourceFileError(f"{where}: the file is empty (0 bytes); expected {fmt.upper()} data")
-    try:
+    with parse_errors(path, fmt, where):
         if fmt == "csv":
-            return pl.read_csv(path, infer_schema=False)
-        if fmt == "json":
-            return pl.read_json(path)
+            return pl.scan_csv(path, infer_schema=False)
         if fmt == "jsonl":
-            return pl.read_ndjson(path)
+            return pl.scan_ndjson(path)
         if fmt == "parquet":
-            return pl.read_parquet(path)
+            return pl.scan_parquet(path)
+        if fmt == "json":
+            # A JSON document has no streaming reader; only JSON Lines scales past memory.
+            return pl.read_json(path).lazy()
+    raise SourceFileError(f"{where}: unsupported format {fmt!r}")
+
+
+@contextmanager
+def parse_errors(path: Path, fmt: str, where: str) -> Iterator[None]:
+    """Turn a reader's error into a SourceFileError that names the file and, for CSV, the line."""
+    try:
+        yield
     except (pl.exceptions.PolarsError, OSError, ValueError) as error:
+        if isinstance(error, SourceFileError):
+            raise
         detail = _first_ragged_line(path) if fmt == "csv" else None
         raise SourceFileError(f"{where}: not valid {fmt.upper()}: {detail or str(error).splitlines()[0]}") from error
-    raise SourceFileError(f"{where}: unsupported format {fmt!r}")

@@ -1,9 +1,12 @@
-"""Fetch a source for a window of days and conform it to the registry: the raw asset's body."""
+"""Fetch a source for a window of days and conform it to the registry: the raw asset's body.
+
+Everything stays lazy: files are scanned, validated in one streaming pass and handed to the IO
+manager as a LazyFrame, so a partition far larger than memory streams from source to Parquet.
+"""
 
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
@@ -14,12 +17,13 @@ import polars as pl
 from odf_assets.sources import transforms
 from odf_assets.sources.registry import SourceSpec
 from odf_resources.source_fetcher import SourceFetcher
-from odf_resources.source_files import read_source_file
+from odf_resources.source_files import parse_errors, scan_source_file
 
 
 @dataclass(frozen=True)
 class Acquired:
-    frame: pl.DataFrame
+    # Lazy over files in the caller's work directory: consume it before that directory goes.
+    frame: pl.LazyFrame
     # Hash of the fetched bytes per file: the raw asset's data version and dedup key.
     content_hashes: dict[str, str]
     fetched_bytes: int
@@ -48,30 +52,31 @@ def _days(start: date, end: date) -> list[date]:
 
 def _load(spec: SourceSpec, fetcher: SourceFetcher, url: str, where: str, workdir: Path):
     fetched = fetcher.fetch(url, workdir)
-    frame = read_source_file(fetched.path, spec.format, f"{spec.name} {where} ({redact_url(url)})")
-    extra = tuple(column for column in frame.columns if column not in spec.schema)
-    conformed = transforms.conform_to_schema(frame, spec.schema, spec.name, f"{where} ({redact_url(url)})")
+    label = f"{spec.name} {where} ({redact_url(url)})"
+    frame = scan_source_file(fetched.path, spec.format, label)
+    with parse_errors(fetched.path, spec.format, label):
+        columns = frame.collect_schema().names()
+        conformed = transforms.conform_to_schema(frame, spec.schema, spec.name, f"{where} ({redact_url(url)})")
+    extra = tuple(column for column in columns if column not in spec.schema)
     return fetched, conformed, extra
 
 
-def acquire(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: date) -> Acquired:
+def acquire(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: date, workdir: Path) -> Acquired:
     """Rows of days [start, end): one file per day with ``url_template``, else one whole file cut by date."""
     hashes: dict[str, str] = {}
     total, extras, frames = 0, set(), []
-    with tempfile.TemporaryDirectory(prefix="odf-fetch-") as workdir:
-        if spec.url_template:
-            for day in _days(start, end):
-                url = spec.url_for(day.isoformat())
-                fetched, frame, extra = _load(spec, fetcher, url, f"partition {day}", Path(workdir))
-                hashes[redact_url(url)], total = fetched.sha256, total + fetched.size
-                extras.update(extra)
-                frames.append(transforms.with_partition_date(frame, None, day))
-            combined = pl.concat(frames, how="vertical") if frames else pl.DataFrame()
-        else:
-            url = str(spec.url)
-            fetched, frame, extra = _load(spec, fetcher, url, f"partitions {start}..{end - timedelta(days=1)}", Path(workdir))
-            hashes[redact_url(url)], total = fetched.sha256, fetched.size
+    if spec.url_template:
+        for day in _days(start, end):
+            url = spec.url_for(day.isoformat())
+            fetched, frame, extra = _load(spec, fetcher, url, f"partition {day}", workdir)
+            hashes[redact_url(url)], total = fetched.sha256, total + fetched.size
             extras.update(extra)
-            combined = transforms.with_partition_date(frame, spec.date_column, None)
-    selected = transforms.rows_in_window(combined, start, end)
-    return Acquired(selected, hashes, total, tuple(sorted(extras)))
+            frames.append(transforms.with_partition_date(frame, None, day))
+        combined = pl.concat(frames, how="vertical")
+    else:
+        url = str(spec.url)
+        fetched, frame, extra = _load(spec, fetcher, url, f"partitions {start}..{end - timedelta(days=1)}", workdir)
+        hashes[redact_url(url)], total = fetched.sha256, fetched.size
+        extras.update(extra)
+        combined = transforms.with_partition_date(frame, spec.date_column, None)
+    return Acquired(transforms.rows_in_window(combined, start, end), hashes, total, tuple(sorted(extras)))

@@ -1,5 +1,8 @@
 """Factories: each active registry source becomes a daily raw asset plus its declared aggregates."""
 
+import tempfile
+from pathlib import Path
+
 import dagster as dg
 import polars as pl
 
@@ -60,31 +63,32 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
     )
     def raw_source(context: dg.AssetExecutionContext, source_fetcher: SourceFetcher):
         window = context.partition_time_window
-        try:
-            acquired = acquire(source, source_fetcher, window.start.date(), window.end.date())
-        except SourceUnavailableError:
-            raise
-        except (FetchError, SourceFileError, transforms.ConformError) as error:
-            # Deterministic: the same bytes or URL would fail again, so a retry only delays the alert.
-            raise dg.Failure(description=str(error), allow_retries=False) from error
-        context.log.info(f"{source.name}: {acquired.frame.height} rows for {context.partition_key_range.start}..{context.partition_key_range.end}")
-        yield dg.Output(
-            acquired.frame,
-            data_version=dg.DataVersion(acquired.data_version),
-            metadata={
-                "content_sha256": acquired.data_version,
-                "fetched_bytes": acquired.fetched_bytes,
-                "files": dg.MetadataValue.json(acquired.content_hashes),
-            },
-        )
-        yield from checks.check_results(
-            acquired.frame,
-            expected_schema=source.schema,
-            extra_columns=acquired.extra_columns,
-            key=source.key,
-            null_limits=source.max_null_fraction,
-            ranges=source.ranges,
-        )
+        # Downloads live until the IO manager has streamed them to Parquet and the checks ran.
+        with tempfile.TemporaryDirectory(prefix="odf-fetch-") as workdir:
+            try:
+                acquired = acquire(source, source_fetcher, window.start.date(), window.end.date(), Path(workdir))
+            except SourceUnavailableError:
+                raise
+            except (FetchError, SourceFileError, transforms.ConformError) as error:
+                # Deterministic: the same bytes or URL would fail again, so a retry only delays the alert.
+                raise dg.Failure(description=str(error), allow_retries=False) from error
+            yield dg.Output(
+                acquired.frame,
+                data_version=dg.DataVersion(acquired.data_version),
+                metadata={
+                    "content_sha256": acquired.data_version,
+                    "fetched_bytes": acquired.fetched_bytes,
+                    "files": dg.MetadataValue.json(acquired.content_hashes),
+                },
+            )
+            yield from checks.check_results(
+                acquired.frame,
+                expected_schema=source.schema,
+                extra_columns=acquired.extra_columns,
+                key=source.key,
+                null_limits=source.max_null_fraction,
+                ranges=source.ranges,
+            )
 
     return raw_source
 

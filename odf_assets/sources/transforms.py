@@ -59,54 +59,59 @@ def _convert(name: str, dtype: pl.DataType, kind: str) -> pl.Expr:
     return column.cast(native[kind], strict=False)
 
 
-def conform_to_schema(frame: pl.DataFrame, schema: dict[str, str], source: str, where: str) -> pl.DataFrame:
-    """Select and type the registry's columns; raise ``ConformError`` on the first bad value.
+def _present(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
+    """A value was supplied: not null and, for text, not blank (blank fields are nulls, not errors)."""
+    present = column.is_not_null()
+    return present & (column.str.strip_chars() != "") if dtype == pl.String else present
 
-    ``where`` says which file/partition this is (used in messages). Rows are reported 1-based in
-    data order (header excluded), which is the line number minus one for CSV. Extra columns are
-    dropped here; the schema asset check reports them.
+
+def conform_to_schema(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, str], source: str, where: str) -> pl.LazyFrame:
+    """Select and type the registry's columns, lazily; ``ConformError`` on the first bad value.
+
+    One streaming pass over the input finds, per column, how many values do not convert and the
+    first such row, so multi-GB files are validated without being loaded. ``where`` says which
+    file/partition this is. Rows are reported 1-based in data order (header excluded), which is the
+    line number minus one for CSV. Extra columns are dropped here; the schema check reports them.
     """
-    missing = [column for column in schema if column not in frame.columns]
+    lazy = frame.lazy()
+    found = lazy.collect_schema()
+    missing = [column for column in schema if column not in found]
     if missing:
-        raise ConformError(
-            f"{source} {where}: missing column(s) {missing}; expected {list(schema)}, found {frame.columns}"
-        )
-    numbered = frame.with_row_index(ROW_NUMBER, offset=1)
-    converted = numbered.select(
-        ROW_NUMBER, *[_convert(n, frame.schema[n], k).alias(n) for n, k in schema.items()]
-    )
+        raise ConformError(f"{source} {where}: missing column(s) {missing}; expected {list(schema)}, found {found.names()}")
+    converted = {name: _convert(name, found[name], kind) for name, kind in schema.items()}
+    failures = [
+        (_present(pl.col(name), found[name]) & converted[name].is_null()).alias(name) for name in schema
+    ]
+    bad = lazy.with_row_index(ROW_NUMBER, offset=1).select(ROW_NUMBER, *failures)
+    summary = bad.select(
+        *[pl.col(name).sum().alias(f"{name}.count") for name in schema],
+        *[pl.col(ROW_NUMBER).filter(pl.col(name)).first().alias(f"{name}.row") for name in schema],
+    ).collect(engine="streaming")
     for name, kind in schema.items():
-        original = numbered[name]
-        present = original.is_not_null()
-        if original.dtype == pl.String:
-            present = present & (original.str.strip_chars() != "")
-        bad = converted.filter(present & converted[name].is_null())
-        if bad.height:
-            row = bad[ROW_NUMBER][0]
-            value = original[row - 1]
+        count = summary[f"{name}.count"].item()
+        if count:
+            row = summary[f"{name}.row"].item()
+            value = lazy.slice(row - 1, 1).select(name).collect().item()
             raise ConformError(
-                f"{source} {where}: column {name!r} row {row}: {value!r} is not a valid {kind} "
-                f"({bad.height} bad value(s) in this column)"
+                f"{source} {where}: column {name!r} row {row}: {value!r} is not a valid {kind} ({count} bad value(s) in this column)"
             )
-    return converted.drop(ROW_NUMBER)
+    return lazy.select([expr.alias(name) for name, expr in converted.items()])
 
 
-def with_partition_date(frame: pl.DataFrame, date_column: str | None, partition_date: date | None) -> pl.DataFrame:
+def with_partition_date(frame: pl.LazyFrame, date_column: str | None, partition_date: date | None) -> pl.LazyFrame:
     """Add the ``date`` partition column: from ``date_column`` or, per-day files, the partition's day."""
     if date_column is not None:
         value = pl.col(date_column)
-        day = value.dt.date() if isinstance(frame.schema[date_column], pl.Datetime) else value
+        day = value.dt.date() if isinstance(frame.collect_schema()[date_column], pl.Datetime) else value
         return frame.with_columns(day.alias(PARTITION_COLUMN))
     if partition_date is None:
         raise ValueError("a per-day file needs its partition date")
     return frame.with_columns(pl.lit(partition_date, dtype=pl.Date).alias(PARTITION_COLUMN))
 
 
-def rows_in_window(frame: pl.DataFrame, start: date, end: date) -> pl.DataFrame:
-    """Rows whose ``date`` is in [start, end), sorted by date for deterministic files."""
-    return frame.filter(pl.col(PARTITION_COLUMN).is_between(start, end, closed="left")).sort(
-        PARTITION_COLUMN, maintain_order=True
-    )
+def rows_in_window(frame: pl.LazyFrame, start: date, end: date) -> pl.LazyFrame:
+    """Rows whose ``date`` is in [start, end), in source order (so re-runs write identical files)."""
+    return frame.filter(pl.col(PARTITION_COLUMN).is_between(start, end, closed="left"))
 
 
 def _metric_expr(agg: str, column: str | None, name: str) -> pl.Expr:

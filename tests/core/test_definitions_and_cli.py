@@ -23,7 +23,8 @@ def run_cli(*args, env=None, timeout=300):
 def test_definitions_validate_and_asset_list():
     validated = run_cli("dagster", "definitions", "validate", "-w", "workspace.yaml")
     assert validated.returncode == 0, validated.stderr
-    listed = run_cli("dagster", "asset", "list", "-w", "workspace.yaml")
+    # `dagster asset list` takes no -w in Dagster 1.13; it loads a module.
+    listed = run_cli("dagster", "asset", "list", "-m", "odf_assets.definitions")
     assert listed.returncode == 0, listed.stderr
     for key in ("raw/iowa_liquor_sales", "aggregates/iowa_liquor_sales/sales_by_county", "sales/cleaned_sales",
                 "sales/daily_sales_summary", "sales/weekly_sales", "analysis/summary", "analysis/stats"):  # fmt: skip

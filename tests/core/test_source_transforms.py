@@ -17,7 +17,7 @@ def text_frame(**columns):
 
 def test_conform_types_text_columns():
     frame = text_frame(id=["a", "b"], day=["2024-01-02", "2024-01-03T10:00:00"], amount=["1.5", " 2 "], units=["3", ""], open=["yes", "False"], extra=["x", "y"])
-    out = transforms.conform_to_schema(frame, SCHEMA, "shop", "partition 2024-01-02")
+    out = transforms.conform_to_schema(frame, SCHEMA, "shop", "partition 2024-01-02").collect()
     assert out.columns == list(SCHEMA)
     assert out.schema["day"] == pl.Date and out.schema["units"] == pl.Int64 and out.schema["open"] == pl.Boolean
     assert out["day"].to_list() == [date(2024, 1, 2), date(2024, 1, 3)]
@@ -47,6 +47,14 @@ def test_conform_rejects_fractional_value_for_int_and_drifted_typed_columns():
         transforms.conform_to_schema(typed, SCHEMA, "shop", "partition 2024-01-02")
 
 
+def test_conform_validates_lazily_in_one_pass_over_a_scan(tmp_path):
+    path = tmp_path / "big.csv"
+    pl.DataFrame({"id": [str(i) for i in range(50_000)], "amount": ["1.5"] * 49_999 + ["oops"]}).write_csv(path)
+    scan = pl.scan_csv(path, infer_schema=False)
+    with pytest.raises(ConformError, match=r"'amount' row 50000: 'oops' is not a valid float64 \(1 bad value"):
+        transforms.conform_to_schema(scan, {"id": "string", "amount": "float64"}, "shop", "p")
+
+
 def test_conform_rejects_bad_dates_and_bools():
     frame = text_frame(id=["a"], day=["02/01/2024"], amount=["1"], units=["1"], open=["y"])
     with pytest.raises(ConformError, match="'day' row 1: '02/01/2024' is not a valid date"):
@@ -58,10 +66,10 @@ def test_conform_rejects_bad_dates_and_bools():
 
 def test_partition_date_from_column_or_file_day_and_window():
     frame = pl.DataFrame({"ts": pl.Series(["2024-01-01 23:00", "2024-01-02 01:00", "2024-01-03 00:00"]).str.to_datetime()})
-    dated = transforms.with_partition_date(frame, "ts", None)
-    window = transforms.rows_in_window(dated, date(2024, 1, 2), date(2024, 1, 3))
+    dated = transforms.with_partition_date(frame.lazy(), "ts", None)
+    window = transforms.rows_in_window(dated, date(2024, 1, 2), date(2024, 1, 3)).collect()
     assert window["date"].to_list() == [date(2024, 1, 2)]
-    per_day = transforms.with_partition_date(pl.DataFrame({"x": [1, 2]}), None, date(2024, 5, 6))
+    per_day = transforms.with_partition_date(pl.LazyFrame({"x": [1, 2]}), None, date(2024, 5, 6)).collect()
     assert per_day["date"].to_list() == [date(2024, 5, 6)] * 2
 
 

@@ -1,0 +1,170 @@
+"""Dagster wiring of the iris predictions; the logic lives in ``transforms``, ``model`` and ``store``."""
+
+import json
+import re
+from collections import Counter
+from datetime import UTC, date, datetime
+
+import dagster as dg
+import polars as pl
+import pydantic
+
+from odf_assets.predictions import settings, store, transforms
+from odf_assets.predictions.model import (
+    ModelSignatureError,
+    iris_holdout,
+    model_card,
+    predict_probabilities,
+    read_model_uri,
+    to_onnx_bytes,
+    train_iris_classifier,
+)
+from odf_resources.storage_resource import OdfStorage
+
+GROUP = "predictions"
+IO_MANAGER_KEY = "parquet_io_manager"
+IRIS_MODEL = dg.AssetKey(["predictions", "iris_model"])
+IRIS_PREDICTIONS = dg.AssetKey(list(store.PREDICTIONS_PATH))
+IRIS_REJECTS = dg.AssetKey(list(store.REJECTS_PATH))
+EVERY_LANDED_ITEM_ACCOUNTED_FOR = "every_landed_item_accounted_for"
+IRIS_PREDICTIONS_JOB = "iris_predictions_job"
+# end_offset=1: today's partition exists today, so items landed this morning are scored this morning.
+FIRST_DATE = "2024-01-01"
+iris_daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DATE, end_offset=1)
+
+
+class IrisModelConfig(dg.Config):
+    onnx_uri: str = pydantic.Field(
+        default="",
+        description="Existing ONNX model to publish instead of training (local path or s3://bucket/key); "
+        "empty falls back to ODF_IRIS_MODEL_URI, and training when that is unset too.",
+    )
+
+
+@dg.asset(key=IRIS_MODEL, group_name=GROUP, kinds={"scikitlearn", "onnx"})
+def iris_model(context: dg.AssetExecutionContext, config: IrisModelConfig, odf_storage: OdfStorage) -> dg.MaterializeResult:
+    """The iris classifier as ONNX in ODF storage, trained here or supplied by an operator, with its model card."""
+    uri = config.onnx_uri.strip() or settings.external_model_uri()
+    holdout = iris_holdout()
+    try:
+        if uri:
+            onnx_bytes, source = read_model_uri(uri), f"external:{uri}"
+        else:
+            onnx_bytes, source = to_onnx_bytes(train_iris_classifier(holdout)), "trained:StandardScaler+LogisticRegression"
+        card = model_card(onnx_bytes, source=source, holdout=holdout)
+    except (OSError, ValueError, ModelSignatureError) as error:
+        raise dg.Failure(f"iris model from {uri or 'training'}: {error}") from error
+    storage = odf_storage.get()
+    onnx_key = store.publish_model(storage, onnx_bytes, card)
+    context.log.info(f"published iris model {card['model_version']} ({source}) to {storage.uri_for(onnx_key)}")
+    flat = {name: value for name, value in card.items() if not isinstance(value, (list, dict))}
+    return dg.MaterializeResult(
+        metadata={
+            **flat,
+            "uri": dg.MetadataValue.path(storage.uri_for(onnx_key)),
+            "input_shape": json.dumps(card["input_shape"]),
+            "output_names": ", ".join(card["output_names"]),
+            "class_labels": ", ".join(card["class_labels"]),
+            "libraries": dg.MetadataValue.json(card["libraries"]),
+            "model_card": dg.MetadataValue.json(card),
+        },
+        data_version=dg.DataVersion(card["sha256"]),
+    )
+
+
+def _reason_summary(rejects: pl.DataFrame) -> dg.MetadataValue:
+    # Reasons embed values, ids and counts: blank those out so like reasons group together.
+    counts = Counter(re.sub(r"'[^']*'|=\S+|\([^)]*\)|\d+", "…", reason).strip() for reason in rejects["reason"].to_list())
+    lines = ["| reason | records |", "| --- | --- |", *(f"| {reason} | {n} |" for reason, n in counts.most_common(10))]
+    return dg.MetadataValue.md("\n".join(lines))
+
+
+def _coverage_check(storage, partition: str, landed: pl.DataFrame, read_entries: list) -> dg.AssetCheckResult:
+    """Reads back what was stored and re-lists the landing folder: every landed item must be covered."""
+    nothing = pl.DataFrame(schema=transforms.SOURCE_COLUMNS)
+    predictions = store.read_stored(storage, store.PREDICTIONS_PATH, partition)
+    predictions = nothing if predictions is None else predictions
+    rejects = store.read_stored(storage, store.REJECTS_PATH, partition)
+    rejects = nothing if rejects is None else rejects
+    missing = transforms.unaccounted(landed, predictions, rejects)
+    now = {(e.key, e.version) for e in store.landing_entries(storage, partition)}
+    late = sorted(key for key, _ in now - {(e.key, e.version) for e in read_entries})
+    passed = missing.height == 0 and not late
+    return dg.AssetCheckResult(
+        check_name=EVERY_LANDED_ITEM_ACCOUNTED_FOR,
+        asset_key=IRIS_PREDICTIONS,
+        passed=passed,
+        # Late files are expected (the sensor requests another run); lost records are a bug.
+        severity=dg.AssetCheckSeverity.ERROR if missing.height else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "landed_records": landed.height,
+            "predicted": predictions.height,
+            "rejected": rejects.height,
+            "unaccounted": missing.height,
+            "files_landed_during_run": dg.MetadataValue.json(late),
+        },
+    )
+
+
+@dg.multi_asset(
+    outs={
+        "predictions": dg.AssetOut(
+            key=IRIS_PREDICTIONS, io_manager_key=IO_MANAGER_KEY, metadata={"partition_expr": "date"}, kinds={"onnx", "polars", "parquet"},
+            description="Per landed iris item of the day: features, class probabilities, label and model version.",
+        ),
+        "rejects": dg.AssetOut(
+            key=IRIS_REJECTS, io_manager_key=IO_MANAGER_KEY, metadata={"partition_expr": "date"}, kinds={"onnx", "polars", "parquet"},
+            description="Landed iris records (or whole files) that could not be scored, with the reason.",
+        ),
+    },
+    deps=[IRIS_MODEL],
+    partitions_def=iris_daily_partitions,
+    group_name=GROUP,
+    check_specs=[
+        dg.AssetCheckSpec(
+            EVERY_LANDED_ITEM_ACCOUNTED_FOR, asset=IRIS_PREDICTIONS,
+            description="Every item landed for the date has a stored prediction or reject, and nothing landed since.",
+        )
+    ],
+)  # fmt: skip
+def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage):
+    """Scores every iris item landed for the day in one batched ONNX call; invalid records go to rejects."""
+    partition = context.partition_key
+    storage = odf_storage.get()
+    try:
+        card, session, sig = store.load_current_model(storage)
+    except (store.ModelNotPublishedError, ValueError) as error:
+        raise dg.Failure(str(error)) from error
+    landed, entries = store.read_landed(storage, partition)
+    valid, rejected = transforms.validate(landed)
+    probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
+    day = date.fromisoformat(partition)
+    predictions = transforms.prediction_frame(
+        valid, probabilities, day=day, model_version=card["model_version"], model_checksum=card["sha256"],
+        predicted_at=datetime.now(UTC),
+    )  # fmt: skip
+    rejects = transforms.reject_frame(rejected, day)
+    for row in rejects.filter(pl.col("line") == transforms.FILE_LEVEL_LINE).iter_rows(named=True):
+        context.log.warning(f"skipped landing file {row['source_file']}: {row['reason']}")
+    counts = {
+        "landed_files": len(entries),
+        "landed_records": landed.height,
+        "predicted": predictions.height,
+        "rejected": rejects.height,
+        "model_version": card["model_version"],
+        "model_checksum": card["sha256"],
+    }
+    label_counts = predictions["predicted_label"].value_counts().sort("predicted_label").iter_rows()
+    yield dg.Output(predictions, output_name="predictions", metadata={**counts, "label_counts": dg.MetadataValue.json(dict(label_counts))})
+    yield dg.Output(rejects, output_name="rejects", metadata={**counts, "reasons": _reason_summary(rejects)})
+    # Outputs are stored by now, so the check reads what a query would read.
+    yield _coverage_check(storage, partition, landed, entries)
+
+
+iris_predictions_job = dg.define_asset_job(
+    IRIS_PREDICTIONS_JOB,
+    selection=dg.AssetSelection.assets(IRIS_PREDICTIONS, IRIS_REJECTS),
+    description="Score one day's landed iris items (requested by the landing sensor).",
+)
+
+PREDICTION_ASSETS = [iris_model, iris_predictions]

@@ -1,0 +1,90 @@
+"""Where the predictions domain keeps things in ODF storage, and the reads/writes around them.
+
+* model: ``predictions/iris_model/model-<sha256>.onnx`` (content-addressed, so a reader never sees
+  a half-replaced model) plus ``predictions/iris_model/model_card.json``, the pointer to the current one;
+* landing: ``landing/iris/date=YYYY-MM-DD/<name>.jsonl|.csv``;
+* outputs: whatever the Parquet IO manager writes for the predictions and rejects assets.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+
+import polars as pl
+from botocore.exceptions import ClientError
+
+from odf_assets.predictions import transforms
+from odf_assets.predictions.model import cached_session, session_for
+from odf_resources.parquet_io_manager import DEFAULT_PARTITION_COLUMN, object_key
+from odf_resources.storage import Storage
+
+MODEL_FOLDER = "predictions/iris_model"
+MODEL_CARD_KEY = f"{MODEL_FOLDER}/model_card.json"
+PREDICTIONS_PATH = ("predictions", "iris_predictions")
+REJECTS_PATH = ("predictions", "iris_rejects")
+
+
+class ModelNotPublishedError(RuntimeError):
+    """The predictions need the model asset materialized first."""
+
+
+def publish_model(storage: Storage, onnx_bytes: bytes, card: dict) -> str:
+    """Model bytes first, then the card pointing at them: the card's publish is the switch-over."""
+    onnx_key = f"{MODEL_FOLDER}/model-{card['sha256']}.onnx"
+    storage.publish_bytes(onnx_bytes, onnx_key)
+    storage.publish_bytes(json.dumps({**card, "onnx_key": onnx_key}, indent=2, sort_keys=True).encode(), MODEL_CARD_KEY)
+    return onnx_key
+
+
+def current_model_card(storage: Storage) -> dict:
+    if not storage.exists(MODEL_CARD_KEY):
+        raise ModelNotPublishedError(
+            f"no iris model at {storage.uri_for(MODEL_CARD_KEY)}: materialize predictions/iris_model first"
+        )
+    return json.loads(storage.read_bytes(MODEL_CARD_KEY))
+
+
+def load_current_model(storage: Storage):
+    """(card, session, signature) of the published model; the bytes are fetched only on a cache miss."""
+    card = current_model_card(storage)
+    cached = cached_session(card["sha256"])
+    session, sig = cached or session_for(storage.read_bytes(card["onnx_key"]), card["sha256"])
+    return card, session, sig
+
+
+def landing_entries(storage: Storage, partition: str | None = None) -> list[transforms.LandingEntry]:
+    """Every object under the landing prefix (or one date folder), classified."""
+    prefix = transforms.date_prefix(partition) if partition else transforms.LANDING_PREFIX
+    return [transforms.classify_landing_key(item.key, item.version) for item in storage.list(prefix)]
+
+
+def read_landed(storage: Storage, partition: str) -> tuple[pl.DataFrame, list[transforms.LandingEntry]]:
+    """Every landed record of one date (``LANDED_SCHEMA``) and the files it came from."""
+    entries, frames = [], []
+    for entry in landing_entries(storage, partition):
+        # A file replaced or deleted between list and read changes the date's digest, so the
+        # sensor requests another run; this one scores what it could read.
+        try:
+            data = b"" if entry.problem else storage.read_bytes(entry.key)
+        except (FileNotFoundError, ClientError) as error:
+            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
+                raise
+            continue
+        entries.append(entry)
+        frames.append(transforms.parse_landing_file(entry, data))
+    landed = pl.concat(frames) if frames else pl.DataFrame(schema=transforms.LANDED_SCHEMA)
+    return landed, entries
+
+
+def stored_key(asset_path: Sequence[str], partition: str) -> str:
+    return object_key(asset_path, DEFAULT_PARTITION_COLUMN, partition)
+
+
+def read_stored(storage: Storage, asset_path: Sequence[str], partition: str) -> pl.DataFrame | None:
+    """One stored Parquet partition of an asset, or None when it was never written."""
+    key = stored_key(asset_path, partition)
+    if not storage.exists(key):
+        return None
+    return pl.read_parquet(io.BytesIO(storage.read_bytes(key)))

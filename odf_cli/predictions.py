@@ -1,0 +1,84 @@
+"""``odf predictions``: what the old query endpoints answered, read from Parquet and the landing zone.
+
+* ``predicted``   — rows of the stored ``predictions/iris_predictions`` partition;
+* ``rejected``    — rows of ``predictions/iris_rejects`` (records that will never be scored as sent);
+* ``unpredicted`` — landed records that neither has yet (new or changed files, or no run so far);
+* ``all``         — the three together, with a ``status`` column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import date
+
+import polars as pl
+
+from odf_assets.predictions import store, transforms
+from odf_cli.main import CommandError
+from odf_resources import settings
+from odf_resources.storage import Storage, storage_from_uri
+
+STATUSES = ("predicted", "unpredicted", "rejected", "all")
+TABLE_COLUMNS = ("status", "id", "predicted_label", *transforms.PROBABILITY_COLUMNS, "model_version", "reason", "source_file", "line")
+
+
+def _stored(storage: Storage, path: tuple[str, ...], partition: str) -> pl.DataFrame:
+    frame = store.read_stored(storage, path, partition)
+    return pl.DataFrame(schema=transforms.SOURCE_COLUMNS) if frame is None else frame
+
+
+def query(storage: Storage, partition: str, status: str = "all", item_id: str | None = None) -> pl.DataFrame:
+    """Items of one date with their ``status``; the landing zone is read only when pending ones are asked for."""
+    parts = []
+    if status in ("predicted", "all"):
+        parts.append(_stored(storage, store.PREDICTIONS_PATH, partition).with_columns(status=pl.lit("predicted")))
+    if status in ("rejected", "all"):
+        parts.append(_stored(storage, store.REJECTS_PATH, partition).with_columns(status=pl.lit("rejected")))
+    if status in ("unpredicted", "all"):
+        landed, _ = store.read_landed(storage, partition)
+        done = [_stored(storage, path, partition) for path in (store.PREDICTIONS_PATH, store.REJECTS_PATH)]
+        pending = transforms.unaccounted(landed, *done).drop("problem", "record")
+        parts.append(pending.with_columns(status=pl.lit("unpredicted")))
+    frame = pl.concat(parts, how="diagonal_relaxed")
+    if item_id is not None:
+        frame = frame.filter(pl.col("id") == item_id)
+    leading = [name for name in ("status", "id") if name in frame.columns]
+    return frame.select(*leading, pl.exclude(*leading))
+
+
+def _print(frame: pl.DataFrame, output_format: str) -> None:
+    if output_format == "csv":
+        sys.stdout.write(frame.with_columns(pl.col(pl.Datetime).dt.to_string()).write_csv())
+    elif output_format == "jsonl":
+        sys.stdout.write(frame.write_ndjson())
+    else:
+        shown = frame.select([name for name in TABLE_COLUMNS if name in frame.columns])
+        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
+            print(shown)
+        print(f"{frame.height} item(s)")
+
+
+def _command(args: argparse.Namespace) -> int:
+    try:
+        date.fromisoformat(args.date)
+    except ValueError:
+        raise CommandError(f"--date {args.date!r} is not a date (expected YYYY-MM-DD)") from None
+    storage = storage_from_uri(settings.storage_uri())
+    frame = query(storage, args.date, args.status, args.id)
+    if args.id is not None and frame.is_empty():
+        print(f"no {args.status if args.status != 'all' else ''} item with id {args.id!r} on {args.date}".replace("  ", " "), file=sys.stderr)
+        return 1
+    _print(frame, args.format)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "predictions", help="Show one date's iris items: predicted, rejected or not yet predicted."
+    )
+    parser.add_argument("--date", required=True, help="the landing date partition, YYYY-MM-DD")
+    parser.add_argument("--id", help="only the item with this id")
+    parser.add_argument("--status", choices=STATUSES, default="all", help="which items to show (default all)")
+    parser.add_argument("--format", choices=("table", "csv", "jsonl"), default="table", help="output format (default table)")
+    parser.set_defaults(func=_command)

@@ -17,6 +17,7 @@ import polars as pl
 import pydantic
 from pydantic import PrivateAttr
 
+from odf_resources.lineage.metadata import lineage_metadata
 from odf_resources.storage import Storage, safe_key, storage_from_uri
 
 DATA_FILE = "data.parquet"
@@ -115,7 +116,7 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         else:
             frames = dict(split_by_partition(obj, column, context.asset_partition_keys, context.asset_key.to_user_string()))
         keys = {partition: object_key(path, column, partition) for partition in frames}
-        written = self._write_all(frames, keys)
+        written = {p: {**m, **lineage_metadata(context, p)} for p, m in self._write_all(frames, keys).items()}
         if len(written) == 1:
             context.add_output_metadata(next(iter(written.values())))
             return

@@ -53,8 +53,7 @@ def parse_errors(path: Path, fmt: str, where: str) -> Iterator[None]:
     """Turn a reader's error into a SourceFileError that names the file and, for CSV, the line."""
     try:
         yield
-    except (pl.exceptions.PolarsError, OSError, ValueError) as error:
-        if isinstance(error, SourceFileError):
-            raise
+    except (pl.exceptions.PolarsError, OSError) as error:
+        # Reader failures only: schema errors (ConformError) already name column and row.
         detail = _first_ragged_line(path) if fmt == "csv" else None
         raise SourceFileError(f"{where}: not valid {fmt.upper()}: {detail or str(error).splitlines()[0]}") from error

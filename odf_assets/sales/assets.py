@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from odf_assets import checks
+from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, WEEKLY_BACKFILL_POLICY, daily_partitions, weekly_partitions
 from odf_assets.sales import transforms as sales
 from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY, raw_asset_key
@@ -40,7 +41,9 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     weekly = weekly_partitions(source.start_date, source.end_date)
     raw = raw_asset_key(source)
 
-    def sales_asset(key: dg.AssetKey, ins: dict[str, dg.AssetKey], unique_by: Sequence[str], is_weekly: bool = False):
+    def sales_asset(
+        key: dg.AssetKey, ins: dict[str, dg.AssetKey], unique_by: Sequence[str], is_weekly: bool = False, heavy: bool = False
+    ):
         column = sales.WEEK if is_weekly else sales.DATE
         return dg.asset(
             key=key,
@@ -51,12 +54,13 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
             io_manager_key=IO_MANAGER_KEY,
             kinds={"polars", "parquet"},
             tags=AGGREGATION_TAGS,
-            op_tags=AGGREGATION_TAGS,
+            op_tags={**AGGREGATION_TAGS, **(HEAVY_ASSET_OP_TAGS if heavy else {})},
             metadata={"partition_expr": column},
             check_specs=checks.check_specs(key, key=unique_by),
         )
 
-    @sales_asset(CLEANED_SALES, {"raw": raw}, [sales.INVOICE])
+    # Row-level work over every sale of the range (dedup, text cleaning): a big pod under k8s.
+    @sales_asset(CLEANED_SALES, {"raw": raw}, [sales.INVOICE], heavy=True)
     def cleaned_sales(raw: pl.LazyFrame):
         """Sales without incomplete rows, returns or repeated invoice lines; text trimmed."""
         yield from emit(sales.clean_sales(raw), [sales.INVOICE])

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from odf_assets import checks
+from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.sources import transforms
 from odf_assets.sources.acquisition import acquire, redact_url
@@ -48,7 +49,8 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
         io_manager_key=IO_MANAGER_KEY,
         kinds={"polars", "parquet"},
         tags=ACQUISITION_TAGS,
-        op_tags=ACQUISITION_TAGS,
+        # Downloads and validates whole source files: under k8s_job_executor its step gets a big pod.
+        op_tags={**ACQUISITION_TAGS, **HEAVY_ASSET_OP_TAGS},
         metadata={
             "partition_expr": transforms.PARTITION_COLUMN,
             "source_url": redact_url(origin),

@@ -1,0 +1,143 @@
+"""A partition far larger than memory: ODF's streaming raw path on a generated multi-GB CSV.
+
+The path measured is the raw asset's: scan the CSV as text, validate every value against the
+registry schema in one streaming pass (errors name column and row), add the partition date and
+stream it to Parquet — run in a fresh process that imports only Polars and ODF's pure modules,
+so its peak RSS is the pipeline's own. Target: peak RSS ≤ 100 MB + 3 × the Parquet file size.
+
+    uv run python -m bench.large_input               # ~3 GB CSV
+    uv run python -m bench.large_input --gigabytes 1
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from datetime import date
+from pathlib import Path
+
+SCHEMA = {
+    "invoice_line_no": "string", "date": "date", "store": "int64", "name": "string", "city": "string",
+    "county": "string", "category_name": "string", "vendor_name": "string", "im_desc": "string",
+    "bottle_volume_ml": "int64", "state_bottle_retail": "float64", "sale_bottles": "int64",
+    "sale_dollars": "float64", "sale_liters": "float64",
+}  # fmt: skip
+CHUNK_ROWS = 2_000_000
+
+
+def generate_csv(path: Path, target_bytes: int) -> int:
+    """Append Iowa-liquor-shaped chunks until the file reaches ``target_bytes``; returns rows."""
+    import numpy as np
+    import polars as pl
+
+    rng, rows, first = np.random.default_rng(11), 0, True
+    with open(path, "wb") as handle:
+        while handle.tell() < target_bytes:
+            n = CHUNK_ROWS
+            bottles = rng.choice([1, 2, 3, 6, 12, 24], n)
+            price = rng.choice([12.5, 17.24, 20.99, 26.24, 32.99, 35.99], n)
+            chunk = pl.DataFrame({
+                "invoice_line_no": pl.Series(np.arange(rows, rows + n)).cast(pl.String).str.pad_start(12, "0"),
+                "date": ["2024-06-01"] * n,
+                "store": rng.integers(2000, 6000, n),
+                "name": pl.Series(rng.integers(0, 2000, n)).cast(pl.String).str.replace(r"^", "Store "),
+                "city": pl.Series(rng.choice(["Des Moines", "Cedar Rapids", "Davenport", "Iowa City", "Ames"], n)),
+                "county": pl.Series(rng.choice(["Polk", "Linn", "Scott", "Johnson", "Story"], n)),
+                "category_name": pl.Series(rng.choice(["American Vodkas", "Canadian Whiskies", "Spiced Rum"], n)),
+                "vendor_name": pl.Series(rng.choice(["Diageo Americas", "Sazerac Company Inc", "Proximo"], n)),
+                "im_desc": pl.Series(rng.integers(0, 3000, n)).cast(pl.String).str.replace(r"^", "Item "),
+                "bottle_volume_ml": rng.choice([375, 750, 1000, 1750], n),
+                "state_bottle_retail": price,
+                "sale_bottles": bottles,
+                "sale_dollars": (bottles * price).round(2),
+                "sale_liters": (bottles * 0.75).round(2),
+            })  # fmt: skip
+            chunk.write_csv(handle, include_header=first)
+            first, rows = False, rows + n
+    return rows
+
+
+class MemorySampler(threading.Thread):
+    """Peak anonymous and file-backed RSS, sampled from /proc: Polars memory-maps CSV input, so
+    total RSS counts the mapped file's page cache, which the kernel can drop at any time."""
+
+    def __init__(self, interval: float = 0.01) -> None:
+        super().__init__(daemon=True)
+        self.interval, self.peaks, self.running = interval, {"RssAnon": 0, "RssFile": 0}, True
+
+    def run(self) -> None:
+        while self.running:
+            with open("/proc/self/status") as status:
+                for line in status:
+                    name, _, value = line.partition(":")
+                    if name in self.peaks:
+                        self.peaks[name] = max(self.peaks[name], int(value.split()[0]) // 1024)
+            time.sleep(self.interval)
+
+
+def run_pipeline(csv_path: str, parquet_path: str) -> None:
+    """The measured child: ODF's raw path from CSV to Parquet, streaming."""
+    import polars as pl
+
+    from odf_assets.sources import transforms
+
+    sampler = MemorySampler()
+    sampler.start()
+    started = time.perf_counter()
+    scan = pl.scan_csv(csv_path, infer_schema=False)
+    conformed = transforms.conform_to_schema(scan, SCHEMA, "bench_sales", "partition 2024-06-01")
+    validated = time.perf_counter()
+    dated = transforms.with_partition_date(conformed, "date", None)
+    transforms.rows_in_window(dated, date(2024, 6, 1), date(2024, 6, 2)).sink_parquet(parquet_path, compression="zstd")
+    finished = time.perf_counter()
+    sampler.running = False
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rows = pl.scan_parquet(parquet_path).select(pl.len()).collect().item()
+    print(json.dumps({
+        "validate_s": validated - started, "total_s": finished - started, "peak_rss_mb": peak_mb, "rows": rows,
+        "peak_anon_mb": sampler.peaks["RssAnon"], "peak_file_mb": sampler.peaks["RssFile"],
+    }))  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--gigabytes", type=float, default=3.0, help="CSV size to generate (default 3)")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        run_pipeline(*args.child)
+        return {}
+    with tempfile.TemporaryDirectory(dir=os.environ.get("ODF_BENCH_TMP")) as tmp:
+        csv_path, parquet_path = Path(tmp) / "partition.csv", Path(tmp) / "data.parquet"
+        generated_rows = generate_csv(csv_path, int(args.gigabytes * (1 << 30)))
+        csv_mb = csv_path.stat().st_size / (1 << 20)
+        child = [sys.executable, "-m", "bench.large_input", "--child", str(csv_path), str(parquet_path)]
+        result = json.loads(subprocess.run(child, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        parquet_mb = parquet_path.stat().st_size / (1 << 20)
+    if result["rows"] != generated_rows:
+        raise SystemExit(f"row count mismatch: wrote {generated_rows}, Parquet has {result['rows']}")
+    budget = 100 + 3 * parquet_mb
+    seconds = result["total_s"]
+    cores = min(os.cpu_count() or 1, 2)
+    summary = {**result, "csv_mb": csv_mb, "parquet_mb": parquet_mb, "rss_budget_mb": budget}
+    print(f"CSV {csv_mb:,.0f} MB, {generated_rows:,} rows → Parquet {parquet_mb:,.0f} MB (zstd)")
+    print(f"time {seconds:.1f} s (of which validation pass {result['validate_s']:.1f} s); "
+          f"{generated_rows / seconds:,.0f} rows/s, {csv_mb / seconds:,.0f} MB/s = {csv_mb / seconds / cores:,.0f} MB/s per core ({cores} cores)")  # fmt: skip
+    anon = result["peak_anon_mb"]
+    print(f"peak RSS {result['peak_rss_mb']:,.0f} MB = anonymous (the pipeline's own memory) ≤ {anon:,.0f} MB "
+          f"+ file-backed (the memory-mapped CSV's page cache) ≤ {result['peak_file_mb']:,.0f} MB")  # fmt: skip
+    for label, value in (("anonymous", anon), ("total", result["peak_rss_mb"])):
+        verdict = "meets" if value <= budget else "MISSES"
+        print(f"  {label:<9} peak {value:>7,.0f} MB vs budget 100 + 3 × {parquet_mb:,.0f} = {budget:,.0f} MB: {verdict} (ratio {value / budget:.2f})")
+    return summary
+
+
+if __name__ == "__main__":
+    main()

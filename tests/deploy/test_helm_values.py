@@ -1,0 +1,148 @@
+"""helm/values.yaml: only keys the official chart knows, consistent with dagster.yaml and the docs."""
+
+from __future__ import annotations
+
+import copy
+import json
+import re
+import tomllib
+
+import pytest
+
+from tests.deploy.deploy_config import (
+    DAGSTER_YAML, HELM_README, HELM_SCHEMA_DIR, HELM_VALUES, K8S_VERSIONS, ROOT, load_yaml, locked_version,
+)  # fmt: skip
+from tests.deploy.helm_schema import chart_validator, errors
+
+MAIN_SCHEMA = HELM_SCHEMA_DIR / "values.schema.json"
+SUBCHART_SCHEMA = HELM_SCHEMA_DIR / "dagster-user-deployments.values.schema.json"
+# Keys the parent chart reads to decide whether to render the subchart; not part of its own values.
+PARENT_ONLY_KEYS = ("enabled", "enableSubchart")
+
+
+@pytest.fixture(scope="module")
+def values():
+    return load_yaml(HELM_VALUES)
+
+
+@pytest.mark.parametrize("k8s_version", K8S_VERSIONS)
+def test_values_use_only_keys_of_the_official_chart(values, k8s_version):
+    assert errors(chart_validator(MAIN_SCHEMA, k8s_version), values) == []
+
+
+@pytest.mark.parametrize("k8s_version", K8S_VERSIONS)
+def test_user_deployment_values_satisfy_the_subchart_schema(values, k8s_version):
+    subchart = {k: v for k, v in values["dagster-user-deployments"].items() if k not in PARENT_ONLY_KEYS}
+    subchart["global"] = values["global"]  # Helm hands the parent's globals to the subchart
+    assert errors(chart_validator(SUBCHART_SCHEMA, k8s_version), subchart) == []
+
+
+# case -> (how to break the values, what the error must mention)
+BROKEN_VALUES = {
+    "misspelt top-level key": (lambda v: v.update(dagsterWebServer={}), "'dagsterWebServer' was unexpected"),
+    "misspelt webserver option": (lambda v: v["dagsterWebserver"].update(enableReadonly=True), "'enableReadonly' was unexpected"),
+    "unknown user-deployment key": (lambda v: v["dagster-user-deployments"]["deployments"][0].update(grpcArgs=["-m", "x"]), "'grpcArgs' was unexpected"),
+    "unknown Kubernetes resources field": (lambda v: v["dagsterDaemon"]["resources"].update(limitz={"cpu": "1"}), "'limitz' was unexpected"),
+    "unknown container securityContext field": (
+        lambda v: v["dagster-user-deployments"]["deployments"][0]["securityContext"].update(runAsRoot=False), "'runAsRoot' was unexpected"
+    ),
+    "incomplete user deployment (lists are not merged)": (lambda v: v["dagster-user-deployments"]["deployments"][0].pop("port"), "'port' is a required"),
+    "S3 logs without their config block": (lambda v: v["computeLogManager"]["config"].pop("s3ComputeLogManager"), "'s3ComputeLogManager' is a required"),
+    "queue limit without a limit": (
+        lambda v: v["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"][0].pop("limit"),
+        "queuedRunCoordinator",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_VALUES))
+def test_strict_schema_rejects_what_the_chart_would_ignore_or_refuse(values, case):
+    break_values, expected = BROKEN_VALUES[case]
+    broken = copy.deepcopy(values)
+    break_values(broken)
+    found = errors(chart_validator(MAIN_SCHEMA, K8S_VERSIONS[0]), broken)
+    assert found and all(expected in error for error in found), found
+
+
+def test_chart_version_is_pinned_to_the_locked_dagster(values):
+    dagster = locked_version("dagster")
+    readme = HELM_README.read_text()
+    pins = re.findall(r"helm upgrade --install[^\n]*(?:\\\n[^\n]*)*?--version (\S+)", readme)
+    assert pins == [dagster], pins
+    assert f"version {dagster}" in HELM_VALUES.read_text().splitlines()[0] + HELM_VALUES.read_text().splitlines()[1]
+    # Webserver and daemon images default to the chart version, i.e. the locked Dagster.
+    assert "image" not in values["dagsterWebserver"] and "image" not in values["dagsterDaemon"]
+
+
+def test_external_postgres_via_secret_with_the_psycopg2_scheme(values):
+    assert values["postgresql"]["enabled"] is False
+    assert values["generatePostgresqlPasswordSecret"] is False
+    assert "postgresqlPassword" not in values["postgresql"]
+    instance = load_yaml(DAGSTER_YAML)
+    assert values["postgresql"]["postgresqlScheme"] == instance["run_storage"]["config"]["postgres_db"]["scheme"]
+
+
+def test_daemon_settings_match_dagster_yaml(values):
+    instance = load_yaml(DAGSTER_YAML)
+    daemon = values["dagsterDaemon"]
+    queue = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
+    expected_queue = instance["run_coordinator"]["config"]
+    assert queue["maxConcurrentRuns"] == expected_queue["max_concurrent_runs"]
+    assert queue["tagConcurrencyLimits"] == expected_queue["tag_concurrency_limits"]
+    assert queue["dequeueIntervalSeconds"] == expected_queue["dequeue_interval_seconds"]
+    monitoring = daemon["runMonitoring"]
+    for helm_key, yaml_key in [
+        ("enabled", "enabled"), ("startTimeoutSeconds", "start_timeout_seconds"), ("cancelTimeoutSeconds", "cancel_timeout_seconds"),
+        ("maxResumeRunAttempts", "max_resume_run_attempts"), ("pollIntervalSeconds", "poll_interval_seconds"),
+    ]:  # fmt: skip
+        assert monitoring[helm_key] == instance["run_monitoring"][yaml_key], helm_key
+    assert daemon["runRetries"] == {"enabled": True, "maxRetries": instance["run_retries"]["max_retries"]}
+    logs = values["computeLogManager"]["config"]["s3ComputeLogManager"]
+    assert values["computeLogManager"]["type"] == instance["compute_logs"]["class"]
+    assert logs["skipEmptyFiles"] == instance["compute_logs"]["config"]["skip_empty_files"]
+    assert logs["uploadInterval"] == instance["compute_logs"]["config"]["upload_interval"]
+    launcher = values["runLauncher"]["config"]["k8sRunLauncher"]
+    assert launcher["failPodOnRunFailure"] is instance["run_launcher"]["config"]["fail_pod_on_run_failure"] is True
+    assert launcher["labels"] == instance["run_launcher"]["config"]["labels"]
+
+
+def test_user_deployment_serves_the_project_definitions(values):
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    # The chart's deployment-user.yaml: args = dagster api grpc -h 0.0.0.0 -p <port> <dagsterApiGrpcArgs...>
+    args = ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", str(deployment["port"]), *deployment["dagsterApiGrpcArgs"]]
+    module = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["dagster"]["module_name"]
+    assert args == ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", "3030", "-m", module]
+    assert deployment["name"] == load_yaml(ROOT / "workspace.yaml")["load_from"][0]["python_module"]["location_name"]
+    assert {"name": "odf-env"} in deployment["envSecrets"]
+    assert values["dagsterWebserver"]["envSecrets"] == [{"name": "odf-env"}]  # it reads compute logs from S3
+
+
+def test_readme_creates_every_secret_the_values_reference(values):
+    readme = HELM_README.read_text()
+    created = set(re.findall(r"kubectl create secret generic (\S+)", readme))
+    referenced = {values["global"]["postgresqlSecretName"]}
+    for section in (values["dagsterWebserver"], values["runLauncher"]["config"]["k8sRunLauncher"], *values["dagster-user-deployments"]["deployments"]):
+        referenced |= {secret["name"] for secret in section.get("envSecrets", [])}
+    assert referenced <= created, referenced - created
+    assert "--from-literal=postgresql-password=" in readme  # the key the chart reads
+
+
+def test_readme_graphql_requests_are_valid_for_the_locked_dagster():
+    from dagster_graphql.schema import create_schema
+    from graphql import parse, validate
+    from graphql.execution.values import get_variable_values
+
+    from odf_assets.jobs import DAILY_PIPELINE_JOB
+
+    schema = create_schema().graphql_schema
+    payloads = [json.loads(text) for text in re.findall(r"<<'JSON'\n(.*?)\nJSON", HELM_README.read_text(), re.S)]
+    assert len(payloads) == 2
+    for payload in payloads:
+        document = parse(payload["query"])
+        assert validate(schema, document) == []
+        [operation] = document.definitions
+        assert isinstance(get_variable_values(schema, operation.variable_definitions, payload["variables"]), dict)
+    backfill, run = (payload["variables"]["params"] for payload in payloads)
+    assert backfill["assetSelection"] == [{"path": ["raw", "iowa_liquor_sales"]}]
+    location = load_yaml(ROOT / "workspace.yaml")["load_from"][0]["python_module"]["location_name"]
+    assert run["selector"]["repositoryLocationName"] == location and run["selector"]["jobName"] == DAILY_PIPELINE_JOB

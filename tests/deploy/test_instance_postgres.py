@@ -1,0 +1,134 @@
+"""The production dagster.yaml against a real PostgreSQL: it loads, and a partitioned run lands in it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import boto3
+import dagster as dg
+import psycopg2
+import pytest
+from dagster._core.run_coordinator import QueuedRunCoordinator
+from dagster_aws.s3.compute_log_manager import S3ComputeLogManager
+from dagster_k8s import K8sRunLauncher
+from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
+from sqlalchemy.engine import make_url
+
+from odf_assets.sources.assets import ACQUISITION_TAGS, AGGREGATION_TAGS
+from tests.deploy.deploy_config import CLUSTER_ENV, DAGSTER_YAML, NAMESPACE, ROOT, load_yaml
+from tests.support import postgres
+
+RAW_SALES = dg.AssetKey(["raw", "iowa_liquor_sales"])
+PARTITION = "2024-01-02"
+STORAGE_KEYS = ("run_storage", "event_log_storage", "schedule_storage")
+
+
+def test_bare_postgresql_url_would_pick_the_missing_psycopg3_driver():
+    """The trap dagster.yaml avoids: SQLAlchemy 2.1 maps postgresql:// to psycopg 3, not installed here."""
+    assert make_url("postgresql://u@h/db").get_dialect().driver == "psycopg"
+    with pytest.raises(ImportError):
+        __import__("psycopg")
+    assert make_url("postgresql+psycopg2://u@h/db").get_dialect().driver == "psycopg2"
+    config = load_yaml(DAGSTER_YAML)
+    # The event log is wrapped by the lineage emitter; the Postgres config sits one level down.
+    storages = [config[key]["config"].get("wrapped", config[key])["config"] for key in STORAGE_KEYS]
+    assert {storage["postgres_db"]["scheme"] for storage in storages} == {"postgresql+psycopg2"}
+
+
+def test_local_development_does_not_pick_up_the_production_instance(tmp_path):
+    """With DAGSTER_HOME unset the dagster CLI reads ./dagster.yaml: from the repo root that is the
+    local instance (SQLite, subprocess runs) with the same queues as production."""
+    from dagster._core.instance.ref import InstanceRef
+    from dagster._core.launcher import DefaultRunLauncher
+    from dagster._core.storage.runs import SqliteRunStorage
+
+    assert "DAGSTER_HOME" not in os.environ
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path), config_dir=str(ROOT))) as instance:
+        assert isinstance(instance.run_storage, SqliteRunStorage)
+        assert isinstance(instance.run_launcher, DefaultRunLauncher)
+        limits = {(limit["key"], limit["value"]) for limit in instance.run_coordinator.get_run_queue_config().tag_concurrency_limits}
+        assert limits == {("odf/queue", "acquisition"), ("odf/queue", "aggregation")}
+
+
+def test_missing_postgres_binaries_fail_loudly_with_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setattr(postgres, "PG_BIN", tmp_path / "no-postgres-here")
+    cluster = postgres.PostgresCluster()
+    with pytest.raises(RuntimeError, match=r"\.ci/run.*postgresql-15"):
+        cluster.start()
+    assert not cluster.root.exists()
+
+
+@pytest.mark.timeout(120)
+def test_production_instance_loads_with_postgres_k8s_queue_and_s3_logs(prod_instance):
+    instance = prod_instance
+    assert isinstance(instance.run_storage, PostgresRunStorage)
+    # The Postgres event log is wrapped by the OpenLineage emitter (docs/lineage.md).
+    assert isinstance(instance.event_log_storage._wrapped, PostgresEventLogStorage)
+    assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
+    for storage in (instance.run_storage, instance.event_log_storage._wrapped, instance.schedule_storage):
+        assert storage._engine.dialect.driver == "psycopg2"  # noqa: SLF001 - the driver is the point
+
+    launcher = instance.run_launcher
+    assert isinstance(launcher, K8sRunLauncher)
+    assert launcher.job_namespace == NAMESPACE
+    assert launcher.service_account_name == CLUSTER_ENV["DAGSTER_K8S_SERVICE_ACCOUNT"]
+    assert launcher.instance_config_map == CLUSTER_ENV["DAGSTER_K8S_INSTANCE_CONFIG_MAP"]
+    assert launcher.postgres_password_secret == CLUSTER_ENV["DAGSTER_K8S_PG_PASSWORD_SECRET"]
+    assert launcher.fail_pod_on_run_failure is True
+    assert launcher.job_image is None  # the image comes from the code location
+
+    coordinator = instance.run_coordinator
+    assert isinstance(coordinator, QueuedRunCoordinator)
+    queue = coordinator.get_run_queue_config()
+    limits = {(limit["key"], limit["value"]): limit["limit"] for limit in queue.tag_concurrency_limits}
+    [(queue_tag, acquisition)] = ACQUISITION_TAGS.items()
+    [(_, aggregation)] = AGGREGATION_TAGS.items()
+    assert set(limits) == {(queue_tag, acquisition), (queue_tag, aggregation)}
+    # A full acquisition queue still leaves room for aggregation runs.
+    assert limits[(queue_tag, acquisition)] + limits[(queue_tag, aggregation)] <= queue.max_concurrent_runs
+
+    assert instance.run_monitoring_enabled
+    assert instance.run_monitoring_start_timeout_seconds == 300
+    assert instance.run_monitoring_max_resume_run_attempts == 2
+    assert instance.run_monitoring_poll_interval_seconds == 60
+    assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
+    assert instance.run_retries_retry_on_asset_or_op_failure is False
+    assert isinstance(instance.compute_log_manager, S3ComputeLogManager)
+
+
+@pytest.mark.timeout(180)
+def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(prod_instance, postgres_cluster, compute_log_bucket):
+    from odf_assets.definitions import build_definitions
+
+    defs = build_definitions()
+    raw_sales = [assets for assets in defs.assets if RAW_SALES in assets.keys]
+    result = dg.materialize(raw_sales, partition_key=PARTITION, instance=prod_instance, resources=defs.resources, tags=ACQUISITION_TAGS)
+    assert result.success
+
+    with psycopg2.connect(**postgres_cluster.connect_kwargs()) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT status, partition FROM runs WHERE run_id = %s", (result.run_id,))
+        assert cursor.fetchall() == [("SUCCESS", PARTITION)]
+        cursor.execute("SELECT key, value FROM run_tags WHERE run_id = %s AND key LIKE 'odf/%%'", (result.run_id,))
+        assert cursor.fetchall() == list(ACQUISITION_TAGS.items())
+        cursor.execute(
+            "SELECT asset_key, partition FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+            (result.run_id,),
+        )
+        assert cursor.fetchall() == [(RAW_SALES.to_string(), PARTITION)]
+        cursor.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_CHECK_EVALUATION'", (result.run_id,))
+        assert cursor.fetchone()[0] >= 1
+    conn.close()
+
+    # The instance reads it back through the same storage the webserver would use.
+    materialization = prod_instance.get_latest_materialization_event(RAW_SALES)
+    assert materialization.run_id == result.run_id and materialization.dagster_event.partition == PARTITION
+
+    written = list(Path(os.environ["ODF_STORAGE"]).rglob("*.parquet"))
+    assert any(PARTITION in str(path) and "iowa_liquor_sales" in str(path) for path in written), written
+
+    # The step's stdout/stderr were uploaded to the compute-log bucket under the run's prefix.
+    prefix = f"{CLUSTER_ENV['ODF_COMPUTE_LOG_PREFIX']}/storage/{result.run_id}/"
+    listed = boto3.client("s3").list_objects_v2(Bucket=compute_log_bucket, Prefix=prefix).get("Contents", [])
+    assert listed, f"no compute logs under s3://{compute_log_bucket}/{prefix}"
+    assert all(item["Size"] > 0 for item in listed)  # skip_empty_files: only non-empty logs uploaded

@@ -55,10 +55,11 @@ def run_polars(path: str) -> dict:
     from odf_assets.sales import transforms as sales
     from odf_assets.sources.transforms import aggregate
 
-    cleaned = sales.clean_sales(pl.scan_parquet(path).select(COLUMNS))
+    # As in ODF's asset graph: cleaned_sales is materialized once, then the aggregates read it.
+    cleaned = sales.clean_sales(pl.scan_parquet(path).select(COLUMNS)).collect(engine="streaming").lazy()
     daily = sales.daily_sales_summary(cleaned).with_columns(pl.col("date").dt.truncate("1w").alias("week_start"))
     by_county = aggregate(cleaned, ["county"], [("count", None, "rows"), ("sum", "sale_dollars", "revenue"), ("distinct_count", "store", "stores")])
-    daily_df, county_df = pl.collect_all([daily, by_county], engine="streaming")
+    daily_df, county_df = pl.collect_all([daily, by_county])
     weekly = sales.weekly_sales(daily_df.lazy()).collect()
     return {"daily": daily_df.select("date", "transactions", "revenue"), "weekly": weekly.select("week_start", "revenue"), "county": county_df}
 

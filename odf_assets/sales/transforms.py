@@ -17,7 +17,8 @@ UNKNOWN = "Unknown"
 
 def clean_sales(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Drop rows missing identity or amounts, returns (non-positive bottles/dollars) and repeated
-    invoice lines; trim text and name missing counties, so aggregates count real sales once."""
+    invoice lines; trim text and name missing counties, so aggregates count real sales once.
+    Keeps source order (first occurrence wins), so the same input always gives the same file."""
     present = [c for c in TEXT_COLUMNS if c in raw.collect_schema().names()]
     return (
         raw.filter(
@@ -29,7 +30,6 @@ def clean_sales(raw: pl.LazyFrame) -> pl.LazyFrame:
         )
         .unique(subset=[INVOICE], keep="first", maintain_order=True)
         .with_columns([pl.col(c).str.strip_chars().fill_null(UNKNOWN).replace("", UNKNOWN) for c in present])
-        .sort([DATE, INVOICE])
     )
 
 

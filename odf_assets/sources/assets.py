@@ -35,6 +35,14 @@ def aggregate_asset_key(source: SourceSpec, aggregate: AggregateSpec) -> dg.Asse
     return dg.AssetKey(["aggregates", source.name, aggregate.name])
 
 
+def previous_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -> str | None:
+    """The data version this partition was last materialized with (single-partition runs only)."""
+    if len(context.partition_keys) != 1:
+        return None
+    record = context.instance.get_latest_data_version_record(key, is_source=False, partition_key=context.partition_key)
+    return record.asset_materialization.tags.get("dagster/data_version") if record and record.asset_materialization else None
+
+
 def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
     key = raw_asset_key(source)
     origin = source.url_template or source.url or ""
@@ -74,11 +82,16 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
             except (FetchError, SourceFileError, transforms.ConformError) as error:
                 # Deterministic: the same bytes or URL would fail again, so a retry only delays the alert.
                 raise dg.Failure(description=str(error), allow_retries=False) from error
+            changed = acquired.data_version != previous_data_version(context, key)
+            if not changed:
+                context.log.info(f"{source.name}: content unchanged since the last materialization (sha256 {acquired.data_version})")
             yield dg.Output(
                 acquired.frame,
                 data_version=dg.DataVersion(acquired.data_version),
                 metadata={
                     "content_sha256": acquired.data_version,
+                    # Unchanged content keeps the data version, so downstream assets don't go stale.
+                    "content_changed": changed,
                     "fetched_bytes": acquired.fetched_bytes,
                     "files": dg.MetadataValue.json(acquired.content_hashes),
                 },

@@ -94,11 +94,16 @@ def test_rematerializing_a_partition_gives_identical_data(shop_defs, source_serv
     serve_day(source_server.root, DAYS[0])
     defs = shop_defs()
     stored = tmp_path / "storage" / RAW / f"date={DAYS[0]}" / "data.parquet"
-    digests = []
+    instance = dg.DagsterInstance.ephemeral()
+    digests, changed = [], []
     for _ in range(2):
-        assert run_assets(defs, [RAW, AGG], partition_key=DAYS[0]).success
+        result = run_assets(defs, [RAW, AGG], partition_key=DAYS[0], instance=instance)
+        assert result.success
         digests.append(hashlib.sha256(stored.read_bytes()).hexdigest())
+        [raw_event] = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == RAW]
+        changed.append(raw_event.materialization.metadata["content_changed"].value)
     assert digests[0] == digests[1]
+    assert changed == [True, False], "the second fetch is recognised as the same content"
 
 
 BAD_INPUTS = {

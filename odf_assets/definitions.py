@@ -12,6 +12,7 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 
 from odf_assets.analysis.assets import build_analysis_assets
 from odf_assets.jobs import build_jobs
+from odf_assets.partitions import daily_partitions, weekly_partitions
 from odf_assets.predictions.definitions import build_prediction_definitions
 from odf_assets.registry_loader import load_sources, registry_files
 from odf_assets.sales.assets import SALES_SOURCE, build_sales_assets
@@ -19,25 +20,30 @@ from odf_assets.sources.assets import IO_MANAGER_KEY, build_source_assets
 from odf_resources import settings
 from odf_resources.parquet_io_manager import PolarsParquetIOManager
 from odf_resources.source_fetcher import SourceFetcher
+from odf_sensors.definitions import build_orchestration_definitions
 
 
 def build_definitions() -> dg.Definitions:
     sources = load_sources()
     assets = build_source_assets(sources)
     by_name = {source.name: source for source in sources if source.active}
+    daily = weekly = None
     if SALES_SOURCE in by_name:
-        assets += build_sales_assets(by_name[SALES_SOURCE])
-        assets += build_analysis_assets(by_name[SALES_SOURCE])
+        default = by_name[SALES_SOURCE]
+        assets += build_sales_assets(default)
+        assets += build_analysis_assets(default)
+        daily = daily_partitions(default.start_date, default.end_date)
+        weekly = weekly_partitions(default.start_date, default.end_date)
     file_roots = sorted({str(path.resolve().parent) for path in registry_files()} | {str(p) for p in settings.extra_file_roots()})
     core = dg.Definitions(
         assets=assets,
-        jobs=build_jobs(assets),
+        jobs=build_jobs(assets, daily, weekly),
         resources={
             IO_MANAGER_KEY: PolarsParquetIOManager(base=settings.storage_uri()),
             "source_fetcher": SourceFetcher(file_roots=file_roots, allowed_hosts=settings.allowed_source_hosts()),
         },
     )
-    return dg.Definitions.merge(core, build_prediction_definitions())
+    return dg.Definitions.merge(core, build_prediction_definitions(), build_orchestration_definitions(sources, assets))
 
 
 defs = build_definitions()

@@ -1,17 +1,29 @@
-"""Asset jobs: one per partitioning, because a run covers one partition (range) of one definition."""
+"""Asset jobs of the default pipeline. A job runs one partition (range) of one partitioning, so each
+job selects only assets sharing the default source's partitions; every other source gets its own
+``ingest_<source>`` job from ``odf_sensors``."""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from odf_assets.sources.assets import ACQUISITION_TAGS, AGGREGATION_TAGS
+
 DAILY_PIPELINE_JOB = "daily_pipeline"
 WEEKLY_SALES_JOB = "weekly_sales"
 
 
-def build_jobs(assets: list[dg.AssetsDefinition]) -> list[dg.UnresolvedAssetJobDefinition]:
-    daily = [a.key for a in assets if isinstance(a.partitions_def, dg.DailyPartitionsDefinition)]
-    weekly = [a.key for a in assets if isinstance(a.partitions_def, dg.WeeklyPartitionsDefinition)]
-    jobs = [dg.define_asset_job(DAILY_PIPELINE_JOB, selection=daily, description="Every daily asset: raw sources, aggregates, sales and analysis.")]
-    if weekly:
-        jobs.append(dg.define_asset_job(WEEKLY_SALES_JOB, selection=weekly, description="The weekly sales aggregates, trends and top days."))
+def build_jobs(
+    assets: list[dg.AssetsDefinition], daily: dg.PartitionsDefinition | None, weekly: dg.PartitionsDefinition | None
+) -> list[dg.UnresolvedAssetJobDefinition]:
+    """``daily_pipeline`` over the assets partitioned like ``daily``; ``weekly_sales`` likewise."""
+    jobs = []
+    daily_keys = [a.key for a in assets if daily is not None and a.partitions_def == daily]
+    weekly_keys = [a.key for a in assets if weekly is not None and a.partitions_def == weekly]
+    if daily_keys:
+        # Starts with acquisition; a whole day's pipeline holds one acquisition slot.
+        jobs.append(dg.define_asset_job(DAILY_PIPELINE_JOB, selection=daily_keys, tags=ACQUISITION_TAGS,
+                                        description="The default source's daily assets: raw, aggregates, sales and analysis."))  # fmt: skip
+    if weekly_keys:
+        jobs.append(dg.define_asset_job(WEEKLY_SALES_JOB, selection=weekly_keys, tags=AGGREGATION_TAGS,
+                                        description="The weekly sales aggregates, trends and top days."))  # fmt: skip
     return jobs

@@ -7,7 +7,7 @@ import importlib
 import sys
 
 # Modules providing subcommands; each defines register(subparsers) and sets func on its parser.
-SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.predictions")
+SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.predictions", "odf_cli.remote")
 
 
 class CommandError(Exception):

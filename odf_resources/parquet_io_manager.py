@@ -70,23 +70,40 @@ def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
         frame.write_parquet(path, compression="zstd")
 
 
-def split_by_partition(
-    frame: pl.DataFrame | pl.LazyFrame, column: str, keys: Sequence[str], asset: str
-) -> dict[str, pl.DataFrame | pl.LazyFrame]:
-    """One frame per partition key; rows whose partition value is outside ``keys`` are an error."""
-    names = frame.collect_schema().names()
-    if column not in names:
+def stage_partitions(
+    frame: pl.DataFrame | pl.LazyFrame, column: str, keys: Sequence[str], staging: Path, asset: str
+) -> dict[str, Path]:
+    """Split a range output into one staged file per partition key in a single streaming pass.
+
+    Rows whose partition value is outside ``keys`` are an error; keys without rows get an empty
+    file with the frame's schema, so every partition of the range is materialized.
+    """
+    schema = frame.lazy().collect_schema()
+    if column not in schema:
+        raise dg.Failure(f"{asset}: a partition-range output needs its partition column {column!r}; columns are {schema.names()}")
+    parts = staging / "parts"
+    # PartitionBy is marked unstable in Polars 2; without a byte target it writes one file per key.
+    frame.lazy().sink_parquet(
+        pl.PartitionBy(parts, key=column, include_key=True, approximate_bytes_per_file=None), mkdir=True, compression="zstd"
+    )
+    found = {folder.name.split("=", 1)[1]: folder for folder in parts.iterdir()} if parts.exists() else {}
+    unexpected = sorted(set(found) - set(keys))
+    if unexpected:
         raise dg.Failure(
-            f"{asset}: a partition-range output needs its partition column {column!r}; columns are {names}"
+            f"{asset}: rows with {column}={unexpected[:5]} are outside the partitions being written ({keys[0]}..{keys[-1]})"
         )
-    as_text = pl.col(column).cast(pl.String)
-    unexpected = frame.lazy().filter(~as_text.is_in(list(keys))).select(as_text).unique().head(5).collect()
-    if unexpected.height:
-        raise dg.Failure(
-            f"{asset}: rows with {column}={unexpected.to_series().to_list()} are outside the "
-            f"partitions being written ({keys[0]}..{keys[-1]})"
-        )
-    return {key: frame.filter(as_text == key) for key in keys}
+    staged = {}
+    for index, key in enumerate(keys):
+        target = staging / f"{index}.parquet"
+        files = sorted(found[key].glob("*.parquet")) if key in found else []
+        if len(files) == 1:
+            files[0].rename(target)
+        elif files:
+            pl.scan_parquet(files).sink_parquet(target, compression="zstd")
+        else:
+            pl.DataFrame(schema=schema).write_parquet(target, compression="zstd")
+        staged[key] = target
+    return staged
 
 
 class PolarsParquetIOManager(dg.ConfigurableIOManager):
@@ -108,15 +125,10 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         if not isinstance(obj, (pl.DataFrame, pl.LazyFrame)):
             raise dg.Failure(f"{context.asset_key.to_user_string()}: expected a Polars frame, got {type(obj).__name__}")
         column = partition_column(context.definition_metadata)
-        path = context.asset_key.path
-        if not context.has_asset_partitions:
-            frames: dict[str | None, pl.DataFrame | pl.LazyFrame] = {None: obj}
-        elif len(context.asset_partition_keys) == 1:
-            frames = {context.asset_partition_keys[0]: obj}
-        else:
-            frames = dict(split_by_partition(obj, column, context.asset_partition_keys, context.asset_key.to_user_string()))
-        keys = {partition: object_key(path, column, partition) for partition in frames}
-        written = {p: {**m, **lineage_metadata(context, p)} for p, m in self._write_all(frames, keys).items()}
+        partitions = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
+        keys = {partition: object_key(context.asset_key.path, column, partition) for partition in partitions}
+        written = self._write_all(obj, column, keys, context.asset_key.to_user_string())
+        written = {p: {**m, **lineage_metadata(context, p)} for p, m in written.items()}
         if len(written) == 1:
             context.add_output_metadata(next(iter(written.values())))
             return
@@ -124,14 +136,15 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         for partition, metadata in written.items():
             context.step_context.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=partition)
 
-    def _write_all(self, frames: dict, keys: dict) -> dict:
+    def _write_all(self, frame: pl.DataFrame | pl.LazyFrame, column: str, keys: dict, asset: str) -> dict:
         """Serialize every partition to staging first, then publish: a failure while computing or
         encoding any partition leaves all stored objects untouched. Returns metadata per partition."""
         with tempfile.TemporaryDirectory(dir=self.storage.staging_dir(), prefix=".tmp-") as staging:
-            staged: dict = {}
-            for index, (partition, frame) in enumerate(frames.items()):
-                staged[partition] = Path(staging) / f"{index}.parquet"
-                write_parquet(frame, staged[partition])
+            if len(keys) == 1:
+                staged = {partition: Path(staging) / "0.parquet" for partition in keys}
+                write_parquet(frame, next(iter(staged.values())))
+            else:
+                staged = stage_partitions(frame, column, list(keys), Path(staging), asset)
             metadata = {partition: self._describe(local, keys[partition]) for partition, local in staged.items()}
             for partition, local in staged.items():
                 self.storage.publish_file(local, keys[partition])

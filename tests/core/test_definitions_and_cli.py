@@ -65,3 +65,25 @@ def test_main_command_rejects_dates_outside_the_partitions(tmp_path):
     assert "no partitions of daily_pipeline between 2030-01-01 and 2030-01-02 (valid: 2024-01-01..2024-03-31)" in done.stderr
     done = run_cli("odf", "materialize", "--start", "01/02/2024", env={**os.environ, "ODF_STORAGE": str(tmp_path)})
     assert done.returncode == 2 and "'01/02/2024' is not a date (expected YYYY-MM-DD)" in done.stderr
+
+
+def test_a_source_with_its_own_date_range_loads_with_every_job(tmp_path, monkeypatch):
+    """Jobs must not mix partitionings: an extra source starting on another day still loads."""
+    from tests.support.pipeline import write_registry
+
+    registry = write_registry(tmp_path, [{
+        "name": "other_dates", "description": "A source with another range.", "license": "CC0-1.0", "owner": "tests",
+        "url_template": "http://127.0.0.1:9/{date}.csv", "format": "csv", "start_date": "2023-06-15",
+        "schema": {"id": "string"}, "aggregates": [{"name": "rows", "metrics": [{"agg": "count"}]}],
+    }])  # fmt: skip
+    monkeypatch.setenv("ODF_SOURCES", str(registry))
+    defs = build_definitions()
+    for job in defs.jobs:
+        resolved = defs.resolve_job_def(job.name)
+        assert resolved.name == job.name
+    daily = defs.resolve_job_def("daily_pipeline")
+    assert dg.AssetKey(["raw", "iowa_liquor_sales"]) in daily.asset_layer.executable_asset_keys
+    assert dg.AssetKey(["raw", "other_dates"]) not in daily.asset_layer.executable_asset_keys
+    assert daily.tags["odf/queue"] == "acquisition"
+    env = {**os.environ, "ODF_SOURCES": str(registry)}
+    assert run_cli("dagster", "definitions", "validate", "-w", "workspace.yaml", env=env).returncode == 0

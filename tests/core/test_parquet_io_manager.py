@@ -138,3 +138,25 @@ def test_s3_storage_lists_relative_keys_and_sizes(s3_env):
     listed = storage.list("landing/x")
     assert [(o.key, o.size) for o in listed] == [("landing/x/date=2024-01-01/a.jsonl", 3)]
     assert storage.exists("landing/x/date=2024-01-01/a.jsonl") and not storage.exists("landing/x/none")
+
+
+@dg.asset(partitions_def=DAILY, io_manager_key="pq")
+def sparse_days(context: dg.AssetExecutionContext) -> pl.LazyFrame:
+    """Rows for only some days of the range, plus (when asked) a row outside it."""
+    days = [date(2024, 1, 2), date(2024, 1, 4)] + ([date(2024, 1, 14)] if context.run.tags.get("stray") else [])
+    return pl.LazyFrame({"date": days, "v": list(range(len(days)))})
+
+
+def test_range_output_split_in_one_pass_refuses_stray_rows_and_fills_empty_days(tmp_path):
+    base = str(tmp_path / "store")
+    rng = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-05"}
+    assert run([sparse_days], base, tags=rng).success
+    assert read(base, "sparse_days/date=2024-01-04/data.parquet")["v"].to_list() == [1]
+    empty = read(base, "sparse_days/date=2024-01-03/data.parquet")
+    assert empty.height == 0 and empty.schema == pl.Schema({"date": pl.Date, "v": pl.Int64})
+    before = read(base, "sparse_days/date=2024-01-02/data.parquet")
+    stray = run([sparse_days], base, tags={**rng, "stray": "yes"})
+    assert not stray.success
+    message = " ".join(e.step_failure_data.error.message for e in stray.all_events if e.is_step_failure)
+    assert "rows with date=['2024-01-14'] are outside the partitions being written (2024-01-01..2024-01-05)" in message
+    assert read(base, "sparse_days/date=2024-01-02/data.parquet").equals(before)

@@ -1,0 +1,115 @@
+"""Schedules: each source's closed day, fetched at its registry ``fetch_cron``, and the closed week.
+
+Asset-job chaining, not declarative automation: every source gets one job holding its raw asset and
+everything downstream of it on the same daily partitions. A tick is then one run that fetches the
+day and rebuilds its aggregates from what that run just wrote: one queue slot, one place to look
+when a day fails, and a failed fetch never leaves aggregates half-rebuilt. Declarative automation
+would spread a day over one run per asset level and needs the asset daemon to evaluate conditions.
+
+Schedules never re-run old partitions: a tick asks for the partition that closed just before it
+and skips (with a reason) when that day is outside the source's range, e.g. after its ``end_date``.
+"""
+
+from datetime import UTC, datetime
+
+import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from odf_assets.jobs import WEEKLY_SALES_JOB
+from odf_assets.sources.assets import ACQUISITION_TAGS, AGGREGATION_TAGS, raw_asset_key
+from odf_assets.sources.registry import SourceSpec
+
+# Monday 04:00 UTC: Sunday's daily partition is fetched at the sources' default 01:30 fetch_cron.
+WEEKLY_CRON = "0 4 * * 1"
+SCHEDULE_TIMEZONE = "UTC"
+
+
+def ingest_job_name(source: SourceSpec) -> str:
+    return f"ingest_{source.name}"
+
+
+def daily_schedule_name(source: SourceSpec) -> str:
+    return f"{ingest_job_name(source)}_daily"
+
+
+def closed_partition(partitions_def: dg.TimeWindowPartitionsDefinition, tick: datetime) -> str | None:
+    """The partition whose window ended last before ``tick``, or None when it is outside the definition."""
+    with dg.partition_loading_context(effective_dt=tick):
+        current = partitions_def.get_partition_key_for_timestamp(tick.timestamp())
+        window = partitions_def.get_prev_partition_window(partitions_def.start_time_for_partition_key(current), respect_bounds=False)
+        key = window.start.strftime(partitions_def.fmt)
+        return key if partitions_def.has_partition_key(key) else None
+
+
+def _tick(context: dg.ScheduleEvaluationContext) -> datetime:
+    return context.scheduled_execution_time or datetime.now(UTC)
+
+
+def source_job_selection(source: SourceSpec, assets: list[dg.AssetsDefinition]) -> dg.AssetSelection:
+    """The raw asset and its downstream assets that share its daily partitions (weekly ones have their own job)."""
+    raw = next(a for a in assets if raw_asset_key(source) in a.keys)
+    same_partitions = [key for a in assets if a.partitions_def == raw.partitions_def for key in a.keys]
+    return dg.AssetSelection.assets(raw_asset_key(source)).downstream() & dg.AssetSelection.assets(*same_partitions)
+
+
+def build_source_job(source: SourceSpec, assets: list[dg.AssetsDefinition]) -> UnresolvedAssetJobDefinition:
+    return dg.define_asset_job(
+        ingest_job_name(source),
+        selection=source_job_selection(source, assets),
+        description=f"Fetch one day of {source.name} and rebuild everything daily downstream of it.",
+        # Run tags: the QueuedRunCoordinator's odf/queue limits apply to runs, not to asset tags.
+        tags={**ACQUISITION_TAGS, "odf/source": source.name},
+    )
+
+
+def build_daily_schedule(
+    source: SourceSpec, job: UnresolvedAssetJobDefinition, partitions_def: dg.TimeWindowPartitionsDefinition,
+    default_status: dg.DefaultScheduleStatus,
+) -> dg.ScheduleDefinition:  # fmt: skip
+    @dg.schedule(
+        name=daily_schedule_name(source),
+        job=job,
+        cron_schedule=source.fetch_cron,
+        execution_timezone=SCHEDULE_TIMEZONE,
+        default_status=default_status,
+        description=f"At {source.fetch_cron} UTC, materializes yesterday's partition of {source.name} and its daily aggregates.",
+    )
+    def daily_source_schedule(context: dg.ScheduleEvaluationContext):
+        """Requests the day that closed before the tick, or skips when it is outside the source's range."""
+        tick = _tick(context)
+        key = closed_partition(partitions_def, tick)
+        if key is None:
+            return dg.SkipReason(f"{source.name}: no partition closed before {tick.isoformat()} (range {_range(partitions_def)})")
+        return dg.RunRequest(run_key=f"{source.name}:{key}", partition_key=key, tags={**ACQUISITION_TAGS, "odf/source": source.name})
+
+    return daily_source_schedule
+
+
+def build_weekly_schedule(partitions_def: dg.TimeWindowPartitionsDefinition, default_status: dg.DefaultScheduleStatus) -> dg.ScheduleDefinition:
+    @dg.schedule(
+        name=f"{WEEKLY_SALES_JOB}_schedule",
+        job_name=WEEKLY_SALES_JOB,
+        cron_schedule=WEEKLY_CRON,
+        execution_timezone=SCHEDULE_TIMEZONE,
+        default_status=default_status,
+        description="Mondays at 04:00 UTC, materializes the weekly sales assets for the week that just closed.",
+    )
+    def weekly_sales_schedule(context: dg.ScheduleEvaluationContext):
+        """Requests the Monday-to-Sunday week that closed before the tick, or skips outside the range."""
+        tick = _tick(context)
+        key = closed_partition(partitions_def, tick)
+        if key is None:
+            return dg.SkipReason(f"{WEEKLY_SALES_JOB}: no week closed before {tick.isoformat()} (range {_range(partitions_def)})")
+        return dg.RunRequest(run_key=f"{WEEKLY_SALES_JOB}:{key}", partition_key=key, tags=AGGREGATION_TAGS)
+
+    return weekly_sales_schedule
+
+
+def _range(partitions_def: dg.TimeWindowPartitionsDefinition) -> str:
+    start = partitions_def.start.strftime(partitions_def.fmt)
+    end = partitions_def.end.strftime(partitions_def.fmt) + " exclusive" if partitions_def.end else "open-ended"
+    return f"{start}..{end}"
+
+
+def source_has_ended(source: SourceSpec, today: datetime) -> bool:
+    return source.end_date is not None and source.end_date < today.date()

@@ -1,0 +1,302 @@
+"""End to end against a real ``dagster dev`` (webserver, daemon, code server) with storage on the
+loopback S3 server and a source on a local HTTP server, registered through ODF_SOURCES:
+
+(a) ``odf trigger`` one partition and wait for SUCCESS, then find its Parquet object in S3;
+(b) drop a landing file and see the landing sensor's run succeed;
+(c) a 30-day backfill through ``odf backfill``: every partition stored, in a handful of runs;
+(d) a failing run reaches the alert webhook through the daemon's run-failure sensor;
+(e) a run worker SIGKILLed mid-materialization: the run is marked failed, nothing partial is
+    stored, and re-execution from failure succeeds.
+
+Invalid requests are refused by the tool before anything is launched. The backfill is launched
+first (module fixture) so the backfill daemon's 30-second loop overlaps the other tests.
+"""
+
+import contextlib
+import io
+import json
+import shutil
+import signal
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import boto3
+import polars as pl
+import psutil
+import pytest
+import requests
+import yaml
+
+from odf_cli.main import main as odf
+from tests.orchestration.dagster_dev import DagsterDev
+from tests.orchestration.webhook import SECRET, Receiver
+from tests.support.pipeline import write_registry
+from tests.support.servers import SourceServer, clean_env, free_port, respond
+
+pytestmark = pytest.mark.timeout(420)
+
+RAW, AGG = "raw/e2e_shop", "aggregates/e2e_shop/by_shop"
+TRIGGER_DAY, LANDING_DAY = "2024-02-10", "2024-01-05"
+MISSING_DAY = "2024-03-20"  # not served: its fetch fails
+KILL_DAY = "2024-02-20"  # served slowly the first time, so its run can be killed mid-fetch
+BACKFILL_DAYS = [(date(2024, 1, 1) + timedelta(days=i)).isoformat() for i in range(30)]
+PREFIX = "odf"
+
+
+def shop_source(url: str) -> dict:
+    # Same date range as the bundled sample: odf_assets.jobs' daily_pipeline spans every daily
+    # asset, and one job can only have one partitions definition.
+    return {
+        "name": "e2e_shop", "description": "Daily receipts of two shops (e2e test source).", "license": "CC0-1.0",
+        "owner": "ODF tests", "group": "tests", "url_template": f"{url}/{{date}}.csv", "format": "csv",
+        "schema": {"receipt": "string", "shop": "string", "amount": "float64"},
+        "start_date": "2024-01-01", "end_date": "2024-03-31", "key": ["receipt"],
+        "aggregates": [{"name": "by_shop", "group_by": ["shop"], "metrics": [{"agg": "sum", "column": "amount", "name": "revenue"}]}],
+    }  # fmt: skip
+
+
+def day_frame(day: str) -> pl.DataFrame:
+    n = date.fromisoformat(day).day % 4 + 2
+    return pl.DataFrame({"receipt": [f"{day}-{i}" for i in range(n)], "shop": ["north", "south"] * (n // 2) + ["north"] * (n % 2), "amount": [float(i + 1) for i in range(n)]})
+
+
+class Stack:
+    def __init__(self, dev: DagsterDev, s3, bucket: str, webhook: Receiver):
+        self.dev, self.s3, self.bucket, self.url, self.webhook = dev, s3, bucket, dev.url, webhook
+
+    def graphql(self, query: str, variables: dict | None = None) -> dict:
+        response = requests.post(f"{self.url}/graphql", json={"query": query, "variables": variables or {}}, timeout=30)
+        return response.json()["data"]
+
+    def runs(self, **tags: str) -> list[dict]:
+        query = "query($tags: [ExecutionTag!]) { runsOrError(filter: {tags: $tags}) { ... on Runs { results { runId status tags { key value } } } } }"
+        return self.graphql(query, {"tags": [{"key": k, "value": v} for k, v in tags.items()]})["runsOrError"]["results"]
+
+    def parquet(self, *path: str) -> pl.DataFrame:
+        body = self.s3.get_object(Bucket=self.bucket, Key="/".join((PREFIX, *path, "data.parquet")))["Body"].read()
+        return pl.read_parquet(io.BytesIO(body))
+
+    def keys(self, prefix: str) -> set[str]:
+        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=f"{PREFIX}/{prefix}")
+        return {item["Key"] for page in pages for item in page.get("Contents", [])}
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server):
+    workdir = Path(tempfile.mkdtemp(prefix="odf-e2e-"))
+    (workdir / "served").mkdir()
+    for day in {*BACKFILL_DAYS, TRIGGER_DAY, KILL_DAY}:
+        day_frame(day).write_csv(workdir / "served" / f"{day}.csv")
+    sources = SourceServer(workdir / "served")
+    webhook = Receiver()
+    s3 = boto3.client("s3", endpoint_url=moto_server.endpoint, region_name="us-east-1",
+                      aws_access_key_id="odf-test", aws_secret_access_key="odf-test-secret")  # fmt: skip
+    bucket = f"odf-e2e-{free_port()}"
+    s3.create_bucket(Bucket=bucket)
+    env = clean_env(
+        **moto_server.env(),
+        ODF_STORAGE=f"s3://{bucket}/{PREFIX}",
+        ODF_SOURCES=str(write_registry(workdir, [shop_source(sources.url)])),
+        ODF_LANDING_SENSOR_INTERVAL_SECONDS="1",
+        ODF_SENSOR_MIN_INTERVAL_SECONDS="1",
+        ODF_RETRY_DELAY_SECONDS="0",
+        ODF_ALERT_WEBHOOK_URL=webhook.url,
+    )
+    dev = DagsterDev(workdir / "dagster_home", free_port(), env)
+    try:
+        dev.start()
+        stack = Stack(dev, s3, bucket, webhook)
+        stack.sources = sources
+        yield stack
+    finally:
+        dev.stop()
+        sources.stop()
+        webhook.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    assert dev.exited_on_sigint and dev.leftovers == 0, f"dagster dev did not shut down on SIGINT:\n{dev.log_tail()}"
+
+
+def cli(capsys, *args: str) -> tuple[int, str, str]:
+    capsys.readouterr()
+    status = odf(list(args))
+    captured = capsys.readouterr()
+    return status, captured.out, captured.err
+
+
+@pytest.fixture(scope="module")
+def backfill_id(stack):
+    """Launched before the other tests run, so the daemon's backfill loop overlaps them."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert odf(["backfill", "--asset", f"{RAW},{AGG}", "--start", BACKFILL_DAYS[0], "--end", BACKFILL_DAYS[-1], "--url", stack.url]) == 0
+    text = out.getvalue()
+    assert f"30 partitions of {RAW}, {AGG}" in text
+    return text.split("launched backfill ", 1)[1].split(":", 1)[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["trigger", "--asset", "raw/e2e_shp", "--date", "2024-01-03"], "unknown asset 'raw/e2e_shp' at {url}; did you mean raw/e2e_shop"),
+        (["trigger", "--asset", RAW, "--date", "2999-01-01"], "2999-01-01 is in the future; a day becomes a partition once it has closed: raw/e2e_shop has partitions 2024-01-01..2024-03-31"),
+        (["trigger", "--asset", RAW, "--date", "2023-12-31"], "2023-12-31 is outside the asset's partitions: raw/e2e_shop has partitions 2024-01-01..2024-03-31"),
+        (["trigger", "--asset", RAW], "raw/e2e_shop is partitioned (Daily, starting 2024-01-01 UTC"),
+        (["trigger", "--asset", "predictions/iris_model", "--date", "2024-01-03"], "predictions/iris_model is not partitioned: leave out --date"),
+        (["trigger", "--asset", f"{RAW},sales/weekly_sales", "--date", "2024-03-04"], "the selected assets are partitioned differently"),
+        (["backfill", "--asset", RAW, "--start", "2024-03-01", "--end", "2024-04-30"], "2024-04-30 is outside the asset's partitions"),
+        (["results", "--asset", AGG, "--date", "2024-06-01"], "2024-06-01 is outside the asset's partitions"),
+    ],
+    ids=["unknown-asset", "future-date", "before-start", "missing-date", "unpartitioned-with-date", "mixed-partitioning", "backfill-past-end", "results-bad-date"],
+)
+def test_invalid_requests_are_refused_before_launching(stack, backfill_id, capsys, args, message):
+    status, out, err = cli(capsys, *args, "--url", stack.url)
+    assert status == 2 and out == ""
+    assert message.format(url=stack.url) in err and err.count("\n") == 1
+    for bad_day in ("2999-01-01", "2023-12-31", "2024-03-04"):
+        assert stack.runs(**{"dagster/partition": bad_day}) == []
+
+
+def test_the_instance_queues_runs_per_odf_queue_tag(stack):
+    config = stack.graphql("{ instance { runQueueConfig { maxConcurrentRuns tagConcurrencyLimitsYaml } } }")["instance"]["runQueueConfig"]
+    limits = {(limit["key"], limit.get("value")): limit["limit"] for limit in yaml.safe_load(config["tagConcurrencyLimitsYaml"])}
+    assert set(limits) >= {("odf/queue", "acquisition"), ("odf/queue", "aggregation")}
+    assert max(limits.values()) < config["maxConcurrentRuns"]  # a burst of one queue leaves room for the other
+
+
+def test_a_trigger_one_partition_and_read_its_parquet(stack, backfill_id, capsys):
+    status, out, _ = cli(capsys, "trigger", "--asset", f"{RAW},{AGG}", "--date", TRIGGER_DAY, "--wait", "--timeout", "240", "--url", stack.url)
+    assert status == 0, out + stack.dev.log_tail()
+    assert "SUCCESS" in out and f"partition {TRIGGER_DAY}  queue acquisition" in out
+    raw = stack.parquet("raw", "e2e_shop", f"date={TRIGGER_DAY}")
+    assert raw.drop("date").sort("receipt").equals(day_frame(TRIGGER_DAY).sort("receipt"))
+    expected = day_frame(TRIGGER_DAY).group_by("shop").agg(pl.col("amount").sum().alias("revenue")).sort("shop")
+    assert stack.parquet("aggregates", "e2e_shop", "by_shop", f"date={TRIGGER_DAY}").sort("shop").select("shop", "revenue").equals(expected)
+
+    status, out, _ = cli(capsys, "results", "--asset", f"{RAW},{AGG}", "--date", TRIGGER_DAY, "--url", stack.url)
+    assert status == 0
+    assert f"s3://{stack.bucket}/{PREFIX}/raw/e2e_shop/date={TRIGGER_DAY}/data.parquet" in out
+    assert f"s3://{stack.bucket}/{PREFIX}/aggregates/e2e_shop/by_shop/date={TRIGGER_DAY}/data.parquet" in out
+    run_id = out.split("(run ", 1)[1].split(")", 1)[0]
+    status, out, _ = cli(capsys, "status", run_id, "--url", stack.url)
+    assert status == 0 and out.startswith(f"run {run_id}: SUCCESS")
+
+
+def test_b_landing_file_runs_the_sensor_launched_predictions(stack, backfill_id, capsys):
+    status, out, _ = cli(capsys, "trigger", "--asset", "predictions/iris_model", "--wait", "--timeout", "240", "--url", stack.url)
+    assert status == 0, out + stack.dev.log_tail()
+    items = [{"id": "a", "sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
+             {"id": "b", "sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}]  # fmt: skip
+    body = "".join(json.dumps(item) + "\n" for item in items).encode()
+    stack.s3.put_object(Bucket=stack.bucket, Key=f"{PREFIX}/landing/iris/date={LANDING_DAY}/x.jsonl", Body=body)
+    deadline = time.monotonic() + 240
+    runs = []
+    while time.monotonic() < deadline:
+        runs = stack.runs(**{"dagster/sensor_name": "iris_landing_sensor"})
+        if runs and runs[0]["status"] in ("SUCCESS", "FAILURE", "CANCELED"):
+            break
+        time.sleep(1)
+    assert [run["status"] for run in runs] == ["SUCCESS"], stack.dev.log_tail()
+    assert {"key": "dagster/partition", "value": LANDING_DAY} in runs[0]["tags"]
+    predictions = stack.parquet("predictions", "iris_predictions", f"date={LANDING_DAY}")
+    assert sorted(predictions["id"]) == ["a", "b"]
+    assert dict(zip(predictions["id"], predictions["predicted_label"])) == {"a": "setosa", "b": "virginica"}
+
+
+def test_c_thirty_day_backfill_takes_a_handful_of_runs(stack, backfill_id, capsys):
+    status, out, _ = cli(capsys, "status", backfill_id, "--wait", "--timeout", "300", "--url", stack.url)
+    assert status == 0, out + stack.dev.log_tail()
+    assert f"backfill {backfill_id}: COMPLETED_SUCCESS  (30 partitions" in out
+    assert f"{RAW:<45} materialized 30/30  failed 0" in out and f"{AGG:<45} materialized 30/30  failed 0" in out
+    runs = stack.runs(**{"dagster/backfill": backfill_id})
+    assert 1 <= len(runs) <= 3, runs  # BackfillPolicy.multi_run(62): raw and aggregate share one run
+    assert all({"key": "odf/queue", "value": "acquisition"} in run["tags"] for run in runs)
+    for asset in (("raw", "e2e_shop"), ("aggregates", "e2e_shop", "by_shop")):
+        stored = stack.keys("/".join(asset) + "/")
+        assert stored == {"/".join((PREFIX, *asset, f"date={day}", "data.parquet")) for day in BACKFILL_DAYS} | (
+            {"/".join((PREFIX, *asset, f"date={TRIGGER_DAY}", "data.parquet"))}
+        )
+    assert stack.parquet("raw", "e2e_shop", "date=2024-01-17").drop("date").sort("receipt").equals(day_frame("2024-01-17").sort("receipt"))
+
+
+def test_d_a_failed_run_is_posted_to_the_alert_webhook(stack, capsys):
+    status, out, _ = cli(capsys, "trigger", "--asset", RAW, "--date", MISSING_DAY, "--wait", "--timeout", "240", "--url", stack.url)
+    assert status == 1 and "FAILURE" in out
+    run_id = out.split("launched run ", 1)[1].split(" ", 1)[0]
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not any(post["json"]["run_id"] == run_id for post in stack.webhook.posts):
+        time.sleep(0.5)
+    [payload] = [post["json"] for post in stack.webhook.posts if post["json"]["run_id"] == run_id]
+    assert payload["job"] == "__ASSET_JOB" and payload["partition"] == MISSING_DAY and payload["step"] == "raw__e2e_shop"
+    assert f"{MISSING_DAY}.csv" in payload["error"] and SECRET not in json.dumps(payload)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        tags = {t["key"]: t["value"] for run in stack.runs(**{"dagster/partition": MISSING_DAY}) for t in run["tags"]}
+        if tags.get("odf/alert"):
+            break
+        time.sleep(0.5)
+    assert tags.get("odf/alert") == "webhook sent"
+
+
+def slow_then_served(path: Path, seconds: float):
+    def responder(handler) -> None:
+        time.sleep(seconds)
+        try:
+            respond(200, path.read_bytes())(handler)
+        except OSError:  # the fetching process was killed meanwhile
+            pass
+
+    return responder
+
+
+def run_worker_fetching_from(port: int) -> psutil.Process | None:
+    """The run worker whose run (or step child) holds a connection to the source server."""
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if any(c.raddr and c.raddr.port == port for c in process.net_connections(kind="tcp")):
+                # Walk up to the process the code server started for the run.
+                while process.parent() and "grpc" not in " ".join(process.parent().cmdline()):
+                    process = process.parent()
+                return process
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return None
+
+
+def wait_for_status(stack, run_id: str, statuses: set[str], timeout: float = 180) -> str:
+    query = "query($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+    deadline, status = time.monotonic() + timeout, None
+    while time.monotonic() < deadline:
+        status = stack.graphql(query, {"id": run_id})["runOrError"].get("status")
+        if status in statuses:
+            return status
+        time.sleep(0.5)
+    return status
+
+
+def test_e_sigkilled_run_worker_fails_the_run_and_reexecution_recovers(stack, capsys):
+    served = stack.sources.root / f"{KILL_DAY}.csv"
+    stack.sources.script(f"/{KILL_DAY}.csv", slow_then_served(served, 25), respond(200, served.read_bytes()))
+    status, out, _ = cli(capsys, "trigger", "--asset", RAW, "--date", KILL_DAY, "--url", stack.url)
+    assert status == 0, out
+    run_id = out.split("launched run ", 1)[1].split(" ", 1)[0]
+    port = int(stack.sources.url.rsplit(":", 1)[1])
+    deadline, worker = time.monotonic() + 90, None
+    while time.monotonic() < deadline and worker is None:
+        worker = run_worker_fetching_from(port)
+        time.sleep(0.2)
+    assert worker is not None, "the run never started fetching\n" + stack.dev.log_tail()
+    for process in [*worker.children(recursive=True), worker]:
+        process.send_signal(signal.SIGKILL)
+    assert wait_for_status(stack, run_id, {"FAILURE", "SUCCESS", "CANCELED"}) == "FAILURE", stack.dev.log_tail()
+    assert not any(KILL_DAY in key for key in stack.keys("raw/e2e_shop/")), "nothing partial was published"
+    relaunch = stack.graphql(
+        """mutation($id: String!) { launchRunReexecution(reexecutionParams: {parentRunId: $id, strategy: FROM_FAILURE}) {
+             __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
+        {"id": run_id},
+    )["launchRunReexecution"]
+    assert relaunch["__typename"] == "LaunchRunSuccess", relaunch
+    assert wait_for_status(stack, relaunch["run"]["runId"], {"SUCCESS", "FAILURE", "CANCELED"}) == "SUCCESS", stack.dev.log_tail()
+    stored = stack.parquet("raw", "e2e_shop", f"date={KILL_DAY}")
+    assert stored.drop("date").sort("receipt").equals(day_frame(KILL_DAY).sort("receipt"))

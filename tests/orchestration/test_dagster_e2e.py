@@ -46,8 +46,6 @@ PREFIX = "odf"
 
 
 def shop_source(url: str) -> dict:
-    # Same date range as the bundled sample: odf_assets.jobs' daily_pipeline spans every daily
-    # asset, and one job can only have one partitions definition.
     return {
         "name": "e2e_shop", "description": "Daily receipts of two shops (e2e test source).", "license": "CC0-1.0",
         "owner": "ODF tests", "group": "tests", "url_template": f"{url}/{{date}}.csv", "format": "csv",

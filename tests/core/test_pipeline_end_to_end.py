@@ -162,3 +162,14 @@ def test_s3_storage_gets_one_object_per_asset_and_date(shop_defs, source_server,
     )
     body = boto3.client("s3").get_object(Bucket=s3_env, Key=f"odf/{RAW}/date={DAYS[1]}/data.parquet")["Body"].read()
     assert pl.read_parquet(io.BytesIO(body)).drop("date").equals(day_frame(DAYS[1]))
+
+
+def test_extra_source_columns_are_dropped_and_flagged_by_the_schema_check(shop_defs, source_server, tmp_path):
+    (source_server.root / f"{DAYS[0]}.csv").write_text("receipt,shop,amount,items,coupon\nr1,north,1.5,2,SPRING\n")
+    result = run_assets(shop_defs(), [RAW], partition_key=DAYS[0])
+    assert result.success
+    stored = read_partition(tmp_path / "storage", RAW, DAYS[0])
+    assert stored.columns == ["receipt", "shop", "amount", "items", "date"]
+    [schema_check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "schema_matches_registry"]
+    assert not schema_check.passed and schema_check.severity == dg.AssetCheckSeverity.WARN
+    assert schema_check.metadata["extra_source_columns"].value == ["coupon"]

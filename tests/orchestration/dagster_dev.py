@@ -45,6 +45,7 @@ class DagsterDev:
         self.process: subprocess.Popen | None = None
         self.exited_on_sigint = False
         self.leftovers = 0
+        self.leftover_details: list[str] = []
 
     def start(self, timeout: float = 150) -> DagsterDev:
         self.home.mkdir(parents=True, exist_ok=True)
@@ -95,8 +96,12 @@ class DagsterDev:
                 self.exited_on_sigint = True
             except subprocess.TimeoutExpired:
                 pass
-        gone, alive = psutil.wait_procs([p for p in members if p.is_running()], timeout=5)
-        self.leftovers = len(alive)
+        gone, alive = psutil.wait_procs([p for p in members if p.is_running()], timeout=15)
+        # A zombie has exited; it only awaits reaping by an ancestor (in containers PID 1 may never
+        # reap processes orphaned by a SIGKILLed run worker), so it is no shutdown failure.
+        survivors = [p for p in alive if _status(p) != psutil.STATUS_ZOMBIE]
+        self.leftovers = len(survivors)
+        self.leftover_details = [f"{p.pid} {_status(p)} {' '.join(_cmdline(p))[:200]}" for p in survivors]
         for leftover in alive + self._group_members(group):
             try:
                 leftover.kill()
@@ -117,3 +122,17 @@ class DagsterDev:
             except (ProcessLookupError, PermissionError, psutil.NoSuchProcess):
                 continue
         return members
+
+
+def _status(process: psutil.Process) -> str:
+    try:
+        return process.status()
+    except psutil.NoSuchProcess:
+        return psutil.STATUS_DEAD
+
+
+def _cmdline(process: psutil.Process) -> list[str]:
+    try:
+        return process.cmdline()
+    except (psutil.NoSuchProcess, psutil.AccessDenied):
+        return []

@@ -113,7 +113,7 @@ def stack(moto_server):
         sources.stop()
         webhook.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    assert dev.exited_on_sigint and dev.leftovers == 0, f"dagster dev did not shut down on SIGINT:\n{dev.log_tail()}"
+    assert dev.exited_on_sigint and dev.leftovers == 0, f"dagster dev did not shut down on SIGINT: {dev.leftover_details}\n{dev.log_tail()}"
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:

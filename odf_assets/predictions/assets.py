@@ -19,6 +19,7 @@ from odf_assets.predictions.model import (
     to_onnx_bytes,
     train_iris_classifier,
 )
+from odf_assets.sources.assets import AGGREGATION_TAGS
 from odf_resources.storage_resource import OdfStorage
 
 GROUP = "predictions"
@@ -165,6 +166,8 @@ iris_predictions_job = dg.define_asset_job(
     IRIS_PREDICTIONS_JOB,
     selection=dg.AssetSelection.assets(IRIS_PREDICTIONS, IRIS_REJECTS),
     description="Score one day's landed iris items (requested by the landing sensor).",
+    # Inference is compute, like aggregation: it shares that queue's limit, never acquisition's.
+    tags=AGGREGATION_TAGS,
 )
 
 PREDICTION_ASSETS = [iris_model, iris_predictions]

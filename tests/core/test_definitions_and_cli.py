@@ -87,3 +87,11 @@ def test_a_source_with_its_own_date_range_loads_with_every_job(tmp_path, monkeyp
     assert daily.tags["odf/queue"] == "acquisition"
     env = {**os.environ, "ODF_SOURCES": str(registry)}
     assert run_cli("dagster", "definitions", "validate", "-w", "workspace.yaml", env=env).returncode == 0
+
+
+def test_every_job_runs_in_an_odf_queue():
+    """The QueuedRunCoordinator limits runs by their odf/queue tag: no job may bypass it."""
+    defs = build_definitions()
+    queues = {job.name: defs.resolve_job_def(job.name).tags.get("odf/queue") for job in defs.jobs}
+    assert {"daily_pipeline", "weekly_sales", "iris_predictions_job", "ingest_iowa_liquor_sales"} <= set(queues)
+    assert set(queues.values()) == {"acquisition", "aggregation"}, queues

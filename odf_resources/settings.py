@@ -34,3 +34,17 @@ def allowed_source_hosts() -> list[str]:
 def retry_delay_seconds() -> float:
     """``ODF_RETRY_DELAY_SECONDS``: first delay of run-level retries of unavailable sources (default 10)."""
     return float(os.environ.get("ODF_RETRY_DELAY_SECONDS", "10"))
+
+
+def positive_number(name: str, default: float, kind: type = int) -> float:
+    """A positive number of seconds from ``name`` (``kind`` int or float); unset gives ``default``."""
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = 0
+    if value <= 0:
+        raise ValueError(f"{name}={raw!r}: expected a positive {'whole ' if kind is int else ''}number of seconds")
+    return value

@@ -20,24 +20,12 @@ import dagster as dg
 from odf_assets.jobs import WEEKLY_SALES_JOB
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
+from odf_resources.settings import positive_number
 from odf_sensors.run_failure import build_run_failure_sensor
 from odf_sensors.schedules import build_daily_schedule, build_source_job, build_weekly_schedule, source_has_ended
 
 DEFAULT_SENSOR_INTERVAL_SECONDS = 30
 DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 5.0
-
-
-def _positive(name: str, default: float, kind: type) -> float:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return default
-    try:
-        value = kind(raw)
-    except ValueError:
-        value = 0
-    if value <= 0:
-        raise ValueError(f"{name}={raw!r}: expected a positive {'whole ' if kind is int else ''}number of seconds")
-    return value
 
 
 def schedules_default_status() -> dg.DefaultScheduleStatus:
@@ -48,7 +36,7 @@ def schedules_default_status() -> dg.DefaultScheduleStatus:
 
 
 def sensor_min_interval_seconds() -> int:
-    return int(_positive("ODF_SENSOR_MIN_INTERVAL_SECONDS", DEFAULT_SENSOR_INTERVAL_SECONDS, int))
+    return int(positive_number("ODF_SENSOR_MIN_INTERVAL_SECONDS", DEFAULT_SENSOR_INTERVAL_SECONDS, int))
 
 
 def alert_webhook_url() -> str | None:
@@ -56,7 +44,7 @@ def alert_webhook_url() -> str | None:
 
 
 def alert_webhook_timeout_seconds() -> float:
-    return _positive("ODF_ALERT_WEBHOOK_TIMEOUT_SECONDS", DEFAULT_WEBHOOK_TIMEOUT_SECONDS, float)
+    return positive_number("ODF_ALERT_WEBHOOK_TIMEOUT_SECONDS", DEFAULT_WEBHOOK_TIMEOUT_SECONDS, float)
 
 
 def build_orchestration_definitions(

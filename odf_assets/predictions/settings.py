@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from odf_resources.settings import positive_number
+
 DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS = 30
 
 
@@ -14,13 +16,4 @@ def external_model_uri() -> str:
 
 def landing_sensor_interval_seconds() -> int:
     """``ODF_LANDING_SENSOR_INTERVAL_SECONDS``: the least time between two landing sensor ticks (default 30)."""
-    raw = os.environ.get("ODF_LANDING_SENSOR_INTERVAL_SECONDS", "").strip()
-    if not raw:
-        return DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS
-    try:
-        seconds = int(raw)
-    except ValueError:
-        seconds = 0
-    if seconds < 1:
-        raise ValueError(f"ODF_LANDING_SENSOR_INTERVAL_SECONDS={raw!r}: expected a whole number of seconds >= 1")
-    return seconds
+    return int(positive_number("ODF_LANDING_SENSOR_INTERVAL_SECONDS", DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS, int))

@@ -52,11 +52,12 @@ def _days(start: date, end: date) -> list[date]:
 
 def _load(spec: SourceSpec, fetcher: SourceFetcher, url: str, where: str, workdir: Path):
     fetched = fetcher.fetch(url, workdir)
-    label = f"{spec.name} {where} ({redact_url(url)})"
+    located = f"{where} ({redact_url(url)})"
+    label = f"{spec.name} {located}"
     frame = scan_source_file(fetched.path, spec.format, label)
     with parse_errors(fetched.path, spec.format, label):
         columns = frame.collect_schema().names()
-        conformed = transforms.conform_to_schema(frame, spec.schema, spec.name, f"{where} ({redact_url(url)})")
+        conformed = transforms.conform_to_schema(frame, spec.schema, spec.name, located)
     extra = tuple(column for column in columns if column not in spec.schema)
     return fetched, conformed, extra
 

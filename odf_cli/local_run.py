@@ -10,7 +10,7 @@ import dagster as dg
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from odf_assets.jobs import DAILY_PIPELINE_JOB, WEEKLY_SALES_JOB
-from odf_cli.main import CommandError
+from odf_cli.main import CommandError, parse_date
 
 DEFAULT_START, DEFAULT_END = "2024-01-01", "2024-01-14"
 
@@ -69,11 +69,8 @@ def materialize(start: str, end: str, instance: dg.DagsterInstance, log_level: s
 
 
 def _command(args: argparse.Namespace) -> int:
-    for value in (args.start, args.end):
-        try:
-            date.fromisoformat(value)
-        except ValueError:
-            raise CommandError(f"{value!r} is not a date (expected YYYY-MM-DD)") from None
+    parse_date(args.start, "--start")
+    parse_date(args.end, "--end")
     if args.end < args.start:
         raise CommandError(f"--end {args.end} is before --start {args.start}")
     # A DAGSTER_HOME keeps the runs for `dagster dev`; without one the run history is throwaway.

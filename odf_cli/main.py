@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+from datetime import date
 
 # Modules providing subcommands; each defines register(subparsers) and sets func on its parser.
 SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.predictions", "odf_cli.remote")
@@ -12,6 +13,14 @@ SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.predictions", "odf_cli.remot
 
 class CommandError(Exception):
     """A user-facing failure: printed as one line, exit status 2."""
+
+
+def parse_date(value: str, flag: str) -> str:
+    """``value`` as an ISO day, or a CommandError naming ``flag``."""
+    try:
+        return date.fromisoformat(value).isoformat()
+    except ValueError:
+        raise CommandError(f"{flag} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import date
 
 import polars as pl
 
 from odf_assets.predictions import store, transforms
-from odf_cli.main import CommandError
+from odf_cli.main import CommandError, parse_date
 from odf_resources import settings
 from odf_resources.storage import Storage, storage_from_uri
 
@@ -60,10 +59,7 @@ def _print(frame: pl.DataFrame, output_format: str) -> None:
 
 
 def _command(args: argparse.Namespace) -> int:
-    try:
-        date.fromisoformat(args.date)
-    except ValueError:
-        raise CommandError(f"--date {args.date!r} is not a date (expected YYYY-MM-DD)") from None
+    parse_date(args.date, "--date")
     storage = storage_from_uri(settings.storage_uri())
     frame = query(storage, args.date, args.status, args.id)
     if args.id is not None and frame.is_empty():

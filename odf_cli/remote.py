@@ -11,22 +11,15 @@ import argparse
 import difflib
 import sys
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 from odf_cli.graphql import AssetNode, Webserver, default_url
-from odf_cli.main import CommandError
+from odf_cli.main import CommandError, parse_date
 
 QUEUE_TAG = "odf/queue"
 RUN_DONE = {"SUCCESS", "FAILURE", "CANCELED"}
 BACKFILL_DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 POLL_SECONDS = 1.0
-
-
-def parse_date(value: str, flag: str) -> str:
-    try:
-        return date.fromisoformat(value).isoformat()
-    except ValueError:
-        raise CommandError(f"{flag} {value!r} is not a date (expected YYYY-MM-DD)") from None
 
 
 def resolve_assets(server: Webserver, raw: str) -> list[AssetNode]:

@@ -23,6 +23,7 @@ from boto3.s3.transfer import TransferConfig
 # One path segment: letters, digits, and a few separators; never "." or "..".
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=\-]*$")
 _TEMP_PREFIX = ".tmp-"
+_S3_URI = re.compile(r"^s3://([^/]+)/?(.*)$")
 
 
 class UnsafeKeyError(ValueError):
@@ -157,11 +158,10 @@ class S3Storage(Storage):
     """``s3://bucket/prefix``; endpoint and credentials come from the standard AWS environment."""
 
     def __init__(self, uri: str, transfer_config: TransferConfig | None = None):
-        match = re.match(r"^s3://([^/]+)/?(.*)$", uri)
-        if not match:
+        parts = split_storage_uri(uri)
+        if parts is None:
             raise ValueError(f"not an S3 URI: {uri!r} (expected s3://bucket[/prefix])")
-        self.bucket = match.group(1)
-        self.prefix = match.group(2).strip("/")
+        self.bucket, self.prefix = parts
         self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
         self.transfer_config = transfer_config or TransferConfig()
         self.client = boto3.client("s3")
@@ -207,10 +207,16 @@ class S3Storage(Storage):
         self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
 
 
-def storage_from_uri(uri: str) -> Storage:
-    """``s3://bucket/prefix`` → S3; anything else is a local directory."""
-    if uri.startswith("s3://"):
-        return S3Storage(uri)
+def split_storage_uri(uri: str) -> tuple[str, str] | None:
+    """``s3://bucket/prefix`` → (bucket, prefix); a local directory → None; any other scheme is an error."""
+    match = _S3_URI.match(uri)
+    if match:
+        return match.group(1), match.group(2).strip("/")
     if "://" in uri:
         raise ValueError(f"unsupported storage URI {uri!r}: expected a local directory or s3://bucket/prefix")
-    return LocalStorage(uri)
+    return None
+
+
+def storage_from_uri(uri: str) -> Storage:
+    """``s3://bucket/prefix`` → S3; a local directory otherwise."""
+    return S3Storage(uri) if split_storage_uri(uri) else LocalStorage(uri)

@@ -8,15 +8,15 @@ its own nominal time instead of overwriting a single run's state.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 
+from odf_resources.storage import split_storage_uri
+
 # The one metadata entry ODF's IO manager adds for lineage (see lineage.metadata).
 LINEAGE_METADATA_KEY = "odf/lineage"
-_S3_URI = re.compile(r"^s3://([^/]+)/?(.*)$")
 # Fixed namespace so START, COMPLETE and FAIL of one asset partition derive the same run id.
 _RUN_ID_NAMESPACE = uuid.UUID("7f1c3a52-5d0e-4f8e-9a55-0df0c1a1e0b1")
 
@@ -27,12 +27,10 @@ def dataset_identity(storage_base: str, asset_path: Sequence[str]) -> tuple[str,
     ``s3://bucket/prefix`` → (``s3://bucket``, ``prefix/<asset path>``); a local directory →
     (``file``, ``/absolute/dir/<asset path>``), as the OpenLineage naming spec prescribes.
     """
-    match = _S3_URI.match(storage_base)
-    if match:
-        bucket, prefix = match.group(1), match.group(2).strip("/")
+    s3 = split_storage_uri(storage_base)
+    if s3:
+        bucket, prefix = s3
         return f"s3://{bucket}", "/".join([*([prefix] if prefix else []), *asset_path])
-    if "://" in storage_base:
-        raise ValueError(f"unsupported storage URI {storage_base!r}: expected a local directory or s3://bucket/prefix")
     return "file", str(Path(storage_base).expanduser().resolve().joinpath(*asset_path))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import socket
@@ -117,6 +118,61 @@ class SourceServer:
         self.scripted[path] = list(responders)
 
     def stop(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@dataclass(frozen=True)
+class RecordedPost:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self):
+        return json.loads(self.body)
+
+
+class PostRecorder:
+    """A loopback endpoint recording every POST to ``path`` (any path when None); ``status`` and
+    ``delay`` script the answer and may be changed between requests."""
+
+    def __init__(self, status: int = 200, delay: float = 0.0, path: str | None = None) -> None:
+        self.status, self.delay, self.path = status, delay, path
+        self.requests: list[RecordedPost] = []
+        self._lock = threading.Lock()
+        recorder = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:  # keep test output clean
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if recorder.path is not None and self.path != recorder.path:
+                    self.send_error(404)
+                    return
+                with recorder._lock:
+                    recorder.requests.append(RecordedPost(self.path, dict(self.headers), body))
+                time.sleep(recorder.delay)
+                try:
+                    self.send_response(recorder.status)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                except OSError:  # the client gave up waiting
+                    pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def recorded(self) -> list[RecordedPost]:
+        with self._lock:
+            return list(self.requests)
+
+    def stop(self) -> None:
+        """Close the listening socket: later connections are refused."""
         self.httpd.shutdown()
         self.httpd.server_close()
 

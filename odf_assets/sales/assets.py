@@ -60,10 +60,10 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         )
 
     # Row-level work over every sale of the range (dedup, text cleaning): a big pod under k8s.
-    @sales_asset(CLEANED_SALES, {"raw": raw}, [sales.INVOICE], heavy=True)
+    @sales_asset(CLEANED_SALES, {"raw": raw}, [sales.DATE, sales.INVOICE], heavy=True)
     def cleaned_sales(raw: pl.LazyFrame):
-        """Sales without incomplete rows, returns or repeated invoice lines; text trimmed."""
-        yield from emit(sales.clean_sales(raw), [sales.INVOICE])
+        """Sales without incomplete rows, returns or a day's repeated invoice lines; text trimmed."""
+        yield from emit(sales.clean_sales(raw), [sales.DATE, sales.INVOICE])
 
     @sales_asset(DATA_QUALITY_METRICS, {"raw": raw}, [sales.DATE])
     def data_quality_metrics(raw: pl.LazyFrame):

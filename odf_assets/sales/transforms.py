@@ -18,7 +18,8 @@ UNKNOWN = "Unknown"
 def clean_sales(raw: pl.LazyFrame) -> pl.LazyFrame:
     """Drop rows missing identity or amounts, returns (non-positive bottles/dollars) and repeated
     invoice lines; trim text and name missing counties, so aggregates count real sales once.
-    Keeps source order (first occurrence wins), so the same input always gives the same file."""
+    Repeats are found within each day, like the partitions, so a range run keeps the same rows as
+    day-by-day runs. Keeps source order (first occurrence wins): same input, same file."""
     present = [c for c in TEXT_COLUMNS if c in raw.collect_schema().names()]
     return (
         raw.filter(
@@ -28,7 +29,7 @@ def clean_sales(raw: pl.LazyFrame) -> pl.LazyFrame:
             & (pl.col(BOTTLES) > 0)
             & (pl.col(REVENUE) > 0)
         )
-        .unique(subset=[INVOICE], keep="first", maintain_order=True)
+        .filter(pl.col(INVOICE).is_first_distinct().over(DATE))
         .with_columns([pl.col(c).str.strip_chars().fill_null(UNKNOWN).replace("", UNKNOWN) for c in present])
     )
 

@@ -33,6 +33,17 @@ def test_clean_sales_drops_returns_duplicates_and_fills_text():
     assert cleaned.filter(pl.col("invoice_line_no") == "I2").row(0, named=True)["category_name"] == "Rum"
 
 
+def test_clean_sales_finds_repeats_per_day_so_range_runs_match_day_by_day_runs():
+    # The same invoice line number on two days is two sales; a repeat within a day is one.
+    raw = raw_sales().collect()
+    carried = raw.filter(pl.col("invoice_line_no") == "I4").with_columns(pl.lit(WED).alias("date"))
+    frame = pl.concat([raw, carried, carried]).sort("date", maintain_order=True)
+    whole_range = sales.clean_sales(frame.lazy()).collect()
+    day_by_day = pl.concat([sales.clean_sales(day.lazy()).collect() for day in frame.partition_by("date", maintain_order=True)])
+    assert whole_range.equals(day_by_day)
+    assert whole_range.filter(pl.col("invoice_line_no") == "I4")["date"].to_list() == [TUE, WED]
+
+
 def test_daily_summary_quality_and_enrichment():
     cleaned = sales.clean_sales(raw_sales())
     summary = sales.daily_sales_summary(cleaned).collect()

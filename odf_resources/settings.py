@@ -48,3 +48,16 @@ def positive_number(name: str, default: float, kind: type = int) -> float:
     if value <= 0:
         raise ValueError(f"{name}={raw!r}: expected a positive {'whole ' if kind is int else ''}number of seconds")
     return value
+
+
+DEFAULT_CSV_READ_CHUNK_BYTES = 4 << 20
+
+
+def csv_read_chunk_bytes() -> int:
+    """``ODF_CSV_READ_CHUNK_BYTES``: bytes per chunk of streaming CSV reads (default 4 MiB); 0 keeps Polars' own."""
+    raw = os.environ.get("ODF_CSV_READ_CHUNK_BYTES", "").strip()
+    if not raw:
+        return DEFAULT_CSV_READ_CHUNK_BYTES
+    if not raw.isdigit():
+        raise ValueError(f"ODF_CSV_READ_CHUNK_BYTES={raw!r}: expected a whole number of bytes (0 keeps Polars' default)")
+    return int(raw)

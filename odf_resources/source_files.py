@@ -9,6 +9,8 @@ from pathlib import Path
 
 import polars as pl
 
+from odf_resources.polars_tuning import bound_csv_read_memory
+
 
 class SourceFileError(ValueError):
     """A fetched file that cannot be parsed in its declared format."""
@@ -37,6 +39,7 @@ def scan_source_file(path: Path, fmt: str, where: str) -> pl.LazyFrame:
         raise SourceFileError(f"{where}: the file is empty (0 bytes); expected {fmt.upper()} data")
     with parse_errors(path, fmt, where):
         if fmt == "csv":
+            bound_csv_read_memory()
             return pl.scan_csv(path, infer_schema=False)
         if fmt == "jsonl":
             return pl.scan_ndjson(path)

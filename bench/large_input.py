@@ -4,6 +4,8 @@ The path measured is the raw asset's: scan the CSV as text, validate every value
 registry schema in one streaming pass (errors name column and row), add the partition date and
 stream it to Parquet — run in a fresh process that imports only Polars and ODF's pure modules,
 so its peak RSS is the pipeline's own. Target: peak RSS ≤ 100 MB + 3 × the Parquet file size.
+It runs twice on the same file, side by side: with ODF's bounded CSV read chunks
+(``odf_resources.polars_tuning``) and with Polars' own read-ahead.
 
     uv run python -m bench.large_input               # ~3 GB CSV
     uv run python -m bench.large_input --gigabytes 1
@@ -14,14 +16,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from datetime import date
 from pathlib import Path
+
+from bench.memory import MemorySampler, peak_rss_mb
 
 SCHEMA = {
     "invoice_line_no": "string", "date": "date", "store": "int64", "name": "string", "city": "string",
@@ -64,41 +66,24 @@ def generate_csv(path: Path, target_bytes: int) -> int:
     return rows
 
 
-class MemorySampler(threading.Thread):
-    """Peak anonymous and file-backed RSS, sampled from /proc: Polars memory-maps CSV input, so
-    total RSS counts the mapped file's page cache, which the kernel can drop at any time."""
-
-    def __init__(self, interval: float = 0.01) -> None:
-        super().__init__(daemon=True)
-        self.interval, self.peaks, self.running = interval, {"RssAnon": 0, "RssFile": 0}, True
-
-    def run(self) -> None:
-        while self.running:
-            with open("/proc/self/status") as status:
-                for line in status:
-                    name, _, value = line.partition(":")
-                    if name in self.peaks:
-                        self.peaks[name] = max(self.peaks[name], int(value.split()[0]) // 1024)
-            time.sleep(self.interval)
-
-
 def run_pipeline(csv_path: str, parquet_path: str) -> None:
     """The measured child: ODF's raw path from CSV to Parquet, streaming."""
     import polars as pl
 
     from odf_assets.sources import transforms
+    from odf_resources.source_files import scan_source_file
 
     sampler = MemorySampler()
     sampler.start()
     started = time.perf_counter()
-    scan = pl.scan_csv(csv_path, infer_schema=False)
+    scan = scan_source_file(Path(csv_path), "csv", "bench_sales partition 2024-06-01")
     conformed = transforms.conform_to_schema(scan, SCHEMA, "bench_sales", "partition 2024-06-01")
     validated = time.perf_counter()
     dated = transforms.with_partition_date(conformed, "date", None)
     transforms.rows_in_window(dated, date(2024, 6, 1), date(2024, 6, 2)).sink_parquet(parquet_path, compression="zstd")
     finished = time.perf_counter()
     sampler.running = False
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = peak_rss_mb()
     rows = pl.scan_parquet(parquet_path).select(pl.len()).collect().item()
     print(json.dumps({
         "validate_s": validated - started, "total_s": finished - started, "peak_rss_mb": peak_mb, "rows": rows,
@@ -118,25 +103,40 @@ def main(argv: list[str] | None = None) -> dict:
         csv_path, parquet_path = Path(tmp) / "partition.csv", Path(tmp) / "data.parquet"
         generated_rows = generate_csv(csv_path, int(args.gigabytes * (1 << 30)))
         csv_mb = csv_path.stat().st_size / (1 << 20)
-        child = [sys.executable, "-m", "bench.large_input", "--child", str(csv_path), str(parquet_path)]
-        result = json.loads(subprocess.run(child, capture_output=True, text=True, check=True).stdout.strip().splitlines()[-1])
+        runs = {label: run_child(csv_path, parquet_path, chunk) for label, chunk in CHUNK_SETTINGS.items()}
         parquet_mb = parquet_path.stat().st_size / (1 << 20)
-    if result["rows"] != generated_rows:
-        raise SystemExit(f"row count mismatch: wrote {generated_rows}, Parquet has {result['rows']}")
+    for label, result in runs.items():
+        if result["rows"] != generated_rows:
+            raise SystemExit(f"{label}: row count mismatch: wrote {generated_rows}, Parquet has {result['rows']}")
     budget = 100 + 3 * parquet_mb
-    seconds = result["total_s"]
     cores = min(os.cpu_count() or 1, 2)
-    summary = {**result, "csv_mb": csv_mb, "parquet_mb": parquet_mb, "rss_budget_mb": budget}
-    print(f"CSV {csv_mb:,.0f} MB, {generated_rows:,} rows → Parquet {parquet_mb:,.0f} MB (zstd)")
-    print(f"time {seconds:.1f} s (of which validation pass {result['validate_s']:.1f} s); "
-          f"{generated_rows / seconds:,.0f} rows/s, {csv_mb / seconds:,.0f} MB/s = {csv_mb / seconds / cores:,.0f} MB/s per core ({cores} cores)")  # fmt: skip
-    anon = result["peak_anon_mb"]
-    print(f"peak RSS {result['peak_rss_mb']:,.0f} MB = anonymous (the pipeline's own memory) ≤ {anon:,.0f} MB "
-          f"+ file-backed (the memory-mapped CSV's page cache) ≤ {result['peak_file_mb']:,.0f} MB")  # fmt: skip
-    for label, value in (("anonymous", anon), ("total", result["peak_rss_mb"])):
-        verdict = "meets" if value <= budget else "MISSES"
-        print(f"  {label:<9} peak {value:>7,.0f} MB vs budget 100 + 3 × {parquet_mb:,.0f} = {budget:,.0f} MB: {verdict} (ratio {value / budget:.2f})")
-    return summary
+    print(f"CSV {csv_mb:,.0f} MB, {generated_rows:,} rows → Parquet {parquet_mb:,.0f} MB (zstd); "
+          f"RSS budget 100 + 3 × {parquet_mb:,.0f} = {budget:,.0f} MB; {cores} cores")  # fmt: skip
+    print(f"{'CSV read chunks':<28} {'seconds':>8} {'rows/s':>11} {'MB/s/core':>10} {'anon MB':>8} {'file MB':>8} {'peak MB':>8} {'peak/budget':>12}")
+    for label, result in runs.items():
+        seconds = result["total_s"]
+        ratio = result["peak_rss_mb"] / budget
+        print(f"{label:<28} {seconds:>8.1f} {generated_rows / seconds:>11,.0f} {csv_mb / seconds / cores:>10,.1f} "
+              f"{result['peak_anon_mb']:>8,.0f} {result['peak_file_mb']:>8,.0f} {result['peak_rss_mb']:>8,.0f} "
+              f"{ratio:>11.2f}x {'meets' if ratio <= 1 else 'MISSES'}")  # fmt: skip
+    odf = runs[ODF_DEFAULT]
+    print("anon = the pipeline's own memory; file = the memory-mapped CSV's page cache, which the kernel can drop; "
+          f"peak = the process's high-water mark (VmHWM). Validation pass {odf['validate_s']:.1f} s of {odf['total_s']:.1f} s.")
+    return {"csv_mb": csv_mb, "parquet_mb": parquet_mb, "rss_budget_mb": budget, "rows": generated_rows, "runs": runs}
+
+
+# ODF's bound (odf_resources.polars_tuning) against Polars' own read-ahead, on the same file.
+ODF_DEFAULT = "ODF default (4 MiB)"
+CHUNK_SETTINGS = {ODF_DEFAULT: None, "Polars' default": "0"}
+
+
+def run_child(csv_path: Path, parquet_path: Path, chunk_setting: str | None) -> dict:
+    env = {name: value for name, value in os.environ.items() if name not in ("POLARS_CSV_CHUNK_SIZE", "ODF_CSV_READ_CHUNK_BYTES")}
+    if chunk_setting is not None:
+        env["ODF_CSV_READ_CHUNK_BYTES"] = chunk_setting
+    child = [sys.executable, "-m", "bench.large_input", "--child", str(csv_path), str(parquet_path)]
+    done = subprocess.run(child, capture_output=True, text=True, check=True, env=env)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -57,12 +57,16 @@ def check_results(
 ) -> Iterator[dg.AssetCheckResult]:
     """Results matching ``check_specs`` called with the same options, from one pass over ``frame``."""
     null_limits, ranges = null_limits or {}, ranges or {}
+    # Keys are counted in the one pass unless there are too many to hold at once.
+    keys_apart = bool(key) and quality.row_total(frame) > quality.KEYS_PER_PASS
     expressions = [quality.row_count(), *quality.null_counts(list(null_limits))]
     expressions += [quality.out_of_range(c, r.min, r.max) for c, r in ranges.items()]
-    if key:
+    if key and not keys_apart:
         expressions.append(quality.distinct_keys(key))
     measured = quality.measure(frame, expressions)
     rows = measured["rows"]
+    if keys_apart:
+        measured["distinct_keys"] = quality.distinct_keys_in_passes(frame, key, rows)
     yield _result(NON_EMPTY_PARTITION, rows > 0, dg.AssetCheckSeverity.ERROR, row_count=rows)
     if expected_schema is not None:
         problems = quality.schema_mismatches(frame.lazy().collect_schema(), expected_schema)

@@ -35,9 +35,38 @@ def null_counts(columns: Sequence[str]) -> list[pl.Expr]:
     return [pl.col(column).null_count().alias(f"nulls.{column}") for column in columns]
 
 
+# Exact distinct counting holds every key in memory (~110 bytes per string key): past this many
+# rows the keys are counted in several passes, each over one hash slice of the key space.
+KEYS_PER_PASS = 2_000_000
+
+
 def distinct_keys(keys: Sequence[str]) -> pl.Expr:
     """Distinct key tuples; rows minus this is how many rows repeat an earlier row's key."""
     return pl.struct(list(keys)).n_unique().alias("distinct_keys")
+
+
+def row_total(frame: pl.DataFrame | pl.LazyFrame) -> int:
+    """Rows in ``frame``; for a Parquet scan this comes from the file footers, not a data pass."""
+    if isinstance(frame, pl.DataFrame):
+        return frame.height
+    return frame.select(pl.len()).collect(engine="streaming").item()
+
+
+def distinct_keys_in_passes(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[str], rows: int) -> int:
+    """Exactly ``distinct_keys``, holding about ``KEYS_PER_PASS`` keys at a time.
+
+    Equal keys hash equally, so each key's repeats all fall in the same slice and the slices'
+    distinct counts add up to the whole. Meant for a frame that is cheap to re-read (Parquet).
+    """
+    slices = max(1, -(-rows // KEYS_PER_PASS))
+    key = pl.struct(list(keys))
+    if slices == 1:
+        return measure(frame, [distinct_keys(keys)])["distinct_keys"]
+    lazy = frame.lazy()
+    return sum(
+        lazy.filter(key.hash() % slices == index).select(key.n_unique()).collect(engine="streaming").item()
+        for index in range(slices)
+    )
 
 
 def out_of_range(column: str, low: float | None, high: float | None) -> pl.Expr:

@@ -1,7 +1,8 @@
 """Fetch a source for a window of days and conform it to the registry: the raw asset's body.
 
-Everything stays lazy: files are scanned, validated in one streaming pass and handed to the IO
-manager as a LazyFrame, so a partition far larger than memory streams from source to Parquet.
+Files are scanned lazily, validated in one streaming pass, then streamed once into a local Parquet
+file in the work directory: the IO manager's upload and the asset checks read that file instead of
+parsing the source again. A partition far larger than memory streams from source to Parquet.
 """
 
 from __future__ import annotations
@@ -80,4 +81,15 @@ def acquire(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: date, wo
         hashes[redact_url(url)], total = fetched.sha256, fetched.size
         extras.update(extra)
         combined = transforms.with_partition_date(frame, spec.date_column, None)
-    return Acquired(transforms.rows_in_window(combined, start, end), hashes, total, tuple(sorted(extras)))
+    staged = stage_validated(transforms.rows_in_window(combined, start, end), workdir)
+    return Acquired(staged, hashes, total, tuple(sorted(extras)))
+
+
+def stage_validated(frame: pl.LazyFrame, workdir: Path) -> pl.LazyFrame:
+    """Stream validated rows to ``workdir`` once; later readers get a Parquet scan, not the source.
+
+    lz4 because the file is read back at once and deleted with the work directory.
+    """
+    path = workdir / "validated.parquet"
+    frame.sink_parquet(path, compression="lz4")
+    return pl.scan_parquet(path)

@@ -73,7 +73,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
     )
     def raw_source(context: dg.AssetExecutionContext, source_fetcher: SourceFetcher):
         window = context.partition_time_window
-        # Downloads live until the IO manager has streamed them to Parquet and the checks ran.
+        # Downloads and the staged Parquet live until the IO manager has stored it and the checks ran.
         with tempfile.TemporaryDirectory(prefix="odf-fetch-") as workdir:
             try:
                 acquired = acquire(source, source_fetcher, window.start.date(), window.end.date(), Path(workdir))

@@ -1,8 +1,8 @@
 """The benchmarks stay runnable, and their cross-checks hold on small inputs.
 
 No timing is asserted. What is: ODF's Polars transforms give the same results as the independent
-pandas and DuckDB implementations, the large-input path keeps every row under both read
-settings, and a benchmark child reports its own peak memory, not its parent's.
+pandas and DuckDB implementations, the large-input raw step keeps every row and passes its
+checks under both read settings, and a benchmark child reports its own peak memory, not its parent's.
 """
 
 import subprocess
@@ -29,11 +29,16 @@ def test_aggregates_polars_pandas_and_duckdb_agree_on_both_stages():
     assert all(row["seconds"] > 0 and row["peak_rss_mb"] >= row["import_rss_mb"] > 0 for row in table)
 
 
-def test_large_input_keeps_every_row_with_odf_and_polars_read_chunks(tmp_path, monkeypatch):
+def test_large_input_runs_the_raw_step_and_keeps_every_row_with_both_read_settings(tmp_path, monkeypatch):
     monkeypatch.setenv("ODF_BENCH_TMP", str(tmp_path))
     summary = large_input.main(["--gigabytes", "0.01"])
     assert set(summary["runs"]) == set(large_input.CHUNK_SETTINGS)
     assert all(run["rows"] == summary["rows"] > 0 for run in summary["runs"].values())
+    for run in summary["runs"].values():
+        assert list(run["phases_s"]) == ["validate", "stage", "write", "checks"]
+        assert run["checks"] == dict.fromkeys(
+            ["non_empty_partition", "schema_matches_registry", "key_is_unique", "null_rates_within_limits", "values_within_ranges"], True
+        )
 
 
 def test_a_child_reports_its_own_peak_not_its_parents():

@@ -6,12 +6,13 @@ local runs are unaffected. Keys are snake_case as dagster-k8s expects; tests/dep
 resulting Job manifests against the Kubernetes schemas.
 """
 
-# Raw source fetches hold a whole day (or a range of days during backfills) in memory while they
-# parse and hash it; cleaning sales de-duplicates a whole partition range. Requests are sized for
-# a typical month-range run, limits leave headroom for Polars' peaks before the pod is OOM-killed.
+# Cleaning sales de-duplicates a whole partition range in memory; raw fetches stream, but keep the
+# download, a staged Parquet copy and the upload's staging file on local disk (about 1.3x the
+# source's size). Requests are sized for a typical month-range run; limits leave headroom for
+# Polars' peaks before the pod is OOM-killed or evicted for its disk.
 HEAVY_CONTAINER_RESOURCES = {
-    "requests": {"cpu": "1", "memory": "4Gi"},
-    "limits": {"cpu": "4", "memory": "8Gi"},
+    "requests": {"cpu": "1", "memory": "4Gi", "ephemeral-storage": "10Gi"},
+    "limits": {"cpu": "4", "memory": "8Gi", "ephemeral-storage": "40Gi"},
 }
 
 HEAVY_ASSET_OP_TAGS = {

@@ -60,8 +60,6 @@ def distinct_keys_in_passes(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[s
     """
     slices = max(1, -(-rows // KEYS_PER_PASS))
     key = pl.struct(list(keys))
-    if slices == 1:
-        return measure(frame, [distinct_keys(keys)])["distinct_keys"]
     lazy = frame.lazy()
     return sum(
         lazy.filter(key.hash() % slices == index).select(key.n_unique()).collect(engine="streaming").item()

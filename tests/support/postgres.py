@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL 15 cluster on 127.0.0.1 for tests: initdb, pg_ctl start, stop, delete.
+"""A throwaway PostgreSQL cluster on 127.0.0.1 for tests: initdb, pg_ctl start, stop, delete.
 
 As root, ``initdb``/``postgres`` refuse to run, so the cluster is created and run as the ``postgres``
 system user (Debian's packages create it) through ``runuser``. Nothing here skips: missing binaries
@@ -16,13 +16,23 @@ from pathlib import Path
 
 from tests.support.servers import free_port
 
-PG_BIN = Path(os.environ.get("ODF_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 SERVER_USER = "postgres"
 MISSING_BINARIES = (
-    "PostgreSQL 15 server binaries not found under {bin} (initdb, pg_ctl). The deploy tests need a real "
-    "PostgreSQL: `.ci/run` installs the Debian package `postgresql-15` (apt-get install -y postgresql-15); "
+    "PostgreSQL server binaries not found under {bin} (initdb, pg_ctl). The deploy tests need a real "
+    "PostgreSQL: `.ci/run` installs the Debian package `postgresql` (apt-get install -y postgresql); "
     "set ODF_TEST_PG_BIN to use binaries elsewhere."
 )
+
+
+def _server_bin() -> Path:
+    """ODF_TEST_PG_BIN, else the newest Debian-packaged server: the distribution decides the major version."""
+    if os.environ.get("ODF_TEST_PG_BIN"):
+        return Path(os.environ["ODF_TEST_PG_BIN"])
+    installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
+    return installed[-1].parent if installed else Path("/usr/lib/postgresql/<version>/bin")
+
+
+PG_BIN = _server_bin()
 
 
 def _binary(name: str) -> str:

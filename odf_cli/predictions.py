@@ -14,7 +14,7 @@ import sys
 import polars as pl
 
 from odf_assets.predictions import store, transforms
-from odf_cli.main import CommandError, parse_date
+from odf_cli.main import parse_date
 from odf_resources import settings
 from odf_resources.storage import Storage, storage_from_uri
 
@@ -22,22 +22,22 @@ STATUSES = ("predicted", "unpredicted", "rejected", "all")
 TABLE_COLUMNS = ("status", "id", "predicted_label", *transforms.PROBABILITY_COLUMNS, "model_version", "reason", "source_file", "line")
 
 
-def _stored(storage: Storage, path: tuple[str, ...], partition: str) -> pl.DataFrame:
-    frame = store.read_stored(storage, path, partition)
-    return pl.DataFrame(schema=transforms.SOURCE_COLUMNS) if frame is None else frame
-
-
 def query(storage: Storage, partition: str, status: str = "all", item_id: str | None = None) -> pl.DataFrame:
     """Items of one date with their ``status``; the landing zone is read only when pending ones are asked for."""
+    # Each stored partition is read at most once: with "all" it serves its own rows and the pending check.
+    needs = {
+        store.PREDICTIONS_PATH: status in ("predicted", "unpredicted", "all"),
+        store.REJECTS_PATH: status in ("rejected", "unpredicted", "all"),
+    }
+    stored = {path: store.read_stored_or_empty(storage, path, partition) for path, needed in needs.items() if needed}
     parts = []
     if status in ("predicted", "all"):
-        parts.append(_stored(storage, store.PREDICTIONS_PATH, partition).with_columns(status=pl.lit("predicted")))
+        parts.append(stored[store.PREDICTIONS_PATH].with_columns(status=pl.lit("predicted")))
     if status in ("rejected", "all"):
-        parts.append(_stored(storage, store.REJECTS_PATH, partition).with_columns(status=pl.lit("rejected")))
+        parts.append(stored[store.REJECTS_PATH].with_columns(status=pl.lit("rejected")))
     if status in ("unpredicted", "all"):
         landed, _ = store.read_landed(storage, partition)
-        done = [_stored(storage, path, partition) for path in (store.PREDICTIONS_PATH, store.REJECTS_PATH)]
-        pending = transforms.unaccounted(landed, *done).drop("problem", "record")
+        pending = transforms.unaccounted(landed, *stored.values()).drop("problem", "record")
         parts.append(pending.with_columns(status=pl.lit("unpredicted")))
     frame = pl.concat(parts, how="diagonal_relaxed")
     if item_id is not None:

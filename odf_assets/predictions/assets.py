@@ -19,11 +19,10 @@ from odf_assets.predictions.model import (
     to_onnx_bytes,
     train_iris_classifier,
 )
-from odf_assets.sources.assets import AGGREGATION_TAGS
+from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_resources.storage_resource import OdfStorage
 
 GROUP = "predictions"
-IO_MANAGER_KEY = "parquet_io_manager"
 IRIS_MODEL = dg.AssetKey(["predictions", "iris_model"])
 IRIS_PREDICTIONS = dg.AssetKey(list(store.PREDICTIONS_PATH))
 IRIS_REJECTS = dg.AssetKey(list(store.REJECTS_PATH))
@@ -82,11 +81,8 @@ def _reason_summary(rejects: pl.DataFrame) -> dg.MetadataValue:
 
 def _coverage_check(storage, partition: str, landed: pl.DataFrame, read_entries: list) -> dg.AssetCheckResult:
     """Reads back what was stored and re-lists the landing folder: every landed item must be covered."""
-    nothing = pl.DataFrame(schema=transforms.SOURCE_COLUMNS)
-    predictions = store.read_stored(storage, store.PREDICTIONS_PATH, partition)
-    predictions = nothing if predictions is None else predictions
-    rejects = store.read_stored(storage, store.REJECTS_PATH, partition)
-    rejects = nothing if rejects is None else rejects
+    predictions = store.read_stored_or_empty(storage, store.PREDICTIONS_PATH, partition)
+    rejects = store.read_stored_or_empty(storage, store.REJECTS_PATH, partition)
     missing = transforms.unaccounted(landed, predictions, rejects)
     now = {(e.key, e.version) for e in store.landing_entries(storage, partition)}
     late = sorted(key for key, _ in now - {(e.key, e.version) for e in read_entries})

@@ -8,7 +8,6 @@ in the order of ``CLASS_LABELS``.
 from __future__ import annotations
 
 import hashlib
-import re
 import threading
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
@@ -19,6 +18,7 @@ import numpy as np
 import onnxruntime as ort
 
 from odf_assets.predictions.transforms import CLASS_LABELS, FEATURES
+from odf_resources.storage import split_storage_uri
 
 RANDOM_STATE = 42
 HOLDOUT_FRACTION = 0.3
@@ -96,13 +96,15 @@ def sha256(data: bytes) -> str:
 
 def read_model_uri(uri: str) -> bytes:
     """An operator-supplied model: ``s3://bucket/key`` (AWS_* environment) or a local file path."""
-    if uri.startswith("s3://"):
-        match = re.match(r"^s3://([^/]+)/(.+)$", uri)
-        if not match:
+    try:
+        location = split_storage_uri(uri)
+    except ValueError:
+        raise ValueError(f"model URI {uri!r}: expected a local path or s3://bucket/key") from None
+    if location:
+        bucket, key = location
+        if not key:
             raise ValueError(f"model URI {uri!r}: expected s3://bucket/key")
-        return boto3.client("s3").get_object(Bucket=match.group(1), Key=match.group(2))["Body"].read()
-    if "://" in uri:
-        raise ValueError(f"model URI {uri!r}: expected a local path or s3://bucket/key")
+        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     path = Path(uri).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")

@@ -88,3 +88,9 @@ def read_stored(storage: Storage, asset_path: Sequence[str], partition: str) -> 
     if not storage.exists(key):
         return None
     return pl.read_parquet(io.BytesIO(storage.read_bytes(key)))
+
+
+def read_stored_or_empty(storage: Storage, asset_path: Sequence[str], partition: str) -> pl.DataFrame:
+    """``read_stored``, with a partition never written read as no items (the source columns only)."""
+    frame = read_stored(storage, asset_path, partition)
+    return pl.DataFrame(schema=transforms.SOURCE_COLUMNS) if frame is None else frame

@@ -12,6 +12,7 @@ from boto3.s3.transfer import TransferConfig
 
 from odf_resources.parquet_io_manager import PolarsParquetIOManager
 from odf_resources.storage import S3Storage, UnsafeKeyError, safe_key, storage_from_uri
+from tests.support.pipeline import failure_messages
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-15")
 WEEKLY = dg.WeeklyPartitionsDefinition(start_date="2024-01-01", day_offset=1, end_date="2024-01-15")
@@ -81,7 +82,7 @@ def test_missing_upstream_partition_is_a_clear_error(base):
     assert run([daily_numbers], base, partition_key="2024-01-08").success
     result = run([daily_numbers, weekly_total], base, selection=[weekly_total], partition_key="2024-01-08")
     assert not result.success
-    messages = " ".join(str(e.step_failure_data.error.message) for e in result.all_events if e.is_step_failure)
+    messages = failure_messages(result)
     assert "daily_numbers partition 2024-01-09 is not stored at" in messages and "materialize it first" in messages
 
 
@@ -157,6 +158,6 @@ def test_range_output_split_in_one_pass_refuses_stray_rows_and_fills_empty_days(
     before = read(base, "sparse_days/date=2024-01-02/data.parquet")
     stray = run([sparse_days], base, tags={**rng, "stray": "yes"})
     assert not stray.success
-    message = " ".join(e.step_failure_data.error.message for e in stray.all_events if e.is_step_failure)
+    message = failure_messages(stray)
     assert "rows with date=['2024-01-14'] are outside the partitions being written (2024-01-01..2024-01-05)" in message
     assert read(base, "sparse_days/date=2024-01-02/data.parquet").equals(before)

@@ -3,9 +3,9 @@
 from datetime import date
 
 import pytest
-import yaml
 
 from odf_assets.sources.registry import DEFAULT_REGISTRY, RegistryError, load_registry, load_registry_file
+from tests.support.pipeline import write_registry
 
 
 def source(**overrides):
@@ -23,12 +23,6 @@ def source(**overrides):
     return {k: v for k, v in spec.items() if v is not None}
 
 
-def write(tmp_path, *sources, name="reg.yaml"):
-    path = tmp_path / name
-    path.write_text(yaml.safe_dump({"sources": list(sources)}))
-    return path
-
-
 def test_bundled_registry_parses_with_sample_file_next_to_it():
     sources = load_registry_file(DEFAULT_REGISTRY)
     sales = next(s for s in sources if s.name == "iowa_liquor_sales")
@@ -38,7 +32,7 @@ def test_bundled_registry_parses_with_sample_file_next_to_it():
 
 
 def test_valid_template_source_and_relative_paths(tmp_path):
-    spec = load_registry_file(write(tmp_path, source(url_template="data/{date}.csv")))[0]
+    spec = load_registry_file(write_registry(tmp_path, [source(url_template="data/{date}.csv")]))[0]
     assert spec.url_for("2024-02-03") == (tmp_path / "data" / "2024-02-03.csv").as_uri()
 
 
@@ -68,7 +62,7 @@ def test_valid_template_source_and_relative_paths(tmp_path):
     ],
 )
 def test_bad_source_errors_name_file_key_and_expectation(tmp_path, overrides, expected):
-    path = write(tmp_path, source(**overrides))
+    path = write_registry(tmp_path, [source(**overrides)])
     with pytest.raises(RegistryError, match=expected) as error:
         load_registry_file(path)
     assert str(path) in str(error.value)
@@ -88,7 +82,7 @@ def test_bad_documents(tmp_path):
 
 
 def test_duplicate_names_across_files_name_both(tmp_path):
-    first = write(tmp_path, source(), name="first.yaml")
-    second = write(tmp_path, source(), name="second.yaml")
+    first = write_registry(tmp_path, [source()], name="first.yaml")
+    second = write_registry(tmp_path, [source()], name="second.yaml")
     with pytest.raises(RegistryError, match=r"second.yaml: source 'shop_sales' is already declared in .*first.yaml"):
         load_registry([first, second])

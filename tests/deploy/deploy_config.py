@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import tomllib
 import uuid
 from pathlib import Path
@@ -135,11 +134,3 @@ def env_from_names(manifest: dict[str, Any]) -> dict[str, list[str]]:
             if kind in source:
                 names.append(source[kind]["name"])
     return sources
-
-
-def quantity(value: str) -> float:
-    """A Kubernetes quantity as a number (cores or bytes), for comparing sizes."""
-    match = re.fullmatch(r"([0-9.]+)(m|Ki|Mi|Gi|Ti)?", str(value))
-    assert match, f"unexpected quantity {value!r}"
-    scale = {None: 1, "m": 1e-3, "Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40}[match[2]]
-    return float(match[1]) * scale

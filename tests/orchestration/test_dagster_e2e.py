@@ -33,7 +33,7 @@ from odf_cli.main import main as odf
 from tests.orchestration.dagster_dev import DagsterDev
 from tests.orchestration.webhook import SECRET, Receiver
 from tests.support.pipeline import write_registry
-from tests.support.servers import SourceServer, clean_env, free_port, respond
+from tests.support.servers import SourceServer, clean_env, free_port, respond, stall
 
 pytestmark = pytest.mark.timeout(420)
 
@@ -237,17 +237,6 @@ def test_d_a_failed_run_is_posted_to_the_alert_webhook(stack, capsys):
     assert tags.get("odf/alert") == "webhook sent"
 
 
-def slow_then_served(path: Path, seconds: float):
-    def responder(handler) -> None:
-        time.sleep(seconds)
-        try:
-            respond(200, path.read_bytes())(handler)
-        except OSError:  # the fetching process was killed meanwhile
-            pass
-
-    return responder
-
-
 def run_worker_fetching_from(port: int) -> psutil.Process | None:
     """The run worker whose run (or step child) holds a connection to the source server."""
     for process in psutil.process_iter(["pid"]):
@@ -275,7 +264,7 @@ def wait_for_status(stack, run_id: str, statuses: set[str], timeout: float = 180
 
 def test_e_sigkilled_run_worker_fails_the_run_and_reexecution_recovers(stack, capsys):
     served = stack.sources.root / f"{KILL_DAY}.csv"
-    stack.sources.script(f"/{KILL_DAY}.csv", slow_then_served(served, 25), respond(200, served.read_bytes()))
+    stack.sources.script(f"/{KILL_DAY}.csv", stall(25, served.read_bytes()), respond(200, served.read_bytes()))
     status, out, _ = cli(capsys, "trigger", "--asset", RAW, "--date", KILL_DAY, "--url", stack.url)
     assert status == 0, out
     run_id = out.split("launched run ", 1)[1].split(" ", 1)[0]

@@ -203,11 +203,13 @@ def redirect(location: str) -> Responder:
     return responder
 
 
-def stall(seconds: float) -> Responder:
+def stall(seconds: float, body: bytes = b"late") -> Responder:
+    """Answer 200 with ``body`` after ``seconds``; the client may have given up (or died) by then."""
+
     def responder(handler: BaseHTTPRequestHandler) -> None:
         time.sleep(seconds)
         try:
-            respond(200, b"late")(handler)
+            respond(200, body)(handler)
         except OSError:
             pass
 

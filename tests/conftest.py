@@ -7,6 +7,7 @@ import uuid
 import boto3
 import pytest
 
+from odf_resources.storage import Storage, storage_from_uri
 from tests.support.servers import MotoServer, SourceServer
 
 
@@ -46,3 +47,19 @@ def isolated_odf_env(monkeypatch, tmp_path):
     monkeypatch.setenv("ODF_STORAGE", str(tmp_path / "storage"))
     # Run-level retries of unavailable sources would otherwise wait 10 s, 20 s in failure tests.
     monkeypatch.setenv("ODF_RETRY_DELAY_SECONDS", "0")
+
+
+@pytest.fixture(params=["local", "s3"])
+def storage_uri(request, tmp_path, monkeypatch) -> str:
+    """The same test against a temp directory and against a bucket on the loopback S3 server."""
+    if request.param == "local":
+        uri = str(tmp_path / "storage")
+    else:
+        uri = f"s3://{request.getfixturevalue('s3_env')}/odf"
+    monkeypatch.setenv("ODF_STORAGE", uri)
+    return uri
+
+
+@pytest.fixture
+def storage(storage_uri) -> Storage:
+    return storage_from_uri(storage_uri)

@@ -40,12 +40,9 @@ def unpartitioned() -> pl.DataFrame:
     return pl.DataFrame({"a": [1, 2]})
 
 
-@pytest.fixture(params=["local", "s3"])
-def base(request, tmp_path):
-    if request.param == "local":
-        return str(tmp_path / "store")
-    bucket = request.getfixturevalue("s3_env")
-    return f"s3://{bucket}/odf"
+@pytest.fixture
+def base(storage_uri):
+    return storage_uri
 
 
 def run(assets, base, **kwargs):

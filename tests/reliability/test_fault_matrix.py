@@ -10,7 +10,6 @@ import textwrap
 
 import boto3
 import polars as pl
-import pytest
 
 from odf_assets.definitions import build_definitions
 from tests.support.faults import CuttableProxy
@@ -89,9 +88,8 @@ WRITER = textwrap.dedent('''
 ''')
 
 
-@pytest.mark.parametrize("backend", ["local", "s3"])
-def test_concurrent_runs_of_one_partition_never_interleave(backend, tmp_path, request):
-    base = str(tmp_path / "store") if backend == "local" else f"s3://{request.getfixturevalue('s3_env')}/odf"
+def test_concurrent_runs_of_one_partition_never_interleave(storage_uri):
+    base = storage_uri
     # The children inherit this process's environment, which s3_env points at the moto server.
     writers = [subprocess.Popen([sys.executable, "-c", WRITER, base, label, "4"]) for label in ("a", "b")]
     assert [w.wait(timeout=300) for w in writers] == [0, 0]

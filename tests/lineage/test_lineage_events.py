@@ -6,21 +6,15 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from odf_assets.definitions import build_definitions
 from odf_resources.parquet_io_manager import PolarsParquetIOManager
 from tests.lineage.spec import validate
+from tests.support.pipeline import run_assets
 
 RAW, AGG = "raw/iowa_liquor_sales", "aggregates/iowa_liquor_sales/sales_by_county"
 DAYS = ["2024-01-02", "2024-01-03"]
 DELIVERY_TIMEOUT = 10.0
-
-
-def run(defs: dg.Definitions, keys: list[str], instance: dg.DagsterInstance, **kwargs) -> dg.ExecuteInProcessResult:
-    job = dg.define_asset_job("lineage_test", selection=[dg.AssetKey.from_user_string(k) for k in keys])
-    resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("lineage_test")
-    return resolved.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
 
 
 def delivered(instance: dg.DagsterInstance) -> None:
@@ -52,7 +46,7 @@ def test_chain_and_failure_emit_spec_valid_events(collector, make_instance, monk
     storage = (tmp_path / "storage").resolve()
     instance = make_instance()
     defs = build_definitions()
-    results = {day: run(defs, [RAW, AGG], instance, partition_key=day) for day in DAYS}
+    results = {day: run_assets(defs, [RAW, AGG], instance=instance, partition_key=day) for day in DAYS}
     assert all(result.success for result in results.values())
 
     fails_key = dg.AssetKey(["lineage_test", "always_fails"])
@@ -64,7 +58,7 @@ def test_chain_and_failure_emit_spec_valid_events(collector, make_instance, monk
         raise ValueError("boom: the source went away")
 
     failing = dg.Definitions(assets=[always_fails], resources={"parquet_io_manager": PolarsParquetIOManager(base=str(storage))})
-    failed_run = run(failing, ["lineage_test/always_fails"], instance, partition_key=DAYS[0])
+    failed_run = run_assets(failing, ["lineage_test/always_fails"], instance=instance, partition_key=DAYS[0])
     assert not failed_run.success
     delivered(instance)
 
@@ -80,7 +74,7 @@ def test_chain_and_failure_emit_spec_valid_events(collector, make_instance, monk
             start, complete = sorted(mine, key=lambda e: e["eventType"] != "START")
             assert start["run"]["runId"] == complete["run"]["runId"]
             parent_job = start["run"]["facets"]["parent"]["job"]
-            assert (parent_job["namespace"], parent_job["name"]) == ("odf", "lineage_test")
+            assert (parent_job["namespace"], parent_job["name"]) == ("odf", "test_run")  # run_assets' job
             assert start["job"]["namespace"] == complete["job"]["namespace"] == "odf"
             for event in (start, complete):
                 assert datasets(event["outputs"]) == [("file", name)]
@@ -127,9 +121,8 @@ def test_range_run_reports_each_partition_and_weekly_windows(collector, make_ins
 
     defs = dg.Definitions(assets=[daily_numbers, weekly_total], resources={"io": PolarsParquetIOManager(base=str(tmp_path / "storage"))})
     week = [f"2024-01-{d:02d}" for d in range(7, 14)]  # weekly partitions start on Sunday
-    tags = {ASSET_PARTITION_RANGE_START_TAG: week[0], ASSET_PARTITION_RANGE_END_TAG: week[-1]}
-    assert run(defs, ["lt/daily_numbers"], instance, tags=tags).success
-    assert run(defs, ["lt/weekly_total"], instance, partition_key="2024-01-07").success
+    assert run_assets(defs, ["lt/daily_numbers"], instance=instance, partition_range=(week[0], week[-1])).success
+    assert run_assets(defs, ["lt/weekly_total"], instance=instance, partition_key="2024-01-07").success
     delivered(instance)
     for event in collector.of():
         validate(event)

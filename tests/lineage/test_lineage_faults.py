@@ -10,14 +10,15 @@ import pytest
 
 from odf_assets.definitions import build_definitions
 from tests.lineage.collector import LineageCollector
-from tests.lineage.test_lineage_events import AGG, RAW, run
+from tests.lineage.test_lineage_events import AGG, RAW
+from tests.support.pipeline import run_assets
 
 TIMEOUT, FLUSH_TIMEOUT = 2.0, 1.0
 
 
 def timed_run(defs: dg.Definitions, instance: dg.DagsterInstance, day: str) -> float:
     started = time.monotonic()
-    result = run(defs, [RAW, AGG], instance, partition_key=day)
+    result = run_assets(defs, [RAW, AGG], instance=instance, partition_key=day)
     assert result.success, f"materialization of {day} failed"
     return time.monotonic() - started
 

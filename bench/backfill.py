@@ -142,7 +142,6 @@ def main() -> None:
         assert stored_partitions(folder / "policy") == len(keys), "the range runs did not store every partition"
         print(f"  with BackfillPolicy : {runs:>4} runs  {policy_seconds:8.1f}s wall  (expected ceil({len(keys)}/{per_run}) = {math.ceil(len(keys) / per_run)})")
 
-        os.environ["ODF_STORAGE"] = str(folder / "single")
         job_single = load_job(folder / "single")
         count = len(keys) if args.full_baseline else min(args.sample, len(keys))
         sample = [keys[round(i * (len(keys) - 1) / max(count - 1, 1))] for i in range(count)]

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from odf_cli.graphql import AssetNode, Webserver, default_url
 from odf_cli.main import CommandError, parse_date
+from odf_sensors.run_failure import run_partition
 
 QUEUE_TAG = "odf/queue"
 RUN_DONE = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -85,10 +86,7 @@ def wait_for(fetch, done: set[str], timeout: float, what: str) -> dict:
 
 def _print_run(run: dict) -> None:
     tags = {tag["key"]: tag["value"] for tag in run["tags"]}
-    partition = tags.get("dagster/partition") or (
-        f"{tags['dagster/asset_partition_range_start']}..{tags['dagster/asset_partition_range_end']}"
-        if "dagster/asset_partition_range_start" in tags else "-"
-    )  # fmt: skip
+    partition = run_partition(tags) or "-"
     assets = ", ".join("/".join(key["path"]) for key in run.get("assetSelection") or [])
     print(f"run {run['runId']}: {run['status']}")
     print(f"  job {run['jobName']}  partition {partition}  queue {tags.get(QUEUE_TAG, '-')}")

@@ -12,12 +12,11 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import requests
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
 
 RUN_FAILURE_SENSOR = "odf_run_failure_sensor"
 ALERT_TAG = "odf/alert"
 MAX_ERROR_CHARS = 600
-PARTITION_TAG = "dagster/partition"
-RANGE_TAGS = ("dagster/asset_partition_range_start", "dagster/asset_partition_range_end")
 # Set by Dagster when run retries (dagster.yaml run_retries) will start the run again.
 WILL_RETRY_TAG = "dagster/will_retry"
 # user:password@ in URLs and the values of query parameters (API tokens live there).
@@ -48,9 +47,9 @@ def webhook_host(url: str) -> str:
 
 def run_partition(tags: dict[str, str]) -> str | None:
     """``2024-01-05`` for a single-partition run, ``2024-01-01..2024-01-31`` for a range run."""
-    if PARTITION_TAG in tags:
-        return tags[PARTITION_TAG]
-    start, end = (tags.get(name) for name in RANGE_TAGS)
+    if PARTITION_NAME_TAG in tags:
+        return tags[PARTITION_NAME_TAG]
+    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
     return f"{start}..{end}" if start and end else None
 
 

@@ -1,13 +1,13 @@
 """A partition far larger than memory: the raw asset's step on a generated multi-GB CSV.
 
-Measured phase by phase, as the raw asset runs it: scan the CSV as text and validate every value
-against the bundled source's registry schema in one streaming pass (errors name column and row);
-add the partition date and stream the rows once into a local staged Parquet file; write the
-stored Parquet from it with the IO manager's writer; run the source's asset checks (schema, key
-uniqueness, null rates, ranges) on the staged file. A fresh process per run, so its peak RSS is
-the step's own. Target: peak RSS ≤ 100 MB + 3 × the Parquet file size. It runs twice on the same
-file, side by side: with ODF's bounded CSV read chunks (``odf_resources.polars_tuning``) and with
-Polars' own read-ahead.
+Measured phase by phase, through the raw asset's own functions: ``acquire`` (hash the file, parse
+it once against the bundled source's registry schema into a local staged Parquet file with a flag
+per value that did not convert, check the flags: errors name column and row); the IO manager's
+writer producing the stored Parquet; the source's asset checks (schema, key uniqueness, null
+rates, ranges) on the staged file. A fresh process per run, so its peak RSS is the step's own.
+Target: peak RSS ≤ 100 MB + 3 × the Parquet file size. It runs twice on the same file, side by
+side: with ODF's bounded CSV read chunks (``odf_resources.polars_tuning``) and with Polars' own
+read-ahead.
 
     uv run python -m bench.large_input               # ~3 GB CSV
     uv run python -m bench.large_input --gigabytes 1
@@ -64,30 +64,33 @@ def generate_csv(path: Path, target_bytes: int) -> int:
 
 def run_pipeline(csv_path: str, parquet_path: str) -> None:
     """The measured child: the raw asset's step for one CSV partition, phase by phase."""
+    import dataclasses
+
     import polars as pl
 
     from odf_assets import checks
-    from odf_assets.sources import transforms
-    from odf_assets.sources.acquisition import stage_validated
+    from odf_assets.sources.acquisition import acquire
     from odf_assets.sources.registry import DEFAULT_REGISTRY, load_registry_file
     from odf_resources.parquet_io_manager import write_parquet
-    from odf_resources.source_files import scan_source_file
+    from odf_resources.source_fetcher import SourceFetcher
 
-    # The bundled source's schema, key and checks: the generated file is shaped like it.
-    spec = next(s for s in load_registry_file(DEFAULT_REGISTRY) if s.name == "iowa_liquor_sales")
+    # The bundled source's schema, key and checks, pointed at the generated file (a file: source).
+    bundled = next(s for s in load_registry_file(DEFAULT_REGISTRY) if s.name == "iowa_liquor_sales")
+    spec = dataclasses.replace(bundled, url=Path(csv_path).as_uri())
+    fetcher = SourceFetcher(file_roots=[str(Path(csv_path).parent)], max_bytes=1 << 40)
+    workdir = Path(parquet_path).parent / "work"
+    workdir.mkdir(exist_ok=True)
     sampler = MemorySampler()
     sampler.start()
     marks = [("start", time.perf_counter())]
-    scan = scan_source_file(Path(csv_path), "csv", "bench_sales partition 2024-06-01")
-    conformed = transforms.conform_to_schema(scan, spec.schema, "bench_sales", "partition 2024-06-01")
-    marks.append(("validate", time.perf_counter()))
-    dated = transforms.with_partition_date(conformed, "date", None)
-    staged = stage_validated(transforms.rows_in_window(dated, date(2024, 6, 1), date(2024, 6, 2)), Path(parquet_path).parent)
-    marks.append(("stage", time.perf_counter()))
-    write_parquet(staged, Path(parquet_path))  # the IO manager's writer; upload/rename excluded
+    # Hash the file, parse it once into a staged Parquet file with conversion flags, check the flags.
+    acquired = acquire(spec, fetcher, date(2024, 6, 1), date(2024, 6, 2), workdir)
+    marks.append(("acquire", time.perf_counter()))
+    write_parquet(acquired.frame, Path(parquet_path))  # the IO manager's writer; upload/rename excluded
     marks.append(("write", time.perf_counter()))
     results = list(checks.check_results(
-        staged, expected_schema=spec.schema, key=spec.key, null_limits=spec.max_null_fraction, ranges=spec.ranges
+        acquired.frame, expected_schema=spec.schema, extra_columns=acquired.extra_columns, key=spec.key,
+        null_limits=spec.max_null_fraction, ranges=spec.ranges,
     ))  # fmt: skip
     marks.append(("checks", time.perf_counter()))
     sampler.running = False

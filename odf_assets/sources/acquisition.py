@@ -1,8 +1,9 @@
 """Fetch a source for a window of days and conform it to the registry: the raw asset's body.
 
-Files are scanned lazily, validated in one streaming pass, then streamed once into a local Parquet
-file in the work directory: the IO manager's upload and the asset checks read that file instead of
-parsing the source again. A partition far larger than memory streams from source to Parquet.
+Each fetched file is parsed once: one streaming pass writes its typed rows, with a flag per value
+that did not convert, to a local Parquet file in the work directory. The flags are checked there;
+the IO manager's upload and the asset checks read the same file. A partition far larger than
+memory streams from source to Parquet.
 """
 
 from __future__ import annotations
@@ -51,14 +52,17 @@ def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=offset) for offset in range((end - start).days)]
 
 
-def _load(spec: SourceSpec, fetcher: SourceFetcher, url: str, where: str, workdir: Path):
+def _load(spec: SourceSpec, fetcher: SourceFetcher, url: str, where: str, workdir: Path, staged: Path):
     fetched = fetcher.fetch(url, workdir)
     located = f"{where} ({redact_url(url)})"
     label = f"{spec.name} {located}"
     frame = scan_source_file(fetched.path, spec.format, label)
     with parse_errors(fetched.path, spec.format, label):
         columns = frame.collect_schema().names()
-        conformed = transforms.conform_to_schema(frame, spec.schema, spec.name, located)
+        flagged = transforms.with_conversion_flags(frame, spec.schema, spec.name, located)
+        # lz4: the file is read back at once and deleted with the work directory.
+        flagged.sink_parquet(staged, compression="lz4")
+        conformed = transforms.raise_on_flagged_values(pl.scan_parquet(staged), frame, spec.schema, spec.name, located)
     extra = tuple(column for column in columns if column not in spec.schema)
     return fetched, conformed, extra
 
@@ -70,26 +74,16 @@ def acquire(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: date, wo
     if spec.url_template:
         for day in _days(start, end):
             url = spec.url_for(day.isoformat())
-            fetched, frame, extra = _load(spec, fetcher, url, f"partition {day}", workdir)
+            fetched, frame, extra = _load(spec, fetcher, url, f"partition {day}", workdir, workdir / f"validated-{day}.parquet")
             hashes[redact_url(url)], total = fetched.sha256, total + fetched.size
             extras.update(extra)
             frames.append(transforms.with_partition_date(frame, None, day))
         combined = pl.concat(frames, how="vertical")
     else:
         url = str(spec.url)
-        fetched, frame, extra = _load(spec, fetcher, url, f"partitions {start}..{end - timedelta(days=1)}", workdir)
+        where = f"partitions {start}..{end - timedelta(days=1)}"
+        fetched, frame, extra = _load(spec, fetcher, url, where, workdir, workdir / "validated.parquet")
         hashes[redact_url(url)], total = fetched.sha256, fetched.size
         extras.update(extra)
         combined = transforms.with_partition_date(frame, spec.date_column, None)
-    staged = stage_validated(transforms.rows_in_window(combined, start, end), workdir)
-    return Acquired(staged, hashes, total, tuple(sorted(extras)))
-
-
-def stage_validated(frame: pl.LazyFrame, workdir: Path) -> pl.LazyFrame:
-    """Stream validated rows to ``workdir`` once; later readers get a Parquet scan, not the source.
-
-    lz4 because the file is read back at once and deleted with the work directory.
-    """
-    path = workdir / "validated.parquet"
-    frame.sink_parquet(path, compression="lz4")
-    return pl.scan_parquet(path)
+    return Acquired(transforms.rows_in_window(combined, start, end), hashes, total, tuple(sorted(extras)))

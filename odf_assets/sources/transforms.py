@@ -12,6 +12,8 @@ import polars as pl
 
 PARTITION_COLUMN = "date"
 ROW_NUMBER = "__odf_row"
+# Marks a value that did not convert to its registry type: "__odf_bad.<column>".
+FLAG_PREFIX = "__odf_bad."
 
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
@@ -65,13 +67,10 @@ def _present(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return present & (column.str.strip_chars() != "") if dtype == pl.String else present
 
 
-def conform_to_schema(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, str], source: str, where: str) -> pl.LazyFrame:
-    """Select and type the registry's columns, lazily; ``ConformError`` on the first bad value.
-
-    One streaming pass over the input finds, per column, how many values do not convert and the
-    first such row, so multi-GB files are validated without being loaded. ``where`` says which
-    file/partition this is. Rows are reported 1-based in data order (header excluded), which is the
-    line number minus one for CSV. Extra columns are dropped here; the schema check reports them.
+def with_conversion_flags(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, str], source: str, where: str) -> pl.LazyFrame:
+    """The registry's columns, typed, plus one flag column per field marking values that did not
+    convert (``FLAG_PREFIX`` + name). Lazy: nothing is read but the schema; ``ConformError`` for
+    missing columns. Extra columns are dropped here; the schema check reports them.
     """
     lazy = frame.lazy()
     found = lazy.collect_schema()
@@ -79,23 +78,44 @@ def conform_to_schema(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, str]
     if missing:
         raise ConformError(f"{source} {where}: missing column(s) {missing}; expected {list(schema)}, found {found.names()}")
     converted = {name: _convert(name, found[name], kind) for name, kind in schema.items()}
-    failures = [
-        (_present(pl.col(name), found[name]) & converted[name].is_null()).alias(name) for name in schema
-    ]
-    bad = lazy.with_row_index(ROW_NUMBER, offset=1).select(ROW_NUMBER, *failures)
-    summary = bad.select(
-        *[pl.col(name).sum().alias(f"{name}.count") for name in schema],
-        *[pl.col(ROW_NUMBER).filter(pl.col(name)).first().alias(f"{name}.row") for name in schema],
+    flags = [(_present(pl.col(name), found[name]) & converted[name].is_null()).alias(FLAG_PREFIX + name) for name in schema]
+    return lazy.select(*[expr.alias(name) for name, expr in converted.items()], *flags)
+
+
+def raise_on_flagged_values(
+    flagged: pl.LazyFrame, original: pl.DataFrame | pl.LazyFrame, schema: dict[str, str], source: str, where: str
+) -> pl.LazyFrame:
+    """``ConformError`` naming the first value that did not convert, quoted from ``original``;
+    otherwise ``flagged`` without its flags. Reads only the flag columns, in one streaming pass.
+
+    Rows are reported 1-based in data order (header excluded), which is the line number minus one
+    for CSV. ``where`` says which file/partition this is.
+    """
+    rows = flagged.select([FLAG_PREFIX + name for name in schema]).with_row_index(ROW_NUMBER, offset=1)
+    summary = rows.select(
+        *[pl.col(FLAG_PREFIX + name).sum().alias(f"{name}.count") for name in schema],
+        *[pl.col(ROW_NUMBER).filter(pl.col(FLAG_PREFIX + name)).first().alias(f"{name}.row") for name in schema],
     ).collect(engine="streaming")
     for name, kind in schema.items():
         count = summary[f"{name}.count"].item()
         if count:
             row = summary[f"{name}.row"].item()
-            value = lazy.slice(row - 1, 1).select(name).collect().item()
+            value = original.lazy().slice(row - 1, 1).select(name).collect().item()
             raise ConformError(
                 f"{source} {where}: column {name!r} row {row}: {value!r} is not a valid {kind} ({count} bad value(s) in this column)"
             )
-    return lazy.select([expr.alias(name) for name, expr in converted.items()])
+    return flagged.select(list(schema))
+
+
+def conform_to_schema(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, str], source: str, where: str) -> pl.LazyFrame:
+    """Select and type the registry's columns, lazily; ``ConformError`` on the first bad value.
+
+    One streaming pass over the input finds, per column, how many values do not convert and the
+    first such row, so multi-GB files are validated without being loaded. To validate while
+    writing the rows somewhere, stage ``with_conversion_flags`` and check the staged copy with
+    ``raise_on_flagged_values`` instead: one pass over the input, not two.
+    """
+    return raise_on_flagged_values(with_conversion_flags(frame, schema, source, where), frame, schema, source, where)
 
 
 def with_partition_date(frame: pl.LazyFrame, date_column: str | None, partition_date: date | None) -> pl.LazyFrame:

@@ -35,7 +35,7 @@ def test_large_input_runs_the_raw_step_and_keeps_every_row_with_both_read_settin
     assert set(summary["runs"]) == set(large_input.CHUNK_SETTINGS)
     assert all(run["rows"] == summary["rows"] > 0 for run in summary["runs"].values())
     for run in summary["runs"].values():
-        assert list(run["phases_s"]) == ["validate", "stage", "write", "checks"]
+        assert list(run["phases_s"]) == ["acquire", "write", "checks"]
         assert run["checks"] == dict.fromkeys(
             ["non_empty_partition", "schema_matches_registry", "key_is_unique", "null_rates_within_limits", "values_within_ranges"], True
         )

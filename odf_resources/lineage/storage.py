@@ -41,6 +41,7 @@ from odf_resources.lineage.emitter import (
     DEFAULT_QUEUE_SIZE,
     DEFAULT_TIMEOUT_SECONDS,
     BackgroundEmitter,
+    transport_configured,
 )
 from odf_resources.lineage.events import (
     LineageContext,
@@ -116,7 +117,8 @@ class OdfLineageEventLogStorage(OpenLineageEventLogStorage):
             return
         dagster_event = event.get_dagster_event()
         kind, data = dagster_event.event_type, dagster_event.event_specific_data
-        if kind not in _HANDLED:
+        # Without a transport nothing is sent: skip building events and reading the run's records.
+        if kind not in _HANDLED or not transport_configured():
             return
         ctx = LineageContext(
             storage_base=self._storage_base or settings.storage_uri(),

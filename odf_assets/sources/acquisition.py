@@ -12,7 +12,6 @@ import hashlib
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import polars as pl
 
@@ -20,6 +19,7 @@ from odf_assets.sources import transforms
 from odf_assets.sources.registry import SourceSpec
 from odf_resources.source_fetcher import SourceFetcher
 from odf_resources.source_files import parse_errors, scan_source_file
+from odf_resources.text import redact_url
 
 
 @dataclass(frozen=True)
@@ -37,15 +37,6 @@ class Acquired:
             return next(iter(self.content_hashes.values()))
         joined = "\n".join(f"{url} {digest}" for url, digest in sorted(self.content_hashes.items()))
         return hashlib.sha256(joined.encode()).hexdigest()
-
-
-def redact_url(url: str) -> str:
-    """Drop credentials and query values (API tokens live there) before a URL reaches logs/metadata."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    netloc = f"{host}:{parts.port}" if parts.port else host
-    query = "&".join(item.split("=", 1)[0] + "=…" for item in parts.query.split("&") if item)
-    return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
 
 
 def _days(start: date, end: date) -> list[date]:

@@ -10,11 +10,12 @@ from odf_assets import checks
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.sources import transforms
-from odf_assets.sources.acquisition import acquire, redact_url
+from odf_assets.sources.acquisition import acquire
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
 from odf_resources import settings
 from odf_resources.source_fetcher import FetchError, SourceFetcher, SourceUnavailableError
 from odf_resources.source_files import SourceFileError
+from odf_resources.text import redact_url
 
 IO_MANAGER_KEY = "parquet_io_manager"
 # Run tags that route runs to their queue (see dagster.yaml's tag concurrency limits).

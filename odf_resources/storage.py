@@ -16,9 +16,10 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import boto3
-from boto3.s3.transfer import TransferConfig
+if TYPE_CHECKING:  # boto3 is imported by S3Storage only: the code location loads without it
+    from boto3.s3.transfer import TransferConfig
 
 # One path segment: letters, digits, and a few separators; never "." or "..".
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=\-]*$")
@@ -163,6 +164,9 @@ class S3Storage(Storage):
             raise ValueError(f"not an S3 URI: {uri!r} (expected s3://bucket[/prefix])")
         self.bucket, self.prefix = parts
         self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
+        import boto3
+        from boto3.s3.transfer import TransferConfig
+
         self.transfer_config = transfer_config or TransferConfig()
         self.client = boto3.client("s3")
 

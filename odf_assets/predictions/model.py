@@ -12,13 +12,16 @@ import threading
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-
-import boto3
-import numpy as np
-import onnxruntime as ort
+from typing import TYPE_CHECKING
 
 from odf_assets.predictions.transforms import CLASS_LABELS, FEATURES
 from odf_resources.storage import split_storage_uri
+
+# numpy, onnxruntime, boto3 and scikit-learn are imported where used: every process that loads the
+# code location (code server, run workers, sensor ticks) would otherwise pay for them.
+if TYPE_CHECKING:
+    import numpy as np
+    import onnxruntime as ort
 
 RANDOM_STATE = 42
 HOLDOUT_FRACTION = 0.3
@@ -52,6 +55,7 @@ class Signature:
 def iris_holdout() -> Holdout:
     """scikit-learn's bundled iris data, split once with a fixed seed so accuracies are comparable."""
     # scikit-learn takes seconds to import: only the model asset and the benchmark pay for it.
+    import numpy as np
     from sklearn.datasets import load_iris
     from sklearn.model_selection import train_test_split
 
@@ -104,6 +108,8 @@ def read_model_uri(uri: str) -> bytes:
         bucket, key = location
         if not key:
             raise ValueError(f"model URI {uri!r}: expected s3://bucket/key")
+        import boto3
+
         return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
     path = Path(uri).expanduser()
     if not path.is_file():
@@ -139,6 +145,8 @@ def session_for(onnx_bytes: bytes, checksum: str) -> tuple[ort.InferenceSession,
         if checksum not in _SESSIONS:
             if sha256(onnx_bytes) != checksum:
                 raise ValueError(f"model bytes do not match checksum {checksum}: the stored model is corrupt or changed")
+            import onnxruntime as ort
+
             session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
             _SESSIONS[checksum] = (session, signature(session))
         return _SESSIONS[checksum]
@@ -150,6 +158,8 @@ def cached_session(checksum: str) -> tuple[ort.InferenceSession, Signature] | No
 
 def predict_probabilities(session: ort.InferenceSession, sig: Signature, features: np.ndarray) -> np.ndarray:
     """Class probabilities for every row: one ``run`` per ``CHUNK_ROWS`` rows."""
+    import numpy as np
+
     if len(features) == 0:
         return np.zeros((0, len(CLASS_LABELS)), dtype=np.float32)
     chunks = [

@@ -13,9 +13,12 @@ import json
 import re
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:  # numpy is imported where used: the code location loads without it
+    import numpy as np
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 CLASS_LABELS = ("setosa", "versicolor", "virginica")
@@ -203,6 +206,8 @@ def validate(landed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
 
 def feature_matrix(valid: pl.DataFrame) -> np.ndarray:
     """The model input: one float32 row of the 4 features per valid record, C-contiguous."""
+    import numpy as np
+
     return np.ascontiguousarray(valid.select(FEATURES).to_numpy().astype(np.float32, copy=False))
 
 
@@ -212,6 +217,8 @@ def prediction_frame(
     """Valid records plus class probabilities, the arg-max label and the model that produced them."""
     if probabilities.shape != (valid.height, len(CLASS_LABELS)):
         raise ValueError(f"model returned probabilities of shape {probabilities.shape}, expected ({valid.height}, {len(CLASS_LABELS)})")
+    import numpy as np
+
     labels = pl.Series("predicted_label", np.asarray(CLASS_LABELS)[probabilities.argmax(axis=1)] if valid.height else [], dtype=pl.String)
     scores = pl.DataFrame({name: probabilities[:, index] for index, name in enumerate(PROBABILITY_COLUMNS)}, schema={n: pl.Float32 for n in PROBABILITY_COLUMNS})
     return pl.concat([valid, scores], how="horizontal").with_columns(

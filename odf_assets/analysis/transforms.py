@@ -6,6 +6,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from odf_assets.deterministic import ordered_mean, ordered_std, ordered_sum
+
 DATE = "date"
 STATISTICS = ("count", "null_count", "mean", "std", "min", "p25", "median", "p75", "max")
 
@@ -14,8 +16,8 @@ def category_summary(sales: pl.LazyFrame, category: str = "category_name", amoun
     """Per day and category: rows, total amount and the category's share of the day's total."""
     return (
         sales.group_by(DATE, category)
-        .agg(pl.len().alias("rows"), pl.col(amount).sum().alias("total"))
-        .with_columns((pl.col("total") / pl.col("total").sum().over(DATE)).alias("share_of_day"))
+        .agg(pl.len().alias("rows"), ordered_sum(amount).alias("total"))
+        .with_columns((pl.col("total") / ordered_sum("total").over(DATE)).alias("share_of_day"))
         .sort(DATE, "total", category, descending=[False, True, False])
     )
 
@@ -27,8 +29,8 @@ def descriptive_stats(sales: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFra
         .agg(
             pl.col(column).count().alias("count"),
             pl.col(column).null_count().alias("null_count"),
-            pl.col(column).mean().alias("mean"),
-            pl.col(column).std().alias("std"),
+            ordered_mean(column).alias("mean"),
+            ordered_std(column).alias("std"),
             pl.col(column).min().cast(pl.Float64).alias("min"),
             pl.col(column).quantile(0.25, "linear").alias("p25"),
             pl.col(column).median().alias("median"),

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import polars as pl
 
+from odf_assets.deterministic import ordered_mean, ordered_sum
+
 DATE, WEEK = "date", "week_start"
 INVOICE, REVENUE, BOTTLES, LITERS, STORE = "invoice_line_no", "sale_dollars", "sale_bottles", "sale_liters", "store"
 TEXT_COLUMNS = ("name", "city", "county", "category_name", "vendor_name", "im_desc")
@@ -22,15 +24,20 @@ def clean_sales(raw: pl.LazyFrame) -> pl.LazyFrame:
     day-by-day runs. Keeps source order (first occurrence wins): same input, same file."""
     present = [c for c in TEXT_COLUMNS if c in raw.collect_schema().names()]
     return (
-        raw.filter(
-            pl.col(INVOICE).is_not_null()
-            & pl.col(DATE).is_not_null()
-            & pl.col(REVENUE).is_not_null()
-            & (pl.col(BOTTLES) > 0)
-            & (pl.col(REVENUE) > 0)
-        )
+        raw.filter(_is_complete_sale())
         .filter(pl.col(INVOICE).is_first_distinct().over(DATE))
         .with_columns([pl.col(c).str.strip_chars().fill_null(UNKNOWN).replace("", UNKNOWN) for c in present])
+    )
+
+
+def _is_complete_sale() -> pl.Expr:
+    """The rows ``clean_sales`` keeps before removing repeats (shared with the quality metrics)."""
+    return (
+        pl.col(INVOICE).is_not_null()
+        & pl.col(DATE).is_not_null()
+        & pl.col(REVENUE).is_not_null()
+        & (pl.col(BOTTLES) > 0)
+        & (pl.col(REVENUE) > 0)
     )
 
 
@@ -41,9 +48,9 @@ def daily_sales_summary(cleaned: pl.LazyFrame) -> pl.LazyFrame:
         .agg(
             pl.len().alias("transactions"),
             pl.col(BOTTLES).sum().alias("bottles_sold"),
-            pl.col(LITERS).sum().alias("liters_sold"),
-            pl.col(REVENUE).sum().alias("revenue"),
-            pl.col(REVENUE).mean().alias("average_sale"),
+            ordered_sum(LITERS).alias("liters_sold"),
+            ordered_sum(REVENUE).alias("revenue"),
+            ordered_mean(REVENUE).alias("average_sale"),
             pl.col(STORE).n_unique().alias("distinct_stores"),
             pl.col("im_desc").n_unique().alias("distinct_items"),
         )
@@ -52,23 +59,24 @@ def daily_sales_summary(cleaned: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def data_quality_metrics(raw: pl.LazyFrame) -> pl.LazyFrame:
-    """Per day, what cleaning will face: rows, nulls, returns and repeated invoice lines."""
+    """Per day, what cleaning will face: rows, nulls, returns and repeated invoice lines.
+
+    ``usable_rows`` is exactly what ``clean_sales`` keeps: complete sales, each invoice line once.
+    ``duplicate_invoice_rows`` counts only the repeats it drops (a line sold twice is one repeat,
+    not two unusable rows)."""
+    complete = _is_complete_sale()
+    usable_rows = pl.col(INVOICE).filter(complete).n_unique()
     return (
         raw.group_by(DATE)
         .agg(
             pl.len().alias("raw_rows"),
-            pl.col(INVOICE).is_duplicated().sum().alias("duplicate_invoice_rows"),
+            (complete.sum() - usable_rows).alias("duplicate_invoice_rows"),
             pl.col("county").is_null().sum().alias("missing_county"),
             pl.col(REVENUE).is_null().sum().alias("missing_sale_dollars"),
             ((pl.col(BOTTLES) <= 0) | (pl.col(REVENUE) <= 0)).sum().alias("returns_or_zero_sales"),
+            usable_rows.alias("usable_rows"),
         )
-        .with_columns(
-            (
-                1
-                - (pl.col("missing_sale_dollars") + pl.col("returns_or_zero_sales") + pl.col("duplicate_invoice_rows"))
-                / pl.col("raw_rows")
-            ).alias("usable_fraction")
-        )
+        .with_columns((pl.col("usable_rows") / pl.col("raw_rows")).alias("usable_fraction"))
         .sort(DATE)
     )
 
@@ -92,12 +100,13 @@ def weekly_sales(enriched: pl.LazyFrame) -> pl.LazyFrame:
     return (
         enriched.group_by(WEEK)
         .agg(
-            pl.col("revenue").sum(),
+            ordered_sum("revenue"),
             pl.col("bottles_sold").sum(),
             pl.col("transactions").sum(),
             pl.len().alias("days_with_sales"),
-            pl.col("revenue").mean().alias("average_daily_revenue"),
-            pl.col(DATE).sort_by("revenue", descending=True).first().alias("best_day"),
+            ordered_mean("revenue").alias("average_daily_revenue"),
+            # Ties go to the earlier day, whatever order the days arrive in.
+            pl.col(DATE).sort_by("revenue", DATE, descending=[True, False]).first().alias("best_day"),
         )
         .sort(WEEK)
     )
@@ -117,10 +126,10 @@ def sales_trends(enriched: pl.LazyFrame) -> pl.LazyFrame:
 
 def top_sales_days(enriched: pl.LazyFrame, top_n: int = 3) -> pl.LazyFrame:
     """The ``top_n`` highest-revenue days of each week, ranked 1..n."""
+    # Sorted first: "ordinal" ranks tied revenues by row order, which must be the days' order.
     return (
-        enriched.with_columns(
-            pl.col("revenue").rank(method="ordinal", descending=True).over(WEEK).cast(pl.Int64).alias("rank")
-        )
+        enriched.sort(DATE)
+        .with_columns(pl.col("revenue").rank(method="ordinal", descending=True).over(WEEK).cast(pl.Int64).alias("rank"))
         .filter(pl.col("rank") <= top_n)
         .select(WEEK, "rank", DATE, "weekday", "revenue", "transactions")
         .sort(WEEK, "rank")

@@ -1,27 +1,47 @@
-"""Downloads source files safely: allowlisted schemes/hosts, bounded size and time, retried 5xx."""
+"""Downloads source files safely: allowlisted schemes/hosts, vetted and pinned addresses, bounded
+size and wall-clock time, retried transient failures, and errors that never carry credentials."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import ipaddress
-import socket
+import os
+import stat
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import unquote, urljoin, urlparse
+from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 import dagster as dg
-import requests
+
+from odf_resources import pinned_http
+from odf_resources.egress import EgressRefused, system_resolve, vet_host
+from odf_resources.text import quote, redact_url
 
 CHUNK_BYTES = 1 << 20
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
 # An HTML page answered with 200 is the classic "portal error page instead of data".
 REJECTED_CONTENT_TYPES = ("text/html", "application/xhtml+xml")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _restore(cls: type, message: str) -> Exception:
+    error = Exception.__new__(cls)
+    Exception.__init__(error, message)
+    return error
 
 
 class FetchError(Exception):
-    """A source could not be fetched; the message names the URL and what was expected."""
+    """A source could not be fetched. The one place a URL enters error text: it is redacted here
+    (no ``user:password@``, no query values) and any secret of it is scrubbed from ``problem``."""
+
+    def __init__(self, url: str, problem: str) -> None:
+        super().__init__(f"{redact_url(url)}: {_scrub(problem, url)}")
+
+    def __reduce__(self):
+        return _restore, (type(self), str(self))
 
 
 class RetryableFetchError(FetchError):
@@ -30,6 +50,29 @@ class RetryableFetchError(FetchError):
 
 class SourceUnavailableError(FetchError):
     """Transient failures persisted through every attempt: a later run (RetryPolicy) may succeed."""
+
+
+def _scrub(text: str, url: str) -> str:
+    """``text`` without the URL's credentials or query values, however a library quoted them."""
+    try:
+        parts = urlsplit(url)
+        secrets = [parts.username, parts.password, parts.query, parts.fragment]
+    except ValueError:
+        return text.replace(url, "<unparseable URL>")
+    secrets += [value for item in parts.query.split("&") for value in item.split("=", 1)[1:]]
+    text = text.replace(url, redact_url(url))
+    for secret in sorted({s for raw in secrets if raw for s in (raw, unquote(raw))}, key=len, reverse=True):
+        if len(secret) >= 3:  # shorter values ("1", "id") are not secrets and would shred the text
+            text = text.replace(secret, "…")
+    return text
+
+
+def _basic_auth(parts: SplitResult) -> str | None:
+    """``user:password@`` in a URL means HTTP Basic auth, as requests and browsers treat it."""
+    if parts.username is None:
+        return None
+    pair = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
+    return "Basic " + base64.b64encode(pair.encode()).decode()
 
 
 @dataclass(frozen=True)
@@ -45,73 +88,117 @@ def _is_within(path: Path, roots: list[Path]) -> bool:
     return any(path == root or root in path.parents for root in roots)
 
 
+def _too_broad(folder: Path) -> bool:
+    """A folder that holds other people's files: never an implicit ``file:`` root."""
+    shared = {Path("/"), Path.home(), Path(tempfile.gettempdir()), Path("/tmp"), Path("/var/tmp"), Path("/dev/shm")}
+    resolved = {p.resolve() for p in shared if p.exists()}
+    if folder in resolved or folder == Path(folder.anchor):
+        return True
+    try:
+        return bool(folder.stat().st_mode & stat.S_IWOTH)  # world-writable: anyone can plant a file
+    except OSError:
+        return True
+
+
+def registry_file_roots(registry_files: Iterable[Path], explicit_roots: Iterable[Path]) -> list[str]:
+    """``file:`` roots: each registry's own folder tree, unless that folder is shared (``/``, ``$HOME``,
+    the temp dir, a world-writable folder), plus the operator's explicit ``ODF_FILE_ROOTS``."""
+    folders = {Path(path).expanduser().resolve().parent for path in registry_files}
+    return sorted({str(f) for f in folders if not _too_broad(f)} | {str(Path(r).resolve()) for r in explicit_roots})
+
+
 class SourceFetcher(dg.ConfigurableResource):
     """Fetches http(s) and file sources into local files with hash, size and bounded retries."""
 
-    timeout_seconds: float = 30.0
+    timeout_seconds: float = 30.0  # per connect and per read
+    # Wall clock for a whole fetch: every attempt, redirect, connect, header and body byte.
+    deadline_seconds: float = 300.0
     max_attempts: int = 4
     backoff_seconds: float = 0.5
     max_bytes: int = 2 << 30
     max_redirects: int = 5
     allowed_schemes: list[str] = ["https", "http", "file"]
+    # Empty: any host with public addresses. Non-public addresses need the host named here.
     allowed_hosts: list[str] = []
     file_roots: list[str] = []
     allow_link_local: bool = False
+    ca_bundle: str = ""  # PEM file of trusted CAs for https sources; empty: certifi's bundle
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host``; tests override this with a fake resolver."""
+        return system_resolve(host, port)
 
     def fetch(self, url: str, workdir: Path) -> FetchedFile:
         """Fetch ``url`` into ``workdir`` (``file:`` URLs are read in place) and hash it."""
         scheme = self._check_scheme(url)
         if scheme == "file":
             return self._fetch_file(url)
-        last_error: Exception | None = None
-        for attempt in range(1, self.max_attempts + 1):
+        deadline = time.monotonic() + self.deadline_seconds
+        last_error: RetryableFetchError | None = None
+        attempt = 0
+        while attempt < self.max_attempts:
+            attempt += 1
             try:
-                return self._fetch_http(url, workdir)
+                return self._fetch_http(url, workdir, deadline)
             except RetryableFetchError as error:
                 last_error = error
-                if attempt < self.max_attempts:
-                    time.sleep(self.backoff_seconds * 2 ** (attempt - 1))
-        raise SourceUnavailableError(f"{url}: gave up after {self.max_attempts} attempts: {last_error}") from last_error
+            pause = self.backoff_seconds * 2 ** (attempt - 1)
+            if attempt >= self.max_attempts or time.monotonic() + pause >= deadline:
+                break
+            time.sleep(pause)
+        raise SourceUnavailableError(url, f"gave up after {attempt} attempt{'s' * (attempt > 1)}: {last_error}") from last_error
 
     # -- checks ------------------------------------------------------------------------------
     def _check_scheme(self, url: str) -> str:
-        scheme = urlparse(url).scheme.lower()
+        try:
+            scheme = urlsplit(url).scheme.lower()
+        except ValueError as error:
+            raise FetchError(url, f"not a valid URL ({error})") from None
         if scheme not in {s.lower() for s in self.allowed_schemes}:
-            raise FetchError(f"{url}: scheme {scheme!r} is not allowed (allowed: {sorted(self.allowed_schemes)})")
+            raise FetchError(url, f"scheme {quote(scheme)} is not allowed (allowed: {sorted(self.allowed_schemes)})")
         return scheme
 
-    def _check_host(self, url: str) -> None:
-        host = (urlparse(url).hostname or "").lower()
-        if not host:
-            raise FetchError(f"{url}: no host in URL")
-        if self.allowed_hosts and host not in {h.lower() for h in self.allowed_hosts}:
-            raise FetchError(f"{url}: host {host!r} is not in the allowlist {sorted(self.allowed_hosts)}")
-        if self.allow_link_local:
-            return
+    def _target(self, url: str) -> pinned_http.Target:
+        """The vetted connection target of an http(s) URL: checked once, then pinned."""
         try:
-            addresses = {info[4][0] for info in socket.getaddrinfo(host, None)}
-        except socket.gaierror as error:
-            raise RetryableFetchError(f"{url}: cannot resolve {host!r}: {error}") from error
-        for address in addresses:
-            ip = ipaddress.ip_address(address.split("%")[0])
-            if ip.is_link_local or ip.is_multicast or ip.is_unspecified:
-                # Cloud metadata services (169.254.169.254, fd00:ec2::254 via link-local) live here.
-                raise FetchError(f"{url}: {host!r} resolves to {ip}, a link-local/metadata address; refused")
+            parts = urlsplit(url)
+            port = parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
+        except (ValueError, KeyError) as error:
+            raise FetchError(url, f"not a valid http(s) URL ({error})") from None
+        host = (parts.hostname or "").lower()
+        if not host:
+            raise FetchError(url, "no host in URL")
+        if any(ord(c) < 0x20 or c in " \x7f" for c in parts.path + parts.query):
+            raise FetchError(url, "control characters or spaces in the URL path or query")
+        try:
+            addresses = vet_host(host, port, self.allowed_hosts, self.resolve, self.allow_link_local)
+        except EgressRefused as refused:
+            error_type = RetryableFetchError if refused.retryable else FetchError
+            raise error_type(url, str(refused)) from None
+        path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        return pinned_http.Target(parts.scheme.lower(), host, port, path, tuple(addresses), _basic_auth(parts))
 
     # -- file --------------------------------------------------------------------------------
     def _fetch_file(self, url: str) -> FetchedFile:
-        parsed = urlparse(url)
+        parsed = urlsplit(url)
         if parsed.netloc not in ("", "localhost"):
-            raise FetchError(f"{url}: file URLs must not name a host")
-        path = Path(unquote(parsed.path)).resolve()
+            raise FetchError(url, "file URLs must not name a host")
+        raw_path = unquote(parsed.path)
+        if "\x00" in raw_path:
+            raise FetchError(url, "the path contains a NUL byte")
+        try:
+            path = Path(raw_path).resolve()
+        except (OSError, ValueError) as error:
+            raise FetchError(url, f"unusable path ({type(error).__name__})") from None
         roots = [Path(root).resolve() for root in self.file_roots]
         if not _is_within(path, roots):
-            raise FetchError(f"{url}: {path} is outside the allowed file roots {[str(r) for r in roots]}")
+            raise FetchError(url, f"{quote(str(path))} is outside the allowed file roots {[str(r) for r in roots]} "
+                                  "(the registry's own folder, or ODF_FILE_ROOTS)")  # fmt: skip
         if not path.is_file():
-            raise FetchError(f"{url}: file {path} does not exist")
+            raise FetchError(url, f"file {quote(str(path))} does not exist")
         size = path.stat().st_size
         if size > self.max_bytes:
-            raise FetchError(f"{url}: {size} bytes exceeds the maximum download size of {self.max_bytes} bytes")
+            raise FetchError(url, f"{size} bytes exceeds the maximum download size of {self.max_bytes} bytes")
         digest = hashlib.sha256()
         with open(path, "rb") as handle:
             for chunk in iter(lambda: handle.read(CHUNK_BYTES), b""):
@@ -119,51 +206,45 @@ class SourceFetcher(dg.ConfigurableResource):
         return FetchedFile(url, path, digest.hexdigest(), size, None)
 
     # -- http --------------------------------------------------------------------------------
-    def _fetch_http(self, url: str, workdir: Path) -> FetchedFile:
+    def _fetch_http(self, url: str, workdir: Path, deadline: float) -> FetchedFile:
         current = url
-        # Redirects are followed by hand so every hop passes the same scheme/host checks.
+        # Redirects are followed by hand so every hop passes the same scheme/host/address checks.
         for _ in range(self.max_redirects + 1):
-            self._check_host(current)
+            target = self._target(current)
             try:
-                response = requests.get(current, stream=True, timeout=self.timeout_seconds, allow_redirects=False)
-            except (requests.Timeout, requests.ConnectionError) as error:
-                raise RetryableFetchError(f"{current}: {type(error).__name__}: {error}") from error
-            with response:
-                if response.is_redirect:
-                    current = urljoin(current, response.headers["Location"])
-                    if self._check_scheme(current) == "file":
-                        raise FetchError(f"{url}: redirect to a file URL {current!r} is refused")
-                    continue
-                return self._save_response(url, response, workdir)
-        raise FetchError(f"{url}: more than {self.max_redirects} redirects")
+                with pinned_http.get(target, deadline=deadline, timeout=self.timeout_seconds, ca_bundle=self.ca_bundle) as response:
+                    location = response.headers.get("Location") if response.status in (301, 302, 303, 307, 308) else None
+                    if location is None:
+                        return self._save_response(url, response, workdir)
+            except pinned_http.TransferError as error:
+                raise (RetryableFetchError if error.retryable else FetchError)(current, str(error)) from None
+            current = urljoin(current, location)
+            if self._check_scheme(current) == "file":
+                raise FetchError(url, f"redirect to a file URL {quote(redact_url(current))} is refused")
+        raise FetchError(url, f"more than {self.max_redirects} redirects")
 
-    def _save_response(self, url: str, response: requests.Response, workdir: Path) -> FetchedFile:
-        if response.status_code in RETRYABLE_STATUS:
-            raise RetryableFetchError(f"{url}: HTTP {response.status_code}")
-        if response.status_code != 200:
-            raise FetchError(f"{url}: HTTP {response.status_code}, expected 200")
+    def _save_response(self, url: str, response: pinned_http.Response, workdir: Path) -> FetchedFile:
+        if response.status in RETRYABLE_STATUS:
+            raise RetryableFetchError(url, f"HTTP {response.status}")
+        if response.status != 200:
+            raise FetchError(url, f"HTTP {response.status}, expected 200")
         content_type = response.headers.get("Content-Type")
         if content_type and content_type.split(";")[0].strip().lower() in REJECTED_CONTENT_TYPES:
-            raise FetchError(f"{url}: content type {content_type!r} is a web page, not a data file")
+            raise FetchError(url, f"content type {quote(content_type)} is a web page, not a data file")
         declared = response.headers.get("Content-Length")
         if declared and declared.isdigit() and int(declared) > self.max_bytes:
-            raise FetchError(f"{url}: Content-Length {declared} exceeds the maximum of {self.max_bytes} bytes")
+            raise FetchError(url, f"Content-Length {declared} exceeds the maximum of {self.max_bytes} bytes")
         digest, size = hashlib.sha256(), 0
-        deadline = time.monotonic() + self.timeout_seconds * 10
         with tempfile.NamedTemporaryFile(dir=workdir, prefix="fetch-", delete=False) as handle:
             try:
-                for chunk in response.iter_content(CHUNK_BYTES):
+                for chunk in response.chunks(CHUNK_BYTES):
                     size += len(chunk)
                     if size > self.max_bytes:
-                        raise FetchError(f"{url}: body exceeds the maximum download size of {self.max_bytes} bytes")
-                    if time.monotonic() > deadline:
-                        raise RetryableFetchError(f"{url}: download took longer than {self.timeout_seconds * 10:.0f}s")
+                        raise FetchError(url, f"body exceeds the maximum download size of {self.max_bytes} bytes")
                     digest.update(chunk)
                     handle.write(chunk)
-            except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError, requests.Timeout) as error:
-                Path(handle.name).unlink(missing_ok=True)
-                raise RetryableFetchError(f"{url}: body truncated after {size} bytes ({error})") from error
-            except FetchError:
-                Path(handle.name).unlink(missing_ok=True)
+            except BaseException:
+                handle.close()
+                os.unlink(handle.name)
                 raise
         return FetchedFile(url, Path(handle.name), digest.hexdigest(), size, content_type)

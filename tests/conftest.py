@@ -29,7 +29,9 @@ def s3_env(moto_server, monkeypatch):
 
 
 @pytest.fixture
-def source_server(tmp_path):
+def source_server(tmp_path, monkeypatch):
+    # Loopback is default-deny for sources: the test server is reachable because it is named.
+    monkeypatch.setenv("ODF_ALLOWED_HOSTS", "127.0.0.1")
     root = tmp_path / "served"
     root.mkdir()
     server = SourceServer(root)

@@ -1,5 +1,6 @@
 """Registry parsing: the bundled file is valid; bad files fail naming the file, key and expectation."""
 
+import re
 from datetime import date
 
 import pytest
@@ -86,3 +87,122 @@ def test_duplicate_names_across_files_name_both(tmp_path):
     second = write_registry(tmp_path, [source()], name="second.yaml")
     with pytest.raises(RegistryError, match=r"second.yaml: source 'shop_sales' is already declared in .*first.yaml"):
         load_registry([first, second])
+
+
+def aggregate(name="by_shop", group_by=("id",), metrics=None):
+    return {"name": name, "group_by": list(group_by), "metrics": metrics or [{"agg": "sum", "column": "amount", "name": "total"}]}
+
+
+WHOLE_FILE = {"url_template": None, "url": "http://x/all.csv", "date_column": "date"}
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        # `date` is the partition column: a source column of that name would be overwritten.
+        ({"schema": {"id": "string", "date": "string"}}, r"sources\[0\] \(shop_sales\)\.schema\.date: 'date' is reserved for the partition column"),
+        ({**WHOLE_FILE, "schema": {"id": "string", "date": "datetime"}}, r"sources\[0\] \(shop_sales\)\.schema\.date: 'date' is reserved"),
+        ({"schema": {"id": "string", "__odf_row": "int64"}}, r"sources\[0\] \(shop_sales\)\.schema\.__odf_row: names starting with '__odf' are reserved"),
+        (
+            {"aggregates": [aggregate(metrics=[{"agg": "count", "name": "n"}, {"agg": "sum", "column": "amount", "name": "n"}])]},
+            r"sources\[0\] \(shop_sales\)\.aggregates\[0\]\.metrics\[1\]\.name: 'n' is already the name of metrics\[0\]",
+        ),
+        (
+            {"aggregates": [aggregate(metrics=[{"agg": "count"}, {"agg": "count"}])]},  # both default to row_count
+            r"\.aggregates\[0\]\.metrics\[1\]\.name: 'row_count' is already the name of metrics\[0\]",
+        ),
+        (
+            {"aggregates": [aggregate(metrics=[{"agg": "count", "name": "id"}])]},
+            r"sources\[0\] \(shop_sales\)\.aggregates\[0\]\.metrics\[0\]\.name: 'id' is already a group_by column",
+        ),
+        (
+            {"aggregates": [aggregate(metrics=[{"agg": "max", "column": "day", "name": "date"}])]},
+            r"\.aggregates\[0\]\.metrics\[0\]\.name: 'date' is already the partition column",
+        ),
+        (
+            {"aggregates": [aggregate(metrics=[{"agg": "count", "name": "__odf_bad.x"}])]},
+            r"\.aggregates\[0\]\.metrics\[0\]\.name: names starting with '__odf' are reserved",
+        ),
+        (
+            {"aggregates": [aggregate(), aggregate(group_by=[])]},
+            r"sources\[0\] \(shop_sales\)\.aggregates\[1\]\.name: 'by_shop' is already the name of aggregates\[0\]",
+        ),
+        # Five fields, but not a schedule Dagster accepts: minute 61, the 30th of February.
+        ({"fetch_cron": "61 1 * * *"}, r"sources\[0\] \(shop_sales\)\.fetch_cron: expected a 5-field cron expression that Dagster accepts"),
+        ({"fetch_cron": "0 0 30 2 *"}, r"sources\[0\] \(shop_sales\)\.fetch_cron: .* got '0 0 30 2 \*'"),
+        ({"fetch_cron": "30 1 * * * *"}, r"\.fetch_cron: expected a 5-field cron expression"),
+        ({"name": "shop_sales\n"}, r"sources\[0\]\.name: 'shop_sales\\n' must be lowercase"),
+        ({"aggregates": [aggregate(metrics=[{"agg": "count", "column": []}])]}, r"\.aggregates\[0\]\.metrics\[0\]\.column: expected one column, got \[\]"),
+    ],
+)
+def test_registry_refuses_collisions_naming_file_and_key_path(tmp_path, overrides, expected):
+    path = write_registry(tmp_path, [source(**overrides)], name="collisions.yaml")
+    with pytest.raises(RegistryError, match=expected) as error:
+        load_registry_file(path)
+    assert str(error.value).startswith(f"{path}: sources[0]")
+
+
+def test_a_date_column_named_date_is_allowed_when_it_is_the_day_itself(tmp_path):
+    # Iowa Liquor Sales names its day `date`: as the date_column, typed date, it equals the partition.
+    spec = load_registry_file(write_registry(tmp_path, [source(**WHOLE_FILE, schema={"id": "string", "date": "date"})]))[0]
+    assert spec.date_column == "date" and spec.schema["date"] == "date"
+
+
+def test_new_metric_count_non_null_needs_a_column(tmp_path):
+    path = write_registry(tmp_path, [source(aggregates=[aggregate(metrics=[{"agg": "count_non_null", "column": "amount"}])])])
+    assert load_registry_file(path)[0].aggregates[0].metrics[0].name == "amount_count_non_null"
+    path = write_registry(tmp_path, [source(aggregates=[aggregate(metrics=[{"agg": "count_non_null"}])])])
+    with pytest.raises(RegistryError, match=r"\.aggregates\[0\]\.metrics\[0\]\.column: metric 'count_non_null' needs a column"):
+        load_registry_file(path)
+
+
+def test_a_key_written_twice_in_one_mapping_names_the_key_path_and_both_lines(tmp_path):
+    path = tmp_path / "twice.yaml"
+    path.write_text(
+        "sources:\n"
+        "  - name: shop_sales\n"
+        "    format: csv\n"
+        "    schema:\n"
+        "      amount: float64\n"
+        "      id: string\n"
+        "      amount: int64\n"
+    )
+    with pytest.raises(RegistryError) as error:
+        load_registry_file(path)
+    assert str(error.value) == (
+        f"{path}: sources[0] (shop_sales).schema.amount: key written twice in one mapping (lines 5 and 7); "
+        "YAML would silently keep only the last"
+    )
+    top = tmp_path / "top.yaml"
+    top.write_text("sources: []\nsources: []\n")
+    with pytest.raises(RegistryError, match=r"top.yaml: sources: key written twice in one mapping \(lines 1 and 2\)"):
+        load_registry_file(top)
+
+
+def test_yaml_anchors_and_aliases_are_refused_before_anything_expands(tmp_path):
+    # The "billion laughs": nine levels of nine aliases, 9^9 strings once expanded, in 354 bytes.
+    levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for previous, name in zip("abcdefgh", "bcdefghi"):
+        levels.append(f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]")
+    text = "\n".join(levels) + "\nsources: *i\n"
+    assert len(text.encode()) < 456
+    laughs = tmp_path / "laughs.yaml"
+    laughs.write_text(text)
+    with pytest.raises(RegistryError, match=r"laughs.yaml: line 1: YAML anchors and aliases .* are not allowed"):
+        load_registry_file(laughs)
+    # A harmless-looking anchor is refused too: registries never need one.
+    anchored = tmp_path / "anchored.yaml"
+    anchored.write_text("sources:\n  - &shop {name: shop_sales}\n  - *shop\n")
+    with pytest.raises(RegistryError, match=r"anchored.yaml: line 2: YAML anchors and aliases"):
+        load_registry_file(anchored)
+
+
+def test_quoted_values_and_key_paths_in_errors_are_capped(tmp_path):
+    huge = "x" * 300_000
+    cases = [({"format": huge}, ".format: unknown format 'xxx"), ({"schema": {huge: "decimal"}}, ".schema.xxx"), ({huge: 1}, "sources[0].xxx")]
+    for overrides, key in cases:
+        path = write_registry(tmp_path, [source(**overrides)])
+        with pytest.raises(RegistryError) as error:
+            load_registry_file(path)
+        message = str(error.value)
+        assert key in message and len(message) < 1_000 and re.search(r"… \(3000\d\d characters\)", message), message[:1_000]

@@ -2,6 +2,7 @@
 
 from datetime import date
 
+import duckdb
 import polars as pl
 import pytest
 
@@ -88,3 +89,36 @@ def test_aggregate_groups_by_date_and_columns_with_every_metric():
         (date(2024, 1, 1), "b", 1, 5.0, 5.0, 5.0, 5.0, 1),
         (date(2024, 1, 2), "a", 1, 7.0, 7.0, 7.0, 7.0, 1),
     ]
+
+
+def test_aggregate_null_semantics_match_sql():
+    # Groups with some nulls, only nulls, a null group key; float, int and text columns.
+    frame = pl.DataFrame({
+        "date": [date(2024, 1, 1)] * 7 + [date(2024, 1, 2)] * 3,
+        "shop": ["a", "a", "a", "b", "b", None, None, "a", "a", "c"],
+        "amount": [0.1, None, 0.2, None, None, 3.5, 1.25, 2.0, 0.3, None],
+        "units": [1, None, 3, None, None, 4, None, 7, 8, None],
+        "client": ["x", None, "x", None, None, "y", "z", None, "w", None],
+    })  # fmt: skip
+    metrics = [
+        ("count", None, "rows"), ("count", "client", "clients_given"), ("count_non_null", "amount", "amounts_given"),
+        ("distinct_count", "client", "clients"), ("sum", "amount", "total"), ("sum", "units", "units_total"),
+        ("mean", "amount", "avg"), ("mean", "units", "units_avg"), ("min", "amount", "low"), ("max", "units", "most"),
+        ("min", "client", "first_client"), ("max", "client", "last_client"),
+    ]  # fmt: skip
+    ours = transforms.aggregate(frame, ["shop"], metrics).collect(engine="streaming")
+    sql = duckdb.sql("""
+        SELECT date, shop, COUNT(*) AS rows, COUNT(client) AS clients_given, COUNT(amount) AS amounts_given,
+               COUNT(DISTINCT client) AS clients, SUM(amount) AS total, SUM(units) AS units_total,
+               AVG(amount) AS avg, AVG(units) AS units_avg, MIN(amount) AS low, MAX(units) AS most,
+               MIN(client) AS first_client, MAX(client) AS last_client
+        FROM frame GROUP BY date, shop ORDER BY date, shop NULLS LAST
+    """).pl()  # fmt: skip
+    assert ours.columns == sql.columns
+    assert ours.height == sql.height == 5
+    for column in ours.columns:
+        for got, expected in zip(ours[column].to_list(), sql[column].to_list(), strict=True):
+            assert got == pytest.approx(expected, rel=1e-12) if isinstance(expected, float) else got == expected, column
+    # The all-null group: SQL's NULL, not Polars' 0; no distinct value, not one.
+    b = ours.filter(pl.col("shop") == "b").row(0, named=True)
+    assert (b["total"], b["units_total"], b["avg"], b["clients"], b["rows"]) == (None, None, None, 0, 2)

@@ -11,9 +11,16 @@ import yaml
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 
+class _NoAliasDumper(yaml.SafeDumper):
+    """Registries refuse YAML aliases, so a mapping used twice in a test is written out twice."""
+
+    def ignore_aliases(self, data) -> bool:
+        return True
+
+
 def write_registry(directory: Path, sources: list[dict], name: str = "extra_sources.yaml") -> Path:
     path = directory / name
-    path.write_text(yaml.safe_dump({"sources": sources}, sort_keys=False))
+    path.write_text(yaml.dump({"sources": sources}, Dumper=_NoAliasDumper, sort_keys=False))
     return path
 
 

@@ -8,10 +8,9 @@ import warnings
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import requests
-from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
-
 from odf_cli.main import CommandError
+
+# requests and dagster_graphql are imported inside the calls: the CLI parses arguments without them.
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 CONNECT_TIMEOUT_SECONDS = 5
@@ -33,7 +32,36 @@ query OdfAssetNodes($keys: [AssetKeyInput!]) {
 
 ASSET_KEYS = "query OdfAssetKeys { assetNodes { assetKey { path } } }"
 
-LAUNCH_BACKFILL = """
+LAUNCH_RUN_EVENTS = """
+query OdfRunEvents($id: ID!, $cursor: String) {
+  logsForRun(runId: $id, afterCursor: $cursor, limit: 1000) {
+    __typename
+    ... on EventConnection {
+      cursor hasMore
+      events {
+        __typename
+        ... on MessageEvent { stepKey timestamp message eventType }
+        ... on ErrorEvent { error { message } }
+        ... on MaterializationEvent {
+          assetKey { path } partition
+          metadataEntries { label ... on IntMetadataEntry { intValue } }
+        }
+        ... on AssetCheckEvaluationEvent { evaluation { checkName assetKey { path } success severity partition description } }
+      }
+    }
+    ... on PythonError { message }
+  }
+}"""
+
+CHILD_RUNS = """
+query OdfChildRuns($tags: [ExecutionTag!]) {
+  runsOrError(filter: {tags: $tags}, limit: 5) {
+    __typename
+    ... on Runs { results { runId status } }
+  }
+}"""
+
+BACKFILL = """
 mutation OdfBackfill($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
     __typename
@@ -52,6 +80,35 @@ query OdfRun($id: ID!) {
       assetSelection { path }
     }
     ... on Error { message }
+  }
+}"""
+
+RUN_EVENTS = """
+query OdfRunEvents($id: ID!, $cursor: String) {
+  logsForRun(runId: $id, afterCursor: $cursor, limit: 1000) {
+    __typename
+    ... on EventConnection {
+      cursor hasMore
+      events {
+        __typename
+        ... on MessageEvent { stepKey timestamp message eventType }
+        ... on ErrorEvent { error { message } }
+        ... on MaterializationEvent {
+          assetKey { path } partition
+          metadataEntries { label ... on IntMetadataEntry { intValue } }
+        }
+        ... on AssetCheckEvaluationEvent { evaluation { checkName assetKey { path } success severity partition description } }
+      }
+    }
+    ... on PythonError { message }
+  }
+}"""
+
+CHILD_RUNS = """
+query OdfChildRuns($tags: [ExecutionTag!]) {
+  runsOrError(filter: {tags: $tags}, limit: 5) {
+    __typename
+    ... on Runs { results { runId status } }
   }
 }"""
 
@@ -115,6 +172,8 @@ class Webserver:
         self._parts = parts
 
     def execute(self, document: str, variables: dict | None = None) -> dict:
+        import requests
+
         try:
             response = requests.post(
                 f"{self.url}/graphql",
@@ -158,6 +217,8 @@ class Webserver:
 
     def launch_assets(self, nodes: list[AssetNode], tags: dict[str, str]) -> str:
         """Launches one run of the implicit asset job for exactly ``nodes``; returns the run id."""
+        from dagster_graphql import DagsterGraphQLClient, DagsterGraphQLClientError
+
         client = DagsterGraphQLClient(
             self._parts.hostname,
             port_number=self._parts.port,
@@ -197,6 +258,18 @@ class Webserver:
     def run(self, run_id: str) -> dict | None:
         result = self.execute(RUN, {"id": run_id})["runOrError"]
         return result if result["__typename"] == "Run" else None
+
+    def run_events(self, run_id: str, cursor: str | None) -> tuple[list[dict], str | None, bool]:
+        """Events of ``run_id`` after ``cursor``: (events, next cursor, more waiting)."""
+        result = self.execute(RUN_EVENTS, {"id": run_id, "cursor": cursor})["logsForRun"]
+        if result["__typename"] != "EventConnection":
+            raise CommandError(f"{self.url} could not list the events of run {run_id}: {result.get('message', result['__typename'])}")
+        return result["events"], result["cursor"], result["hasMore"]
+
+    def runs_tagged(self, key: str, value: str) -> list[dict]:
+        """Runs carrying tag ``key=value``, newest first (e.g. the retries of a run)."""
+        result = self.execute(CHILD_RUNS, {"tags": [{"key": key, "value": value}]})["runsOrError"]
+        return result["results"] if result["__typename"] == "Runs" else []
 
     def backfill(self, backfill_id: str) -> dict | None:
         result = self.execute(BACKFILL, {"id": backfill_id})["partitionBackfillOrError"]

@@ -1,4 +1,8 @@
-"""``odf`` entry point: each subcommand lives in its own module with ``register(subparsers)``."""
+"""``odf`` entry point: each subcommand lives in its own module with ``register(subparsers)``.
+
+Those modules import only the standard library at the top; Dagster, Polars and HTTP clients are
+imported inside the commands, so ``odf --help`` and argument errors answer in a fraction of a second.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sys
 from datetime import date
 
 # Modules providing subcommands; each defines register(subparsers) and sets func on its parser.
-SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.predictions", "odf_cli.remote")
+SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.dev", "odf_cli.predictions", "odf_cli.remote")
 
 
 class CommandError(Exception):
@@ -24,7 +28,11 @@ def parse_date(value: str, flag: str) -> str:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="odf", description="Open Data Factory command line.")
+    parser = argparse.ArgumentParser(
+        prog="odf",
+        description="Open Data Factory command line: run assets locally (materialize), start the UI on the same "
+        "instance (dev), query predictions, and drive a running Dagster (trigger, backfill, status, results).",
+    )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMAND_MODULES:
         importlib.import_module(module).register(subparsers)

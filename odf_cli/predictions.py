@@ -1,9 +1,6 @@
-"""``odf predictions``: what the old query endpoints answered, read from Parquet and the landing zone.
+"""``odf predictions``: one date's iris items (predicted, rejected, not yet predicted), from storage.
 
-* ``predicted``   — rows of the stored ``predictions/iris_predictions`` partition;
-* ``rejected``    — rows of ``predictions/iris_rejects`` (records that will never be scored as sent);
-* ``unpredicted`` — landed records that neither has yet (new or changed files, or no run so far);
-* ``all``         — the three together, with a ``status`` column.
+Argument handling only; the Polars queries live in ``odf_cli.predictions_query``.
 """
 
 from __future__ import annotations
@@ -11,68 +8,29 @@ from __future__ import annotations
 import argparse
 import sys
 
-import polars as pl
-
-from odf_assets.predictions import store, transforms
 from odf_cli.main import parse_date
-from odf_resources import settings
-from odf_resources.storage import Storage, storage_from_uri
 
 STATUSES = ("predicted", "unpredicted", "rejected", "all")
-TABLE_COLUMNS = ("status", "id", "predicted_label", *transforms.PROBABILITY_COLUMNS, "model_version", "reason", "source_file", "line")
-
-
-def query(storage: Storage, partition: str, status: str = "all", item_id: str | None = None) -> pl.DataFrame:
-    """Items of one date with their ``status``; the landing zone is read only when pending ones are asked for."""
-    # Each stored partition is read at most once: with "all" it serves its own rows and the pending check.
-    needs = {
-        store.PREDICTIONS_PATH: status in ("predicted", "unpredicted", "all"),
-        store.REJECTS_PATH: status in ("rejected", "unpredicted", "all"),
-    }
-    stored = {path: store.read_stored_or_empty(storage, path, partition) for path, needed in needs.items() if needed}
-    parts = []
-    if status in ("predicted", "all"):
-        parts.append(stored[store.PREDICTIONS_PATH].with_columns(status=pl.lit("predicted")))
-    if status in ("rejected", "all"):
-        parts.append(stored[store.REJECTS_PATH].with_columns(status=pl.lit("rejected")))
-    if status in ("unpredicted", "all"):
-        landed, _ = store.read_landed(storage, partition)
-        pending = transforms.unaccounted(landed, *stored.values()).drop("problem", "record")
-        parts.append(pending.with_columns(status=pl.lit("unpredicted")))
-    frame = pl.concat(parts, how="diagonal_relaxed")
-    if item_id is not None:
-        frame = frame.filter(pl.col("id") == item_id)
-    leading = [name for name in ("status", "id") if name in frame.columns]
-    return frame.select(*leading, pl.exclude(*leading))
-
-
-def _print(frame: pl.DataFrame, output_format: str) -> None:
-    if output_format == "csv":
-        sys.stdout.write(frame.with_columns(pl.col(pl.Datetime).dt.to_string()).write_csv())
-    elif output_format == "jsonl":
-        sys.stdout.write(frame.write_ndjson())
-    else:
-        shown = frame.select([name for name in TABLE_COLUMNS if name in frame.columns])
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
-            print(shown)
-        print(f"{frame.height} item(s)")
 
 
 def _command(args: argparse.Namespace) -> int:
     parse_date(args.date, "--date")
+    from odf_cli.predictions_query import print_frame, query
+    from odf_resources import settings
+    from odf_resources.storage import storage_from_uri
+
     storage = storage_from_uri(settings.storage_uri())
     frame = query(storage, args.date, args.status, args.id)
     if args.id is not None and frame.is_empty():
         print(f"no {args.status if args.status != 'all' else ''} item with id {args.id!r} on {args.date}".replace("  ", " "), file=sys.stderr)
         return 1
-    _print(frame, args.format)
+    print_frame(frame, args.format)
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "predictions", help="Show one date's iris items: predicted, rejected or not yet predicted."
-    )
+    text = "Show one date's iris items: predicted, rejected or not yet predicted (and why), read from ODF storage."
+    parser = subparsers.add_parser("predictions", help=text, description=text)
     parser.add_argument("--date", required=True, help="the landing date partition, YYYY-MM-DD")
     parser.add_argument("--id", help="only the item with this id")
     parser.add_argument("--status", choices=STATUSES, default="all", help="which items to show (default all)")

@@ -15,7 +15,8 @@ from datetime import UTC, datetime
 
 from odf_cli.graphql import AssetNode, Webserver, default_url
 from odf_cli.main import CommandError, parse_date
-from odf_sensors.run_failure import run_partition
+from odf_cli.progress import CHECK, FAILURE, MATERIALIZATION, SKIPPED, START, SUCCESS, Progress, RunEvent
+from odf_sensors.run_tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG, run_partition
 
 QUEUE_TAG = "odf/queue"
 RUN_DONE = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -84,7 +85,79 @@ def wait_for(fetch, done: set[str], timeout: float, what: str) -> dict:
         time.sleep(POLL_SECONDS)
 
 
-def _print_run(run: dict) -> None:
+_EVENT_KINDS = {
+    "STEP_START": START, "STEP_SUCCESS": SUCCESS, "STEP_FAILURE": FAILURE, "STEP_SKIPPED": SKIPPED,
+    "ASSET_MATERIALIZATION": MATERIALIZATION, "ASSET_CHECK_EVALUATION": CHECK,
+}  # fmt: skip
+
+
+def run_event(raw: dict) -> RunEvent | None:
+    """The progress view of one GraphQL run event (None for events progress does not show)."""
+    kind = _EVENT_KINDS.get(raw.get("eventType") or "")
+    if kind is None:
+        return None
+    common = {"kind": kind, "step": raw.get("stepKey"), "timestamp": float(raw["timestamp"]) / 1000 if raw.get("timestamp") else None}
+    if kind == MATERIALIZATION:
+        rows = next((e.get("intValue") for e in raw.get("metadataEntries", []) if e["label"] == "dagster/row_count"), None)
+        return RunEvent(**common, asset="/".join(raw["assetKey"]["path"]), partition=raw.get("partition"), rows=rows)
+    if kind == CHECK:
+        evaluation = raw["evaluation"]
+        return RunEvent(
+            **common, asset="/".join(evaluation["assetKey"]["path"]), check=evaluation["checkName"], passed=evaluation["success"],
+            severity=evaluation["severity"], partition=evaluation.get("partition"), message=evaluation.get("description"),
+        )  # fmt: skip
+    if kind == FAILURE:
+        return RunEvent(**common, message=((raw.get("error") or {}).get("message")) or raw.get("message"))
+    return RunEvent(**common)
+
+
+def follow_run(server: Webserver, run_id: str, progress: Progress, timeout: float) -> dict:
+    """Feeds the run's events to ``progress`` until it finishes; returns the finished run."""
+    deadline = time.monotonic() + timeout
+    cursor = None
+    while True:
+        run = server.run(run_id)
+        more = True
+        while more:
+            events, cursor, more = server.run_events(run_id, cursor)
+            for raw in events:
+                event = run_event(raw)
+                if event is not None:
+                    progress.feed(event)
+        if run is not None and run["status"] in RUN_DONE:
+            return run
+        if time.monotonic() > deadline:
+            raise CommandError(f"run {run_id} still {run['status'] if run else 'unknown'} after {timeout:.0f}s")
+        time.sleep(POLL_SECONDS)
+
+
+def failure_details(server: Webserver, run_id: str) -> tuple[list[tuple[str, str]], list[dict]]:
+    """(failed steps with their error's first line, runs that retried this one)."""
+    progress = Progress(_Discard(), tty=False)
+    cursor, more = None, True
+    while more:
+        events, cursor, more = server.run_events(run_id, cursor)
+        for raw in events:
+            event = run_event(raw)
+            if event is not None:
+                progress.feed(event)
+            elif raw.get("eventType") == "RUN_FAILURE" and not progress.failed_steps:
+                progress.failed_steps.append(("(run)", (raw.get("message") or "").strip().splitlines()[0] if raw.get("message") else "run failed"))
+    return progress.failed_steps, server.runs_tagged(PARENT_RUN_ID_TAG, run_id)
+
+
+class _Discard:
+    def write(self, _text: str) -> None:
+        pass
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return False
+
+
+def _print_run(run: dict, server: Webserver | None = None) -> None:
     tags = {tag["key"]: tag["value"] for tag in run["tags"]}
     partition = run_partition(tags) or "-"
     assets = ", ".join("/".join(key["path"]) for key in run.get("assetSelection") or [])
@@ -94,6 +167,16 @@ def _print_run(run: dict) -> None:
         print(f"  assets {assets}")
     if run.get("startTime") and run.get("endTime"):
         print(f"  took {run['endTime'] - run['startTime']:.1f}s")
+    if run["status"] == "FAILURE" and server is not None:
+        failed, retries = failure_details(server, run["runId"])
+        for step, message in failed or [("-", "no step failed; see the run's logs in the UI")]:
+            print(f"  failed step {step.replace('__', '/')}: {message}")
+        for retry in retries:
+            print(f"  retried by run {retry['runId']}: {retry['status']}")
+        if not retries and tags.get(WILL_RETRY_TAG) == "true":
+            print("  a retry will be launched (run_retries)")
+        if tags.get(PARENT_RUN_ID_TAG):
+            print(f"  this run retried {tags[PARENT_RUN_ID_TAG]}")
 
 
 def _print_backfill(backfill: dict) -> None:
@@ -121,9 +204,13 @@ def trigger(args: argparse.Namespace) -> int:
     print(f"launched run {run_id} for {', '.join(n.key for n in nodes)}" + (f" [{day}]" if day else "") + f" at {server.url}")
     if not args.wait:
         return 0
-    run = wait_for(lambda: server.run(run_id), RUN_DONE, args.timeout, f"run {run_id}")
-    _print_run(run)
-    return 0 if run["status"] == "SUCCESS" else 1
+    progress = Progress()
+    run = follow_run(server, run_id, progress, args.timeout)
+    _print_run(run, server)
+    print("\nSummary:")
+    print(progress.summary())
+    print(f"\n{progress.verdict()}")
+    return 0 if run["status"] == "SUCCESS" and not progress.error_failed else 1
 
 
 def backfill(args: argparse.Namespace) -> int:
@@ -151,7 +238,7 @@ def status(args: argparse.Namespace) -> int:
     if run is not None:
         if args.wait:
             run = wait_for(lambda: server.run(args.id), RUN_DONE, args.timeout, f"run {args.id}")
-        _print_run(run)
+        _print_run(run, server)
         return 1 if run["status"] in ("FAILURE", "CANCELED") else 0
     backfill_state = server.backfill(args.id)
     if backfill_state is None:
@@ -195,13 +282,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = add("trigger", trigger, "Launch one run materializing the given assets for one date on a running Dagster.")
     parser.add_argument("--asset", required=True, help=assets_help)
     parser.add_argument("--date", help="the partition (YYYY-MM-DD); omit for unpartitioned assets")
-    waiting(parser, "run")
+    waiting(parser, "run, showing per-step progress and a summary (exit 1 also when an ERROR check failed)")
     parser = add("backfill", backfill, "Launch a backfill of the given assets over a date range (BackfillPolicy decides the runs).")
     parser.add_argument("--asset", required=True, help=assets_help)
     parser.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
     parser.add_argument("--end", required=True, help="last day, inclusive")
     waiting(parser, "backfill")
-    parser = add("status", status, "Show the status of a run or a backfill.")
+    parser = add("status", status, "Show the status of a run or a backfill; for a failed run, the failing step, its error and the retry run.")
     parser.add_argument("id", help="a run id or a backfill id")
     waiting(parser, "run or backfill")
     parser = add("results", results, "Print the Parquet URI of the latest materialization of asset(s) for a date.")

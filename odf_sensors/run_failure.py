@@ -12,13 +12,12 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 import requests
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG, PARTITION_NAME_TAG
+
+from odf_sensors.run_tags import WILL_RETRY_TAG, run_partition
 
 RUN_FAILURE_SENSOR = "odf_run_failure_sensor"
 ALERT_TAG = "odf/alert"
 MAX_ERROR_CHARS = 600
-# Set by Dagster when run retries (dagster.yaml run_retries) will start the run again.
-WILL_RETRY_TAG = "dagster/will_retry"
 # user:password@ in URLs and the values of query parameters (API tokens live there).
 _URL_USERINFO = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.-]*://)[^/\s@]+@")
 _URL_QUERY_VALUE = re.compile(r"(?P<name>[?&][^=&\s#]+)=[^&\s#'\"]*")
@@ -43,14 +42,6 @@ def scrub(text: str) -> str:
 def webhook_host(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
-
-
-def run_partition(tags: dict[str, str]) -> str | None:
-    """``2024-01-05`` for a single-partition run, ``2024-01-01..2024-01-31`` for a range run."""
-    if PARTITION_NAME_TAG in tags:
-        return tags[PARTITION_NAME_TAG]
-    start, end = tags.get(ASSET_PARTITION_RANGE_START_TAG), tags.get(ASSET_PARTITION_RANGE_END_TAG)
-    return f"{start}..{end}" if start and end else None
 
 
 def failure_record(context: dg.RunFailureSensorContext) -> FailureRecord:

@@ -13,7 +13,6 @@ and skips (with a reason) when that day is outside the source's range, e.g. afte
 from datetime import UTC, datetime
 
 import dagster as dg
-from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
 
 from odf_assets.jobs import WEEKLY_SALES_JOB
 from odf_assets.sources.assets import ACQUISITION_TAGS, AGGREGATION_TAGS, raw_asset_key
@@ -52,7 +51,8 @@ def source_job_selection(source: SourceSpec, assets: list[dg.AssetsDefinition]) 
     return dg.AssetSelection.assets(raw_asset_key(source)).downstream() & dg.AssetSelection.assets(*same_partitions)
 
 
-def build_source_job(source: SourceSpec, assets: list[dg.AssetsDefinition]) -> UnresolvedAssetJobDefinition:
+def build_source_job(source: SourceSpec, assets: list[dg.AssetsDefinition]):
+    """The source's ingest job (what ``dg.define_asset_job`` returns; its class is not public)."""
     return dg.define_asset_job(
         ingest_job_name(source),
         selection=source_job_selection(source, assets),
@@ -63,7 +63,7 @@ def build_source_job(source: SourceSpec, assets: list[dg.AssetsDefinition]) -> U
 
 
 def build_daily_schedule(
-    source: SourceSpec, job: UnresolvedAssetJobDefinition, partitions_def: dg.TimeWindowPartitionsDefinition,
+    source: SourceSpec, job, partitions_def: dg.TimeWindowPartitionsDefinition,
     default_status: dg.DefaultScheduleStatus,
 ) -> dg.ScheduleDefinition:  # fmt: skip
     @dg.schedule(

@@ -1,0 +1,193 @@
+"""In-process runs behind ``odf materialize``: any asset selection over a date range.
+
+Selected assets are grouped by partitioning (each source's days, the weekly assets, unpartitioned
+ones like the iris model); each group is one run over its partitions inside the range (the assets'
+BackfillPolicy lets them take ranges), upstream groups first. Progress comes from the run's events
+in the instance, read while the run executes.
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from datetime import date, timedelta
+
+import dagster as dg
+
+from odf_cli.main import CommandError
+from odf_cli.progress import CHECK, FAILURE, MATERIALIZATION, SKIPPED, START, SUCCESS, Progress, RunEvent
+from odf_sensors.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+
+ROW_COUNT = "dagster/row_count"
+_KINDS = {
+    dg.DagsterEventType.STEP_START: START,
+    dg.DagsterEventType.STEP_SUCCESS: SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE: FAILURE,
+    dg.DagsterEventType.STEP_SKIPPED: SKIPPED,
+    dg.DagsterEventType.ASSET_MATERIALIZATION: MATERIALIZATION,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION: CHECK,
+}
+
+
+def run_event(entry: dg.EventLogEntry) -> RunEvent | None:
+    """The progress view of one Dagster event (None for events progress does not show)."""
+    kind = _KINDS.get(entry.dagster_event_type)
+    if kind is None:
+        return None
+    common = {"kind": kind, "step": entry.step_key, "timestamp": entry.timestamp}
+    if kind == MATERIALIZATION:
+        materialization = entry.asset_materialization
+        rows = materialization.metadata.get(ROW_COUNT)
+        return RunEvent(
+            **common, asset=materialization.asset_key.to_user_string(), partition=materialization.partition,
+            rows=int(rows.value) if rows is not None else None,
+        )  # fmt: skip
+    if kind == CHECK:
+        evaluation = entry.asset_check_evaluation
+        return RunEvent(
+            **common, asset=evaluation.asset_key.to_user_string(), check=evaluation.check_name, passed=evaluation.passed,
+            severity=evaluation.severity.value, partition=evaluation.partition, message=evaluation.description,
+        )  # fmt: skip
+    if kind == FAILURE:
+        error = entry.get_dagster_event().step_failure_data.error
+        return RunEvent(**common, message=error.message if error else entry.message)
+    return RunEvent(**common)
+
+
+class EventFollower(threading.Thread):
+    """Feeds a run's events to ``progress`` while the run executes in the main thread."""
+
+    def __init__(self, instance: dg.DagsterInstance, run_id: str, progress: Progress, interval: float = 0.3):
+        super().__init__(daemon=True)
+        self.instance, self.run_id, self.progress, self.interval = instance, run_id, progress, interval
+        self.cursor: str | None = None
+        self._done = threading.Event()
+
+    def poll(self) -> None:
+        while True:
+            connection = self.instance.get_records_for_run(self.run_id, cursor=self.cursor, of_type=set(_KINDS))
+            for record in connection.records:
+                event = run_event(record.event_log_entry)
+                if event is not None:
+                    self.progress.feed(event)
+            self.cursor = connection.cursor
+            if not connection.has_more:
+                return
+
+    def run(self) -> None:
+        while not self._done.wait(self.interval):
+            self.poll()
+
+    def finish(self) -> None:
+        self._done.set()
+        self.join()
+        self.poll()  # whatever arrived after the last tick
+
+
+def keys_in_range(partitions_def: dg.PartitionsDefinition, start: str, end: str) -> list[str]:
+    """Partition keys whose window lies inside [start, end] (inclusive days)."""
+    first, after_last = date.fromisoformat(start), date.fromisoformat(end) + timedelta(days=1)
+    keys = []
+    for key in partitions_def.get_partition_keys():
+        window = partitions_def.time_window_for_partition_key(key)
+        if window.start.date() >= first and window.end.date() <= after_last:
+            keys.append(key)
+    return keys
+
+
+def resolve_selection(defs: dg.Definitions, selection: str) -> set[dg.AssetKey]:
+    """Dagster's asset selection syntax; comma-separated items are a union (as ``dagster asset materialize``)."""
+    graph = defs.resolve_asset_graph()
+    items = [item.strip() for item in selection.split(",") if item.strip()] if "," in selection else selection
+    try:
+        keys = dg.AssetSelection.from_coercible(items).resolve(graph)
+    except dg.DagsterError as error:
+        known = ", ".join(sorted(k.to_user_string() for k in graph.materializable_asset_keys)[:12])
+        raise CommandError(f"--select {selection!r}: {str(error).splitlines()[0]} (assets include {known} …)") from None
+    keys = {key for key in keys if key in graph.materializable_asset_keys}
+    if not keys:
+        raise CommandError(f"--select {selection!r} selects no assets (groups: {', '.join(sorted(graph.all_group_names()))})")
+    # A multi-asset runs as a whole: select its siblings too instead of failing on a subset.
+    return {sibling for key in keys for sibling in graph.get_execution_set_asset_and_check_keys(key) if isinstance(sibling, dg.AssetKey)}
+
+
+def default_selection(defs: dg.Definitions) -> tuple[set[dg.AssetKey], dict]:
+    """What ``odf materialize`` runs without --select: the assets of the default pipeline's daily and
+    weekly jobs (``odf_assets.jobs`` selects them by partitioning, and so does this), and the job
+    name per partitioning for messages."""
+    from odf_assets.jobs import DAILY_PIPELINE_JOB, WEEKLY_SALES_JOB
+
+    graph = defs.resolve_asset_graph()
+    jobs = {job.name: job for job in defs.resolve_all_job_defs()}
+    names = {jobs[name].partitions_def: name for name in (DAILY_PIPELINE_JOB, WEEKLY_SALES_JOB) if name in jobs}
+    keys = {key for part in names for key in graph.asset_keys_for_partitions_def(part) if key in graph.materializable_asset_keys}
+    return keys, names
+
+
+def run_groups(defs: dg.Definitions, keys: set[dg.AssetKey]) -> list[tuple[dg.PartitionsDefinition | None, list[dg.AssetKey]]]:
+    """The keys grouped by partitioning, a group after every group it depends on."""
+    graph = defs.resolve_asset_graph()
+    groups: dict = {}
+    for key in sorted(keys):
+        groups.setdefault(graph.get(key).partitions_def, []).append(key)
+    ancestors = {part: {a for key in members for a in graph.get_ancestor_asset_keys(key)} for part, members in groups.items()}
+    ordered, remaining = [], dict(groups)
+    while remaining:
+        # Group A waits while another remaining group holds one of A's ancestors.
+        ready = [p for p in remaining if not any(set(remaining[o]) & ancestors[p] for o in remaining if o is not p)] or list(remaining)[:1]
+        ordered.append((ready[0], remaining.pop(ready[0])))
+    return ordered
+
+
+def _describe(partitions_def: dg.PartitionsDefinition) -> str:
+    keys = partitions_def.get_partition_keys()
+    return f"{keys[0]}..{keys[-1]}" if keys else "none"
+
+
+def materialize(
+    start: str, end: str, instance: dg.DagsterInstance, progress: Progress, selection: str | None = None, log_level: str = "WARNING"
+) -> dict[str, list[str]]:
+    """Runs the selection (default: the default pipeline) over [start, end]; returns stored URIs per asset."""
+    from odf_assets.definitions import build_definitions
+
+    defs = build_definitions()
+    keys, labels = (resolve_selection(defs, selection), {}) if selection else default_selection(defs)
+    written: dict[str, list[str]] = {}
+    ran, skipped = 0, []
+    for partitions_def, members in run_groups(defs, keys):
+        names = labels.get(partitions_def) or ", ".join(key.to_user_string() for key in members)
+        tags = {"odf/launched_by": "odf-cli"}
+        if partitions_def is not None:
+            partition_keys = keys_in_range(partitions_def, start, end)
+            if not partition_keys:
+                skipped.append(f"no partitions of {names} between {start} and {end} (valid: {_describe(partitions_def)})")
+                continue
+            first = partitions_def.time_window_for_partition_key(partition_keys[0]).start.date().isoformat()
+            last = (partitions_def.time_window_for_partition_key(partition_keys[-1]).end.date() - timedelta(days=1)).isoformat()
+            if (first, last) != (start, end):
+                progress.heading(f"warning: {start}..{end} clipped to {first}..{last} for {names} (partitions {_describe(partitions_def)})")
+            tags.update({PARTITION_RANGE_START_TAG: partition_keys[0], PARTITION_RANGE_END_TAG: partition_keys[-1]})
+        job = defs.resolve_implicit_job_def_def_for_assets(members)
+        run_id = str(uuid.uuid4())
+        progress.heading(f"run {run_id}: {len(members)} asset(s)" + (f" {tags[PARTITION_RANGE_START_TAG]}..{tags[PARTITION_RANGE_END_TAG]}" if partitions_def else ""))
+        follower = EventFollower(instance, run_id, progress)
+        follower.start()
+        try:
+            result = job.execute_in_process(
+                instance=instance, run_id=run_id, tags=tags, asset_selection=members, raise_on_error=False,
+                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+            )  # fmt: skip
+        finally:
+            follower.finish()
+        ran += 1
+        for event in result.get_asset_materialization_events():
+            uri = event.materialization.metadata.get("uri")
+            if uri is not None:
+                written.setdefault(event.asset_key.to_user_string(), []).append(str(uri.value))
+        if not result.success:
+            break  # later groups depend on this one or would only repeat its error
+    if not ran:
+        raise CommandError("; ".join(skipped) or f"nothing to run between {start} and {end}")
+    for message in skipped:
+        progress.heading(f"warning: {message}; skipped")
+    return written

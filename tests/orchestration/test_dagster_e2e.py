@@ -97,6 +97,7 @@ def stack(moto_server):
         **moto_server.env(),
         ODF_STORAGE=f"s3://{bucket}/{PREFIX}",
         ODF_SOURCES=str(write_registry(workdir, [shop_source(sources.url)])),
+        ODF_ALLOWED_HOSTS="127.0.0.1",  # loopback sources are default-deny unless named
         ODF_LANDING_SENSOR_INTERVAL_SECONDS="1",
         ODF_SENSOR_MIN_INTERVAL_SECONDS="1",
         ODF_RETRY_DELAY_SECONDS="0",

@@ -19,7 +19,7 @@ from odf_assets.sales.assets import SALES_SOURCE, build_sales_assets
 from odf_assets.sources.assets import IO_MANAGER_KEY, build_source_assets
 from odf_resources import settings
 from odf_resources.parquet_io_manager import PolarsParquetIOManager
-from odf_resources.source_fetcher import SourceFetcher
+from odf_resources.source_fetcher import SourceFetcher, registry_file_roots
 from odf_sensors.definitions import build_orchestration_definitions
 
 
@@ -34,13 +34,16 @@ def build_definitions() -> dg.Definitions:
         assets += build_analysis_assets(default)
         daily = daily_partitions(default.start_date, default.end_date)
         weekly = weekly_partitions(default.start_date, default.end_date)
-    file_roots = sorted({str(path.resolve().parent) for path in registry_files()} | {str(p) for p in settings.extra_file_roots()})
+    file_roots = registry_file_roots(registry_files(), settings.extra_file_roots())
     core = dg.Definitions(
         assets=assets,
         jobs=build_jobs(assets, daily, weekly),
         resources={
             IO_MANAGER_KEY: PolarsParquetIOManager(base=settings.storage_uri()),
-            "source_fetcher": SourceFetcher(file_roots=file_roots, allowed_hosts=settings.allowed_source_hosts()),
+            "source_fetcher": SourceFetcher(
+                file_roots=file_roots, allowed_hosts=settings.allowed_source_hosts(),
+                deadline_seconds=settings.fetch_deadline_seconds(), ca_bundle=settings.source_ca_bundle(),
+            ),  # fmt: skip
         },
     )
     return dg.Definitions.merge(core, build_prediction_definitions(), build_orchestration_definitions(sources, assets))

@@ -26,9 +26,23 @@ def extra_file_roots() -> list[Path]:
 
 
 def allowed_source_hosts() -> list[str]:
-    """``ODF_ALLOWED_HOSTS``: comma-separated host allowlist for HTTP(S) sources; empty allows any."""
+    """``ODF_ALLOWED_HOSTS``: comma-separated host allowlist for HTTP(S) sources. Empty allows any host
+    with public addresses; loopback, private and other non-public addresses need their host named here."""
     raw = os.environ.get("ODF_ALLOWED_HOSTS", "")
     return [host.strip().lower() for host in raw.split(",") if host.strip()]
+
+
+DEFAULT_FETCH_DEADLINE_SECONDS = 300.0
+
+
+def fetch_deadline_seconds() -> float:
+    """``ODF_FETCH_DEADLINE_SECONDS``: wall clock for one source download, retries included (default 300)."""
+    return positive_number("ODF_FETCH_DEADLINE_SECONDS", DEFAULT_FETCH_DEADLINE_SECONDS, float)
+
+
+def source_ca_bundle() -> str:
+    """``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE``: CA certificates for https sources (default: certifi's)."""
+    return (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or "").strip()
 
 
 def retry_delay_seconds() -> float:

@@ -80,6 +80,10 @@ def test_bad_documents(tmp_path):
         load_registry_file(listless)
     with pytest.raises(RegistryError, match=r"missing.yaml: registry file not found"):
         load_registry_file(tmp_path / "missing.yaml")
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("sources: []\n# café\n".encode("latin-1"))
+    with pytest.raises(RegistryError, match=r"latin.yaml: not UTF-8 text \(byte 17\)"):
+        load_registry_file(latin)
 
 
 def test_duplicate_names_across_files_name_both(tmp_path):

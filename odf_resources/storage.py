@@ -16,7 +16,10 @@ import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from stat import S_ISLNK, S_ISREG
+from typing import TYPE_CHECKING, BinaryIO
+
+from odf_resources.leftovers import sweep_once
 
 if TYPE_CHECKING:  # boto3 is imported by S3Storage only: the code location loads without it
     from boto3.s3.transfer import TransferConfig
@@ -53,6 +56,8 @@ class StoredObject:
     size: int
     # Changes whenever the object's content is replaced: an ETag on S3, mtime_ns+size locally.
     version: str
+    # A local symbolic link (to a file or folder): listed so callers can refuse it, never followed.
+    symlink: bool = False
 
 
 class Storage(ABC):
@@ -78,7 +83,13 @@ class Storage(ABC):
 
     @abstractmethod
     def list(self, prefix: str) -> list[StoredObject]:
-        """Every object under ``prefix`` (recursive), temporary files excluded, sorted by key."""
+        """Every object under ``prefix`` (recursive), temporary files excluded, sorted by key.
+        Keys are as found: they may hold characters ``safe_key`` refuses."""
+
+    @abstractmethod
+    def open_stream(self, key: str) -> BinaryIO:
+        """``key``'s bytes as a readable binary stream, for files too large to hold in memory;
+        locally, a symbolic link anywhere under the base is refused (``UnsafeKeyError``)."""
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
@@ -88,8 +99,9 @@ class Storage(ABC):
         return self.uri_for(key)
 
     def staging_dir(self) -> Path:
-        """A directory for temporary files that ``publish_file`` can move from cheaply."""
-        return Path(tempfile.gettempdir())
+        """A directory for temporary files that ``publish_file`` can move from cheaply; what a
+        killed process left there long ago is swept the first time a process asks for it."""
+        return _swept(Path(tempfile.gettempdir()) / "odf-staging")
 
     def publish_bytes(self, data: bytes, key: str) -> None:
         with tempfile.NamedTemporaryFile(dir=self.staging_dir(), prefix=_TEMP_PREFIX, delete=False) as handle:
@@ -113,9 +125,7 @@ class LocalStorage(Storage):
         return str(self._path(key))
 
     def staging_dir(self) -> Path:
-        staging = self.base / (_TEMP_PREFIX + "staging")
-        staging.mkdir(parents=True, exist_ok=True)
-        return staging
+        return _swept(self.base / (_TEMP_PREFIX + "staging"))
 
     def publish_file(self, local_path: Path, key: str) -> None:
         destination = self._path(key)
@@ -141,15 +151,28 @@ class LocalStorage(Storage):
 
     def list(self, prefix: str) -> list[StoredObject]:
         root = self._path(prefix)
-        if not root.is_dir():
+        if root.is_symlink() or not root.is_dir():
             return []
         found = []
-        for path in root.rglob("*"):
-            relative = path.relative_to(self.base).as_posix()
-            if path.is_file() and not any(part.startswith(_TEMP_PREFIX) for part in relative.split("/")):
-                stat = path.stat()
-                found.append(StoredObject(relative, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}"))
+        # os.walk does not descend into linked folders; links are listed, flagged, never followed.
+        for folder, dirs, files in os.walk(root):
+            for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
+                path = os.path.join(folder, name)
+                relative = Path(path).relative_to(self.base).as_posix()
+                if any(part.startswith(_TEMP_PREFIX) for part in relative.split("/")):
+                    continue
+                stat = os.lstat(path)
+                link = S_ISLNK(stat.st_mode)
+                if link or S_ISREG(stat.st_mode):  # never a FIFO or socket: opening one would block
+                    found.append(StoredObject(relative, stat.st_size, f"{stat.st_mtime_ns}-{stat.st_size}", link))
         return sorted(found, key=lambda item: item.key)
+
+    def open_stream(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        # realpath catches a linked folder on the way; O_NOFOLLOW a link swapped in at the end.
+        if os.path.realpath(path) != str(path):
+            raise UnsafeKeyError(f"{key!r} passes through a symbolic link; refused")
+        return os.fdopen(os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)), "rb")
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
@@ -207,8 +230,17 @@ class S3Storage(Storage):
                     found.append(StoredObject(key, int(item["Size"]), item["ETag"].strip('"')))
         return sorted(found, key=lambda item: item.key)
 
+    def open_stream(self, key: str) -> BinaryIO:
+        return self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"]
+
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
+
+
+def _swept(staging: Path) -> Path:
+    staging.mkdir(parents=True, exist_ok=True)
+    sweep_once(staging)
+    return staging
 
 
 def split_storage_uri(uri: str) -> tuple[str, str] | None:

@@ -21,6 +21,7 @@ from odf_assets.jobs import WEEKLY_SALES_JOB
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
 from odf_resources.settings import positive_number
+from odf_sensors.maintenance import build_maintenance_schedule, maintenance_job
 from odf_sensors.run_failure import build_run_failure_sensor
 from odf_sensors.schedules import build_daily_schedule, build_source_job, build_weekly_schedule, source_has_ended
 
@@ -71,4 +72,6 @@ def build_orchestration_definitions(
     elif weekly:
         raise ValueError(f"{WEEKLY_SALES_JOB}: weekly assets with {len(weekly)} different partitionings cannot share one schedule")
     failure_sensor = build_run_failure_sensor(alert_webhook_url(), alert_webhook_timeout_seconds(), sensor_min_interval_seconds())
+    jobs.append(maintenance_job)  # its odf_storage resource comes with the predictions definitions
+    schedules.append(build_maintenance_schedule(status))
     return dg.Definitions(jobs=jobs, schedules=schedules, sensors=[failure_sensor])

@@ -138,6 +138,7 @@ def test_default_status_stopped_unless_env_says_running_and_ended_sources_always
         "ingest_city_counts_daily": dg.DefaultScheduleStatus.RUNNING,
         SAMPLE_DAILY: dg.DefaultScheduleStatus.STOPPED,  # ended 2024-03-31: its ticks would only skip
         WEEKLY: dg.DefaultScheduleStatus.STOPPED,
+        "odf_maintenance_schedule": dg.DefaultScheduleStatus.RUNNING,  # crash leftovers, daily
     }
     with pytest.raises(ValueError, match="ODF_SCHEDULES_DEFAULT_STATUS='sometimes'"):
         orchestration(ODF_SCHEDULES_DEFAULT_STATUS="sometimes")

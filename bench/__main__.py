@@ -16,6 +16,7 @@ BENCHMARKS = {
     "aggregates": (["--rows", "1000000", "--rows", "10000000"], ["--rows", "1000000"]),
     "large_input": (["--gigabytes", "3"], ["--gigabytes", "0.5"]),
     "backfill": ([], ["--days", "90"]),
+    "startup": ([], ["--repeat", "1"]),
 }
 
 

@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
 import dagster as dg
-import requests
 
 from odf_sensors.run_tags import WILL_RETRY_TAG, run_partition
 
@@ -67,6 +66,8 @@ def post_alert(url: str, record: FailureRecord, timeout_seconds: float) -> str |
         f"ODF run failed: {record.job}" + (f" [{record.partition}]" if record.partition else "")
         + f" ({record.run_id}" + (", will be retried" if record.will_retry else "") + f"): {record.error}"
     )
+    import requests  # only when alerting: the code location loads without it
+
     try:
         response = requests.post(url, json={"text": text, **asdict(record)}, timeout=timeout_seconds)
     except requests.RequestException as error:

@@ -9,6 +9,8 @@ import dagster as dg
 # backfill_policy and Output(data_version=...) are beta in Dagster 1.13 and used on purpose
 # (range backfills, content-hash versions); their warnings would drown every log.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
+# Partitioned asset checks (one evaluation per check per day) are a preview feature in 1.13.
+warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from odf_assets.analysis.assets import build_analysis_assets
 from odf_assets.jobs import build_jobs
@@ -20,6 +22,7 @@ from odf_assets.sources.assets import IO_MANAGER_KEY, build_source_assets
 from odf_resources import settings
 from odf_resources.parquet_io_manager import PolarsParquetIOManager
 from odf_resources.source_fetcher import SourceFetcher, registry_file_roots
+from odf_resources.storage_resource import OdfStorage
 from odf_sensors.definitions import build_orchestration_definitions
 
 
@@ -40,6 +43,8 @@ def build_definitions() -> dg.Definitions:
         jobs=build_jobs(assets, daily, weekly),
         resources={
             IO_MANAGER_KEY: PolarsParquetIOManager(base=settings.storage_uri()),
+            # Assets that publish the passing days of a partly failed range write through it.
+            "odf_storage": OdfStorage(base=settings.storage_uri()),
             "source_fetcher": SourceFetcher(
                 file_roots=file_roots, allowed_hosts=settings.allowed_source_hosts(),
                 deadline_seconds=settings.fetch_deadline_seconds(), ca_bundle=settings.source_ca_bundle(),

@@ -76,6 +76,29 @@ def out_of_range(column: str, low: float | None, high: float | None) -> pl.Expr:
     return condition.sum().alias(f"outside.{column}")
 
 
+# The partition key of each row, as text: the key Dagster uses for the row's partition.
+DAY = "__odf_day"
+
+
+def day_measures(
+    key: Sequence[str], null_columns: Sequence[str], ranges: dict, keys_in_pass: bool
+) -> list[pl.Expr]:
+    """Per-day measures for ``group_by(DAY).agg(...)``: rows, nulls, values out of range and, when
+    the day's keys fit in memory, distinct keys."""
+    expressions = [row_count(), *null_counts(null_columns)]
+    expressions += [out_of_range(column, bounds.min, bounds.max) for column, bounds in ranges.items()]
+    if key and keys_in_pass:
+        expressions.append(distinct_keys(key))
+    return expressions
+
+
+def measure_by_day(frame: pl.DataFrame | pl.LazyFrame, partition_column: str, expressions: list[pl.Expr]) -> dict[str, dict]:
+    """``expressions`` evaluated per partition key, in one streaming pass: {key: {name: value}}."""
+    day = pl.col(partition_column).cast(pl.String).alias(DAY)
+    measured = frame.lazy().group_by(day).agg(expressions).collect(engine="streaming")
+    return {row[DAY]: row for row in measured.iter_rows(named=True) if row[DAY] is not None}
+
+
 def measure(frame: pl.DataFrame | pl.LazyFrame, expressions: list[pl.Expr]) -> dict:
     """Evaluate aggregate ``expressions`` in one (streaming) pass; a dict of their values."""
     return frame.lazy().select(expressions).collect(engine="streaming").row(0, named=True)

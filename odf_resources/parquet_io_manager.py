@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import dagster as dg
@@ -106,6 +107,30 @@ def stage_partitions(
     return staged
 
 
+@dataclass(frozen=True)
+class StagedPartitions:
+    """Finished Parquet files, one per partition key, that an asset wrote and checked itself:
+    the IO manager publishes them as they are, with no second encoding pass."""
+
+    files: dict[str, Path]
+
+
+def publish_staged(storage: Storage, asset_path: Sequence[str], column: str, staged: dict[str | None, Path]) -> dict:
+    """Publish staged files as the partitions' objects; the metadata of each, by partition key.
+
+    Every file is described before any is published, so a corrupt file stops the whole set.
+    """
+    keys = {partition: object_key(asset_path, column, partition) for partition in staged}
+    metadata = {partition: describe_stored(storage, local, keys[partition]) for partition, local in staged.items()}
+    for partition, local in staged.items():
+        storage.publish_file(local, keys[partition])
+    return metadata
+
+
+def describe_stored(storage: Storage, local: Path, key: str) -> dict[str, dg.RawMetadataValue]:
+    return {**describe_parquet(local), "uri": dg.MetadataValue.path(storage.uri_for(key)), "bytes": local.stat().st_size}
+
+
 class PolarsParquetIOManager(dg.ConfigurableIOManager):
     """Stores Polars DataFrames/LazyFrames as Parquet: one atomic object per asset × partition."""
 
@@ -122,12 +147,26 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None) -> None:
         if obj is None:
             return
+        if isinstance(obj, StagedPartitions):
+            self._publish_staged(context, obj)
+            return
         if not isinstance(obj, (pl.DataFrame, pl.LazyFrame)):
             raise dg.Failure(f"{context.asset_key.to_user_string()}: expected a Polars frame, got {type(obj).__name__}")
         column = partition_column(context.definition_metadata)
         partitions = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
         keys = {partition: object_key(context.asset_key.path, column, partition) for partition in partitions}
         written = self._write_all(obj, column, keys, context.asset_key.to_user_string())
+        self._record(context, written)
+
+    def _publish_staged(self, context: dg.OutputContext, staged: StagedPartitions) -> None:
+        partitions = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
+        missing = [p for p in partitions if p not in staged.files]
+        if missing:
+            raise dg.Failure(f"{context.asset_key.to_user_string()}: no staged file for partition(s) {missing}")
+        column = partition_column(context.definition_metadata)
+        self._record(context, publish_staged(self.storage, context.asset_key.path, column, {p: staged.files[p] for p in partitions}))
+
+    def _record(self, context: dg.OutputContext, written: dict) -> None:
         written = {p: {**m, **lineage_metadata(context, p)} for p, m in written.items()}
         if len(written) == 1:
             context.add_output_metadata(next(iter(written.values())))
@@ -145,14 +184,10 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
                 write_parquet(frame, next(iter(staged.values())))
             else:
                 staged = stage_partitions(frame, column, list(keys), Path(staging), asset)
-            metadata = {partition: self._describe(local, keys[partition]) for partition, local in staged.items()}
+            metadata = {partition: describe_stored(self.storage, local, keys[partition]) for partition, local in staged.items()}
             for partition, local in staged.items():
                 self.storage.publish_file(local, keys[partition])
         return metadata
-
-    def _describe(self, local: Path, key: str) -> dict[str, dg.RawMetadataValue]:
-        uri = self.storage.uri_for(key)
-        return {**describe_parquet(local), "uri": dg.MetadataValue.path(uri), "bytes": local.stat().st_size}
 
     # -- reading -----------------------------------------------------------------------------
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:

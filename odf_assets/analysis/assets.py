@@ -9,6 +9,7 @@ from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.sales.assets import CLEANED_SALES, emit
 from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_assets.sources.registry import SourceSpec
+from odf_resources.storage_resource import OdfStorage
 
 SUMMARY = dg.AssetKey(["analysis", "summary"])
 STATS = dg.AssetKey(["analysis", "stats"])
@@ -30,14 +31,14 @@ def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     summary_key = [analysis.DATE, "category_name"]
     stats_key = [analysis.DATE, "column"]
 
-    @dg.asset(key=SUMMARY, check_specs=checks.check_specs(SUMMARY, key=summary_key), **common)
-    def summary(sales: pl.LazyFrame):
+    @dg.asset(key=SUMMARY, check_specs=checks.check_specs(SUMMARY, checks.Contract(key=tuple(summary_key)), common["partitions_def"]), **common)
+    def summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: pl.LazyFrame):
         """Per date and category: rows, total sales and share of the day (the old summary.parquet)."""
-        yield from emit(analysis.category_summary(sales), summary_key)
+        yield from emit(context, odf_storage, analysis.category_summary(sales), summary_key)
 
-    @dg.asset(key=STATS, check_specs=checks.check_specs(STATS, key=stats_key), **common)
-    def stats(sales: pl.LazyFrame):
+    @dg.asset(key=STATS, check_specs=checks.check_specs(STATS, checks.Contract(key=tuple(stats_key)), common["partitions_def"]), **common)
+    def stats(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: pl.LazyFrame):
         """Per date and numeric column: descriptive statistics (the old stats.parquet)."""
-        yield from emit(analysis.descriptive_stats(sales, STATS_COLUMNS), stats_key)
+        yield from emit(context, odf_storage, analysis.descriptive_stats(sales, STATS_COLUMNS), stats_key)
 
     return [summary, stats]

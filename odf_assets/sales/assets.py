@@ -6,11 +6,13 @@ import dagster as dg
 import polars as pl
 
 from odf_assets import checks
+from odf_assets.publishing import emit_checked
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, WEEKLY_BACKFILL_POLICY, daily_partitions, weekly_partitions
 from odf_assets.sales import transforms as sales
 from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY, raw_asset_key
 from odf_assets.sources.registry import SourceSpec
+from odf_resources.storage_resource import OdfStorage
 
 SALES_SOURCE = "iowa_liquor_sales"
 GROUP = "sales"
@@ -29,11 +31,11 @@ SALES_TRENDS = sales_key("sales_trends")
 TOP_SALES_DAYS = sales_key("top_sales_days")
 
 
-def emit(frame: pl.LazyFrame, unique_by: Sequence[str]) -> Iterator[dg.Output | dg.AssetCheckResult]:
-    """Collect with the streaming engine, then yield the output and its checks."""
-    result = frame.collect(engine="streaming")
-    yield dg.Output(result)
-    yield from checks.check_results(result, key=unique_by)
+def emit(
+    context: dg.AssetExecutionContext, storage: OdfStorage, frame: pl.LazyFrame, unique_by: Sequence[str]
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """Collect with the streaming engine, check every day, and publish the days that passed."""
+    yield from emit_checked(context, frame, checks.Contract(key=tuple(unique_by)), storage.get())
 
 
 def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
@@ -56,44 +58,44 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
             tags=AGGREGATION_TAGS,
             op_tags={**AGGREGATION_TAGS, **(HEAVY_ASSET_OP_TAGS if heavy else {})},
             metadata={"partition_expr": column},
-            check_specs=checks.check_specs(key, key=unique_by),
+            check_specs=checks.check_specs(key, checks.Contract(key=tuple(unique_by)), weekly if is_weekly else daily),
         )
 
     # Row-level work over every sale of the range (dedup, text cleaning): a big pod under k8s.
     @sales_asset(CLEANED_SALES, {"raw": raw}, [sales.DATE, sales.INVOICE], heavy=True)
-    def cleaned_sales(raw: pl.LazyFrame):
+    def cleaned_sales(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: pl.LazyFrame):
         """Sales without incomplete rows, returns or a day's repeated invoice lines; text trimmed."""
-        yield from emit(sales.clean_sales(raw), [sales.DATE, sales.INVOICE])
+        yield from emit(context, odf_storage, sales.clean_sales(raw), [sales.DATE, sales.INVOICE])
 
     @sales_asset(DATA_QUALITY_METRICS, {"raw": raw}, [sales.DATE])
-    def data_quality_metrics(raw: pl.LazyFrame):
+    def data_quality_metrics(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: pl.LazyFrame):
         """Per day: raw rows, missing values, returns and repeated invoice lines."""
-        yield from emit(sales.data_quality_metrics(raw), [sales.DATE])
+        yield from emit(context, odf_storage, sales.data_quality_metrics(raw), [sales.DATE])
 
     @sales_asset(DAILY_SALES_SUMMARY, {"cleaned": CLEANED_SALES}, [sales.DATE])
-    def daily_sales_summary(cleaned: pl.LazyFrame):
+    def daily_sales_summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, cleaned: pl.LazyFrame):
         """Per day: transactions, bottles, liters, revenue, average sale, distinct stores and items."""
-        yield from emit(sales.daily_sales_summary(cleaned), [sales.DATE])
+        yield from emit(context, odf_storage, sales.daily_sales_summary(cleaned), [sales.DATE])
 
     @sales_asset(ENRICHED_DAILY_SUMMARY, {"summary": DAILY_SALES_SUMMARY, "quality": DATA_QUALITY_METRICS}, [sales.DATE])
-    def enriched_daily_summary(summary: pl.LazyFrame, quality: pl.LazyFrame):
+    def enriched_daily_summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, summary: pl.LazyFrame, quality: pl.LazyFrame):
         """The daily summary with weekday, week, revenue per bottle and the day's data quality."""
-        yield from emit(sales.enriched_daily_summary(summary, quality), [sales.DATE])
+        yield from emit(context, odf_storage, sales.enriched_daily_summary(summary, quality), [sales.DATE])
 
     @sales_asset(WEEKLY_SALES, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.WEEK], is_weekly=True)
-    def weekly_sales(enriched: pl.LazyFrame):
+    def weekly_sales(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: pl.LazyFrame):
         """Per Monday-start week: revenue, bottles, transactions, active days and the best day."""
-        yield from emit(sales.weekly_sales(enriched), [sales.WEEK])
+        yield from emit(context, odf_storage, sales.weekly_sales(enriched), [sales.WEEK])
 
     @sales_asset(SALES_TRENDS, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.DATE], is_weekly=True)
-    def sales_trends(enriched: pl.LazyFrame):
+    def sales_trends(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: pl.LazyFrame):
         """Day-over-day revenue change and 3-day moving average within each week."""
-        yield from emit(sales.sales_trends(enriched), [sales.DATE])
+        yield from emit(context, odf_storage, sales.sales_trends(enriched), [sales.DATE])
 
     @sales_asset(TOP_SALES_DAYS, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.WEEK, "rank"], is_weekly=True)
-    def top_sales_days(enriched: pl.LazyFrame):
+    def top_sales_days(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: pl.LazyFrame):
         """The three highest-revenue days of each week."""
-        yield from emit(sales.top_sales_days(enriched), [sales.WEEK, "rank"])
+        yield from emit(context, odf_storage, sales.top_sales_days(enriched), [sales.WEEK, "rank"])
 
     return [
         cleaned_sales, data_quality_metrics, daily_sales_summary, enriched_daily_summary,

@@ -1,35 +1,51 @@
-"""Fetch a source for a window of days and conform it to the registry: the raw asset's body.
+"""Fetch a source for a window of days, stage each day's rows and measure each day: the raw asset's body.
 
-Each fetched file is parsed once: one streaming pass writes its typed rows, with a flag per value
-that did not convert, to a local Parquet file in the work directory. The flags are checked there;
-the IO manager's upload and the asset checks read the same file. A partition far larger than
-memory streams from source to Parquet.
+Each fetched file is parsed once. One streaming pass (Polars ``collect_all`` shares the scan)
+writes the typed rows of every day to their own finished Parquet file and measures every day:
+rows, values that did not convert (with their first row), nulls, ranges and keys. Rows are only
+re-read to quote a bad value or find its line, which happens only when there is one. A partition
+far larger than memory streams from source to Parquet.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
 import polars as pl
 
+from odf_assets import checks, quality
 from odf_assets.sources import transforms
 from odf_assets.sources.registry import SourceSpec
-from odf_resources.source_fetcher import SourceFetcher
-from odf_resources.source_files import parse_errors, scan_source_file
-from odf_resources.text import redact_url
+from odf_resources.source_fetcher import FetchError, SourceFetcher, SourceUnavailableError
+from odf_resources.source_files import (
+    CsvDialect,
+    SourceFileError,
+    csv_row_shapes,
+    parse_errors,
+    scan_source_file,
+    transcode_to_utf8,
+)
+from odf_resources.text import quote, redact_url
+
+ROW = transforms.ROW_NUMBER
+MAYBE_SHORT = "__odf_maybe_short"
+# Up to this many fetched bytes, a day's distinct keys are counted in the staging pass itself;
+# past it, afterwards over the day's staged file in hash slices (bounded memory).
+KEYS_IN_PASS_MAX_BYTES = 200 << 20
 
 
-@dataclass(frozen=True)
-class Acquired:
-    # Lazy over files in the caller's work directory: consume it before that directory goes.
-    frame: pl.LazyFrame
+@dataclass
+class StagedSource:
+    # Finished Parquet per day that has rows, in the caller's work directory.
+    files: dict[str, Path] = field(default_factory=dict)
+    findings: dict[str, checks.DayFindings] = field(default_factory=dict)
     # Hash of the fetched bytes per file: the raw asset's data version and dedup key.
-    content_hashes: dict[str, str]
-    fetched_bytes: int
-    extra_columns: tuple[str, ...]
+    content_hashes: dict[str, str] = field(default_factory=dict)
+    fetched_bytes: int = 0
+    rows_without_day: int = 0
 
     @property
     def data_version(self) -> str:
@@ -43,38 +59,191 @@ def _days(start: date, end: date) -> list[date]:
     return [start + timedelta(days=offset) for offset in range((end - start).days)]
 
 
-def _load(spec: SourceSpec, fetcher: SourceFetcher, url: str, where: str, workdir: Path, staged: Path):
-    fetched = fetcher.fetch(url, workdir)
-    located = f"{where} ({redact_url(url)})"
-    label = f"{spec.name} {located}"
-    frame = scan_source_file(fetched.path, spec.format, label)
-    with parse_errors(fetched.path, spec.format, label):
-        columns = frame.collect_schema().names()
-        flagged = transforms.with_conversion_flags(frame, spec.schema, spec.name, located)
-        # lz4: the file is read back at once and deleted with the work directory.
-        flagged.sink_parquet(staged, compression="lz4")
-        conformed = transforms.raise_on_flagged_values(pl.scan_parquet(staged), frame, spec.schema, spec.name, located)
-    extra = tuple(column for column in columns if column not in spec.schema)
-    return fetched, conformed, extra
+def dialect_for(spec: SourceSpec) -> CsvDialect:
+    options = spec.parsing.csv
+    return CsvDialect(options.delimiter, options.quote_char, options.null_values, options.encoding)
 
 
-def acquire(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: date, workdir: Path) -> Acquired:
-    """Rows of days [start, end): one file per day with ``url_template``, else one whole file cut by date."""
-    hashes: dict[str, str] = {}
-    total, extras, frames = 0, set(), []
+def contract_for(spec: SourceSpec) -> checks.Contract:
+    return checks.Contract(key=spec.key, schema=spec.schema, null_limits=spec.max_null_fraction, ranges=spec.ranges)
+
+
+def _position(fmt: str, row: int, line: int | None) -> str:
+    if fmt == "csv":
+        return f"line {line}" if line else f"data row {row}"
+    return f"line {row}" if fmt == "jsonl" else f"record {row}"
+
+
+class _FileStager:
+    """Stages one fetched file that holds the rows of ``days`` (one day, or a whole-file window)."""
+
+    def __init__(self, spec: SourceSpec, path: Path, located: str, workdir: Path, tag: str):
+        self.spec, self.located, self.workdir, self.tag = spec, located, workdir, tag
+        self.dialect = dialect_for(spec)
+        self.label = f"{spec.name} {located}"
+        self.path = transcode_to_utf8(path, self.dialect.encoding) if spec.format == "csv" else path
+        self.contract = contract_for(spec)
+
+    def stage(self, days: list[date], fixed_day: date | None, fetched_bytes: int) -> tuple[dict, dict, int]:
+        """(files by day, findings by day, rows without a day) for ``days``."""
+        keys = [day.isoformat() for day in days]
+        try:
+            frame = scan_source_file(self.path, self.spec.format, self.label, self.dialect)
+            with parse_errors(self.path, self.spec.format, self.label, self.dialect):
+                return self._stage(frame, days, keys, fixed_day, fetched_bytes)
+        except (SourceFileError, transforms.ConformError) as error:
+            problem = str(error)
+            return {}, {key: checks.DayFindings(schema_problems=(problem,)) for key in keys}, 0
+
+    def _stage(self, frame: pl.LazyFrame, days, keys, fixed_day, fetched_bytes) -> tuple[dict, dict, int]:
+        spec, schema = self.spec, self.spec.schema
+        found = frame.collect_schema()
+        missing = transforms.missing_columns(found, schema)
+        if missing:
+            problem = f"{self.label}: missing column(s) {missing}; expected {list(schema)}, found {found.names()[:50]}"
+            return {}, {key: checks.DayFindings(schema_problems=(problem,)) for key in keys}, 0
+        extra_columns = tuple(column for column in found.names() if column not in schema)
+        # A row with too few fields leaves its last field empty; only those rows are re-read.
+        maybe_short = [pl.col(found.names()[-1]).is_null().alias(MAYBE_SHORT)] if spec.format == "csv" else []
+        flagged = transforms.with_conversion_flags(frame, schema, spec.name, self.located, spec.parsing, maybe_short)
+        flagged = flagged.with_row_index(ROW, offset=1)
+        if fixed_day is None:
+            day = transforms.partition_day(flagged, str(spec.date_column), spec.parsing.timezone)
+        else:
+            day = pl.lit(fixed_day, dtype=pl.Date)
+        flagged = flagged.with_columns(day.alias(transforms.PARTITION_COLUMN))
+        in_window = pl.col(transforms.PARTITION_COLUMN).is_between(days[0], days[-1], closed="both")
+        parts = self.workdir / f"parts-{self.tag}"
+        stored = list(dict.fromkeys([*schema, transforms.PARTITION_COLUMN]))
+        sink = flagged.filter(in_window).select(stored).sink_parquet(
+            pl.PartitionBy(parts, key=transforms.PARTITION_COLUMN, include_key=True, approximate_bytes_per_file=None),
+            mkdir=True,
+            compression="zstd",
+            lazy=True,
+        )
+        keys_in_pass = fetched_bytes <= KEYS_IN_PASS_MAX_BYTES
+        flags = [transforms.FLAG_PREFIX + column for column in schema]
+        per_day = [
+            *checks.measures(self.contract, keys_in_pass),
+            *[pl.col(flag).sum().alias(f"bad.{flag}") for flag in flags],
+            *[pl.col(ROW).filter(pl.col(flag)).first().alias(f"first.{flag}") for flag in flags],
+        ]
+        if maybe_short:
+            per_day.append(pl.col(ROW).filter(pl.col(MAYBE_SHORT)).alias(MAYBE_SHORT))
+        day_key = pl.col(transforms.PARTITION_COLUMN).cast(pl.String).alias(quality.DAY)
+        stats = flagged.filter(in_window | pl.col(transforms.PARTITION_COLUMN).is_null()).group_by(day_key).agg(per_day)
+        _, measured = pl.collect_all([sink, stats], engine="streaming")
+        by_day = {row[quality.DAY]: row for row in measured.iter_rows(named=True)}
+        files = self._day_files(parts, keys)
+        dtypes = pl.read_parquet_schema(next(iter(files.values()))) if files else None
+        if self.contract.key and not keys_in_pass:
+            for key, path in files.items():
+                rows = by_day[key]["rows"]
+                by_day[key]["distinct_keys"] = quality.distinct_keys_in_passes(pl.scan_parquet(path), self.contract.key, rows)
+        problems, without_day = self._row_problems(frame, by_day, keys)
+        findings = {
+            key: checks.DayFindings(by_day.get(key), extra_columns=extra_columns, row_problems=tuple(problems.get(key, ())), dtypes=dtypes)
+            for key in keys
+        }
+        return files, findings, without_day
+
+    def _day_files(self, parts: Path, keys: list[str]) -> dict[str, Path]:
+        files = {}
+        for key in keys:
+            pieces = sorted((parts / f"{transforms.PARTITION_COLUMN}={key}").glob("*.parquet"))
+            if not pieces:
+                continue
+            target = self.workdir / f"day-{self.tag}-{key}.parquet"
+            if len(pieces) == 1:
+                pieces[0].rename(target)
+            else:
+                pl.scan_parquet(pieces).sink_parquet(target, compression="zstd")
+            files[key] = target
+        return files
+
+    def _row_problems(self, frame: pl.LazyFrame, by_day: dict, keys: list[str]) -> tuple[dict[str, list[str]], int]:
+        """Per day, what is wrong with its rows (bad values, missing fields), each with its line,
+        column and quoted value; rows whose day is unknown count against every day."""
+        schema, fmt = self.spec.schema, self.spec.format
+        bad: dict[str | None, list[tuple[str, int, int]]] = {}
+        candidates: dict[str | None, list[int]] = {}
+        for key, row in by_day.items():
+            for column in schema:
+                count = row[f"bad.{transforms.FLAG_PREFIX}{column}"]
+                if count:
+                    bad.setdefault(key, []).append((column, row[f"first.{transforms.FLAG_PREFIX}{column}"], count))
+            if row.get(MAYBE_SHORT):
+                candidates[key] = list(row[MAYBE_SHORT])
+        without_day = 0
+        if None in by_day:
+            without_day = by_day[None]["rows"] - sum(count for _, _, count in bad.get(None, []))
+        wanted = {row for entries in bad.values() for _, row, _ in entries} | {r for rows in candidates.values() for r in rows}
+        if not wanted:
+            return {}, without_day
+        shapes = csv_row_shapes(self.path, self.dialect, wanted) if fmt == "csv" else {}
+        header_fields = len(frame.collect_schema())
+        quoted = self._original_values(frame, {row: column for entries in bad.values() for column, row, _ in entries})
+        problems: dict[str, list[str]] = {}
+        for key, entries in bad.items():
+            for column, row, count in entries:
+                where = _position(fmt, row, shapes[row].line if row in shapes else None)
+                kind = schema[column]
+                pattern = self.spec.parsing.formats.get(column)
+                expected = f"{kind} (format {pattern})" if pattern else kind
+                text = f"{self.label}: {where}, column {quote(column)}: {quoted.get(row, '?')} is not a valid {expected}"
+                text += f" ({count} bad value(s) in this column on this day)" if key is not None else "; the row's day is unknown"
+                problems.setdefault(key, []).append(text)
+        for key, rows in candidates.items():
+            short = [row for row in rows if row in shapes and shapes[row].fields < header_fields]
+            if short:
+                first = shapes[short[0]]
+                problems.setdefault(key, []).append(
+                    f"{self.label}: line {first.line} has {first.fields} field(s), the header has {header_fields}"
+                    f" ({len(short)} short row(s) on this day)"
+                )
+        # A row whose day cannot be read could belong to any day: none of them is complete without it.
+        unknown = problems.pop(None, [])
+        return ({key: unknown + problems.get(key, []) for key in keys} if unknown else problems), without_day
+
+    def _original_values(self, frame: pl.LazyFrame, columns_by_row: dict[int, str]) -> dict[int, str]:
+        """The source's own text of each (row, column), quoted and capped, from one re-read."""
+        if not columns_by_row:
+            return {}
+        columns = sorted(set(columns_by_row.values()))
+        picked = (
+            frame.with_row_index(ROW, offset=1)
+            .filter(pl.col(ROW).is_in(list(columns_by_row)))
+            .select(ROW, *[pl.col(c).cast(pl.String) for c in columns])
+            .collect(engine="streaming")
+        )
+        return {row[ROW]: quote(row[columns_by_row[row[ROW]]]) for row in picked.iter_rows(named=True)}
+
+
+def stage_source(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: date, workdir: Path) -> StagedSource:
+    """Rows of days [start, end), staged and measured per day: one file per day with
+    ``url_template``, else one whole file cut by ``date_column``. A file that cannot be fetched or
+    read fails the days it holds; ``SourceUnavailableError`` (worth a retry) propagates."""
+    staged = StagedSource()
+    days = _days(start, end)
     if spec.url_template:
-        for day in _days(start, end):
-            url = spec.url_for(day.isoformat())
-            fetched, frame, extra = _load(spec, fetcher, url, f"partition {day}", workdir, workdir / f"validated-{day}.parquet")
-            hashes[redact_url(url)], total = fetched.sha256, total + fetched.size
-            extras.update(extra)
-            frames.append(transforms.with_partition_date(frame, None, day))
-        combined = pl.concat(frames, how="vertical")
+        batches = [(spec.url_for(day.isoformat()), [day], day, f"partition {day}") for day in days]
     else:
-        url = str(spec.url)
-        where = f"partitions {start}..{end - timedelta(days=1)}"
-        fetched, frame, extra = _load(spec, fetcher, url, where, workdir, workdir / "validated.parquet")
-        hashes[redact_url(url)], total = fetched.sha256, fetched.size
-        extras.update(extra)
-        combined = transforms.with_partition_date(frame, spec.date_column, None)
-    return Acquired(transforms.rows_in_window(combined, start, end), hashes, total, tuple(sorted(extras)))
+        batches = [(str(spec.url), days, None, f"partitions {days[0]}..{days[-1]}")]
+    for index, (url, batch_days, fixed_day, where) in enumerate(batches):
+        located = f"{where} ({redact_url(url)})"
+        keys = [day.isoformat() for day in batch_days]
+        try:
+            fetched = fetcher.fetch(url, workdir)
+        except SourceUnavailableError:
+            raise
+        except FetchError as error:
+            staged.findings.update({key: checks.DayFindings(schema_problems=(f"{spec.name} {located}: {error}",)) for key in keys})
+            continue
+        staged.content_hashes[redact_url(url)] = fetched.sha256
+        staged.fetched_bytes += fetched.size
+        stager = _FileStager(spec, fetched.path, located, workdir, str(index))
+        files, findings, without_day = stager.stage(batch_days, fixed_day, fetched.size)
+        staged.files.update(files)
+        staged.findings.update(findings)
+        staged.rows_without_day += without_day
+    return staged

@@ -10,11 +10,13 @@ from odf_assets import checks
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.sources import transforms
-from odf_assets.sources.acquisition import acquire
+from odf_assets.publishing import emit_checked, publish_checked
+from odf_assets.sources.acquisition import contract_for, stage_source
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
 from odf_resources import settings
-from odf_resources.source_fetcher import FetchError, SourceFetcher, SourceUnavailableError
-from odf_resources.source_files import SourceFileError
+from odf_resources.parquet_io_manager import StagedPartitions
+from odf_resources.source_fetcher import SourceFetcher
+from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import redact_url
 
 IO_MANAGER_KEY = "parquet_io_manager"
@@ -47,12 +49,14 @@ def previous_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -
 def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
     key = raw_asset_key(source)
     origin = source.url_template or source.url or ""
+    partitions_def = daily_partitions(source.start_date, source.end_date)
+    contract = contract_for(source)
 
     @dg.asset(
         key=key,
         description=f"{source.description}\n\nLicence: {source.license}. Owner: {source.owner}.",
         group_name=source.group,
-        partitions_def=daily_partitions(source.start_date, source.end_date),
+        partitions_def=partitions_def,
         backfill_policy=DAILY_BACKFILL_POLICY,
         retry_policy=fetch_retry_policy(),
         io_manager_key=IO_MANAGER_KEY,
@@ -68,42 +72,35 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
             "format": source.format,
             "registry_file": str(source.registry_file),
         },
-        check_specs=checks.check_specs(
-            key, schema=True, key=source.key, null_limits=bool(source.max_null_fraction), ranges=bool(source.ranges)
-        ),
+        check_specs=checks.check_specs(key, contract, partitions_def),
     )
-    def raw_source(context: dg.AssetExecutionContext, source_fetcher: SourceFetcher):
+    def raw_source(context: dg.AssetExecutionContext, source_fetcher: SourceFetcher, odf_storage: OdfStorage):
         window = context.partition_time_window
-        # Downloads and the staged Parquet live until the IO manager has stored it and the checks ran.
+        # Downloads and staged files live until the IO manager has published them.
         with tempfile.TemporaryDirectory(prefix="odf-fetch-") as workdir:
-            try:
-                acquired = acquire(source, source_fetcher, window.start.date(), window.end.date(), Path(workdir))
-            except SourceUnavailableError:
-                raise
-            except (FetchError, SourceFileError, transforms.ConformError) as error:
-                # Deterministic: the same bytes or URL would fail again, so a retry only delays the alert.
-                raise dg.Failure(description=str(error), allow_retries=False) from error
-            changed = acquired.data_version != previous_data_version(context, key)
+            staged = stage_source(source, source_fetcher, window.start.date(), window.end.date(), Path(workdir))
+            verdicts = {day: checks.verdicts(staged.findings[day], contract) for day in context.partition_keys}
+            version = staged.data_version
+            changed = version != previous_data_version(context, key)
             if not changed:
-                context.log.info(f"{source.name}: content unchanged since the last materialization (sha256 {acquired.data_version})")
-            yield dg.Output(
-                acquired.frame,
-                data_version=dg.DataVersion(acquired.data_version),
+                context.log.info(f"{source.name}: content unchanged since the last materialization (sha256 {version})")
+            if staged.rows_without_day:
+                context.log.warning(f"{source.name}: {staged.rows_without_day} row(s) have no {source.date_column} and belong to no day")
+            yield from publish_checked(
+                context,
+                verdicts=verdicts,
+                value=StagedPartitions(staged.files),
+                stage_days=lambda days, _directory: {day: staged.files[day] for day in days},
+                storage=odf_storage.get(),
+                data_version=version,
                 metadata={
-                    "content_sha256": acquired.data_version,
+                    "content_sha256": version,
                     # Unchanged content keeps the data version, so downstream assets don't go stale.
                     "content_changed": changed,
-                    "fetched_bytes": acquired.fetched_bytes,
-                    "files": dg.MetadataValue.json(acquired.content_hashes),
+                    "fetched_bytes": staged.fetched_bytes,
+                    "files": dg.MetadataValue.json(staged.content_hashes),
+                    "rows_without_day": staged.rows_without_day,
                 },
-            )
-            yield from checks.check_results(
-                acquired.frame,
-                expected_schema=source.schema,
-                extra_columns=acquired.extra_columns,
-                key=source.key,
-                null_limits=source.max_null_fraction,
-                ranges=source.ranges,
             )
 
     return raw_source
@@ -111,8 +108,9 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
 
 def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.AssetsDefinition:
     key = aggregate_asset_key(source, aggregate)
-    group_key = (transforms.PARTITION_COLUMN, *aggregate.group_by)
+    contract = checks.Contract(key=(transforms.PARTITION_COLUMN, *aggregate.group_by))
     metrics = [(m.agg, m.column, m.name) for m in aggregate.metrics]
+    partitions_def = daily_partitions(source.start_date, source.end_date)
 
     @dg.asset(
         key=key,
@@ -120,19 +118,17 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         + (f" by {', '.join(aggregate.group_by)}" if aggregate.group_by else ""),
         group_name=source.group,
         ins={"raw": dg.AssetIn(key=raw_asset_key(source))},
-        partitions_def=daily_partitions(source.start_date, source.end_date),
+        partitions_def=partitions_def,
         backfill_policy=DAILY_BACKFILL_POLICY,
         io_manager_key=IO_MANAGER_KEY,
         kinds={"polars", "parquet"},
         tags=AGGREGATION_TAGS,
         op_tags=AGGREGATION_TAGS,
         metadata={"partition_expr": transforms.PARTITION_COLUMN, "group_by": list(aggregate.group_by)},
-        check_specs=checks.check_specs(key, key=group_key),
+        check_specs=checks.check_specs(key, contract, partitions_def),
     )
-    def declared_aggregate(raw: pl.LazyFrame):
-        result = transforms.aggregate(raw, aggregate.group_by, metrics).collect(engine="streaming")
-        yield dg.Output(result)
-        yield from checks.check_results(result, key=group_key)
+    def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: pl.LazyFrame):
+        yield from emit_checked(context, transforms.aggregate(raw, aggregate.group_by, metrics), contract, odf_storage.get())
 
     return declared_aggregate
 

@@ -11,20 +11,29 @@ from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
+
+from odf_resources.text import QUOTE_LIMIT, quote
 
 DEFAULT_REGISTRY = Path(__file__).with_name("sources.yaml")
 COLUMN_TYPES = ("string", "int64", "float64", "bool", "date", "datetime")
 FORMATS = ("csv", "json", "jsonl", "parquet")
-METRICS = ("count", "sum", "mean", "min", "max", "distinct_count")
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-_CRON = re.compile(r"^\S+ \S+ \S+ \S+ \S+$")
+METRICS = ("count", "count_non_null", "sum", "mean", "min", "max", "distinct_count")
+# Used with fullmatch: "$" alone would accept a trailing newline.
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+# The partition column every raw and aggregate asset adds, and the prefix of ODF's internal columns.
+PARTITION_COLUMN = "date"
+INTERNAL_PREFIX = "__odf"
 
 SOURCE_KEYS = {
     "name", "description", "license", "owner", "url", "url_template", "date_column", "format", "schema",
     "start_date", "end_date", "fetch_cron", "active", "key", "checks", "aggregates", "group",
+    "csv", "formats", "timezone",
 }  # fmt: skip
+CSV_KEYS = {"null_values", "delimiter", "quote_char", "encoding", "decimal_comma"}
+CSV_ENCODINGS = ("utf8", "latin1")
 CHECK_KEYS = {"max_null_fraction", "ranges"}
 AGGREGATE_KEYS = {"name", "description", "group_by", "metrics"}
 METRIC_KEYS = {"agg", "column", "name"}
@@ -56,6 +65,28 @@ class RangeSpec:
 
 
 @dataclass(frozen=True)
+class CsvOptions:
+    """How a CSV source is written: its null tokens, separator, quoting, encoding and decimal mark."""
+
+    null_values: tuple[str, ...] = ()
+    delimiter: str = ","
+    quote_char: str | None = '"'
+    encoding: str = "utf8"
+    decimal_comma: bool = False
+
+
+@dataclass(frozen=True)
+class ParseOptions:
+    """Everything about turning a source's text into typed values, beyond the column types."""
+
+    csv: CsvOptions = field(default_factory=CsvOptions)
+    # strptime formats per date/datetime column; ISO 8601 when a column has none.
+    formats: dict[str, str] = field(default_factory=dict)
+    # Zone of datetime values written without an offset; they are stored as UTC either way.
+    timezone: str | None = None
+
+
+@dataclass(frozen=True)
 class SourceSpec:
     name: str
     description: str
@@ -76,10 +107,16 @@ class SourceSpec:
     max_null_fraction: dict[str, float] = field(default_factory=dict)
     ranges: dict[str, RangeSpec] = field(default_factory=dict)
     aggregates: tuple[AggregateSpec, ...] = ()
+    parsing: ParseOptions = field(default_factory=ParseOptions)
 
     def url_for(self, partition_date: str) -> str:
         """The URL holding ``partition_date``'s rows (the whole file in whole-file mode)."""
         return self.url_template.replace("{date}", partition_date) if self.url_template else str(self.url)
+
+
+def _capped(text: str) -> str:
+    """A key path or name from the file, cut like ``quote`` cuts values (a key can be megabytes)."""
+    return text if len(text) <= QUOTE_LIMIT else f"{text[:QUOTE_LIMIT]}… ({len(text)} characters)"
 
 
 class _Reader:
@@ -89,13 +126,14 @@ class _Reader:
         self.file, self.where = file, where
         if not isinstance(mapping, dict):
             self.fail("", f"expected a mapping, got {type(mapping).__name__}")
-        unknown = sorted(set(mapping) - allowed)
+        unknown = sorted(set(mapping) - allowed, key=str)
         if unknown:
             self.fail(f".{unknown[0]}", f"unknown key (expected one of {sorted(allowed)})")
         self.mapping = mapping
 
     def fail(self, key: str, message: str) -> None:
-        raise RegistryError(f"{self.file}: {self.where}{key}: {message}")
+        # Key paths hold names from the file (columns, unknown keys): capped like quoted values.
+        raise RegistryError(f"{self.file}: {_capped(f'{self.where}{key}')}: {message}")
 
     def get(self, key: str, kind: type | tuple[type, ...], default: Any = ..., required: bool = False) -> Any:
         if key not in self.mapping or self.mapping[key] is None:
@@ -105,13 +143,13 @@ class _Reader:
         value = self.mapping[key]
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             expected = kind.__name__ if isinstance(kind, type) else " or ".join(k.__name__ for k in kind)
-            self.fail(f".{key}", f"expected {expected}, got {type(value).__name__} {value!r}")
+            self.fail(f".{key}", f"expected {expected}, got {type(value).__name__} {quote(value)}")
         return value
 
     def name(self, key: str) -> str:
         value = self.get(key, str, required=True)
-        if not _NAME.match(value):
-            self.fail(f".{key}", f"{value!r} must be lowercase letters, digits and '_', starting with a letter")
+        if not _NAME.fullmatch(value):
+            self.fail(f".{key}", f"{quote(value)} must be lowercase letters, digits and '_', starting with a letter")
         return value
 
     def date(self, key: str, default: Any = ...) -> date | None:
@@ -121,14 +159,14 @@ class _Reader:
         try:
             return date.fromisoformat(value)
         except ValueError:
-            self.fail(f".{key}", f"expected a date YYYY-MM-DD, got {value!r}")
+            self.fail(f".{key}", f"expected a date YYYY-MM-DD, got {quote(value)}")
 
     def columns(self, key: str, schema: dict[str, str], default: Any = ...) -> tuple[str, ...]:
         value = self.get(key, (list, str), default)
         columns = (value,) if isinstance(value, str) else tuple(value)
         for column in columns:
             if column not in schema:
-                self.fail(f".{key}", f"column {column!r} is not in the schema {sorted(schema)}")
+                self.fail(f".{key}", f"column {quote(column)} is not in the schema {quote(sorted(schema))}")
         return columns
 
 
@@ -138,7 +176,9 @@ def _parse_schema(reader: _Reader) -> dict[str, str]:
         reader.fail(".schema", "must declare at least one column")
     for column, kind in schema.items():
         if kind not in COLUMN_TYPES:
-            reader.fail(f".schema.{column}", f"unknown type {kind!r} (expected one of {list(COLUMN_TYPES)})")
+            reader.fail(f".schema.{column}", f"unknown type {quote(kind)} (expected one of {list(COLUMN_TYPES)})")
+        if str(column).startswith(INTERNAL_PREFIX):
+            reader.fail(f".schema.{column}", f"names starting with {INTERNAL_PREFIX!r} are reserved for ODF's internal columns")
     return {str(column): str(kind) for column, kind in schema.items()}
 
 
@@ -153,7 +193,7 @@ def _parse_checks(reader: _Reader, schema: dict[str, str]) -> tuple[dict[str, fl
     for column, bounds in checks.get("ranges", dict, {}).items():
         bound = _Reader(reader.file, f"{checks.where}.ranges.{column}", bounds, {"min", "max"})
         if schema.get(column) not in ("int64", "float64"):
-            bound.fail("", f"ranges apply to numeric schema columns, {column!r} is {schema.get(column)!r}")
+            bound.fail("", f"ranges apply to numeric schema columns, {quote(column)} is {quote(schema.get(column))}")
         ranges[column] = RangeSpec(bound.get("min", (int, float), None), bound.get("max", (int, float), None))
     return null_limits, ranges
 
@@ -165,21 +205,122 @@ def _parse_aggregate(file: Path, where: str, raw: Any, schema: dict[str, str]) -
         metric = _Reader(file, f"{where}.metrics[{index}]", raw_metric, METRIC_KEYS)
         agg = metric.get("agg", str, required=True)
         if agg not in METRICS:
-            metric.fail(".agg", f"unknown metric {agg!r} (expected one of {list(METRICS)})")
-        column = metric.columns("column", schema, ())[0] if "column" in raw_metric else None
+            metric.fail(".agg", f"unknown metric {quote(agg)} (expected one of {list(METRICS)})")
+        columns = metric.columns("column", schema, ())
+        if raw_metric.get("column") is not None and len(columns) != 1:
+            metric.fail(".column", f"expected one column, got {quote(list(columns))}")
+        column = columns[0] if columns else None
         if column is None and agg != "count":
-            metric.fail(".column", f"metric {agg!r} needs a column")
+            metric.fail(".column", f"metric {quote(agg)} needs a column")
         if agg in ("sum", "mean") and schema.get(column) not in ("int64", "float64"):
-            metric.fail(".column", f"{agg} needs a numeric column, {column!r} is {schema.get(column)!r}")
+            metric.fail(".column", f"{agg} needs a numeric column, {quote(column)} is {quote(schema.get(column))}")
         metrics.append(MetricSpec(agg, column, metric.get("name", str, f"{column}_{agg}" if column else "row_count")))
     if not metrics:
         reader.fail(".metrics", "must list at least one metric")
+    group_by = reader.columns("group_by", schema, ())
+    _refuse_output_collisions(reader, group_by, metrics)
     return AggregateSpec(
         name=reader.name("name"),
         description=reader.get("description", str, ""),
-        group_by=reader.columns("group_by", schema, ()),
+        group_by=group_by,
         metrics=tuple(metrics),
     )
+
+
+def _refuse_output_collisions(reader: _Reader, group_by: tuple[str, ...], metrics: list[MetricSpec]) -> None:
+    """Every output column once: ``date``, the group_by columns, then one column per metric."""
+    taken = {PARTITION_COLUMN: "the partition column", **{column: "a group_by column" for column in group_by}}
+    for index, metric in enumerate(metrics):
+        where = f".metrics[{index}].name"
+        if metric.name.startswith(INTERNAL_PREFIX):
+            reader.fail(where, f"names starting with {INTERNAL_PREFIX!r} are reserved for ODF's internal columns")
+        if metric.name in taken:
+            reader.fail(where, f"{quote(metric.name)} is already {taken[metric.name]}: each output column needs its own name")
+        taken[metric.name] = f"the name of metrics[{index}]"
+
+
+def _refuse_reserved_columns(reader: _Reader, schema: dict[str, str], date_column: str | None) -> None:
+    """``date`` is the partition column ODF adds to every row. A source column of that name would
+    be overwritten by it, unless it is the date_column itself, typed date: then both are equal."""
+    if PARTITION_COLUMN in schema and not (date_column == PARTITION_COLUMN and schema[PARTITION_COLUMN] == "date"):
+        reader.fail(
+            f".schema.{PARTITION_COLUMN}",
+            f"{PARTITION_COLUMN!r} is reserved for the partition column (each row's day), which would overwrite it; "
+            f"allowed only as the date_column with type date",
+        )
+
+
+def _is_valid_cron(expression: str) -> bool:
+    """Dagster's own validation, through its public API: what the source's schedule will accept."""
+    import warnings
+
+    import dagster as dg
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # unusual intervals only warn; the real schedule warns again
+            dg.ScheduleDefinition(name="fetch_cron", cron_schedule=expression, job_name="fetch_cron")
+    except dg.DagsterError:
+        return False
+    return expression == expression.strip()
+
+
+def _single_character(reader: _Reader, key: str, value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 1 or value in "\r\n":
+        reader.fail(f".{key}", f"expected one character (not a line break), got {quote(value)}")
+    return value
+
+
+def _parse_csv_options(reader: _Reader, fmt: str) -> CsvOptions:
+    raw = reader.get("csv", dict, None)
+    if raw is None:
+        return CsvOptions()
+    if fmt != "csv":
+        reader.fail(".csv", f"applies to format csv only, this source is {fmt!r}")
+    options = _Reader(reader.file, f"{reader.where}.csv", raw, CSV_KEYS)
+    nulls = options.get("null_values", (list, str), [])
+    nulls = [nulls] if isinstance(nulls, str) else nulls
+    for index, token in enumerate(nulls):
+        if not isinstance(token, str):
+            options.fail(f".null_values[{index}]", f"expected a string such as 'NA', got {quote(token)}")
+    delimiter = _single_character(options, "delimiter", options.get("delimiter", str, ","))
+    quote_char = raw.get("quote_char", '"')
+    # null or "" turns quoting off, for files that use quotes as ordinary characters.
+    quote_char = None if quote_char in (None, "") else _single_character(options, "quote_char", quote_char)
+    if quote_char == delimiter:
+        options.fail(".quote_char", "must differ from the delimiter")
+    encoding = options.get("encoding", str, "utf8")
+    if encoding not in CSV_ENCODINGS:
+        options.fail(".encoding", f"unknown encoding {quote(encoding)} (expected one of {list(CSV_ENCODINGS)})")
+    decimal_comma = options.get("decimal_comma", bool, False)
+    if decimal_comma and delimiter == ",":
+        options.fail(".decimal_comma", "needs a delimiter other than ',' (e.g. ';')")
+    return CsvOptions(tuple(nulls), delimiter, quote_char, encoding, decimal_comma)
+
+
+def _parse_formats(reader: _Reader, schema: dict[str, str]) -> dict[str, str]:
+    formats = reader.get("formats", dict, {})
+    for column, pattern in formats.items():
+        if schema.get(column) not in ("date", "datetime"):
+            reader.fail(f".formats.{column}", f"formats apply to date and datetime schema columns, {quote(column)} is {quote(schema.get(column))}")
+        if not isinstance(pattern, str) or "%" not in pattern:
+            reader.fail(f".formats.{column}", f"expected a strptime format such as '%Y/%m/%d', got {quote(pattern)}")
+    return {str(column): pattern for column, pattern in formats.items()}
+
+
+def _parse_timezone(reader: _Reader) -> str | None:
+    name = reader.get("timezone", str, None)
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        reader.fail(".timezone", f"unknown time zone {quote(name)} (expected an IANA name such as 'Europe/Paris' or 'UTC')")
+    return name
+
+
+def _parse_options(reader: _Reader, fmt: str, schema: dict[str, str]) -> ParseOptions:
+    return ParseOptions(_parse_csv_options(reader, fmt), _parse_formats(reader, schema), _parse_timezone(reader))
 
 
 def _resolve_url(reader: _Reader, key: str) -> str | None:
@@ -197,7 +338,7 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
     schema = _parse_schema(reader)
     fmt = reader.get("format", str, required=True)
     if fmt not in FORMATS:
-        reader.fail(".format", f"unknown format {fmt!r} (expected one of {list(FORMATS)})")
+        reader.fail(".format", f"unknown format {quote(fmt)} (expected one of {list(FORMATS)})")
     url, template = _resolve_url(reader, "url"), _resolve_url(reader, "url_template")
     date_column = reader.get("date_column", str, None)
     if (url is None) == (template is None):
@@ -207,18 +348,27 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
     if url is not None and date_column is None:
         reader.fail(".date_column", "is required with 'url': it says which rows belong to which day")
     if date_column is not None and schema.get(date_column) not in ("date", "datetime"):
-        reader.fail(".date_column", f"must be a schema column of type date or datetime, got {schema.get(date_column)!r}")
+        reader.fail(".date_column", f"must be a schema column of type date or datetime, got {quote(schema.get(date_column))}")
+    _refuse_reserved_columns(reader, schema, date_column)
     start, end = reader.date("start_date", ...), reader.date("end_date", None)
     if end is not None and end < start:
         reader.fail(".end_date", f"the last day with data must not be before start_date {start}")
     cron = reader.get("fetch_cron", str, SourceSpec.fetch_cron)
-    if not _CRON.match(cron):
-        reader.fail(".fetch_cron", f"expected a 5-field cron expression, got {cron!r}")
+    if not _is_valid_cron(cron):
+        reader.fail(".fetch_cron", f"expected a 5-field cron expression that Dagster accepts, e.g. '30 1 * * *', got {quote(cron)}")
     null_limits, ranges = _parse_checks(reader, schema)
     aggregates = tuple(
         _parse_aggregate(file, f"{reader.where}.aggregates[{i}]", raw_aggregate, schema)
         for i, raw_aggregate in enumerate(reader.get("aggregates", list, []))
     )
+    first_index = {}
+    for index, aggregate in enumerate(aggregates):
+        if aggregate.name in first_index:
+            reader.fail(
+                f".aggregates[{index}].name",
+                f"{quote(aggregate.name)} is already the name of aggregates[{first_index[aggregate.name]}] (both would be one asset)",
+            )
+        first_index[aggregate.name] = index
     return SourceSpec(
         name=name,
         description=reader.get("description", str, required=True),
@@ -239,17 +389,80 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
         max_null_fraction=null_limits,
         ranges=ranges,
         aggregates=aggregates,
+        parsing=_parse_options(reader, fmt, schema),
     )
+
+
+class _RegistryLoader(yaml.SafeLoader):
+    """Safe YAML without anchors or aliases: a few hundred bytes of nested aliases ("billion
+    laughs") expand to gigabytes wherever the document is walked or quoted, so they are refused
+    before anything is built. Registries have no need for them."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _RefusedYaml(
+                f"line {event.start_mark.line + 1}: YAML anchors and aliases (&name, *name) are not allowed "
+                "in registries; write each value out"
+            )
+        return super().compose_node(parent, index)
+
+
+class _RefusedYaml(Exception):
+    """Valid YAML that a registry must not use; the message says what and where."""
+
+
+def _refuse_duplicate_keys(file: Path, node: yaml.Node, path: str) -> None:
+    """A key written twice in one mapping: YAML keeps the last silently, hiding the first."""
+    if isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            label = f"{path}[{index}]"
+            if path == "sources" and isinstance(item, yaml.MappingNode):
+                names = [value.value for key, value in item.value if key.value == "name" and isinstance(value, yaml.ScalarNode)]
+                label += f" ({_capped(names[0])})" if names else ""
+            _refuse_duplicate_keys(file, item, label)
+    elif isinstance(node, yaml.MappingNode):
+        first_line: dict[tuple[str, Any], int] = {}
+        for key, value in node.value:
+            text = key.value if isinstance(key, yaml.ScalarNode) else f"<{key.tag}>"
+            where = f"{path}.{text}" if path else str(text)
+            identity = (key.tag, key.value if isinstance(key, yaml.ScalarNode) else id(key))
+            if identity in first_line:
+                raise RegistryError(
+                    f"{file}: {_capped(where)}: key written twice in one mapping (lines {first_line[identity]} and "
+                    f"{key.start_mark.line + 1}); YAML would silently keep only the last"
+                )
+            first_line[identity] = key.start_mark.line + 1
+            _refuse_duplicate_keys(file, value, where)
+
+
+def _read_yaml(file: Path) -> Any:
+    """The registry document, refusing anchors, aliases and duplicate keys (see above)."""
+    loader = _RegistryLoader(file.read_text(encoding="utf-8"))
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _refuse_duplicate_keys(file, node, "")
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
 
 
 def load_registry_file(file: Path) -> list[SourceSpec]:
     file = Path(file)
     try:
-        document = yaml.safe_load(file.read_text(encoding="utf-8"))
+        document = _read_yaml(file)
     except FileNotFoundError as error:
         raise RegistryError(f"{file}: registry file not found") from error
     except yaml.YAMLError as error:
         raise RegistryError(f"{file}: not valid YAML: {error}") from error
+    except _RefusedYaml as error:
+        raise RegistryError(f"{file}: {error}") from None
+    except RecursionError:
+        raise RegistryError(f"{file}: not valid YAML: nested too deeply") from None
+    except UnicodeDecodeError as error:
+        raise RegistryError(f"{file}: not UTF-8 text (byte {error.start})") from None
     top = _Reader(file, "", document, {"sources"})
     return [parse_source(file, index, raw) for index, raw in enumerate(top.get("sources", list, required=True))]
 
@@ -261,7 +474,7 @@ def load_registry(files: list[Path]) -> list[SourceSpec]:
     for file in files:
         for source in load_registry_file(file):
             if source.name in seen:
-                raise RegistryError(f"{file}: source {source.name!r} is already declared in {seen[source.name]}")
+                raise RegistryError(f"{file}: source {quote(source.name)} is already declared in {seen[source.name]}")
             seen[source.name] = file
             sources.append(source)
     return sources

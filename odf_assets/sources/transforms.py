@@ -10,6 +10,9 @@ from datetime import date
 
 import polars as pl
 
+from odf_assets.deterministic import ordered_mean, ordered_sum
+from odf_assets.sources.registry import ParseOptions
+
 PARTITION_COLUMN = "date"
 ROW_NUMBER = "__odf_row"
 # Marks a value that did not convert to its registry type: "__odf_bad.<column>".
@@ -17,41 +20,75 @@ FLAG_PREFIX = "__odf_bad."
 
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
+# Values stored for ``datetime`` columns: instants in UTC, whatever zone the source wrote.
+DATETIME = pl.Datetime("us", "UTC")
+_ISO_DATE = r"^(\d{4}-\d{2}-\d{2})[ T]"
 
 
 class ConformError(ValueError):
     """Data that does not match the registry; names source, partition, column, row and expectation."""
 
 
-def _parse_text(column: pl.Expr, kind: str) -> pl.Expr:
+def _to_utc(naive: pl.Expr, timezone: str | None) -> pl.Expr:
+    """Naive wall-clock times in ``timezone`` (UTC when unset) as UTC instants; a time that does not
+    exist in that zone (a DST gap) or is ambiguous becomes null, so it is reported, not guessed."""
+    local = naive.dt.replace_time_zone(timezone or "UTC", ambiguous="null", non_existent="null")
+    return local.dt.convert_time_zone("UTC")
+
+
+def _parse_datetime(text: pl.Expr, pattern: str | None, timezone: str | None) -> pl.Expr:
+    if pattern is not None:
+        if "%z" in pattern or "%Z" in pattern or "%:z" in pattern:
+            return text.str.to_datetime(pattern, strict=False, time_unit="us").dt.convert_time_zone("UTC")
+        return _to_utc(text.str.to_datetime(pattern, strict=False, time_unit="us"), timezone)
+    # ISO 8601: a Z or an offset fixes the instant; without one the value is local to ``timezone``.
+    iso = text.str.replace(r"[zZ]$", "+00:00").str.replace(_ISO_DATE, "${1}T")
+    aware = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us", time_zone="UTC")
+    naive = pl.coalesce(
+        iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f", strict=False, time_unit="us"),
+        iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us"),
+        iso.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
+    )
+    return pl.coalesce(aware, _to_utc(naive, timezone))
+
+
+def _parse_text(column: pl.Expr, kind: str, pattern: str | None, parsing: ParseOptions) -> pl.Expr:
     text = column.cast(pl.String).str.strip_chars()
     if kind == "string":
         return column.cast(pl.String)
     if kind == "int64":
         return text.cast(pl.Int64, strict=False)
     if kind == "float64":
-        return text.cast(pl.Float64, strict=False)
+        # A decimal comma (1.234,5 or 1234,5) becomes a point; thousands points go first.
+        number = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True) if parsing.csv.decimal_comma else text
+        return number.cast(pl.Float64, strict=False)
     if kind == "bool":
         lowered = text.str.to_lowercase()
         return pl.when(lowered.is_in(_TRUE)).then(True).when(lowered.is_in(_FALSE)).then(False).otherwise(None)
     if kind == "date":
-        # ISO dates; an ISO datetime is accepted and cut to its day.
+        if pattern is not None:
+            return text.str.to_date(pattern, strict=False)
+        # ISO dates; an ISO datetime is accepted and cut to its (local) day.
         return text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
     if kind == "datetime":
-        return text.str.replace(r"Z$", "").str.to_datetime(strict=False, time_unit="us")
+        return _parse_datetime(text, pattern, parsing.timezone)
     raise ValueError(f"unknown column type {kind!r}")
 
 
-def _convert(name: str, dtype: pl.DataType, kind: str) -> pl.Expr:
-    """Non-strict conversion of one column; failures become nulls that ``conform`` then reports."""
+def _convert(name: str, dtype: pl.DataType, kind: str, parsing: ParseOptions) -> pl.Expr:
+    """Non-strict conversion of one column; failures become nulls that the flags then mark."""
     column = pl.col(name)
     native = {"int64": pl.Int64, "float64": pl.Float64, "bool": pl.Boolean, "date": pl.Date}
     if dtype == pl.String or dtype == pl.Null:
-        return _parse_text(column, kind)
+        return _parse_text(column, kind, parsing.formats.get(name), parsing)
     if kind == "string":
         return column.cast(pl.String)
     if kind == "datetime":
-        return column.cast(pl.Datetime("us"), strict=False)
+        if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
+            return column.dt.convert_time_zone("UTC").cast(DATETIME)
+        if isinstance(dtype, (pl.Datetime, pl.Date)):
+            return _to_utc(column.cast(pl.Datetime("us")), parsing.timezone)
+        return column.cast(DATETIME, strict=False)
     if kind == "date" and isinstance(dtype, pl.Datetime):
         return column.dt.date()
     if kind in ("int64", "float64") and dtype.is_numeric():
@@ -67,19 +104,32 @@ def _present(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
     return present & (column.str.strip_chars() != "") if dtype == pl.String else present
 
 
-def with_conversion_flags(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, str], source: str, where: str) -> pl.LazyFrame:
+def missing_columns(found: pl.Schema, schema: dict[str, str]) -> list[str]:
+    return [column for column in schema if column not in found]
+
+
+def with_conversion_flags(
+    frame: pl.DataFrame | pl.LazyFrame,
+    schema: dict[str, str],
+    source: str,
+    where: str,
+    parsing: ParseOptions | None = None,
+    extra: Sequence[pl.Expr] = (),
+) -> pl.LazyFrame:
     """The registry's columns, typed, plus one flag column per field marking values that did not
     convert (``FLAG_PREFIX`` + name). Lazy: nothing is read but the schema; ``ConformError`` for
-    missing columns. Extra columns are dropped here; the schema check reports them.
+    missing columns. Extra columns are dropped here; the schema check reports them. ``extra``
+    expressions over the source's own columns are kept alongside.
     """
+    parsing = parsing or ParseOptions()
     lazy = frame.lazy()
     found = lazy.collect_schema()
-    missing = [column for column in schema if column not in found]
+    missing = missing_columns(found, schema)
     if missing:
         raise ConformError(f"{source} {where}: missing column(s) {missing}; expected {list(schema)}, found {found.names()}")
-    converted = {name: _convert(name, found[name], kind) for name, kind in schema.items()}
+    converted = {name: _convert(name, found[name], kind, parsing) for name, kind in schema.items()}
     flags = [(_present(pl.col(name), found[name]) & converted[name].is_null()).alias(FLAG_PREFIX + name) for name in schema]
-    return lazy.select(*[expr.alias(name) for name, expr in converted.items()], *flags)
+    return lazy.select(*[expr.alias(name) for name, expr in converted.items()], *flags, *extra)
 
 
 def raise_on_flagged_values(
@@ -118,12 +168,20 @@ def conform_to_schema(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, str]
     return raise_on_flagged_values(with_conversion_flags(frame, schema, source, where), frame, schema, source, where)
 
 
-def with_partition_date(frame: pl.LazyFrame, date_column: str | None, partition_date: date | None) -> pl.LazyFrame:
+def partition_day(frame: pl.LazyFrame, date_column: str, timezone: str | None = None) -> pl.Expr:
+    """Each row's day from ``date_column``; a datetime's day is taken in the source's time zone."""
+    value = pl.col(date_column)
+    if isinstance(frame.collect_schema()[date_column], pl.Datetime):
+        return value.dt.convert_time_zone(timezone or "UTC").dt.date()
+    return value
+
+
+def with_partition_date(
+    frame: pl.LazyFrame, date_column: str | None, partition_date: date | None, timezone: str | None = None
+) -> pl.LazyFrame:
     """Add the ``date`` partition column: from ``date_column`` or, per-day files, the partition's day."""
     if date_column is not None:
-        value = pl.col(date_column)
-        day = value.dt.date() if isinstance(frame.collect_schema()[date_column], pl.Datetime) else value
-        return frame.with_columns(day.alias(PARTITION_COLUMN))
+        return frame.with_columns(partition_day(frame, date_column, timezone).alias(PARTITION_COLUMN))
     if partition_date is None:
         raise ValueError("a per-day file needs its partition date")
     return frame.with_columns(pl.lit(partition_date, dtype=pl.Date).alias(PARTITION_COLUMN))
@@ -134,22 +192,34 @@ def rows_in_window(frame: pl.LazyFrame, start: date, end: date) -> pl.LazyFrame:
     return frame.filter(pl.col(PARTITION_COLUMN).is_between(start, end, closed="left"))
 
 
-def _metric_expr(agg: str, column: str | None, name: str) -> pl.Expr:
-    if agg == "count":
-        return (pl.len() if column is None else pl.col(column).count()).alias(name)
-    expressions = {
-        "sum": lambda c: c.sum(),
-        "mean": lambda c: c.mean(),
-        "min": lambda c: c.min(),
-        "max": lambda c: c.max(),
-        "distinct_count": lambda c: c.n_unique(),
-    }
-    return expressions[agg](pl.col(column)).alias(name)
+def _metric_expr(agg: str, column: str | None, name: str, is_float: bool = False) -> pl.Expr:
+    """SQL semantics: ``count`` without a column is COUNT(*), with one (or ``count_non_null``)
+    COUNT(column); ``distinct_count`` is COUNT(DISTINCT column), nulls not counted; sum, mean, min
+    and max ignore nulls and give NULL for a group without values (Polars' own sum gives 0).
+    Float sums and means add the values in ascending order, so re-runs give the same bits."""
+    if agg == "count" and column is None:
+        return pl.len().alias(name)
+    values = pl.col(column)
+    if agg in ("count", "count_non_null"):
+        return values.count().alias(name)
+    if agg == "distinct_count":
+        return values.drop_nulls().n_unique().alias(name)
+    if agg in ("sum", "mean") and is_float:
+        return (ordered_sum(column) if agg == "sum" else ordered_mean(column)).alias(name)
+    if agg in ("sum", "mean"):
+        # Integer sums are exact in any order; only the no-value case needs SQL's NULL.
+        total = values.sum() if agg == "sum" else values.sum() / values.count()
+        return pl.when(values.count() > 0).then(total).alias(name)
+    return {"min": values.min(), "max": values.max()}[agg].alias(name)
 
 
 def aggregate(
     frame: pl.DataFrame | pl.LazyFrame, group_by: Sequence[str], metrics: Sequence[tuple[str, str | None, str]]
 ) -> pl.LazyFrame:
-    """Group by ``date`` plus ``group_by`` and compute ``(agg, column, output name)`` metrics, sorted."""
+    """Group by ``date`` plus ``group_by`` and compute ``(agg, column, output name)`` metrics with
+    SQL's null semantics (see ``_metric_expr``), sorted by the group keys."""
     keys = [PARTITION_COLUMN, *[c for c in group_by if c != PARTITION_COLUMN]]
-    return frame.lazy().group_by(keys).agg([_metric_expr(*metric) for metric in metrics]).sort(keys, nulls_last=True)
+    lazy = frame.lazy()
+    schema = lazy.collect_schema()
+    expressions = [_metric_expr(agg, column, name, column is not None and schema[column].is_float()) for agg, column, name in metrics]
+    return lazy.group_by(keys).agg(expressions).sort(keys, nulls_last=True)

@@ -27,16 +27,20 @@ def partition_window(context: dg.OutputContext, partition_key: str | None) -> dg
     return partitions_def.time_window_for_partition_key(partition_key)
 
 
+def lineage_entry(inputs: list[str], window: dg.TimeWindow | None) -> dict[str, dg.MetadataValue]:
+    """The ``odf/lineage`` metadata entry: upstream asset keys and the partition's nominal time."""
+    payload: dict[str, object] = {"inputs": inputs}
+    if window is not None:
+        payload["nominal_start"] = iso_utc(window.start)
+        payload["nominal_end"] = iso_utc(window.end)
+    return {LINEAGE_METADATA_KEY: dg.MetadataValue.json(payload)}
+
+
 def lineage_metadata(context: dg.OutputContext, partition_key: str | None) -> dict[str, dg.MetadataValue]:
     """The ``odf/lineage`` entry for one stored partition; empty (never an error) if unavailable."""
     try:
-        payload: dict[str, object] = {"inputs": upstream_asset_keys(context)}
-        window = partition_window(context, partition_key)
-        if window is not None:
-            payload["nominal_start"] = iso_utc(window.start)
-            payload["nominal_end"] = iso_utc(window.end)
+        return lineage_entry(upstream_asset_keys(context), partition_window(context, partition_key))
     except Exception as error:  # noqa: BLE001 - lineage must never fail a materialization
         # e.g. an OutputContext built by hand in a unit test has no step context.
         log.debug("no lineage metadata for %s: %s", context.asset_key.to_user_string(), error)
         return {}
-    return {LINEAGE_METADATA_KEY: dg.MetadataValue.json(payload)}

@@ -28,8 +28,11 @@ def test_counting_keys_in_slices_gives_the_single_pass_count(sales_with_repeats,
 
 
 def key_check(frame) -> dict:
-    result = next(r for r in checks.check_results(frame, key=["store", "invoice"]) if r.check_name == checks.KEY_IS_UNIQUE)
-    return {"passed": result.passed, "duplicate_rows": result.metadata["duplicate_rows"].value}
+    """The key check's verdict for the fixture's rows as one day (they carry no date column)."""
+    one_day = frame.lazy().with_columns(pl.lit("2024-01-01").alias("date"))
+    verdicts = checks.verdicts_by_day(one_day, "date", ["2024-01-01"], checks.Contract(key=("store", "invoice")))
+    result = next(v for v in verdicts["2024-01-01"] if v.check == checks.KEY_IS_UNIQUE)
+    return {"passed": result.passed, "duplicate_rows": result.metadata["duplicate_rows"]}
 
 
 def test_key_check_reports_the_same_duplicates_past_the_slice_threshold(sales_with_repeats, monkeypatch):

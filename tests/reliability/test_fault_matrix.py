@@ -68,7 +68,7 @@ def test_type_drift_between_days_fails_naming_source_partition_column_and_row(so
     drifted = run_assets(defs, [RAW], partition_key="2024-02-02")
     assert not drifted.success
     message = failure_messages(drifted)
-    assert "shop_sales partition 2024-02-02" in message and "column 'amount' row 2: 'n/a' is not a valid float64" in message
+    assert "shop_sales partition 2024-02-02" in message and "line 2, column 'amount': 'n/a' is not a valid float64" in message
     day_one = pl.read_parquet(tmp_path / "storage" / RAW / "date=2024-02-01" / "data.parquet")
     assert day_one["amount"].to_list() == [1.5, 2.0]
     assert not (tmp_path / "storage" / RAW / "date=2024-02-02").exists()

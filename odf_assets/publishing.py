@@ -1,0 +1,122 @@
+"""Publish only what passed: a day whose ERROR checks fail keeps its previous object byte for byte.
+
+Assets compute their rows and per-day verdicts, then hand both here:
+
+* every day passed: the rows go out as the asset's ``Output`` through the IO manager, as usual;
+* some days failed: the days that passed are published directly to storage and recorded as
+  materializations of their partitions, the failed days are left untouched, every check result is
+  recorded per day, and the step fails naming each failed day, its checks and the evidence.
+  Dagster records one materialization per partition of an ``Output``, so a partly good range
+  cannot go through the IO manager.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import dagster as dg
+import polars as pl
+
+from odf_assets import checks
+from odf_resources.lineage.metadata import lineage_entry
+from odf_resources.parquet_io_manager import partition_column, publish_staged, stage_partitions
+from odf_resources.storage import Storage
+from odf_resources.text import quote
+
+# How many failed days the run's error message lists before summarising the rest.
+_DAYS_IN_MESSAGE = 10
+
+
+def _selected_check_outputs(context: dg.AssetExecutionContext) -> list[str]:
+    """Output names of the checks selected in this run: each needs an ``Output`` to count as run."""
+    return [context.assets_def.get_output_name_for_asset_check_key(key) for key in sorted(context.selected_asset_check_keys)]
+
+
+def check_evaluations(
+    asset_key: dg.AssetKey, verdicts: dict[str, list[checks.Verdict]], selected: set[str]
+) -> Iterator[dg.AssetCheckEvaluation]:
+    for day, day_verdicts in verdicts.items():
+        for verdict in day_verdicts:
+            if verdict.check in selected:
+                yield dg.AssetCheckEvaluation(
+                    asset_key=asset_key,
+                    check_name=verdict.check,
+                    passed=verdict.passed,
+                    severity=verdict.severity,
+                    metadata=verdict.metadata,
+                    partition=day,
+                    description=verdict.evidence or None,
+                )
+
+
+def failure_description(asset: str, failed: dict[str, list[checks.Verdict]], published: list[str]) -> str:
+    lines = [f"{asset}: {len(failed)} day(s) failed ERROR checks and kept their previous data:"]
+    for day, verdicts in list(failed.items())[:_DAYS_IN_MESSAGE]:
+        reasons = "; ".join(f"{v.check}: {quote(v.evidence, 300)[1:-1] if v.evidence else 'failed'}" for v in verdicts)
+        lines.append(f"  {day}: {reasons}")
+    if len(failed) > _DAYS_IN_MESSAGE:
+        lines.append(f"  … and {len(failed) - _DAYS_IN_MESSAGE} more day(s)")
+    lines.append(f"Published {len(published)} day(s) that passed" + (f": {published[0]}..{published[-1]}" if published else "."))
+    return "\n".join(lines)
+
+
+def publish_checked(
+    context: dg.AssetExecutionContext,
+    *,
+    verdicts: dict[str, list[checks.Verdict]],
+    value: object,
+    stage_days: Callable[[list[str], Path], dict[str, Path]],
+    storage: Storage,
+    data_version: str | None = None,
+    metadata: dict | None = None,
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """Yield the asset's output and per-day check evaluations, or publish the passing days alone
+    and fail. ``stage_days(days, directory)`` returns finished Parquet files for those days."""
+    asset_key = context.asset_key
+    selected = {key.name for key in context.selected_asset_check_keys}
+    failed = {day: [v for v in vs if v.blocks] for day, vs in verdicts.items() if any(v.blocks for v in vs)}
+    if not failed:
+        version = dg.DataVersion(data_version) if data_version else None
+        yield dg.Output(value, data_version=version, metadata=metadata or {})
+        yield from check_evaluations(asset_key, verdicts, selected)
+        for output_name in _selected_check_outputs(context):
+            yield dg.Output(None, output_name=output_name)
+        return
+    passed = [day for day in verdicts if day not in failed]
+    if passed:
+        column = partition_column(context.assets_def.metadata_by_key.get(asset_key))
+        with tempfile.TemporaryDirectory(dir=storage.staging_dir(), prefix=".tmp-") as directory:
+            written = publish_staged(storage, asset_key.path, column, stage_days(passed, Path(directory)))
+        inputs = sorted(key.to_user_string() for key in context.assets_def.asset_deps.get(asset_key, ()))
+        tags = {"dagster/data_version": data_version} if data_version else None
+        for day in passed:
+            window = context.partitions_def.time_window_for_partition_key(day)
+            entry = {**written[day], **(metadata or {}), **lineage_entry(inputs, window)}
+            context.log_event(dg.AssetMaterialization(asset_key=asset_key, partition=day, metadata=entry, tags=tags))
+    for evaluation in check_evaluations(asset_key, verdicts, selected):
+        context.log_event(evaluation)
+    description = failure_description(asset_key.to_user_string(), failed, passed)
+    raise dg.Failure(
+        description=description,
+        metadata={"failed_days": dg.MetadataValue.json(sorted(failed)), "published_days": dg.MetadataValue.json(passed)},
+        # The same rows would fail the same checks again: a retry only delays the alert.
+        allow_retries=False,
+    )
+
+
+def emit_checked(
+    context: dg.AssetExecutionContext, frame: pl.LazyFrame | pl.DataFrame, contract: checks.Contract, storage: Storage
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """A derived asset's rows, checked per day and published by ``publish_checked``."""
+    result = frame.lazy().collect(engine="streaming")
+    column = partition_column(context.assets_def.metadata_by_key.get(context.asset_key))
+    verdicts = checks.verdicts_by_day(result, column, context.partition_keys, contract)
+    asset = context.asset_key.to_user_string()
+
+    def stage_days(days: list[str], directory: Path) -> dict[str, Path]:
+        rows = result.filter(pl.col(column).cast(pl.String).is_in(days))
+        return stage_partitions(rows, column, days, directory, asset)
+
+    yield from publish_checked(context, verdicts=verdicts, value=result, stage_days=stage_days, storage=storage)

@@ -35,6 +35,8 @@ class Contract:
     schema: dict[str, str] | None = None
     null_limits: dict[str, float] = field(default_factory=dict)
     ranges: dict[str, RangeSpec] = field(default_factory=dict)
+    # An empty day is published (WARN) instead of blocking (ERROR): sources with gaps by nature.
+    allow_empty: bool = False
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,10 @@ def check_specs(
     def spec(name: str, description: str) -> dg.AssetCheckSpec:
         return dg.AssetCheckSpec(name, asset=asset_key, description=description, partitions_def=partitions_def)
 
-    specs = [spec(NON_EMPTY_PARTITION, "Every partition has rows; an empty day is not published.")]
+    if contract.allow_empty:
+        specs = [spec(NON_EMPTY_PARTITION, "Every partition has rows (WARN: this source has days without rows).")]
+    else:
+        specs = [spec(NON_EMPTY_PARTITION, "Every partition has rows; an empty day is not published.")]
     if contract.schema is not None:
         specs.append(spec(SCHEMA_MATCHES_REGISTRY, "Columns match the registry: none missing or named twice (extra columns: WARN)."))
         specs.append(spec(ROWS_CONFORM, "Every row has the header's fields and every value converts to its registry type."))
@@ -95,7 +100,7 @@ def verdicts(findings: DayFindings, contract: Contract) -> list[Verdict]:
     measured = findings.measured or {}
     rows = int(measured.get("rows", 0) or 0)
     results = [
-        Verdict(NON_EMPTY_PARTITION, rows > 0, ERROR, {"row_count": rows}, "" if rows else "no rows for this day")
+        Verdict(NON_EMPTY_PARTITION, rows > 0, WARN if contract.allow_empty else ERROR, {"row_count": rows}, "" if rows else "no rows for this day")
     ]
     if contract.schema is not None:
         problems = list(findings.schema_problems)

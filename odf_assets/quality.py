@@ -12,7 +12,7 @@ REGISTRY_DTYPES = {
     "float64": pl.Float64,
     "bool": pl.Boolean,
     "date": pl.Date,
-    "datetime": pl.Datetime("us"),
+    "datetime": pl.Datetime("us", "UTC"),
 }
 
 

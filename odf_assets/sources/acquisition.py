@@ -65,7 +65,9 @@ def dialect_for(spec: SourceSpec) -> CsvDialect:
 
 
 def contract_for(spec: SourceSpec) -> checks.Contract:
-    return checks.Contract(key=spec.key, schema=spec.schema, null_limits=spec.max_null_fraction, ranges=spec.ranges)
+    return checks.Contract(
+        key=spec.key, schema=spec.schema, null_limits=spec.max_null_fraction, ranges=spec.ranges, allow_empty=spec.allow_empty_days
+    )
 
 
 def _position(fmt: str, row: int, line: int | None) -> str:
@@ -135,7 +137,12 @@ class _FileStager:
         _, measured = pl.collect_all([sink, stats], engine="streaming")
         by_day = {row[quality.DAY]: row for row in measured.iter_rows(named=True)}
         files = self._day_files(parts, keys)
-        dtypes = pl.read_parquet_schema(next(iter(files.values()))) if files else None
+        dtypes = flagged.select(stored).collect_schema()
+        # A day without rows is stored as an empty file when the source allows it (and not published otherwise).
+        for key in keys:
+            if key not in files:
+                files[key] = self.workdir / f"day-{self.tag}-{key}.parquet"
+                pl.DataFrame(schema=dtypes).write_parquet(files[key], compression="zstd")
         if self.contract.key and not keys_in_pass:
             for key, path in files.items():
                 rows = by_day[key]["rows"]

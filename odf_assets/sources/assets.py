@@ -108,7 +108,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
 
 def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.AssetsDefinition:
     key = aggregate_asset_key(source, aggregate)
-    contract = checks.Contract(key=(transforms.PARTITION_COLUMN, *aggregate.group_by))
+    contract = checks.Contract(key=(transforms.PARTITION_COLUMN, *aggregate.group_by), allow_empty=source.allow_empty_days)
     metrics = [(m.agg, m.column, m.name) for m in aggregate.metrics]
     partitions_def = daily_partitions(source.start_date, source.end_date)
 

@@ -34,7 +34,7 @@ SOURCE_KEYS = {
 }  # fmt: skip
 CSV_KEYS = {"null_values", "delimiter", "quote_char", "encoding", "decimal_comma"}
 CSV_ENCODINGS = ("utf8", "latin1")
-CHECK_KEYS = {"max_null_fraction", "ranges"}
+CHECK_KEYS = {"max_null_fraction", "ranges", "allow_empty_days"}
 AGGREGATE_KEYS = {"name", "description", "group_by", "metrics"}
 METRIC_KEYS = {"agg", "column", "name"}
 
@@ -105,6 +105,8 @@ class SourceSpec:
     active: bool = True
     key: tuple[str, ...] = ()
     max_null_fraction: dict[str, float] = field(default_factory=dict)
+    # Sources with no rows on some days (trading days, weekdays only): empty days are published.
+    allow_empty_days: bool = False
     ranges: dict[str, RangeSpec] = field(default_factory=dict)
     aggregates: tuple[AggregateSpec, ...] = ()
     parsing: ParseOptions = field(default_factory=ParseOptions)
@@ -387,6 +389,7 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
         active=reader.get("active", bool, True),
         key=reader.columns("key", schema, ()),
         max_null_fraction=null_limits,
+        allow_empty_days=_Reader(file, f"{reader.where}.checks", raw.get("checks") or {}, CHECK_KEYS).get("allow_empty_days", bool, False),
         ranges=ranges,
         aggregates=aggregates,
         parsing=_parse_options(reader, fmt, schema),

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from datetime import date
 
+from odf_resources.text import quote
+
 # Modules providing subcommands; each defines register(subparsers) and sets func on its parser.
 SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.dev", "odf_cli.predictions", "odf_cli.remote")
+
+
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class CommandError(Exception):
@@ -20,11 +26,14 @@ class CommandError(Exception):
 
 
 def parse_date(value: str, flag: str) -> str:
-    """``value`` as an ISO day, or a CommandError naming ``flag``."""
+    """``value`` as an ISO day, or a CommandError naming ``flag``. Only ``YYYY-MM-DD``: Python also
+    reads ``20240501`` or ``2024-W18-3``, which would name no partition folder as typed."""
     try:
+        if not _ISO_DAY.fullmatch(value):
+            raise ValueError(value)
         return date.fromisoformat(value).isoformat()
     except ValueError:
-        raise CommandError(f"{flag} {value!r} is not a date (expected YYYY-MM-DD)") from None
+        raise CommandError(f"{flag} {quote(value)} is not a date (expected YYYY-MM-DD)") from None
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -14,7 +14,7 @@ STATUSES = ("predicted", "unpredicted", "rejected", "all")
 
 
 def _command(args: argparse.Namespace) -> int:
-    parse_date(args.date, "--date")
+    args.date = parse_date(args.date, "--date")  # the parsed day everywhere below
     from odf_cli.predictions_query import print_frame, query
     from odf_resources import settings
     from odf_resources.storage import storage_from_uri

@@ -33,7 +33,7 @@ def query(storage: Storage, partition: str, status: str = "all", item_id: str | 
     if status in ("rejected", "all"):
         parts.append(stored[store.REJECTS_PATH].with_columns(status=pl.lit("rejected")))
     if status in ("unpredicted", "all"):
-        landed, _ = store.read_landed(storage, partition)
+        landed, _ = store.read_landed(storage, partition, settings.landing_max_file_bytes())
         pending = transforms.unaccounted(landed, *stored.values()).drop("problem", "record")
         parts.append(pending.with_columns(status=pl.lit("unpredicted")))
     frame = pl.concat(parts, how="diagonal_relaxed")

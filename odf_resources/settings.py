@@ -64,6 +64,19 @@ def positive_number(name: str, default: float, kind: type = int) -> float:
     return value
 
 
+DEFAULT_LANDING_MAX_FILE_BYTES = 256 << 20
+
+
+def landing_max_file_bytes() -> int:
+    """``ODF_LANDING_MAX_FILE_BYTES``: largest landing-zone file read (default 256 MiB); larger ones are rejected whole."""
+    raw = os.environ.get("ODF_LANDING_MAX_FILE_BYTES", "").strip()
+    if not raw:
+        return DEFAULT_LANDING_MAX_FILE_BYTES
+    if not raw.isdigit() or int(raw) == 0:
+        raise ValueError(f"ODF_LANDING_MAX_FILE_BYTES={raw!r}: expected a positive whole number of bytes")
+    return int(raw)
+
+
 DEFAULT_CSV_READ_CHUNK_BYTES = 4 << 20
 
 

@@ -39,7 +39,7 @@ def safe_key(*parts: str) -> str:
     segments: list[str] = []
     for part in parts:
         for segment in str(part).split("/"):
-            if not _SEGMENT.match(segment) or segment in {".", ".."}:
+            if not _SEGMENT.fullmatch(segment) or segment in {".", ".."}:
                 raise UnsafeKeyError(
                     f"unsafe storage key segment {segment!r} in {'/'.join(map(str, parts))!r}: "
                     "expected letters, digits, '_', '-', '.', '=' and no '..'"

@@ -21,6 +21,7 @@ from odf_assets.predictions import settings, store
 from odf_assets.predictions.assets import FIRST_DATE, iris_daily_partitions, iris_predictions_job
 from odf_assets.predictions.transforms import LANDING_PREFIX, LandingEntry
 from odf_resources.storage_resource import OdfStorage
+from odf_resources.text import quote
 
 LANDING_SENSOR = "iris_landing_sensor"
 CURSOR_VERSION = 1
@@ -56,7 +57,7 @@ def parse_cursor(cursor: str | None, log) -> dict:
 def _log_problems(log, entries: list[LandingEntry]) -> None:
     for entry in entries:
         if entry.problem:
-            log.warning(f"{LANDING_SENSOR}: skipping {entry.key}: {entry.problem}")
+            log.warning(f"{LANDING_SENSOR}: skipping {quote(entry.key)}: {entry.problem}")
 
 
 def group_by_partition(entries: list[LandingEntry]) -> tuple[dict[str, list[LandingEntry]], list[LandingEntry]]:

@@ -20,7 +20,9 @@ from odf_assets.predictions.model import (
     train_iris_classifier,
 )
 from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY
+from odf_resources import settings as odf_settings
 from odf_resources.storage_resource import OdfStorage
+from odf_resources.text import quote
 
 GROUP = "predictions"
 IRIS_MODEL = dg.AssetKey(["predictions", "iris_model"])
@@ -132,7 +134,7 @@ def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage)
         card, session, sig = store.load_current_model(storage)
     except (store.ModelNotPublishedError, ValueError) as error:
         raise dg.Failure(str(error)) from error
-    landed, entries = store.read_landed(storage, partition)
+    landed, entries = store.read_landed(storage, partition, odf_settings.landing_max_file_bytes())
     valid, rejected = transforms.validate(landed)
     probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
     day = date.fromisoformat(partition)
@@ -142,7 +144,7 @@ def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage)
     )  # fmt: skip
     rejects = transforms.reject_frame(rejected, day)
     for row in rejects.filter(pl.col("line") == transforms.FILE_LEVEL_LINE).iter_rows(named=True):
-        context.log.warning(f"skipped landing file {row['source_file']}: {row['reason']}")
+        context.log.warning(f"skipped landing file {quote(row['source_file'])}: {row['reason']}")
     counts = {
         "landed_files": len(entries),
         "landed_records": landed.height,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Sequence
+from contextlib import closing
 
 import polars as pl
 from botocore.exceptions import ClientError
@@ -18,7 +19,7 @@ from botocore.exceptions import ClientError
 from odf_assets.predictions import transforms
 from odf_assets.predictions.model import cached_session, session_for
 from odf_resources.parquet_io_manager import DEFAULT_PARTITION_COLUMN, object_key
-from odf_resources.storage import Storage
+from odf_resources.storage import Storage, UnsafeKeyError
 
 MODEL_FOLDER = "predictions/iris_model"
 MODEL_CARD_KEY = f"{MODEL_FOLDER}/model_card.json"
@@ -55,25 +56,35 @@ def load_current_model(storage: Storage):
 
 
 def landing_entries(storage: Storage, partition: str | None = None) -> list[transforms.LandingEntry]:
-    """Every object under the landing prefix (or one date folder), classified."""
+    """Every object under the landing prefix (or one date folder), classified; links and unsafe
+    names come back with their ``problem`` and are never opened."""
     prefix = transforms.date_prefix(partition) if partition else transforms.LANDING_PREFIX
-    return [transforms.classify_landing_key(item.key, item.version) for item in storage.list(prefix)]
+    return [transforms.classify_landing_key(item.key, item.version, item.size, item.symlink) for item in storage.list(prefix)]
 
 
-def read_landed(storage: Storage, partition: str) -> tuple[pl.DataFrame, list[transforms.LandingEntry]]:
-    """Every landed record of one date (``LANDED_SCHEMA``) and the files it came from."""
+def read_landed(
+    storage: Storage, partition: str, max_file_bytes: int | None = None
+) -> tuple[pl.DataFrame, list[transforms.LandingEntry]]:
+    """Every landed record of one date (``LANDED_SCHEMA``) and the files it came from. Files are
+    streamed; one above ``max_file_bytes`` becomes a file-level reject instead of being read."""
     entries, frames = [], []
     for entry in landing_entries(storage, partition):
         # A file replaced or deleted between list and read changes the date's digest, so the
         # sensor requests another run; this one scores what it could read.
         try:
-            data = b"" if entry.problem else storage.read_bytes(entry.key)
+            if entry.problem or (max_file_bytes is not None and (entry.size or 0) > max_file_bytes):
+                frame = transforms.parse_landing_stream(entry, io.BytesIO(), max_file_bytes)
+            else:
+                with closing(storage.open_stream(entry.key)) as stream:
+                    frame = transforms.parse_landing_stream(entry, stream, max_file_bytes)
         except (FileNotFoundError, ClientError) as error:
             if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
                 raise
             continue
+        except (UnsafeKeyError, OSError) as error:  # a link swapped in after listing, for one
+            frame = transforms.file_problem(entry, f"not readable: {type(error).__name__}")
         entries.append(entry)
-        frames.append(transforms.parse_landing_file(entry, data))
+        frames.append(frame)
     landed = pl.concat(frames) if frames else pl.DataFrame(schema=transforms.LANDED_SCHEMA)
     return landed, entries
 

@@ -1,6 +1,6 @@
 """Pure logic of the iris predictions: landing keys, record parsing, validation, result frames.
 
-No Dagster and no I/O: callers hand in keys, bytes and arrays, and get Polars frames back.
+No Dagster and no storage access: callers hand in keys, byte streams and arrays, and get Polars frames back.
 Every landed record ends up in exactly one of two frames — valid (to be scored) or rejects (with a
 reason) — and both keep ``source_file``/``source_version``/``line`` so coverage can be proven.
 """
@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, BinaryIO
 
 import polars as pl
+
+from odf_resources.text import quote
 
 if TYPE_CHECKING:  # numpy is imported where used: the code location loads without it
     import numpy as np
@@ -29,9 +33,12 @@ SUPPORTED_SUFFIXES = (".jsonl", ".csv")
 FILE_LEVEL_LINE = 0
 MAX_RECORD_CHARS = 500
 
-_DATE_FOLDER = re.compile(r"^date=(\d{4}-\d{2}-\d{2})$")
+_DATE_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Rows per intermediate frame while streaming a file: bounds the Python objects alive at once.
+BATCH_ROWS = 65_536
 # Mirrors odf_resources.storage.safe_key: other names cannot be read through ODF storage.
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=\-]*$")
+_SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=\-]*")
 
 SOURCE_COLUMNS = {"source_file": pl.String, "source_version": pl.String, "line": pl.Int64}
 LANDED_SCHEMA = {**SOURCE_COLUMNS, "id": pl.String, **{f: pl.Float64 for f in FEATURES}, "record": pl.String, "problem": pl.String}
@@ -46,6 +53,7 @@ class LandingEntry:
     version: str
     date: str | None
     problem: str | None = None
+    size: int | None = None
 
     @property
     def name(self) -> str:
@@ -56,28 +64,63 @@ def date_prefix(partition: str) -> str:
     return f"{LANDING_PREFIX}/date={partition}"
 
 
-def classify_landing_key(key: str, version: str) -> LandingEntry:
-    """Where a landed object belongs: ``date`` is None when it is in no valid date folder."""
+def classify_landing_key(key: str, version: str, size: int | None = None, symlink: bool = False) -> LandingEntry:
+    """Where a landed object belongs: ``date`` is None when it is in no valid date folder.
+    Names are quoted (escaped, capped) in every problem: they come from clients."""
+
+    def entry(day: str | None, problem: str | None = None) -> LandingEntry:
+        return LandingEntry(key, version, day, problem, size)
+
+    # A control character anywhere (a newline forging log lines, a date folder "date=…\n") makes
+    # the whole key untrustworthy: refused, and never attributed to a date.
+    if _CONTROL.search(key):
+        return entry(None, f"{quote(key)} has control characters in its name; refused")
     relative = key[len(LANDING_PREFIX) + 1 :] if key.startswith(LANDING_PREFIX + "/") else key
     folder, _, rest = relative.partition("/")
-    match = _DATE_FOLDER.match(folder)
+    match = _DATE_FOLDER.fullmatch(folder)
+    if symlink and not (rest and match):  # a linked date folder (or a link above one)
+        return entry(None, f"{quote(key)} is a symbolic link; links are never followed")
     if not rest or not match:
-        return LandingEntry(key, version, None, f"{key!r} is not inside a {LANDING_PREFIX}/date=YYYY-MM-DD/ folder")
+        return entry(None, f"{quote(key)} is not inside a {LANDING_PREFIX}/date=YYYY-MM-DD/ folder")
     try:
         date.fromisoformat(match.group(1))
     except ValueError:
-        return LandingEntry(key, version, None, f"{folder!r} in {key!r} is not a valid calendar date")
+        return entry(None, f"{quote(folder)} in {quote(key)} is not a valid calendar date")
     day = match.group(1)
+    if symlink:
+        return entry(day, f"{quote(rest)} is a symbolic link; links are never followed")
     if "/" in rest:
-        return LandingEntry(key, version, day, f"{key!r} is in a sub-folder; files must sit directly in {folder}/")
-    if not _SAFE_NAME.match(rest):
-        return LandingEntry(key, version, day, f"file name {rest!r} is not allowed: use letters, digits, '_', '-', '.', '=' and do not start with '.' or '-'")
+        return entry(day, f"{quote(key)} is in a sub-folder; files must sit directly in {folder}/")
+    if not _SAFE_NAME.fullmatch(rest):
+        return entry(day, f"file name {quote(rest)} is not allowed: use letters, digits, '_', '-', '.', '=' and do not start with '.' or '-'")
     if not rest.endswith(SUPPORTED_SUFFIXES):
-        return LandingEntry(key, version, day, f"{rest!r} is not a .jsonl or .csv file")
-    return LandingEntry(key, version, day)
+        return entry(day, f"{quote(rest)} is not a .jsonl or .csv file")
+    return entry(day)
 
 
 # -- parsing ---------------------------------------------------------------------------------
+
+
+class FileTooLargeError(Exception):
+    """A landed file is larger than the per-file limit."""
+
+
+class _Capped(io.RawIOBase):
+    """A binary stream that fails once more than ``limit`` bytes were read (a file may grow after listing)."""
+
+    def __init__(self, stream: BinaryIO, limit: int | None) -> None:
+        self.stream, self.limit, self.read_bytes = stream, limit, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self.stream.read(len(buffer))
+        self.read_bytes += len(data)
+        if self.limit is not None and self.read_bytes > self.limit:
+            raise FileTooLargeError(self.limit)
+        buffer[: len(data)] = data
+        return len(data)
 
 
 def file_problem(entry: LandingEntry, problem: str) -> pl.DataFrame:
@@ -87,10 +130,15 @@ def file_problem(entry: LandingEntry, problem: str) -> pl.DataFrame:
     return pl.DataFrame([row], schema=LANDED_SCHEMA)
 
 
+def too_large(entry: LandingEntry, limit: int) -> pl.DataFrame:
+    return file_problem(entry, f"{entry.size if entry.size is not None else 'more than ' + str(limit)} bytes is above "
+                               f"the per-file limit of {limit} bytes (ODF_LANDING_MAX_FILE_BYTES)")  # fmt: skip
+
+
 def _as_number(field: str, value: object) -> tuple[float | None, str | None]:
     # bool is an int in Python, but true/false is not a measurement.
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return None, f"{field}={value!r} is not a number"
+        return None, f"{field}={quote(value)} is not a number"
     return float(value), None
 
 
@@ -101,28 +149,29 @@ def _id_text(value: object) -> str | None:
     return text or None
 
 
-def _row(entry: LandingEntry, line: int, raw: str, item_id, features, problem) -> dict:
-    return {"source_file": entry.name, "source_version": entry.version, "line": line, "id": item_id,
-            **dict(zip(FEATURES, features)), "record": raw[:MAX_RECORD_CHARS], "problem": problem}  # fmt: skip
+def _row(line: int, raw: str, item_id, features, problem) -> tuple:
+    # The raw text is kept only for records with a problem: it is what a reject shows, and keeping
+    # it for every record would double the memory a large file takes.
+    return (line, item_id, *features, raw[:MAX_RECORD_CHARS] if problem else None, problem)
 
 
-def _parse_jsonl(entry: LandingEntry, text: str) -> list[dict]:
-    rows = []
-    for number, raw in enumerate(text.splitlines(), start=1):
+def _jsonl_rows(lines) -> Iterator[tuple]:
+    for number, raw in enumerate(lines, start=1):
+        raw = raw.rstrip("\r\n")
         if not raw.strip():
             continue
         try:
             record = json.loads(raw)
         except json.JSONDecodeError as error:
-            rows.append(_row(entry, number, raw, None, [None] * 4, f"not valid JSON: {error.msg} at column {error.colno}"))
+            yield _row(number, raw, None, [None] * 4, f"not valid JSON: {error.msg} at column {error.colno}")
             continue
         if not isinstance(record, dict):
-            rows.append(_row(entry, number, raw, None, [None] * 4, f"expected a JSON object, got {type(record).__name__}"))
+            yield _row(number, raw, None, [None] * 4, f"expected a JSON object, got {type(record).__name__}")
             continue
         problems = []
         extra = sorted(set(record) - {"id", *FEATURES})
         if extra:
-            problems.append(f"unexpected field(s) {extra}: a record is an id plus {', '.join(FEATURES)}")
+            problems.append(f"unexpected field(s) {quote(extra)}: a record is an id plus {', '.join(FEATURES)}")
         features: list[float | None] = []
         for field in FEATURES:
             if field not in record:
@@ -135,26 +184,24 @@ def _parse_jsonl(entry: LandingEntry, text: str) -> list[dict]:
                 problems.append(problem)
         item_id = _id_text(record.get("id"))
         if item_id is None:
-            problems.insert(0, f"id {record['id']!r} is not a non-empty string or integer" if "id" in record else "id is missing")
-        rows.append(_row(entry, number, raw, item_id, features, "; ".join(problems) or None))
-    return rows
+            problems.insert(0, f"id {quote(record['id'])} is not a non-empty string or integer" if "id" in record else "id is missing")
+        yield _row(number, raw, item_id, features, "; ".join(problems) or None)
 
 
-def _parse_csv(entry: LandingEntry, text: str) -> list[dict] | str:
-    reader = csv.reader(io.StringIO(text))
+def _csv_rows(text) -> Iterator[tuple]:
+    reader = csv.reader(text)
     header = [name.strip() for name in next(reader, [])]
     expected = ["id", *FEATURES]
     if sorted(header) != sorted(expected):
-        return f"CSV header {header} must name exactly these columns (any order): {expected}"
+        raise _FileProblem(f"CSV header {quote(header)} must name exactly these columns (any order): {expected}")
     position = {name: index for index, name in enumerate(header)}
-    rows = []
     for values in reader:
         number = reader.line_num
         raw = ",".join(values)
         if not any(value.strip() for value in values):
             continue
         if len(values) != len(header):
-            rows.append(_row(entry, number, raw, None, [None] * 4, f"expected {len(header)} values, got {len(values)}"))
+            yield _row(number, raw, None, [None] * 4, f"expected {len(header)} values, got {len(values)}")
             continue
         item_id = _id_text(values[position["id"]])
         problems, features = ([] if item_id else ["id is empty"]), []
@@ -164,23 +211,45 @@ def _parse_csv(entry: LandingEntry, text: str) -> list[dict] | str:
                 features.append(float(text_value))
             except ValueError:
                 features.append(None)
-                problems.append(f"{field}={text_value!r} is not a number")
-        rows.append(_row(entry, number, raw, item_id, features, "; ".join(problems) or None))
-    return rows
+                problems.append(f"{field}={quote(text_value)} is not a number")
+        yield _row(number, raw, item_id, features, "; ".join(problems) or None)
+
+
+class _FileProblem(Exception):
+    """The whole file is unreadable (bad header): one file-level row instead of records."""
+
+
+_ROW_SCHEMA = {name: LANDED_SCHEMA[name] for name in ("line", "id", *FEATURES, "record", "problem")}
+
+
+def parse_landing_stream(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None = None) -> pl.DataFrame:
+    """Every record of one landed file as a row of ``LANDED_SCHEMA``; problems noted, never raised.
+    The file is read as a stream in batches, so memory follows the parsed rows, not the text."""
+    if entry.problem:
+        return file_problem(entry, entry.problem)
+    if max_bytes is not None and entry.size is not None and entry.size > max_bytes:
+        return too_large(entry, max_bytes)
+    text = io.TextIOWrapper(io.BufferedReader(_Capped(stream, max_bytes), 1 << 20), encoding="utf-8-sig", newline="")
+    rows = _csv_rows(text) if entry.name.endswith(".csv") else _jsonl_rows(text)
+    batches = []
+    try:
+        while batch := list(itertools.islice(rows, BATCH_ROWS)):
+            batches.append(pl.DataFrame(batch, schema=_ROW_SCHEMA, orient="row"))
+    except UnicodeDecodeError:
+        return file_problem(entry, "not UTF-8 text")
+    except FileTooLargeError:
+        return too_large(entry, max_bytes)
+    except _FileProblem as problem:
+        return file_problem(entry, str(problem))
+    frame = pl.concat(batches) if batches else pl.DataFrame(schema=_ROW_SCHEMA)
+    return frame.with_columns(
+        source_file=pl.lit(entry.name, pl.String), source_version=pl.lit(entry.version, pl.String)
+    ).select(list(LANDED_SCHEMA))
 
 
 def parse_landing_file(entry: LandingEntry, data: bytes) -> pl.DataFrame:
-    """Every record of one landed file as a row of ``LANDED_SCHEMA``; problems noted, never raised."""
-    if entry.problem:
-        return file_problem(entry, entry.problem)
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        return file_problem(entry, f"not UTF-8 text (byte {error.start})")
-    rows = _parse_csv(entry, text) if entry.name.endswith(".csv") else _parse_jsonl(entry, text)
-    if isinstance(rows, str):
-        return file_problem(entry, rows)
-    return pl.DataFrame(rows, schema=LANDED_SCHEMA, orient="row") if rows else pl.DataFrame(schema=LANDED_SCHEMA)
+    """``parse_landing_stream`` over bytes already in memory."""
+    return parse_landing_stream(entry, io.BytesIO(data))
 
 
 # -- validation and results ------------------------------------------------------------------

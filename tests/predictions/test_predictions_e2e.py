@@ -86,8 +86,8 @@ def test_check_fails_when_files_land_during_the_run(storage, storage_uri, monkey
     materialize_model(storage_uri)
     real_read_landed = store.read_landed
 
-    def read_then_client_drops_a_file(storage_, partition):
-        landed = real_read_landed(storage_, partition)
+    def read_then_client_drops_a_file(storage_, partition, *limits):
+        landed = real_read_landed(storage_, partition, *limits)
         land(storage_, partition, "during-run.jsonl", jsonl(item("b")))
         return landed
 

@@ -23,7 +23,6 @@ from odf_assets import checks
 from odf_resources.lineage.metadata import lineage_entry
 from odf_resources.parquet_io_manager import partition_column, publish_staged, stage_partitions
 from odf_resources.storage import Storage
-from odf_resources.text import quote
 
 # How many failed days the run's error message lists before summarising the rest.
 _DAYS_IN_MESSAGE = 10
@@ -51,10 +50,15 @@ def check_evaluations(
                 )
 
 
+def _clip(text: str, limit: int = 1000) -> str:
+    """Evidence quotes values already capped; this bounds how many problems one line carries."""
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
 def failure_description(asset: str, failed: dict[str, list[checks.Verdict]], published: list[str]) -> str:
     lines = [f"{asset}: {len(failed)} day(s) failed ERROR checks and kept their previous data:"]
     for day, verdicts in list(failed.items())[:_DAYS_IN_MESSAGE]:
-        reasons = "; ".join(f"{v.check}: {quote(v.evidence, 300)[1:-1] if v.evidence else 'failed'}" for v in verdicts)
+        reasons = "; ".join(f"{v.check}: {_clip(v.evidence) if v.evidence else 'failed'}" for v in verdicts)
         lines.append(f"  {day}: {reasons}")
     if len(failed) > _DAYS_IN_MESSAGE:
         lines.append(f"  … and {len(failed) - _DAYS_IN_MESSAGE} more day(s)")
@@ -92,7 +96,7 @@ def publish_checked(
         inputs = sorted(key.to_user_string() for key in context.assets_def.asset_deps.get(asset_key, ()))
         tags = {"dagster/data_version": data_version} if data_version else None
         for day in passed:
-            window = context.partitions_def.time_window_for_partition_key(day)
+            window = context.assets_def.partitions_def.time_window_for_partition_key(day)
             entry = {**written[day], **(metadata or {}), **lineage_entry(inputs, window)}
             context.log_event(dg.AssetMaterialization(asset_key=asset_key, partition=day, metadata=entry, tags=tags))
     for evaluation in check_evaluations(asset_key, verdicts, selected):

@@ -20,12 +20,37 @@ def _command(args: argparse.Namespace) -> int:
     from odf_resources.storage import storage_from_uri
 
     storage = storage_from_uri(settings.storage_uri())
-    frame = query(storage, args.date, args.status, args.id)
+    reason = None
+    if args.status in ("unpredicted", "all"):
+        reason = _pending_reason(args.date)
+    _where(storage, args.date)
+    frame = query(storage, args.date, args.status, args.id, reason)
     if args.id is not None and frame.is_empty():
         print(f"no {args.status if args.status != 'all' else ''} item with id {args.id!r} on {args.date}".replace("  ", " "), file=sys.stderr)
         return 1
     print_frame(frame, args.format)
     return 0
+
+
+def _pending_reason(day: str) -> str:
+    import dagster as dg
+
+    from odf_cli.instance import use_local_instance
+    from odf_cli.predictions_runs import pending_reason
+
+    home = use_local_instance()
+    print(f"runs:        Dagster instance {home}", file=sys.stderr)
+    with dg.DagsterInstance.get() as instance:
+        return pending_reason(instance, day)
+
+
+def _where(storage, day: str) -> None:
+    """Where the answer comes from, on stderr so csv/jsonl output stays clean."""
+    from odf_assets.predictions import store, transforms
+
+    print(f"landing:     {storage.uri_for(transforms.date_prefix(day))}", file=sys.stderr)
+    for label, path in (("predictions", store.PREDICTIONS_PATH), ("rejects", store.REJECTS_PATH)):
+        print(f"{label + ':':<12} {storage.uri_for(store.stored_key(path, day))}", file=sys.stderr)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

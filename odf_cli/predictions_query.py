@@ -19,8 +19,9 @@ from odf_resources.storage import Storage, storage_from_uri
 TABLE_COLUMNS = ("status", "id", "predicted_label", *transforms.PROBABILITY_COLUMNS, "model_version", "reason", "source_file", "line")
 
 
-def query(storage: Storage, partition: str, status: str = "all", item_id: str | None = None) -> pl.DataFrame:
-    """Items of one date with their ``status``; the landing zone is read only when pending ones are asked for."""
+def query(storage: Storage, partition: str, status: str = "all", item_id: str | None = None, pending_reason: str | None = None) -> pl.DataFrame:
+    """Items of one date with their ``status``; the landing zone is read only when pending ones are asked for.
+    ``pending_reason`` fills the ``reason`` of unpredicted items (why no run covered them yet)."""
     # Each stored partition is read at most once: with "all" it serves its own rows and the pending check.
     needs = {
         store.PREDICTIONS_PATH: status in ("predicted", "unpredicted", "all"),
@@ -35,7 +36,10 @@ def query(storage: Storage, partition: str, status: str = "all", item_id: str | 
     if status in ("unpredicted", "all"):
         landed, _ = store.read_landed(storage, partition, settings.landing_max_file_bytes())
         pending = transforms.unaccounted(landed, *stored.values()).drop("problem", "record")
-        parts.append(pending.with_columns(status=pl.lit("unpredicted")))
+        pending = pending.with_columns(status=pl.lit("unpredicted"))
+        if pending_reason is not None:
+            pending = pending.with_columns(reason=pl.lit(pending_reason, dtype=pl.String))
+        parts.append(pending)
     frame = pl.concat(parts, how="diagonal_relaxed")
     if item_id is not None:
         frame = frame.filter(pl.col("id") == item_id)

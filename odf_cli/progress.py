@@ -7,6 +7,7 @@ import: this module is pure formatting.
 
 from __future__ import annotations
 
+import re
 import sys
 import time
 from collections import defaultdict
@@ -53,9 +54,17 @@ class _Step:
     checks_failed: list[str] = field(default_factory=list)
 
 
-def _first_line(text: str | None, limit: int = 300) -> str:
-    line = next((part.strip() for part in (text or "").splitlines() if part.strip()), "")
+# Dagster prefixes a raised dg.Failure's message with its class path; the description is the message.
+_FAILURE_PREFIX = re.compile(r"^dagster\.[\w.]*\.Failure: ")
+
+
+def first_line(text: str | None, limit: int = 300) -> str:
+    """The first non-blank line of an error, without Dagster's ``...Failure:`` prefix, capped."""
+    line = _FAILURE_PREFIX.sub("", next((part.strip() for part in (text or "").splitlines() if part.strip()), ""))
     return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+_first_line = first_line
 
 
 class Progress:

@@ -21,6 +21,7 @@ from odf_assets.predictions import settings, store
 from odf_assets.predictions.assets import FIRST_DATE, iris_daily_partitions, iris_predictions_job
 from odf_assets.predictions.transforms import LANDING_PREFIX, LandingEntry
 from odf_resources.storage_resource import OdfStorage
+from odf_sensors.landing_retry import RETRY_TAG, failed_dates_to_retry
 from odf_resources.text import quote
 
 LANDING_SENSOR = "iris_landing_sensor"
@@ -84,6 +85,8 @@ def group_by_partition(entries: list[LandingEntry]) -> tuple[dict[str, list[Land
     job=iris_predictions_job,
     minimum_interval_seconds=settings.landing_sensor_interval_seconds(),
     default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Requests an iris predictions run for each landing date whose files are new or changed, "
+    "and again (with backoff) for a date whose last run failed.",
 )
 def iris_landing_sensor(context: dg.SensorEvaluationContext, odf_storage: OdfStorage) -> dg.SensorResult:
     """Requests an iris predictions run for every landing date folder whose files are new or changed."""
@@ -104,6 +107,18 @@ def iris_landing_sensor(context: dg.SensorEvaluationContext, odf_storage: OdfSto
                 run_key=run_key(partition, digest),
                 partition_key=partition,
                 tags={"odf/landing_files": str(len(by_date[partition])), "odf/landing_digest": digest},
+            )
+        )
+    requested = {request.partition_key for request in requests}
+    for partition, attempt, failed_run in failed_dates_to_retry(context.instance, iris_predictions_job.name, digests):
+        if partition in requested:
+            continue
+        context.log.info(f"{LANDING_SENSOR}: re-requesting {partition} (retry {attempt}) after failed run {failed_run}")
+        requests.append(
+            dg.RunRequest(
+                run_key=f"{run_key(partition, digests[partition])}:retry{attempt}",
+                partition_key=partition,
+                tags={"odf/landing_files": str(len(by_date[partition])), "odf/landing_digest": digests[partition], RETRY_TAG: str(attempt)},
             )
         )
     # Dates whose folder vanished drop out, so files landing there again are treated as new.

@@ -43,10 +43,9 @@ class IrisModelConfig(dg.Config):
     )
 
 
-@dg.asset(key=IRIS_MODEL, group_name=GROUP, kinds={"scikitlearn", "onnx"})
-def iris_model(context: dg.AssetExecutionContext, config: IrisModelConfig, odf_storage: OdfStorage) -> dg.MaterializeResult:
-    """The iris classifier as ONNX in ODF storage, trained here or supplied by an operator, with its model card."""
-    uri = config.onnx_uri.strip() or settings.external_model_uri()
+def publish_iris_model(storage, uri: str) -> tuple[dict, str]:
+    """Trains the classifier (or reads the operator's model from ``uri``), checks it and publishes it;
+    returns (model card, stored URI). Problems the operator can fix are a ``dg.Failure`` with metadata."""
     holdout = iris_holdout()
     try:
         if uri:
@@ -55,23 +54,56 @@ def iris_model(context: dg.AssetExecutionContext, config: IrisModelConfig, odf_s
             onnx_bytes, source = to_onnx_bytes(train_iris_classifier(holdout)), "trained:StandardScaler+LogisticRegression"
         card = model_card(onnx_bytes, source=source, holdout=holdout)
     except (OSError, ValueError, ModelSignatureError) as error:
-        raise dg.Failure(f"iris model from {uri or 'training'}: {error}") from error
-    storage = odf_storage.get()
+        raise dg.Failure(
+            description=f"iris model from {uri or 'training'}: {error}",
+            metadata={"model_uri": uri or "(training)", "error": type(error).__name__, "fix": "set ODF_IRIS_MODEL_URI (or the onnx_uri config) to a readable ONNX file, or unset it to train"},
+        ) from None
     onnx_key = store.publish_model(storage, onnx_bytes, card)
-    context.log.info(f"published iris model {card['model_version']} ({source}) to {storage.uri_for(onnx_key)}")
+    return card, storage.uri_for(onnx_key)
+
+
+def model_metadata(card: dict, uri: str) -> dict:
     flat = {name: value for name, value in card.items() if not isinstance(value, (list, dict))}
-    return dg.MaterializeResult(
-        metadata={
-            **flat,
-            "uri": dg.MetadataValue.path(storage.uri_for(onnx_key)),
-            "input_shape": json.dumps(card["input_shape"]),
-            "output_names": ", ".join(card["output_names"]),
-            "class_labels": ", ".join(card["class_labels"]),
-            "libraries": dg.MetadataValue.json(card["libraries"]),
-            "model_card": dg.MetadataValue.json(card),
-        },
-        data_version=dg.DataVersion(card["sha256"]),
-    )
+    return {
+        **flat,
+        "uri": dg.MetadataValue.path(uri),
+        "input_shape": json.dumps(card["input_shape"]),
+        "output_names": ", ".join(card["output_names"]),
+        "class_labels": ", ".join(card["class_labels"]),
+        "libraries": dg.MetadataValue.json(card["libraries"]),
+        "model_card": dg.MetadataValue.json(card),
+    }
+
+
+@dg.asset(key=IRIS_MODEL, group_name=GROUP, kinds={"scikitlearn", "onnx"})
+def iris_model(context: dg.AssetExecutionContext, config: IrisModelConfig, odf_storage: OdfStorage) -> dg.MaterializeResult:
+    """The iris classifier as ONNX in ODF storage, trained here or supplied by an operator, with its model card.
+    The first predictions run publishes it too when none is published yet."""
+    uri = config.onnx_uri.strip() or settings.external_model_uri()
+    card, stored = publish_iris_model(odf_storage.get(), uri)
+    context.log.info(f"published iris model {card['model_version']} ({card['source']}) to {stored}")
+    return dg.MaterializeResult(metadata=model_metadata(card, stored), data_version=dg.DataVersion(card["sha256"]))
+
+
+def current_or_bootstrapped_model(context: dg.AssetExecutionContext, storage):
+    """(card, session, signature) of the published model; with none published yet, publishes one first
+    (trained, or ``ODF_IRIS_MODEL_URI``) and records it as a materialization of ``predictions/iris_model``."""
+    try:
+        return store.load_current_model(storage)
+    except store.ModelNotPublishedError:
+        context.log.info("no iris model published yet: this first predictions run publishes it (see docs/predictions.md)")
+        card, stored = publish_iris_model(storage, settings.external_model_uri())
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=IRIS_MODEL, description="published by the first predictions run", metadata=model_metadata(card, stored)
+            )
+        )
+    except ValueError as error:  # a corrupt or changed model file
+        raise dg.Failure(
+            description=f"the published iris model cannot be used: {error}",
+            metadata={"model_card": storage.uri_for(store.MODEL_CARD_KEY), "fix": "materialize predictions/iris_model again"},
+        ) from None
+    return store.load_current_model(storage)
 
 
 def _reason_summary(rejects: pl.DataFrame) -> dg.MetadataValue:
@@ -130,10 +162,7 @@ def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage)
     """Scores every iris item landed for the day in one batched ONNX call; invalid records go to rejects."""
     partition = context.partition_key
     storage = odf_storage.get()
-    try:
-        card, session, sig = store.load_current_model(storage)
-    except (store.ModelNotPublishedError, ValueError) as error:
-        raise dg.Failure(str(error)) from error
+    card, session, sig = current_or_bootstrapped_model(context, storage)
     landed, entries = store.read_landed(storage, partition, odf_settings.landing_max_file_bytes())
     valid, rejected = transforms.validate(landed)
     probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))

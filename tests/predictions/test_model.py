@@ -95,8 +95,17 @@ def test_a_model_with_a_zipmap_output_is_refused_with_a_clear_reason(tmp_path):
     assert not storage_from_uri(str(tmp_path / "storage")).exists(store.MODEL_CARD_KEY)
 
 
-def test_model_asset_key_and_missing_model_message(tmp_path):
+def test_first_predictions_run_publishes_the_model_when_none_is(tmp_path, monkeypatch):
     assert IRIS_MODEL.to_user_string() == "predictions/iris_model"
-    result = materialize_predictions(str(tmp_path / "storage"), "2024-05-01", raise_on_error=False)
-    failure = next(event for event in result.all_events if event.is_step_failure)
-    assert "materialize predictions/iris_model first" in failure.event_specific_data.error.message
+    uri = str(tmp_path / "storage")
+    result = materialize_predictions(uri, "2024-05-01")
+    # Recorded as a materialization of the model asset, so the UI shows where the model came from.
+    assert materialization_metadata(result, IRIS_MODEL)["source"].value.startswith("trained:")
+    assert store.current_model_card(storage_from_uri(uri))["sha256"]
+
+    # An operator's model that cannot be read fails the run with the reason, not a stack trace of ours.
+    monkeypatch.setenv("ODF_IRIS_MODEL_URI", str(tmp_path / "missing.onnx"))
+    failed = materialize_predictions(str(tmp_path / "other"), "2024-05-01", raise_on_error=False)
+    failure = next(event for event in failed.all_events if event.is_step_failure)
+    assert "missing.onnx does not exist" in failure.event_specific_data.error.message
+    assert failure.event_specific_data.user_failure_data.metadata["fix"].value.startswith("set ODF_IRIS_MODEL_URI")

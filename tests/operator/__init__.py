@@ -1,0 +1,1 @@
+"""Operator experience: the shared instance, CLI progress and summaries, --select, predictions from scratch, readable failures."""

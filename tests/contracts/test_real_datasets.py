@@ -3,8 +3,8 @@ for a month of days each, and every stored partition is compared with DuckDB rea
 file on its own (its own CSV reader, null tokens and date parsing; nothing of ODF's).
 
 Per day: row count, null count per column, every value (floats within 1e-9 relative), datetime
-columns stored as UTC with the same instants, and every declared aggregate per group. Partition
-days of datetime sources are the UTC day of each instant.
+columns stored as UTC with the same instants, and every declared aggregate per group. The day of a
+datetime row is its local day in the registry's `timezone` (UTC when none is declared).
 """
 
 from __future__ import annotations
@@ -49,12 +49,12 @@ class Case:
 
 CASES = [
     # `nil` nulls, CRLF endings (DuckDB's strict mode rejects the bare LF that ends the last line),
-    # naive timestamps, which ODF stores as UTC when the registry names no time zone.
+    # naive timestamps, read in the registry's `timezone` (none declared: UTC).
     Case(
         "glucose_cgm",
         "2010-08-15",
         "2010-09-14",
-        """SELECT isig, timezone('UTC', "datetime") AS "datetime", glucose
+        """SELECT isig, timezone('{timezone}', "datetime") AS "datetime", glucose
            FROM read_csv('{data}/CGM.csv', header = true, delim = ',', quote = '"', nullstr = 'nil',
                          auto_detect = false, strict_mode = false,
                          columns = {{'isig': 'DOUBLE', 'datetime': 'TIMESTAMP', 'glucose': 'BIGINT'}})""",
@@ -68,7 +68,7 @@ CASES = [
            FROM read_csv('{data}/brent_crude_oil.csv', header = true, delim = ',', auto_detect = false,
                          dateformat = '%m/%d/%Y', columns = {{'day': 'DATE', 'DPB': 'DOUBLE'}})""",
     ),
-    # +01:00 until daylight saving starts on 2022-03-27, +02:00 after.
+    # +01:00 until daylight saving starts on 2022-03-27, +02:00 after; days in Europe/Rome.
     Case(
         "water_flow",
         "2022-03-20",
@@ -135,15 +135,16 @@ def rows_close(actual: list[tuple], expected: list[tuple]) -> bool:
 
 
 class DuckSide:
-    """The original file in DuckDB, with each row's partition day (UTC day of datetime values)."""
+    """The original file in DuckDB, with each row's partition day (a datetime's local day in `timezone`)."""
 
     def __init__(self, case: Case, spec: dict):
         self.spec, self.schema = spec, spec["schema"]
         self.con = duckdb.connect()
         self.con.execute("SET TimeZone = 'UTC'")
         date_column = quote(spec["date_column"])
-        day = date_column if self.schema[spec["date_column"]] == "date" else f"CAST(timezone('UTC', {date_column}) AS DATE)"
-        relation = case.relation.format(data=DATA.as_posix())
+        zone = spec.get("timezone") or "UTC"
+        day = date_column if self.schema[spec["date_column"]] == "date" else f"CAST(timezone('{zone}', {date_column}) AS DATE)"
+        relation = case.relation.format(data=DATA.as_posix(), timezone=zone)
         self.con.execute(f"CREATE TABLE source AS SELECT *, {day} AS {DAY} FROM ({relation})")
         self.con.execute(f"CREATE TABLE in_range AS SELECT * FROM source WHERE {DAY} BETWEEN DATE '{case.first}' AND DATE '{case.last}'")
         assert self.columns() == list(self.schema), "the DuckDB relation must give the registry's columns in order"

@@ -1,0 +1,131 @@
+"""Peak memory of scoring one large landing file: the predictions asset's path, in a child process.
+
+The parent writes a JSONL landing file of ``--megabytes`` (iris-like items, 1 % invalid) into a
+local ODF storage and publishes the model; each child then runs what ``iris_predictions`` does —
+read and validate the landed records, score them in one batched ONNX call, build and write the
+predictions and rejects Parquet — and reports its own peak RSS (``VmHWM``). Side by side: the
+streamed read ODF uses, and the same parser over the whole file read into memory first.
+
+    uv run python -m bench.landing_memory [--megabytes 200]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+DAY = "2024-05-01"
+KEY = f"landing/iris/date={DAY}/big.jsonl"
+TARGET_PEAK_MB = 300
+MODES = ("streamed", "whole_file")
+
+
+def write_landing_file(path: Path, megabytes: float) -> int:
+    """Iris-like JSONL items until the file reaches ``megabytes``; every 100th record is invalid."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    target, written, count = int(megabytes * 1_000_000), 0, 0
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as handle:
+        while written < target:
+            rows = rng.normal([5.8, 3.0, 3.8, 1.2], 0.4, (50_000, 4)).round(2)
+            lines = []
+            for values in rows:
+                count += 1
+                sepal = '"n/a"' if count % 100 == 0 else values[0]
+                lines.append(f'{{"id": "item-{count:09d}", "sepal_length": {sepal}, "sepal_width": {values[1]}, '
+                             f'"petal_length": {values[2]}, "petal_width": {values[3]}}}\n')  # fmt: skip
+            block = "".join(lines)
+            handle.write(block)
+            written += len(block)
+    return count
+
+
+def publish_model(base: str) -> None:
+    from odf_assets.predictions import store
+    from odf_assets.predictions.model import iris_holdout, model_card, to_onnx_bytes, train_iris_classifier
+    from odf_resources.storage import LocalStorage
+
+    holdout = iris_holdout()
+    onnx_bytes = to_onnx_bytes(train_iris_classifier(holdout))
+    store.publish_model(LocalStorage(base), onnx_bytes, model_card(onnx_bytes, source="bench", holdout=holdout))
+
+
+def child(base: str, mode: str) -> dict:
+    """The predictions asset's steps without Dagster; prints its own peak memory."""
+    import polars as pl
+
+    from bench.memory import peak_rss_mb
+    from odf_assets.predictions import store, transforms
+    from odf_assets.predictions.model import predict_probabilities
+    from odf_resources import settings
+    from odf_resources.storage import LocalStorage
+
+    storage = LocalStorage(base)
+    imported = peak_rss_mb()
+    started = time.perf_counter()
+    card, session, sig = store.load_current_model(storage)
+    if mode == "streamed":
+        landed, _ = store.read_landed(storage, DAY, settings.landing_max_file_bytes())
+    else:
+        (entry,) = store.landing_entries(storage, DAY)
+        landed = transforms.parse_landing_file(entry, storage.read_bytes(entry.key))
+    read_s = time.perf_counter() - started
+    valid, rejected = transforms.validate(landed)
+    probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
+    predictions = transforms.prediction_frame(
+        valid, probabilities, day=date.fromisoformat(DAY), model_version=card["model_version"],
+        model_checksum=card["sha256"], predicted_at=datetime.now(UTC),
+    )  # fmt: skip
+    rejects = transforms.reject_frame(rejected, date.fromisoformat(DAY))
+    with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as staging:
+        predictions.write_parquet(f"{staging}/predictions.parquet")
+        rejects.write_parquet(f"{staging}/rejects.parquet")
+    assert predictions.height + rejects.height == landed.height
+    del pl
+    return {
+        "mode": mode, "records": landed.height, "predicted": predictions.height, "rejected": rejects.height,
+        "read_s": round(read_s, 1), "total_s": round(time.perf_counter() - started, 1),
+        "import_rss_mb": round(imported), "peak_rss_mb": round(peak_rss_mb()),
+    }  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--megabytes", type=float, default=200)
+    parser.add_argument("--child", nargs=2, metavar=("BASE", "MODE"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(child(*args.child)))
+        return {}
+    with tempfile.TemporaryDirectory(prefix="odf-bench-landing-", dir=os.environ.get("ODF_BENCH_TMP")) as tmp:
+        base = str(Path(tmp) / "storage")
+        records = write_landing_file(Path(base) / KEY, args.megabytes)
+        size_mb = (Path(base) / KEY).stat().st_size / 1e6
+        publish_model(base)
+        print(f"landing file: {size_mb:.0f} MB, {records:,} records", flush=True)
+        runs = {}
+        for mode in MODES:
+            done = subprocess.run([sys.executable, "-m", "bench.landing_memory", "--child", base, mode],
+                                  capture_output=True, text=True, check=True)  # fmt: skip
+            runs[mode] = json.loads(done.stdout.strip().splitlines()[-1])
+            run = runs[mode]
+            print(f"  {mode:<11} peak RSS {run['peak_rss_mb']:>5} MB (after imports {run['import_rss_mb']} MB), "
+                  f"read {run['read_s']} s, total {run['total_s']} s, {run['predicted']:,} predicted, {run['rejected']:,} rejected", flush=True)  # fmt: skip
+    peak = runs["streamed"]["peak_rss_mb"]
+    verdict = "met" if peak <= TARGET_PEAK_MB else "NOT met"
+    print(f"streamed peak {peak} MB vs target ≤ {TARGET_PEAK_MB} MB for {size_mb:.0f} MB: {verdict}; "
+          f"whole-file read {runs['whole_file']['peak_rss_mb'] / peak:.1f}× the streamed peak")  # fmt: skip
+    return {"size_mb": size_mb, "records": records, "runs": runs}
+
+
+if __name__ == "__main__":
+    main()

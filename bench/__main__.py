@@ -17,6 +17,7 @@ BENCHMARKS = {
     "large_input": (["--gigabytes", "3"], ["--gigabytes", "0.5"]),
     "backfill": ([], ["--days", "90"]),
     "startup": ([], ["--repeat", "1"]),
+    "landing_memory": (["--megabytes", "200"], ["--megabytes", "50"]),
 }
 
 

@@ -106,7 +106,7 @@ def resolve_selection(defs: dg.Definitions, selection: str) -> set[dg.AssetKey]:
         raise CommandError(f"--select {selection!r}: {str(error).splitlines()[0]} (assets include {known} …)") from None
     keys = {key for key in keys if key in graph.materializable_asset_keys}
     if not keys:
-        raise CommandError(f"--select {selection!r} selects no assets (groups: {', '.join(sorted(graph.all_group_names()))})")
+        raise CommandError(f"--select {selection!r} selects no assets (groups: {', '.join(sorted(g for g in graph.all_group_names if g))})")
     # A multi-asset runs as a whole: select its siblings too instead of failing on a subset.
     return {sibling for key in keys for sibling in graph.get_execution_set_asset_and_check_keys(key) if isinstance(sibling, dg.AssetKey)}
 

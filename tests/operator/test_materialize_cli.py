@@ -1,0 +1,57 @@
+"""``odf materialize`` as a user runs it, without a terminal: --select over a registry-added source
+and a group, one progress line per step, the summary table, clipping warnings and the exit code."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from tests.operator.cli_support import cli_env, odf, serve_days
+
+pytestmark = pytest.mark.timeout(600)
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A directory like a checkout: the repo's dagster.yaml, nothing else (the CLI creates .odf/)."""
+    shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
+    return tmp_path
+
+
+def test_select_registry_source_by_keys_then_by_group_with_progress_and_summary(workdir, source_server):
+    serve_days(source_server.root, ["2024-02-01", "2024-02-02"])
+    env = cli_env(workdir, source_server.url)
+
+    done = odf(workdir, env, "materialize", "--select", "raw/city_permits,aggregates/city_permits/permits_by_district",
+               "--start", "2024-01-30", "--end", "2024-02-02")  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "warning: 2024-01-30..2024-02-02 clipped to 2024-02-01..2024-02-02" in out
+    # One line per finished step (no terminal control characters), in dependency order.
+    steps = [line for line in out.splitlines() if line.startswith("  ✓ ")]
+    assert [line.split()[1] for line in steps] == ["raw/city_permits", "aggregates/city_permits/permits_by_district"]
+    assert "2 partition(s)  4 rows" in steps[0] and "\r" not in out and "\033[" not in out
+    table = out[out.index("Summary:") :]
+    assert "raw/city_permits" in table and "aggregates/city_permits/permits_by_district" in table
+    assert "succeeded" in out.splitlines()[-1]
+    assert (workdir / ".odf" / "dagster_home" / "dagster.yaml").read_text() == (REPO / "dagster.yaml").read_text()
+    assert (workdir / ".odf" / "storage" / "raw" / "city_permits" / "date=2024-02-02" / "data.parquet").is_file()
+
+    # A group and a day whose file repeats a key: the ERROR check fails, so does the command.
+    serve_days(source_server.root, ["2024-02-03"], duplicate_on="2024-02-03")
+    done = odf(workdir, env, "materialize", "--select", "group:permits", "--start", "2024-02-03", "--end", "2024-02-03")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "key_is_unique" in done.stdout and done.stdout.splitlines()[-1].startswith("FAILED")
+
+
+def test_select_errors_answer_before_anything_runs(workdir, source_server):
+    env = cli_env(workdir, source_server.url)
+    unknown = odf(workdir, env, "materialize", "--select", "raw/no_such_source")
+    assert unknown.returncode == 2 and "raw/no_such_source" in unknown.stderr
+    empty = odf(workdir, env, "materialize", "--select", "group:no_such_group")
+    assert empty.returncode == 2 and "selects no assets" in empty.stderr
+    outside = odf(workdir, env, "materialize", "--select", "group:permits", "--start", "2030-01-01", "--end", "2030-01-02")
+    assert outside.returncode == 2 and "no partitions of" in outside.stderr and "2024-02-01..2024-02-29" in outside.stderr

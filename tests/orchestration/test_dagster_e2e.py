@@ -217,6 +217,18 @@ def test_c_thirty_day_backfill_takes_a_handful_of_runs(stack, backfill_id, capsy
             {"/".join((PREFIX, *asset, f"date={TRIGGER_DAY}", "data.parquet"))}
         )
     assert stack.parquet("raw", "e2e_shop", "date=2024-01-17").drop("date").sort("receipt").equals(day_frame("2024-01-17").sort("receipt"))
+    # Range runs check each day: one evaluation per check per day, each with its partition.
+    run_ids = {run["runId"] for run in runs}
+    query = """query($key: AssetKeyInput!, $check: String!) {
+      assetCheckExecutions(assetKey: $key, checkName: $check, limit: 500) { runId partition status }
+    }"""
+    for asset, names in ((RAW, ("non_empty_partition", "schema_matches_registry", "rows_conform", "key_is_unique")),
+                         (AGG, ("non_empty_partition", "key_is_unique"))):  # fmt: skip
+        for name in names:
+            executions = stack.graphql(query, {"key": {"path": asset.split("/")}, "check": name})["assetCheckExecutions"]
+            in_backfill = [e for e in executions if e["runId"] in run_ids]
+            assert sorted(e["partition"] for e in in_backfill) == BACKFILL_DAYS, (asset, name, in_backfill[:3])
+            assert {e["status"] for e in in_backfill} == {"SUCCEEDED"}
 
 
 def test_d_a_failed_run_is_posted_to_the_alert_webhook(stack, capsys):

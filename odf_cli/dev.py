@@ -13,7 +13,8 @@ from odf_cli.instance import use_local_instance
 def dev_command(args: argparse.Namespace) -> int:
     home = use_local_instance()
     target = ["-w", "workspace.yaml"] if Path("workspace.yaml").is_file() else ["-m", "odf_assets.definitions"]
-    command = [sys.executable, "-m", "dagster", "dev", *target, "-h", args.host, "-p", str(args.port), *args.dagster_args]
+    extra = args.dagster_args[1:] if args.dagster_args[:1] == ["--"] else args.dagster_args
+    command = [sys.executable, "-m", "dagster", "dev", *target, "-h", args.host, "-p", str(args.port), *extra]
     print(f"odf dev: instance {home} (runs of `odf materialize` show here); UI at http://{args.host}:{args.port}", flush=True)
     # exec: Ctrl-C and SIGTERM reach dagster dev directly, which shuts its children down.
     os.execv(sys.executable, command)

@@ -60,7 +60,10 @@ _FAILURE_PREFIX = re.compile(r"^dagster\.[\w.]*\.Failure: ")
 
 def first_line(text: str | None, limit: int = 300) -> str:
     """The first non-blank line of an error, without Dagster's ``...Failure:`` prefix, capped."""
-    line = _FAILURE_PREFIX.sub("", next((part.strip() for part in (text or "").splitlines() if part.strip()), ""))
+    lines = [part.strip() for part in (text or "").splitlines() if part.strip()]
+    line = _FAILURE_PREFIX.sub("", lines[0]) if lines else ""
+    if line.endswith(":") and len(lines) > 1:  # "N day(s) failed:" says little without its first item
+        line = f"{line} {lines[1]}"
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 

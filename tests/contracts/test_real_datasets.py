@@ -78,11 +78,11 @@ CASES = [
            FROM read_csv('{data}/water-flow.csv', header = true, delim = ',', auto_detect = false,
                          columns = {{'Time': 'VARCHAR', 'Water flow [l/s]': 'VARCHAR'}})""",
     ),
-    # R's `NA` nulls; ISO times with `Z`.
+    # R's `NA` nulls; ISO times with `Z`; days in America/New_York, which starts daylight saving on 2013-03-10.
     Case(
         "nyc_weather",
-        "2013-01-01",
-        "2013-01-31",
+        "2013-02-24",
+        "2013-03-25",
         """SELECT * REPLACE (timezone('UTC', strptime(time_hour, '%Y-%m-%dT%H:%M:%SZ')) AS time_hour)
            FROM read_csv('{data}/weather.csv', header = true, delim = ',', nullstr = 'NA', auto_detect = false,
                          columns = {{'origin': 'VARCHAR', 'year': 'BIGINT', 'month': 'BIGINT', 'day': 'BIGINT',
@@ -197,6 +197,13 @@ def test_example_files_have_the_traits_they_stand_for():
     assert b"2022-03-27T01:00:00+01:00" in water and b"2022-03-27T03:00:00+02:00" in water
     weather = (DATA / "weather.csv").read_bytes()
     assert b",NA," in weather and b",2013-01-01T06:00:00Z\n" in weather and b"\r" not in weather
+    # The registry's America/New_York is the file's own: year..hour are time_hour's New York time.
+    mismatched = duckdb.connect().execute(
+        f"""SELECT count(*) FROM read_csv('{DATA.as_posix()}/weather.csv', header = true, nullstr = 'NA')
+            WHERE strftime(timezone('America/New_York', time_hour), '%Y-%m-%d %H')
+                  <> printf('%04d-%02d-%02d %02d', "year", "month", "day", "hour")"""
+    ).fetchone()[0]
+    assert mismatched == 0
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.source for case in CASES])

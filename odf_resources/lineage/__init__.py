@@ -1,6 +1,5 @@
 """OpenLineage events for every ODF materialization (see docs/lineage.md).
 
 Deliberately empty: the IO manager imports ``lineage.metadata`` and must not pull in
-dagster-openlineage (whose import builds an OpenLineage client); ``dagster.yaml`` names
-``odf_resources.lineage.storage``.
+openlineage-python; ``odf_sensors.lineage`` imports ``lineage.feed`` on its first tick.
 """

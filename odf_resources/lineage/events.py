@@ -13,19 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import dagster as dg
-from dagster_openlineage.facets import build_error_message_facet, build_schema_facet
-from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState
+from openlineage.client.event_v2 import InputDataset, Job, OutputDataset, Run, RunEvent, RunState, set_producer
 from openlineage.client.facet_v2 import (
     datasource_dataset,
+    error_message_run,
     job_type_job,
     nominal_time_run,
     output_statistics_output_dataset,
     parent_run,
+    schema_dataset,
 )
 
-from odf_resources.lineage.naming import LINEAGE_METADATA_KEY, dataset_identity, iso_utc, lineage_run_id
+from odf_resources.lineage.naming import LINEAGE_METADATA_KEY, PRODUCER, dataset_identity, iso_utc, lineage_run_id
 
 _INPUT_VERSION_TAG = "dagster/input_data_version/"
+# Facets the client adds on emit (its version tag) take the global producer: make that ODF's too.
+set_producer(PRODUCER)
 
 
 @dataclass(frozen=True)
@@ -46,14 +49,16 @@ class LineageContext:
             "parent": parent_run.ParentRunFacet(
                 run=parent_run.Run(runId=self.dagster_run_id),
                 job=parent_run.Job(namespace=self.job_namespace, name=self.dagster_job_name),
+                producer=PRODUCER,
             ),
             **parts.pop("run_facets", {}),
         }
-        job_type = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="DAGSTER", jobType="ASSET")
+        job_type = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="DAGSTER", jobType="ASSET", producer=PRODUCER)
         namespace, name = self.dataset(asset)
         return RunEvent(
             eventType=state,
             eventTime=iso_utc(datetime.fromtimestamp(self.timestamp, tz=timezone.utc)),
+            producer=PRODUCER,
             run=Run(runId=lineage_run_id(self.dagster_run_id, asset, partition), facets=run_facets),
             job=Job(namespace=self.job_namespace, name=asset, facets={"jobType": job_type}),
             inputs=[InputDataset(namespace=ns, name=n) for ns, n in map(self.dataset, parts.pop("inputs", []))],
@@ -62,7 +67,9 @@ class LineageContext:
 
 
 def nominal_time(start: str | None, end: str | None) -> dict[str, nominal_time_run.NominalTimeRunFacet]:
-    return {"nominalTime": nominal_time_run.NominalTimeRunFacet(nominalStartTime=start, nominalEndTime=end)} if start else {}
+    if not start:
+        return {}
+    return {"nominalTime": nominal_time_run.NominalTimeRunFacet(nominalStartTime=start, nominalEndTime=end, producer=PRODUCER)}
 
 
 def nominal_start_only(partition: str | None) -> dict[str, nominal_time_run.NominalTimeRunFacet]:
@@ -109,15 +116,16 @@ def complete_event(ctx: LineageContext, materialization: dg.AssetMaterialization
     asset = materialization.asset_key.to_user_string()
     namespace, name = ctx.dataset(asset)
     location = f"{namespace}/{name}" if namespace.startswith("s3://") else Path(name).as_uri()
-    facets: dict[str, Any] = {"dataSource": datasource_dataset.DatasourceDatasetFacet(name=namespace, uri=location)}
+    facets: dict[str, Any] = {"dataSource": datasource_dataset.DatasourceDatasetFacet(name=namespace, uri=location, producer=PRODUCER)}
     schema = _value(metadata.get("dagster/column_schema"))
     if isinstance(schema, dg.TableSchema):
-        facets["schema"] = build_schema_facet(schema)
+        fields = [schema_dataset.SchemaDatasetFacetFields(name=c.name, type=c.type, description=c.description) for c in schema.columns]
+        facets["schema"] = schema_dataset.SchemaDatasetFacet(fields=fields, producer=PRODUCER)
     rows, size = _value(metadata.get("dagster/row_count")), _value(metadata.get("bytes"))
     output_facets = {}
     if isinstance(rows, int):
         statistics = output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
-            rowCount=rows, size=size if isinstance(size, int) else None
+            rowCount=rows, size=size if isinstance(size, int) else None, producer=PRODUCER
         )
         output_facets["outputStatistics"] = statistics
     return ctx.event(
@@ -137,7 +145,8 @@ def failure_event(ctx: LineageContext, state: RunState, asset: str, partition: s
         state,
         asset,
         partition,
-        run_facets={"errorMessage": build_error_message_facet(message=message.strip()), **nominal_start_only(partition)},
+        run_facets={"errorMessage": error_message_run.ErrorMessageRunFacet(message=message.strip(), programmingLanguage="python", producer=PRODUCER),
+                    **nominal_start_only(partition)},
     )
 
 

@@ -17,6 +17,8 @@ from odf_resources.storage import split_storage_uri
 
 # The one metadata entry ODF's IO manager adds for lineage (see lineage.metadata).
 LINEAGE_METADATA_KEY = "odf/lineage"
+# The ``producer`` of every event and facet: ODF, not the OpenLineage client or dagster-openlineage.
+PRODUCER = "https://github.com/open-data-factory/odf"
 # Fixed namespace so START, COMPLETE and FAIL of one asset partition derive the same run id.
 _RUN_ID_NAMESPACE = uuid.UUID("7f1c3a52-5d0e-4f8e-9a55-0df0c1a1e0b1")
 

@@ -31,8 +31,7 @@ def test_bare_postgresql_url_would_pick_the_missing_psycopg3_driver():
         __import__("psycopg")
     assert make_url("postgresql+psycopg2://u@h/db").get_dialect().driver == "psycopg2"
     config = load_yaml(DAGSTER_YAML)
-    # The event log is wrapped by the lineage emitter; the Postgres config sits one level down.
-    storages = [config[key]["config"].get("wrapped", config[key])["config"] for key in STORAGE_KEYS]
+    storages = [config[key]["config"] for key in STORAGE_KEYS]
     assert {storage["postgres_db"]["scheme"] for storage in storages} == {"postgresql+psycopg2"}
 
 
@@ -63,10 +62,10 @@ def test_missing_postgres_binaries_fail_loudly_with_the_fix(monkeypatch, tmp_pat
 def test_production_instance_loads_with_postgres_k8s_queue_and_s3_logs(prod_instance):
     instance = prod_instance
     assert isinstance(instance.run_storage, PostgresRunStorage)
-    # The Postgres event log is wrapped by the OpenLineage emitter (docs/lineage.md).
-    assert isinstance(instance.event_log_storage._wrapped, PostgresEventLogStorage)
+    # Plain Postgres event log: lineage is sent by the code location's sensor (docs/lineage.md).
+    assert isinstance(instance.event_log_storage, PostgresEventLogStorage)
     assert isinstance(instance.schedule_storage, PostgresScheduleStorage)
-    for storage in (instance.run_storage, instance.event_log_storage._wrapped, instance.schedule_storage):
+    for storage in (instance.run_storage, instance.event_log_storage, instance.schedule_storage):
         assert storage._engine.dialect.driver == "psycopg2"  # noqa: SLF001 - the driver is the point
 
     launcher = instance.run_launcher
@@ -132,3 +131,30 @@ def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(prod
     listed = boto3.client("s3").list_objects_v2(Bucket=compute_log_bucket, Prefix=prefix).get("Contents", [])
     assert listed, f"no compute logs under s3://{compute_log_bucket}/{prefix}"
     assert all(item["Size"] > 0 for item in listed)  # skip_empty_files: only non-empty logs uploaded
+
+
+@pytest.mark.timeout(180)
+def test_lineage_sensor_delivers_from_the_postgres_instance(prod_instance, monkeypatch):
+    """The lineage sensor's cursor over the production (Postgres) event log, as on SQLite."""
+    from odf_assets.definitions import build_definitions
+    from tests.lineage.collector import LineageCollector
+    from tests.lineage.conftest import SensorTicks
+
+    defs = build_definitions()
+    raw_sales = [assets for assets in defs.assets if RAW_SALES in assets.keys]
+    result = dg.materialize(raw_sales, partition_key=PARTITION, instance=prod_instance, resources=defs.resources)
+    assert result.success
+    backend = LineageCollector()
+    monkeypatch.setenv("OPENLINEAGE_URL", backend.url)
+    try:
+        ticks = SensorTicks(prod_instance)
+        ticks.drain()
+        ticks.tick()
+        # The shared database holds earlier tests' runs too: every event once, this run's in order.
+        ids = [(e["run"]["runId"], e["eventType"]) for e in backend.events]
+        assert len(ids) == len(set(ids))
+        mine = [e for e in backend.events if e["run"]["facets"]["parent"]["run"]["runId"] == result.run_id]
+        assert [(e["job"]["name"], e["eventType"]) for e in mine] == [(RAW_SALES.to_user_string(), "START"), (RAW_SALES.to_user_string(), "COMPLETE")]
+        assert mine[1]["outputs"][0]["facets"]["schema"]["fields"]
+    finally:
+        backend.stop()

@@ -1,30 +1,59 @@
-"""Lineage fixtures: a loopback collector and Dagster instances whose event log is wrapped."""
+"""Lineage fixtures: a loopback collector, plain Dagster instances, and ticks of ODF's lineage sensor."""
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import dagster as dg
 import pytest
 import yaml
 
+from odf_sensors.lineage import LINEAGE_SENSOR, LineageCursor, build_lineage_sensor
 from tests.lineage.collector import LineageCollector
 
-STORAGE_CLASS = {"module": "odf_resources.lineage.storage", "class": "OdfLineageEventLogStorage"}
 
-
-def wrapped_instance(home: Path, **options) -> dg.DagsterInstance:
-    """A DAGSTER_HOME whose dagster.yaml wraps the default (run-sharded SQLite) event log, as in dev."""
+def local_instance(home: Path) -> dg.DagsterInstance:
+    """A DAGSTER_HOME with Dagster's default storage: the run-sharded SQLite event log of `dagster dev`."""
     home.mkdir(parents=True, exist_ok=True)
-    wrapped = {"module": "dagster._core.storage.event_log", "class": "SqliteEventLogStorage",
-               "config": {"base_dir": str(home / "history" / "runs")}}  # fmt: skip
-    config = {
-        "telemetry": {"enabled": False},
-        "event_log_storage": {**STORAGE_CLASS, "config": {"wrapped": wrapped, **options}},
-    }
-    (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+    (home / "dagster.yaml").write_text(yaml.safe_dump({"telemetry": {"enabled": False}}))
     return dg.DagsterInstance.from_config(str(home))
+
+
+class SensorTicks:
+    """Evaluates ``odf_lineage_sensor`` (as loaded from ODF's definitions) tick after tick, keeping
+    the cursor between ticks as the daemon does."""
+
+    def __init__(self, instance: dg.DagsterInstance) -> None:
+        from odf_assets.definitions import build_definitions
+
+        self.instance = instance
+        self.sensor = next(s for s in build_definitions().sensors if s.name == LINEAGE_SENSOR)
+        self.cursor: str | None = None
+        self.skip_reasons: list[str] = []
+
+    def tick(self) -> dg.SensorResult:
+        context = dg.build_sensor_context(instance=self.instance, cursor=self.cursor)
+        result = self.sensor(context)
+        assert not result.run_requests, "the lineage sensor never launches runs"
+        if result.cursor is not None:
+            self.cursor = result.cursor
+        self.skip_reasons.append(str(result.skip_reason.skip_message if result.skip_reason else ""))
+        return result
+
+    def position(self) -> LineageCursor:
+        return LineageCursor.parse(self.cursor)
+
+    def drain(self, max_ticks: int = 50) -> int:
+        """Tick until the backlog is empty; returns the number of ticks."""
+        for count in range(1, max_ticks + 1):
+            self.tick()
+            if self.skip_reasons[-1].startswith("backing off"):
+                time.sleep(0.1)
+            if self.skip_reasons[-1].endswith("backlog 0 record(s)"):
+                return count
+        raise AssertionError(f"lineage backlog not drained in {max_ticks} ticks: {self.skip_reasons[-3:]}")
 
 
 @pytest.fixture(autouse=True)
@@ -33,6 +62,7 @@ def openlineage_env(monkeypatch):
     into os.environ (it aliases OPENLINEAGE_URL to OPENLINEAGE__TRANSPORT__...) don't leak out."""
     for name in [name for name in os.environ if name.startswith("OPENLINEAGE")]:
         monkeypatch.delenv(name)
+    monkeypatch.setenv("ODF_LINEAGE_BACKOFF_SECONDS", "0.05")
     yield
     for name in [name for name in os.environ if name.startswith("OPENLINEAGE")]:
         del os.environ[name]
@@ -47,14 +77,21 @@ def collector():
 
 @pytest.fixture
 def make_instance(tmp_path):
-    """Builds wrapped instances under tmp_path; disposes them (flushing their emitters) at the end."""
     created: list[dg.DagsterInstance] = []
 
-    def make(name: str = "dagster_home", **options) -> dg.DagsterInstance:
-        instance = wrapped_instance(tmp_path / name, **options)
+    def make(name: str = "dagster_home") -> dg.DagsterInstance:
+        instance = local_instance(tmp_path / name)
         created.append(instance)
         return instance
 
     yield make
     for instance in created:
         instance.dispose()
+
+
+@pytest.fixture
+def ticks():
+    return SensorTicks
+
+
+__all__ = ["SensorTicks", "build_lineage_sensor", "local_instance"]

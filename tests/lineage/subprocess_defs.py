@@ -1,6 +1,9 @@
-"""A two-asset chain loadable by module path, for runs whose steps execute in child processes."""
+"""Jobs loadable by module path: a two-asset chain whose steps run in child processes, and a range run a test SIGKILLs."""
 
 import os
+import sys
+import time
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
@@ -29,3 +32,28 @@ def chain_job() -> dg.JobDefinition:
         resources={"io": PolarsParquetIOManager(base=os.environ["ODF_STORAGE"])},
     )
     return defs.resolve_job_def("lt_chain")
+
+
+@dg.asset(key=["lt", "published_then_killed"], partitions_def=daily, backfill_policy=dg.BackfillPolicy.single_run())
+def published_then_killed(context: dg.AssetExecutionContext) -> None:
+    """Records the first days of its range as published, as odf_assets.publishing does, then waits to be killed."""
+    from odf_resources.lineage.metadata import lineage_entry
+
+    *published, _last = context.partition_keys
+    for day in published:
+        window = daily.time_window_for_partition_key(day)
+        context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=day, metadata=lineage_entry(["lt/numbers"], window)))
+    Path(os.environ["ODF_TEST_MARKER"]).write_text("published")
+    time.sleep(120)
+
+
+def killed_job() -> dg.JobDefinition:
+    defs = dg.Definitions(assets=[published_then_killed], jobs=[dg.define_asset_job("lt_killed", selection=[published_then_killed.key])])
+    return defs.resolve_job_def("lt_killed")
+
+
+if __name__ == "__main__":  # python -m tests.lineage.subprocess_defs START END: the run a test SIGKILLs
+    instance = dg.DagsterInstance.get()
+    tags = {"dagster/asset_partition_range_start": sys.argv[1], "dagster/asset_partition_range_end": sys.argv[2]}
+    with dg.execute_job(dg.reconstructable(killed_job), instance=instance, tags=tags) as result:
+        print(result.success)

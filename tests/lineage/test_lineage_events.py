@@ -1,5 +1,5 @@
-"""End to end: ODF's raw → aggregate chain and a failing asset, materialized with a wrapped event
-log, deliver spec-valid OpenLineage events to a collector on loopback."""
+"""End to end: ODF's raw → aggregate chain and a failing asset, materialized on the local SQLite
+instance; ODF's lineage sensor delivers spec-valid OpenLineage events to a collector on loopback."""
 
 from pathlib import Path
 
@@ -9,16 +9,17 @@ import pytest
 
 from odf_assets.definitions import build_definitions
 from odf_resources.parquet_io_manager import PolarsParquetIOManager
+from odf_resources.lineage.naming import PRODUCER
+from tests.lineage.conftest import SensorTicks
 from tests.lineage.spec import validate
 from tests.support.pipeline import run_assets
 
 RAW, AGG = "raw/iowa_liquor_sales", "aggregates/iowa_liquor_sales/sales_by_county"
 DAYS = ["2024-01-02", "2024-01-03"]
-DELIVERY_TIMEOUT = 10.0
 
 
 def delivered(instance: dg.DagsterInstance) -> None:
-    assert instance.event_log_storage.emitter.flush(DELIVERY_TIMEOUT), "events not delivered in time"
+    SensorTicks(instance).drain()
 
 
 def day_window(day: str, days: int = 1) -> tuple[str, str]:
@@ -65,6 +66,8 @@ def test_chain_and_failure_emit_spec_valid_events(collector, make_instance, monk
     events = collector.of()
     for event in events:
         validate(event)
+        producers = {event["producer"]} | {facet["_producer"] for facet in event["run"]["facets"].values()}
+        assert producers == {PRODUCER}
     raw_name, agg_name = str(storage / RAW), str(storage / AGG)
     for day in DAYS:
         dagster_run = results[day].run_id
@@ -87,7 +90,8 @@ def test_chain_and_failure_emit_spec_valid_events(collector, make_instance, monk
         agg_complete = next(e for e in collector.of("COMPLETE", AGG) if e["run"]["facets"]["parent"]["run"]["runId"] == dagster_run)
         assert datasets(agg_complete["inputs"]) == [("file", raw_name)]
     assert all(e["inputs"] == [] for e in collector.of("COMPLETE", RAW))
-    # One lineage run per asset partition: 2 days × 2 assets.
+    # Exactly once: one START and one COMPLETE per lineage run; 2 days × 2 assets.
+    assert len(collector.of("START")) == len({e["run"]["runId"] for e in collector.of("START")})
     assert len({e["run"]["runId"] for e in collector.of("COMPLETE")}) == 4
 
     fail_events = collector.of(job="lineage_test/always_fails")
@@ -103,7 +107,8 @@ def test_chain_and_failure_emit_spec_valid_events(collector, make_instance, monk
 @pytest.mark.timeout(120)
 def test_range_run_reports_each_partition_and_weekly_windows(collector, make_instance, monkeypatch, tmp_path):
     monkeypatch.setenv("OPENLINEAGE_URL", collector.url)
-    instance = make_instance(namespace="odf-test")
+    monkeypatch.setenv("OPENLINEAGE_NAMESPACE", "odf-test")
+    instance = make_instance()
     daily_key, weekly_key = dg.AssetKey(["lt", "daily_numbers"]), dg.AssetKey(["lt", "weekly_total"])
 
     @dg.asset(key=daily_key, partitions_def=dg.DailyPartitionsDefinition("2024-01-01"), io_manager_key="io",
@@ -139,19 +144,10 @@ def test_range_run_reports_each_partition_and_weekly_windows(collector, make_ins
     assert {e["job"]["namespace"] for e in collector.of()} == {"odf-test"}
 
 
-def test_wrapper_delegates_to_wrapped_event_log(make_instance):
-    storage = make_instance().event_log_storage
-    wrapped = storage._wrapped
-    for name in ("supports_global_concurrency_limits", "is_run_sharded", "supports_asset_checks",
-                 "supports_partition_subset_in_asset_materialization_planned_events"):  # fmt: skip
-        assert getattr(storage, name) == getattr(wrapped, name), name
-    assert storage.alembic_version() == wrapped.alembic_version()
-
-
 @pytest.mark.timeout(240)
 def test_steps_in_child_processes_deliver_before_exit(collector, make_instance, monkeypatch):
-    """Multiprocess executor: each step's child process stores (and so emits) its own
-    materialization events and exits soon after; its COMPLETE events still arrive."""
+    """Multiprocess executor: each step's child process stores its own materialization events
+    and exits; the sensor reads them from the instance like any other."""
     from tests.lineage.subprocess_defs import chain_job
 
     monkeypatch.setenv("OPENLINEAGE_URL", collector.url)

@@ -1,18 +1,19 @@
-"""Naming, redaction, the IO manager's metadata hook, the emitter's bounds, and transports from
-OPENLINEAGE_CONFIG (a file transport, with dataset names from a configured S3 storage base)."""
+"""Naming, redaction, the IO manager's metadata hook, the sensor's cursor and backoff, and
+transports from OPENLINEAGE_CONFIG (a file transport, with dataset names under an S3 ODF_STORAGE)."""
 
 import json
-import logging
-import threading
 
 import dagster as dg
 import polars as pl
 import pytest
 
-from odf_resources.lineage.emitter import BackgroundEmitter, redact
+from odf_resources.lineage.feed import Naming
 from odf_resources.lineage.metadata import lineage_metadata
 from odf_resources.lineage.naming import dataset_identity, lineage_run_id
+from odf_resources.lineage.transport import redact
 from odf_resources.parquet_io_manager import PolarsParquetIOManager
+from odf_sensors.lineage import LineageCursor, Settings, deliver
+from tests.lineage.conftest import SensorTicks
 from tests.lineage.spec import validate
 
 
@@ -43,29 +44,45 @@ def test_lineage_metadata_never_fails_outside_a_run():
     assert lineage_metadata(context, "2024-01-01") == {}
 
 
-def test_emitter_is_inert_without_transport_and_drops_when_full(monkeypatch, caplog):
-    idle = BackgroundEmitter()
-    idle.emit(object())
-    assert idle._pid is None, "no transport configured: no worker thread, nothing queued"
+def test_without_transport_the_sensor_reads_nothing_and_keeps_its_cursor(make_instance):
+    ticks = SensorTicks(make_instance())
+    ticks.tick()
+    assert ticks.cursor is None and "no OpenLineage transport configured" in ticks.skip_reasons[-1]
 
-    monkeypatch.setenv("OPENLINEAGE_URL", "http://127.0.0.1:9")
-    busy, release = threading.Event(), threading.Event()
 
-    class StuckClient:
-        def emit(self, event):
-            busy.set()
-            release.wait(10)
+@dg.asset(key=["lt", "days"], partitions_def=dg.DailyPartitionsDefinition("2024-01-01"), backfill_policy=dg.BackfillPolicy.single_run())
+def days(context: dg.AssetExecutionContext) -> None:
+    """Fails: the run's failure record then stands for three FAIL events."""
+    raise ValueError("no data")
 
-    emitter = BackgroundEmitter(queue_size=1, flush_timeout=0.2, client_factory=lambda timeout: StuckClient())
-    emitter.emit("first")
-    assert busy.wait(5)
-    emitter.emit("queued")
-    emitter.emit("dropped")
-    assert emitter.dropped == 1
-    assert "OpenLineage queue full" in caplog.text
-    assert not emitter.flush(0.2)
-    release.set()
-    assert emitter.flush(5)
+
+@pytest.mark.timeout(60)
+def test_a_failed_send_resumes_at_the_same_event_of_a_record_and_backs_off(make_instance, tmp_path):
+    instance = make_instance()
+    tags = {"dagster/asset_partition_range_start": "2024-01-01", "dagster/asset_partition_range_end": "2024-01-03"}
+    assert not dg.materialize([days], instance=instance, tags=tags, raise_on_error=False).success
+    sent: list = []
+    failures = iter([False, False, False, False, True, False, False, False])
+
+    def flaky(event) -> None:
+        if next(failures):
+            raise ConnectionError("backend away")
+        sent.append(event)
+
+    naming, config = Naming(str(tmp_path), "odf"), Settings(batch_size=100, tick_seconds=30, timeout=1, backoff_seconds=10)
+    first = deliver(instance, LineageCursor(), flaky, naming, config, now=lambda: 1000.0)
+    # 3 STARTs, then the run-failure record (3 FAILs) was cut after its first event; the cursor says so.
+    assert first.error == "ConnectionError: backend away" and first.delivered == 4
+    assert (first.cursor.sent, first.cursor.failures, first.cursor.retry_at) == (1, 1, 1010.0)
+    second = deliver(instance, first.cursor, flaky, naming, config)
+    assert second.error is None and second.cursor.failures == 0 and second.cursor.sent == 0 and second.delivered == 2
+    keys = [(e.eventType.value, e.run.facets["nominalTime"].nominalStartTime[:10]) for e in sent]
+    assert keys == [("START", "2024-01-01"), ("START", "2024-01-02"), ("START", "2024-01-03"),
+                    ("FAIL", "2024-01-01"), ("FAIL", "2024-01-02"), ("FAIL", "2024-01-03")]  # fmt: skip
+    assert LineageCursor.parse(second.cursor.dump()) == second.cursor
+    # Backoff doubles per consecutive failure and is capped.
+    always = deliver(instance, LineageCursor(failures=9), lambda e: (_ for _ in ()).throw(OSError("x")), naming, config, now=lambda: 0.0)
+    assert always.cursor.retry_at == 600.0
 
 
 @pytest.mark.timeout(60)
@@ -74,7 +91,7 @@ def test_openlineage_config_file_transport_and_configured_storage_base(make_inst
     config = tmp_path / "openlineage.yml"
     config.write_text(json.dumps({"transport": {"type": "file", "log_file_path": str(events_file), "append": True}}))
     monkeypatch.setenv("OPENLINEAGE_CONFIG", str(config))
-    instance = make_instance(storage_base="s3://odf-bucket/prod")
+    instance = make_instance()
 
     @dg.asset(key=["lt", "tiny"], partitions_def=dg.DailyPartitionsDefinition("2024-01-01"), io_manager_key="io")
     def tiny() -> pl.DataFrame:
@@ -83,25 +100,11 @@ def test_openlineage_config_file_transport_and_configured_storage_base(make_inst
 
     io = PolarsParquetIOManager(base=str(tmp_path / "storage"))
     assert dg.materialize([tiny], instance=instance, partition_key="2024-01-05", resources={"io": io}).success
-    assert instance.event_log_storage.emitter.flush(10)
+    monkeypatch.setenv("ODF_STORAGE", "s3://odf-bucket/prod")  # the code location's storage names the datasets
+    SensorTicks(instance).drain()
     events = [json.loads(line) for line in events_file.read_text().splitlines()]
     assert [e["eventType"] for e in events] == ["START", "COMPLETE"]
     for event in events:
         validate(event)
         assert [(o["namespace"], o["name"]) for o in event["outputs"]] == [("s3://odf-bucket", "prod/lt/tiny")]
     assert [f["name"] for f in events[1]["outputs"][0]["facets"]["schema"]["fields"]] == ["a"]
-
-
-def test_failures_are_logged_at_warning_once_per_kind(monkeypatch, caplog):
-    monkeypatch.setenv("OPENLINEAGE_URL", "http://127.0.0.1:9")
-
-    class Broken:
-        def emit(self, event):
-            raise ConnectionError("refused")
-
-    emitter = BackgroundEmitter(client_factory=lambda timeout: Broken())
-    with caplog.at_level(logging.WARNING):
-        for _ in range(5):
-            emitter.emit("event")
-        assert emitter.flush(5)
-    assert caplog.text.count("OpenLineage emit failed (ConnectionError: refused)") == 1

@@ -1,0 +1,59 @@
+"""The OpenLineage client ODF delivers with, configured by openlineage-python's own variables.
+
+Delivery retries are the lineage sensor's job (it keeps its place in a durable cursor and backs
+off), so the HTTP transport here makes one attempt per call with a short timeout: a tick never
+hangs on a slow backend, and a failed event is simply tried again on a later tick.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from openlineage.client import OpenLineageClient
+
+_NO_RETRY = {"total": 0, "connect": 0, "read": 0, "backoff_factor": 0, "status_forcelist": [], "allowed_methods": ["POST"]}
+_URL_USERINFO = re.compile(r"//[^/@\s]+@")
+
+
+def transport_configured() -> bool:
+    """Whether the environment names a lineage transport (else ODF sends nothing, not console spam)."""
+    if os.environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
+        return False
+    return bool(os.environ.get("OPENLINEAGE_URL") or os.environ.get("OPENLINEAGE_CONFIG")
+                or os.environ.get("OPENLINEAGE__TRANSPORT__TYPE"))  # fmt: skip
+
+
+def build_client(timeout: float) -> OpenLineageClient:  # noqa: F821
+    """The client for this environment.
+
+    ``OPENLINEAGE_CONFIG`` (a YAML file) or ``OPENLINEAGE__TRANSPORT__*`` variables: the client's
+    transport exactly as configured (http, kafka, file, console, ...). Only ``OPENLINEAGE_URL`` (+
+    ``OPENLINEAGE_API_KEY``, ``OPENLINEAGE_ENDPOINT``): HTTP with ``timeout`` and one attempt.
+    """
+    # Imported here: openlineage-python takes ~0.7 s to import, and the code location loads this module.
+    from openlineage.client import OpenLineageClient
+    from openlineage.client.transport.http import HttpConfig, HttpTransport
+
+    url = os.environ.get("OPENLINEAGE_URL")
+    if not url or os.environ.get("OPENLINEAGE_CONFIG") or os.environ.get("OPENLINEAGE__TRANSPORT__TYPE"):
+        return OpenLineageClient()
+    config: dict[str, object] = {
+        "url": url,
+        "endpoint": os.environ.get("OPENLINEAGE_ENDPOINT", "api/v1/lineage"),
+        "timeout": timeout,
+        "retry": dict(_NO_RETRY),
+    }
+    if api_key := os.environ.get("OPENLINEAGE_API_KEY"):
+        config["auth"] = {"type": "api_key", "apiKey": api_key}
+    return OpenLineageClient(transport=HttpTransport(HttpConfig.from_dict(config)))
+
+
+def redact(text: str) -> str:
+    """``text`` without the API key or URL credentials, for log lines."""
+    secret = os.environ.get("OPENLINEAGE_API_KEY")
+    if secret:
+        text = text.replace(secret, "***")
+    return _URL_USERINFO.sub("//***@", text)

@@ -1,13 +1,33 @@
-"""``odf dev``: the Dagster UI and daemon (``dagster dev``) on the same instance as the ``odf`` commands."""
+"""``odf dev``: the Dagster UI and daemon (``dagster dev``) on the same instance as the ``odf`` commands.
+
+Its output is ``dagster dev``'s, minus the daemon's per-tick lines ("Checking for new runs for
+sensor", "No run requests returned"): Dagster logs every sensor tick at INFO, which buries
+everything else (``--verbose`` keeps them).
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
 from odf_cli.instance import use_local_instance
+
+TICK_LINES = (
+    "Checking for new runs for sensor:",
+    "No run requests returned for",
+    "Checking for new runs for the following schedules",
+    "No new tick times to evaluate for",
+    # We put the checkout's dagster.yaml into DAGSTER_HOME ourselves; the warning would say otherwise.
+    "Found a dagster instance configuration value",
+)
+
+
+def is_tick_line(line: str) -> bool:
+    # A sensor's skip reason is also logged on every tick it has nothing to do.
+    return any(marker in line for marker in TICK_LINES) or ("SensorDaemon" in line and " skipped: " in line)
 
 
 def dev_command(args: argparse.Namespace) -> int:
@@ -16,9 +36,16 @@ def dev_command(args: argparse.Namespace) -> int:
     extra = args.dagster_args[1:] if args.dagster_args[:1] == ["--"] else args.dagster_args
     command = [sys.executable, "-m", "dagster", "dev", *target, "-h", args.host, "-p", str(args.port), *extra]
     print(f"odf dev: instance {home} (runs of `odf materialize` show here); UI at http://{args.host}:{args.port}", flush=True)
-    # exec: Ctrl-C and SIGTERM reach dagster dev directly, which shuts its children down.
-    os.execv(sys.executable, command)
-    return 0  # not reached
+    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
+    # Ctrl-C reaches dagster dev directly (same process group) and it shuts its children down;
+    # a SIGTERM to odf is passed on as that same interrupt. odf waits and relays the output.
+    signal.signal(signal.SIGINT, lambda *_: None)
+    signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGINT))
+    for line in child.stdout:
+        if args.verbose or not is_tick_line(line):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    return child.wait()
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -26,5 +53,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("dev", help=text, description=text)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default %(default)s)")
     parser.add_argument("--port", type=int, default=3000, help="port (default %(default)s)")
+    parser.add_argument("--verbose", action="store_true", help="also show the daemon's line for every sensor and schedule tick")
     parser.add_argument("dagster_args", nargs=argparse.REMAINDER, help="further `dagster dev` options, after --")
     parser.set_defaults(func=dev_command)

@@ -56,7 +56,7 @@ class OdfDev(DagsterDev):
 def test_cli_runs_show_in_odf_dev_and_remote_commands_explain_failures(tmp_path, source_server):
     shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
     serve_days(source_server.root, ["2024-02-01", "2024-02-02"])
-    env = cli_env(tmp_path, source_server.url)
+    env = cli_env(tmp_path, source_server.url, ODF_LANDING_SENSOR_INTERVAL_SECONDS="1")
     done = odf(tmp_path, env, "materialize", "--select", "raw/city_permits", "--start", "2024-02-01", "--end", "2024-02-02")
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -76,6 +76,8 @@ def test_cli_runs_show_in_odf_dev_and_remote_commands_explain_failures(tmp_path,
         assert trigger.returncode == 1, trigger.stdout + trigger.stderr
         assert "✗ raw/city_permits" in trigger.stdout and "Summary:" in trigger.stdout
         failed_id = trigger.stdout.split("launched run ", 1)[1].split()[0]
+
+        assert "Checking for new runs for sensor" not in dev.log_path.read_text(), "sensor ticks are not shown by default"
 
         retry = server.execute(REEXECUTE, {"id": failed_id})["launchRunReexecution"]
         assert retry["__typename"] == "LaunchRunSuccess", retry

@@ -16,9 +16,11 @@ from odf_assets.analysis.assets import build_analysis_assets
 from odf_assets.jobs import build_jobs
 from odf_assets.partitions import daily_partitions, weekly_partitions
 from odf_assets.predictions.definitions import build_prediction_definitions
-from odf_assets.registry_loader import load_sources, registry_files
+from odf_assets.automation import build_automation_sensor
+from odf_assets.registry_loader import load_sources_and_consolidations, registry_files
 from odf_assets.sales.assets import SALES_SOURCE, build_sales_assets
 from odf_assets.sources.assets import IO_MANAGER_KEY, build_source_assets
+from odf_assets.sources.consolidation_assets import build_consolidation_assets
 from odf_resources import settings
 from odf_resources.parquet_io_manager import PolarsParquetIOManager
 from odf_resources.source_fetcher import SourceFetcher, registry_file_roots
@@ -27,7 +29,7 @@ from odf_sensors.definitions import build_orchestration_definitions
 
 
 def build_definitions() -> dg.Definitions:
-    sources = load_sources()
+    sources, consolidations = load_sources_and_consolidations()
     assets = build_source_assets(sources)
     by_name = {source.name: source for source in sources if source.active}
     daily = weekly = None
@@ -37,10 +39,13 @@ def build_definitions() -> dg.Definitions:
         assets += build_analysis_assets(default)
         daily = daily_partitions(default.start_date, default.end_date)
         weekly = weekly_partitions(default.start_date, default.end_date)
+    # Kept out of the per-source ingest jobs (they span sources): the automation sensor runs them.
+    consolidation_assets = build_consolidation_assets(consolidations)
     file_roots = registry_file_roots(registry_files(), settings.extra_file_roots())
     core = dg.Definitions(
-        assets=assets,
+        assets=assets + consolidation_assets,
         jobs=build_jobs(assets, daily, weekly),
+        sensors=[build_automation_sensor(settings.automation_interval_seconds())],
         resources={
             IO_MANAGER_KEY: PolarsParquetIOManager(base=settings.storage_uri()),
             # Assets that publish the passing days of a partly failed range write through it.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from odf_assets.sources.consolidations import ConsolidationSpec, load_consolidations
 from odf_assets.sources.registry import DEFAULT_REGISTRY, SourceSpec, load_registry
 from odf_resources import settings
 
@@ -12,3 +13,10 @@ def registry_files():
 
 def load_sources() -> list[SourceSpec]:
     return load_registry(registry_files())
+
+
+def load_sources_and_consolidations() -> tuple[list[SourceSpec], list[ConsolidationSpec]]:
+    """Sources first: a consolidation may read sources declared in any registry file."""
+    files = registry_files()
+    sources = load_registry(files)
+    return sources, load_consolidations(files, sources)

@@ -88,3 +88,36 @@ def csv_read_chunk_bytes() -> int:
     if not raw.isdigit():
         raise ValueError(f"ODF_CSV_READ_CHUNK_BYTES={raw!r}: expected a whole number of bytes (0 keeps Polars' default)")
     return int(raw)
+
+
+DEFAULT_AUTOMATION_INTERVAL_SECONDS = 30
+
+
+def automation_interval_seconds() -> int:
+    """``ODF_AUTOMATION_INTERVAL_SECONDS``: least time between two evaluations of the automation sensor (default 30)."""
+    return int(positive_number("ODF_AUTOMATION_INTERVAL_SECONDS", DEFAULT_AUTOMATION_INTERVAL_SECONDS, int))
+
+
+# Prediction drift: population stability index of the predicted classes, and the share of a
+# feature's values outside its training range (plus a margin of that range's width).
+DRIFT_DEFAULTS = {"psi_warn": 0.1, "psi_error": 0.25, "range_warn": 0.01, "range_error": 0.05, "range_margin": 0.1}
+
+
+def drift_thresholds() -> dict[str, float]:
+    """``ODF_DRIFT_PSI_WARN`` / ``_ERROR`` (default 0.1 / 0.25), ``ODF_DRIFT_RANGE_WARN`` / ``_ERROR``
+    (fraction of values outside the training range, default 0.01 / 0.05) and ``ODF_DRIFT_RANGE_MARGIN``
+    (widening of that range, as a fraction of its width, default 0.1). Each ERROR limit must not be below its WARN."""
+    values = {}
+    for name, default in DRIFT_DEFAULTS.items():
+        variable = f"ODF_DRIFT_{name.upper()}"
+        raw = os.environ.get(variable, "").strip()
+        try:
+            values[name] = float(raw) if raw else default
+        except ValueError:
+            raise ValueError(f"{variable}={raw!r}: expected a number") from None
+        if not values[name] >= 0 or values[name] == float("inf"):
+            raise ValueError(f"{variable}={raw!r}: expected a finite number >= 0")
+    for kind in ("psi", "range"):
+        if values[f"{kind}_error"] < values[f"{kind}_warn"]:
+            raise ValueError(f"ODF_DRIFT_{kind.upper()}_ERROR must not be below ODF_DRIFT_{kind.upper()}_WARN")
+    return values

@@ -4,6 +4,7 @@ import dagster as dg
 import polars as pl
 
 from odf_assets import checks
+from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.analysis import transforms as analysis
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.sales.assets import CLEANED_SALES, emit
@@ -27,6 +28,7 @@ def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         op_tags=AGGREGATION_TAGS,
         metadata={"partition_expr": analysis.DATE},
         ins={"sales": dg.AssetIn(key=CLEANED_SALES)},
+        automation_condition=FOLLOW_DAILY_INPUTS,
     )
     summary_key = [analysis.DATE, "category_name"]
     stats_key = [analysis.DATE, "column"]

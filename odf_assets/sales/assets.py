@@ -6,6 +6,7 @@ import dagster as dg
 import polars as pl
 
 from odf_assets import checks
+from odf_assets.automation import FOLLOW_DAILY_INPUTS, FOLLOW_WEEK_OF_DAYS
 from odf_assets.publishing import emit_checked
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, WEEKLY_BACKFILL_POLICY, daily_partitions, weekly_partitions
@@ -59,6 +60,7 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
             op_tags={**AGGREGATION_TAGS, **(HEAVY_ASSET_OP_TAGS if heavy else {})},
             metadata={"partition_expr": column},
             check_specs=checks.check_specs(key, checks.Contract(key=tuple(unique_by)), weekly if is_weekly else daily),
+            automation_condition=FOLLOW_WEEK_OF_DAYS if is_weekly else FOLLOW_DAILY_INPUTS,
         )
 
     # Row-level work over every sale of the range (dedup, text cleaning): a big pod under k8s.

@@ -7,6 +7,7 @@ import dagster as dg
 import polars as pl
 
 from odf_assets import checks
+from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.sources import transforms
@@ -126,6 +127,7 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         op_tags=AGGREGATION_TAGS,
         metadata={"partition_expr": transforms.PARTITION_COLUMN, "group_by": list(aggregate.group_by)},
         check_specs=checks.check_specs(key, contract, partitions_def),
+        automation_condition=FOLLOW_DAILY_INPUTS,
     )
     def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: pl.LazyFrame):
         yield from emit_checked(context, transforms.aggregate(raw, aggregate.group_by, metrics), contract, odf_storage.get())

@@ -466,8 +466,11 @@ def load_registry_file(file: Path) -> list[SourceSpec]:
         raise RegistryError(f"{file}: not valid YAML: nested too deeply") from None
     except UnicodeDecodeError as error:
         raise RegistryError(f"{file}: not UTF-8 text (byte {error.start})") from None
-    top = _Reader(file, "", document, {"sources"})
-    return [parse_source(file, index, raw) for index, raw in enumerate(top.get("sources", list, required=True))]
+    # consolidations: are parsed by odf_assets.sources.consolidations once every file's sources are known.
+    top = _Reader(file, "", document, {"sources", "consolidations"})
+    only_consolidations = isinstance(document, dict) and "consolidations" in document
+    raw_sources = top.get("sources", list, [] if only_consolidations else ...)
+    return [parse_source(file, index, raw) for index, raw in enumerate(raw_sources)]
 
 
 def load_registry(files: list[Path]) -> list[SourceSpec]:

@@ -45,7 +45,12 @@ def object_key(asset_path: Sequence[str], column: str | None, partition_key: str
 def markdown_preview(frame: pl.DataFrame) -> str:
     header = "| " + " | ".join(frame.columns) + " |"
     rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
-    rows = ["| " + " | ".join("" if v is None else str(v) for v in row) + " |" for row in frame.iter_rows()]
+
+    def cell(value) -> str:
+        # Floats to at most 6 decimals: sums read 13200.76, not 13200.760000000002.
+        return "" if value is None else str(round(value, 6)) if isinstance(value, float) else str(value)
+
+    rows = ["| " + " | ".join(cell(v) for v in row) + " |" for row in frame.iter_rows()]
     return "\n".join([header, rule, *rows])
 
 

@@ -9,6 +9,7 @@ import polars as pl
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
+from odf_assets.owners import dagster_owner
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.sources import transforms
 from odf_assets.publishing import emit_checked, publish_checked
@@ -57,6 +58,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
         key=key,
         description=f"{source.description}\n\nLicence: {source.license}. Owner: {source.owner}.",
         group_name=source.group,
+        owners=[dagster_owner(source.owner)],
         partitions_def=partitions_def,
         backfill_policy=DAILY_BACKFILL_POLICY,
         retry_policy=fetch_retry_policy(),
@@ -118,6 +120,7 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         description=aggregate.description or f"Daily {', '.join(m.name for m in aggregate.metrics)} of {source.name}"
         + (f" by {', '.join(aggregate.group_by)}" if aggregate.group_by else ""),
         group_name=source.group,
+        owners=[dagster_owner(source.owner)],
         ins={"raw": dg.AssetIn(key=raw_asset_key(source))},
         partitions_def=partitions_def,
         backfill_policy=DAILY_BACKFILL_POLICY,

@@ -13,6 +13,7 @@ Assets compute their rows and per-day verdicts, then hand both here:
 from __future__ import annotations
 
 import tempfile
+from datetime import date
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -55,6 +56,17 @@ def _clip(text: str, limit: int = 1000) -> str:
     return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
 
 
+def _day_spans(days: list[str]) -> str:
+    """Consecutive days as ranges: 2024-01-01..2024-01-03, 2024-01-06."""
+    spans: list[list[date]] = []
+    for day in sorted(date.fromisoformat(d) for d in days):
+        if spans and (day - spans[-1][-1]).days == 1:
+            spans[-1].append(day)
+        else:
+            spans.append([day])
+    return ", ".join(f"{s[0]}..{s[-1]}" if len(s) > 1 else str(s[0]) for s in spans)
+
+
 def failure_description(asset: str, failed: dict[str, list[checks.Verdict]], published: list[str]) -> str:
     lines = [f"{asset}: {len(failed)} day(s) failed ERROR checks and kept their previous data:"]
     for day, verdicts in list(failed.items())[:_DAYS_IN_MESSAGE]:
@@ -62,7 +74,7 @@ def failure_description(asset: str, failed: dict[str, list[checks.Verdict]], pub
         lines.append(f"  {day}: {reasons}")
     if len(failed) > _DAYS_IN_MESSAGE:
         lines.append(f"  … and {len(failed) - _DAYS_IN_MESSAGE} more day(s)")
-    lines.append(f"Published {len(published)} day(s) that passed" + (f": {published[0]}..{published[-1]}" if published else "."))
+    lines.append(f"Published {len(published)} day(s) that passed" + (f": {_day_spans(published)}" if published else "."))
     return "\n".join(lines)
 
 

@@ -125,13 +125,15 @@ class _FileStager:
         )
         keys_in_pass = fetched_bytes <= KEYS_IN_PASS_MAX_BYTES
         flags = [transforms.FLAG_PREFIX + column for column in schema]
+        # Only aggregations the streaming group-by runs natively (sum, min, len): a filter inside an
+        # aggregation would make Polars hold each day's rows in memory.
         per_day = [
             *checks.measures(self.contract, keys_in_pass),
             *[pl.col(flag).sum().alias(f"bad.{flag}") for flag in flags],
-            *[pl.col(ROW).filter(pl.col(flag)).first().alias(f"first.{flag}") for flag in flags],
+            *[pl.when(pl.col(flag)).then(pl.col(ROW)).min().alias(f"first.{flag}") for flag in flags],
         ]
         if maybe_short:
-            per_day.append(pl.col(ROW).filter(pl.col(MAYBE_SHORT)).alias(MAYBE_SHORT))
+            per_day.append(pl.col(MAYBE_SHORT).sum().alias(MAYBE_SHORT))
         day_key = pl.col(transforms.PARTITION_COLUMN).cast(pl.String).alias(quality.DAY)
         stats = flagged.filter(in_window | pl.col(transforms.PARTITION_COLUMN).is_null()).group_by(day_key).agg(per_day)
         _, measured = pl.collect_all([sink, stats], engine="streaming")
@@ -147,7 +149,7 @@ class _FileStager:
             for key, path in files.items():
                 rows = by_day[key]["rows"]
                 by_day[key]["distinct_keys"] = quality.distinct_keys_in_passes(pl.scan_parquet(path), self.contract.key, rows)
-        problems, without_day = self._row_problems(frame, by_day, keys)
+        problems, without_day = self._row_problems(frame, flagged, by_day, keys)
         findings = {
             key: checks.DayFindings(by_day.get(key), extra_columns=extra_columns, row_problems=tuple(problems.get(key, ())), dtypes=dtypes)
             for key in keys
@@ -168,7 +170,9 @@ class _FileStager:
             files[key] = target
         return files
 
-    def _row_problems(self, frame: pl.LazyFrame, by_day: dict, keys: list[str]) -> tuple[dict[str, list[str]], int]:
+    def _row_problems(
+        self, frame: pl.LazyFrame, flagged: pl.LazyFrame, by_day: dict, keys: list[str]
+    ) -> tuple[dict[str, list[str]], int]:
         """Per day, what is wrong with its rows (bad values, missing fields), each with its line,
         column and quoted value; rows whose day is unknown count against every day."""
         schema, fmt = self.spec.schema, self.spec.format
@@ -179,8 +183,8 @@ class _FileStager:
                 count = row[f"bad.{transforms.FLAG_PREFIX}{column}"]
                 if count:
                     bad.setdefault(key, []).append((column, row[f"first.{transforms.FLAG_PREFIX}{column}"], count))
-            if row.get(MAYBE_SHORT):
-                candidates[key] = list(row[MAYBE_SHORT])
+        if any(row.get(MAYBE_SHORT) for row in by_day.values()):
+            candidates = self._short_row_candidates(flagged, set(by_day))
         without_day = 0
         if None in by_day:
             without_day = by_day[None]["rows"] - sum(count for _, _, count in bad.get(None, []))
@@ -211,6 +215,17 @@ class _FileStager:
         # A row whose day cannot be read could belong to any day: none of them is complete without it.
         unknown = problems.pop(None, [])
         return ({key: unknown + problems.get(key, []) for key in keys} if unknown else problems), without_day
+
+    def _short_row_candidates(self, flagged: pl.LazyFrame, days: set) -> dict[str | None, list[int]]:
+        """Rows whose last field is empty, by day: the only rows that can be short. Re-read only
+        when there are some; the Python CSV pass then counts their fields."""
+        day_key = pl.col(transforms.PARTITION_COLUMN).cast(pl.String).alias(quality.DAY)
+        rows = flagged.filter(pl.col(MAYBE_SHORT)).select(day_key, ROW).collect(engine="streaming")
+        candidates: dict[str | None, list[int]] = {}
+        for day, row in rows.iter_rows():
+            if day in days:
+                candidates.setdefault(day, []).append(row)
+        return candidates
 
     def _original_values(self, frame: pl.LazyFrame, columns_by_row: dict[int, str]) -> dict[int, str]:
         """The source's own text of each (row, column), quoted and capped, from one re-read."""

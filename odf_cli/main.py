@@ -15,7 +15,7 @@ from datetime import date
 from odf_resources.text import quote
 
 # Modules providing subcommands; each defines register(subparsers) and sets func on its parser.
-SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.dev", "odf_cli.predictions", "odf_cli.remote")
+SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.dev", "odf_cli.predictions", "odf_cli.submit", "odf_cli.remote")
 
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="odf",
         description="Open Data Factory command line: run assets locally (materialize), start the UI on the same "
-        "instance (dev), query predictions, and drive a running Dagster (trigger, backfill, status, results).",
+        "instance (dev), query predictions, submit items to score, and drive a running Dagster (trigger, backfill, status, results).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMAND_MODULES:

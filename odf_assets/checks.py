@@ -62,7 +62,7 @@ def check_specs(
         return dg.AssetCheckSpec(name, asset=asset_key, description=description, partitions_def=partitions_def)
 
     if contract.allow_empty:
-        specs = [spec(NON_EMPTY_PARTITION, "Every partition has rows (WARN: this source has days without rows).")]
+        specs = [spec(NON_EMPTY_PARTITION, "Rows per partition (this source declares days without rows: they pass).")]
     else:
         specs = [spec(NON_EMPTY_PARTITION, "Every partition has rows; an empty day is not published.")]
     if contract.schema is not None:
@@ -100,7 +100,14 @@ def verdicts(findings: DayFindings, contract: Contract) -> list[Verdict]:
     measured = findings.measured or {}
     rows = int(measured.get("rows", 0) or 0)
     results = [
-        Verdict(NON_EMPTY_PARTITION, rows > 0, WARN if contract.allow_empty else ERROR, {"row_count": rows}, "" if rows else "no rows for this day")
+        # A source that declares days without rows gets them published and passed, not warned about daily.
+        Verdict(
+            NON_EMPTY_PARTITION,
+            rows > 0 or contract.allow_empty,
+            WARN if contract.allow_empty else ERROR,
+            {"row_count": rows, "empty_days_allowed": contract.allow_empty},
+            "" if rows else "no rows for this day",
+        )
     ]
     if contract.schema is not None:
         problems = list(findings.schema_problems)

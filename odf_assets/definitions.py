@@ -14,6 +14,7 @@ warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from odf_assets.analysis.assets import build_analysis_assets
 from odf_assets.jobs import build_jobs
+from odf_assets.k8s_config import step_executor
 from odf_assets.partitions import daily_partitions, weekly_partitions
 from odf_assets.predictions.definitions import build_prediction_definitions
 from odf_assets.automation import build_automation_sensor
@@ -56,7 +57,9 @@ def build_definitions() -> dg.Definitions:
             ),  # fmt: skip
         },
     )
-    return dg.Definitions.merge(core, build_prediction_definitions(), build_orchestration_definitions(sources, assets))
+    # In the cluster every step gets its own pod, sized by its op tags (odf_assets/k8s_config.py).
+    executor = dg.Definitions(executor=step_executor())
+    return dg.Definitions.merge(core, build_prediction_definitions(), build_orchestration_definitions(sources, assets), executor)
 
 
 defs = build_definitions()

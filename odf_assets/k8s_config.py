@@ -1,10 +1,22 @@
-"""Kubernetes sizing for ODF's heavy steps, as the ``dagster-k8s/config`` tag dagster-k8s reads.
+"""Kubernetes sizing for ODF's heavy steps, and the step executor that applies it on every launch path.
 
-As ``op_tags`` of an asset it sizes that asset's step pod under ``k8s_job_executor``; as ``tags`` of a
-job (or run) it sizes the whole run pod started by ``K8sRunLauncher``. Anywhere else it is inert, so
-local runs are unaffected. Keys are snake_case as dagster-k8s expects; tests/deploy validates the
-resulting Job manifests against the Kubernetes schemas.
+ODF runs each *step* in its own pod under Kubernetes (``ODF_STEP_EXECUTOR=k8s``, set by
+helm/values.yaml and deploy/dagster.yaml for the code server, run pods and step pods): the run pod
+only orchestrates, and ``k8s_job_executor`` sizes each step's pod from its ``op_tags``. Heavy assets
+carry ``HEAVY_ASSET_OP_TAGS``; every other step gets the run launcher's default size. Because the
+executor belongs to the job definition, this holds for runs from the UI, GraphQL, backfills,
+schedules, sensors and ``odf``: run tags are set differently on each of those paths, and the UI's
+asset launches and asset backfills copy no asset tags into run tags. Elsewhere (``dagster dev``,
+tests) the tags are inert and Dagster's default executor runs the steps.
 """
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+STEP_EXECUTOR_ENV = "ODF_STEP_EXECUTOR"
 
 # Cleaning sales de-duplicates a whole partition range in memory; raw fetches stream, but keep the
 # download, a staged Parquet copy and the upload's staging file on local disk (about 1.3x the
@@ -22,3 +34,15 @@ HEAVY_ASSET_OP_TAGS = {
         "pod_template_spec_metadata": {"annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}},
     }
 }
+
+
+def step_executor() -> dg.ExecutorDefinition | None:
+    """``k8s_job_executor`` when ``ODF_STEP_EXECUTOR=k8s``; None (Dagster's default) when unset."""
+    choice = os.environ.get(STEP_EXECUTOR_ENV, "").strip().lower()
+    if not choice:
+        return None
+    if choice != "k8s":
+        raise ValueError(f"{STEP_EXECUTOR_ENV}={choice!r}: expected 'k8s' or unset")
+    from dagster_k8s import k8s_job_executor  # only in the cluster: the kubernetes client is a slow import
+
+    return k8s_job_executor

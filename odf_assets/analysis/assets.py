@@ -8,6 +8,7 @@ from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.analysis import transforms as analysis
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.sales.assets import CLEANED_SALES, emit
+from odf_assets.pools import AGGREGATION_POOL
 from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_assets.sources.registry import SourceSpec
 from odf_resources.storage_resource import OdfStorage
@@ -24,8 +25,8 @@ def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         backfill_policy=DAILY_BACKFILL_POLICY,
         io_manager_key=IO_MANAGER_KEY,
         kinds={"polars", "parquet"},
+        pool=AGGREGATION_POOL,
         tags=AGGREGATION_TAGS,
-        op_tags=AGGREGATION_TAGS,
         metadata={"partition_expr": analysis.DATE},
         ins={"sales": dg.AssetIn(key=CLEANED_SALES)},
         automation_condition=FOLLOW_DAILY_INPUTS,

@@ -11,6 +11,7 @@ from odf_assets.publishing import emit_checked
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, WEEKLY_BACKFILL_POLICY, daily_partitions, weekly_partitions
 from odf_assets.sales import transforms as sales
+from odf_assets.pools import AGGREGATION_POOL
 from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY, raw_asset_key
 from odf_assets.sources.registry import SourceSpec
 from odf_resources.storage_resource import OdfStorage
@@ -56,8 +57,9 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
             backfill_policy=WEEKLY_BACKFILL_POLICY if is_weekly else DAILY_BACKFILL_POLICY,
             io_manager_key=IO_MANAGER_KEY,
             kinds={"polars", "parquet"},
+            pool=AGGREGATION_POOL,
             tags=AGGREGATION_TAGS,
-            op_tags={**AGGREGATION_TAGS, **(HEAVY_ASSET_OP_TAGS if heavy else {})},
+            op_tags=HEAVY_ASSET_OP_TAGS if heavy else None,
             metadata={"partition_expr": column},
             check_specs=checks.check_specs(key, checks.Contract(key=tuple(unique_by)), weekly if is_weekly else daily),
             automation_condition=FOLLOW_WEEK_OF_DAYS if is_weekly else FOLLOW_DAILY_INPUTS,

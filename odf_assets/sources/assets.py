@@ -11,6 +11,7 @@ from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.owners import dagster_owner
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
+from odf_assets.pools import ACQUISITION_POOL, AGGREGATION_POOL
 from odf_assets.sources import transforms
 from odf_assets.publishing import emit_checked, publish_checked
 from odf_assets.sources.acquisition import contract_for, stage_source
@@ -22,7 +23,7 @@ from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import redact_url
 
 IO_MANAGER_KEY = "parquet_io_manager"
-# Run tags that route runs to their queue (see dagster.yaml's tag concurrency limits).
+# Run tags naming a run's queue, for people and alerts; the limits are pools (odf_assets/pools.py).
 ACQUISITION_TAGS = {"odf/queue": "acquisition"}
 AGGREGATION_TAGS = {"odf/queue": "aggregation"}
 
@@ -64,9 +65,10 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
         retry_policy=fetch_retry_policy(),
         io_manager_key=IO_MANAGER_KEY,
         kinds={"polars", "parquet"},
-        tags=ACQUISITION_TAGS,
+        pool=ACQUISITION_POOL,
+        tags=ACQUISITION_TAGS,  # a label (odf trigger/backfill copy it into run tags); the limit is the pool
         # Downloads and validates whole source files: under k8s_job_executor its step gets a big pod.
-        op_tags={**ACQUISITION_TAGS, **HEAVY_ASSET_OP_TAGS},
+        op_tags=HEAVY_ASSET_OP_TAGS,
         metadata={
             "partition_expr": transforms.PARTITION_COLUMN,
             "source_url": redact_url(origin),
@@ -126,8 +128,8 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         backfill_policy=DAILY_BACKFILL_POLICY,
         io_manager_key=IO_MANAGER_KEY,
         kinds={"polars", "parquet"},
+        pool=AGGREGATION_POOL,
         tags=AGGREGATION_TAGS,
-        op_tags=AGGREGATION_TAGS,
         metadata={"partition_expr": transforms.PARTITION_COLUMN, "group_by": list(aggregate.group_by)},
         check_specs=checks.check_specs(key, contract, partitions_def),
         automation_condition=FOLLOW_DAILY_INPUTS,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import boto3
 import dagster as dg
+import kubernetes
 import pytest
 import yaml
 
@@ -27,10 +28,15 @@ def k8s_api():
 
 
 @pytest.fixture
-def kubeconfig(k8s_api, tmp_path):
+def kubeconfig(k8s_api, tmp_path, monkeypatch):
+    """A kubeconfig for the fake API, named by KUBECONFIG as deploy/dagster.yaml expects."""
     k8s_api.jobs.clear()
     k8s_api.unexpected.clear()
-    return k8s_api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
+    path = k8s_api.write_kubeconfig(tmp_path / "kubeconfig", namespace=NAMESPACE)
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    # kubernetes-python reads KUBECONFIG once, at import; a process started with it set needs no more.
+    monkeypatch.setattr(kubernetes.config.kube_config, "KUBE_CONFIG_DEFAULT_LOCATION", str(path))
+    return path
 
 
 @pytest.fixture

@@ -50,12 +50,11 @@ def locked_version(package: str) -> str:
 
 
 def render_instance_yaml(kubeconfig: Path) -> dict[str, Any]:
-    """dagster.yaml as a pod would load it, except that the launcher talks to ``kubeconfig``.
-
-    ``load_incluster_config`` needs a pod's service-account token on disk, which tests cannot have.
-    """
+    """dagster.yaml exactly as a pod loads it; the launcher reaches the API through ``$KUBECONFIG``,
+    which the ``kubeconfig`` fixture points at ``kubeconfig`` (as a pod's env points at
+    deploy/kubeconfig-in-cluster.yaml)."""
     config = load_yaml(DAGSTER_YAML)
-    config["run_launcher"]["config"].update(load_incluster_config=False, kubeconfig_file=str(kubeconfig))
+    assert config["run_launcher"]["config"]["load_incluster_config"] is False and "kubeconfig_file" not in config["run_launcher"]["config"]
     return config
 
 
@@ -67,7 +66,7 @@ def launcher_config_from_helm(values: dict[str, Any], kubeconfig: Path) -> dict[
     """
     k8s = values["runLauncher"]["config"]["k8sRunLauncher"]
     return {
-        "load_incluster_config": False,  # see render_instance_yaml
+        "load_incluster_config": False,  # the chart's launcher runs in-cluster; tests have no pod token
         "kubeconfig_file": str(kubeconfig),
         "job_namespace": k8s.get("jobNamespace") or NAMESPACE,
         "image_pull_policy": k8s["imagePullPolicy"],

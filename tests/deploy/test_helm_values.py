@@ -8,10 +8,12 @@ import re
 import tomllib
 
 import pytest
+import yaml
 
 from tests.deploy.deploy_config import (
     DAGSTER_YAML, HELM_README, HELM_SCHEMA_DIR, HELM_VALUES, K8S_VERSIONS, ROOT, load_yaml, locked_version,
 )  # fmt: skip
+from tests.deploy.helm_instance import RenderError, render_daemon_instance
 from tests.deploy.helm_schema import chart_validator, errors
 
 MAIN_SCHEMA = HELM_SCHEMA_DIR / "values.schema.json"
@@ -49,8 +51,11 @@ BROKEN_VALUES = {
     "incomplete user deployment (lists are not merged)": (lambda v: v["dagster-user-deployments"]["deployments"][0].pop("port"), "'port' is a required"),
     "S3 logs without their config block": (lambda v: v["computeLogManager"]["config"].pop("s3ComputeLogManager"), "'s3ComputeLogManager' is a required"),
     "queue limit without a limit": (
-        lambda v: v["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"]["tagConcurrencyLimits"][0].pop("limit"),
+        lambda v: v["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"].update(tagConcurrencyLimits=[{"key": "odf/queue"}]),
         "queuedRunCoordinator",
+    ),
+    "misspelt queue option": (
+        lambda v: v["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"].update(maxConcurrentRun=3), "maxConcurrentRun",
     ),
 }
 
@@ -82,21 +87,59 @@ def test_external_postgres_via_secret_with_the_psycopg2_scheme(values):
     assert values["postgresql"]["postgresqlScheme"] == instance["run_storage"]["config"]["postgres_db"]["scheme"]
 
 
-def test_daemon_settings_match_dagster_yaml(values):
+DAEMON_KEYS = ("run_coordinator", "run_monitoring", "run_retries", "concurrency")
+
+
+def test_rendered_daemon_settings_equal_dagster_yaml(values):
+    """Every run-coordinator, monitoring, retry and pool key, as the chart renders it, equals deploy/dagster.yaml."""
     instance = load_yaml(DAGSTER_YAML)
-    daemon = values["dagsterDaemon"]
-    queue = daemon["runCoordinator"]["config"]["queuedRunCoordinator"]
-    expected_queue = instance["run_coordinator"]["config"]
-    assert queue["maxConcurrentRuns"] == expected_queue["max_concurrent_runs"]
-    assert queue["tagConcurrencyLimits"] == expected_queue["tag_concurrency_limits"]
-    assert queue["dequeueIntervalSeconds"] == expected_queue["dequeue_interval_seconds"]
-    monitoring = daemon["runMonitoring"]
-    for helm_key, yaml_key in [
-        ("enabled", "enabled"), ("startTimeoutSeconds", "start_timeout_seconds"), ("cancelTimeoutSeconds", "cancel_timeout_seconds"),
-        ("maxResumeRunAttempts", "max_resume_run_attempts"), ("pollIntervalSeconds", "poll_interval_seconds"),
-    ]:  # fmt: skip
-        assert monitoring[helm_key] == instance["run_monitoring"][yaml_key], helm_key
-    assert daemon["runRetries"] == {"enabled": True, "maxRetries": instance["run_retries"]["max_retries"]}
+    rendered = render_daemon_instance(values)
+    assert set(rendered) == set(DAEMON_KEYS)
+    assert rendered["run_coordinator"]["class"] == instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert rendered["run_coordinator"].get("config") == instance["run_coordinator"].get("config")
+    for key in DAEMON_KEYS[1:]:
+        assert rendered[key] == instance[key], key
+    # The settings the issue is about, spelled out.
+    assert rendered["run_retries"]["retry_on_asset_or_op_failure"] is False
+    assert rendered["run_monitoring"]["cancel_timeout_seconds"] == 300
+    assert rendered["run_monitoring"]["max_resume_run_attempts"] == 0
+
+
+def test_both_instance_configs_pass_dagsters_own_validation(values, tmp_path):
+    """Dagster's instance schema rejects unknown or misspelt keys in the rendered and the hand-written file."""
+    from dagster._core.instance.config import dagster_instance_config
+
+    for name, config in (("helm", render_daemon_instance(values)), ("deploy", load_yaml(DAGSTER_YAML))):
+        home = tmp_path / name
+        home.mkdir()
+        (home / "dagster.yaml").write_text(yaml.safe_dump(config))
+        dagster_instance_config(str(home))
+    (tmp_path / "typo").mkdir()
+    (tmp_path / "typo" / "dagster.yaml").write_text(yaml.safe_dump({"run_retries": {"enabled": True, "retry_on_asset_or_op_failures": False}}))
+    with pytest.raises(Exception, match="retry_on_asset_or_op_failures"):
+        dagster_instance_config(str(tmp_path / "typo"))
+
+
+# case -> (how to break the values, what the error must mention); the chart's schema accepts all of these.
+UNRENDERED_VALUES = {
+    "misspelt runMonitoring key": (lambda d: d["runMonitoring"].update(startTimeoutSecond=60), "runMonitoring.startTimeoutSecond"),
+    "retry option the chart cannot render": (lambda d: d["runRetries"].update(retryOnAssetOrOpFailure=False), "runRetries.retryOnAssetOrOpFailure"),
+    "run_retries rendered twice": (lambda d: d["runRetries"].update(enabled=True, maxRetries=2), "run_retries"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(UNRENDERED_VALUES))
+def test_keys_the_chart_would_drop_or_duplicate_fail(values, case):
+    break_daemon, expected = UNRENDERED_VALUES[case]
+    broken = copy.deepcopy(values)
+    break_daemon(broken["dagsterDaemon"])
+    assert errors(chart_validator(MAIN_SCHEMA, K8S_VERSIONS[0]), broken) == []  # the schema lets it through
+    with pytest.raises(RenderError, match=expected):
+        render_daemon_instance(broken)
+
+
+def test_other_instance_settings_match_dagster_yaml(values):
+    instance = load_yaml(DAGSTER_YAML)
     logs = values["computeLogManager"]["config"]["s3ComputeLogManager"]
     assert values["computeLogManager"]["type"] == instance["compute_logs"]["class"]
     assert logs["skipEmptyFiles"] == instance["compute_logs"]["config"]["skip_empty_files"]

@@ -15,7 +15,7 @@ from dagster_k8s import K8sRunLauncher
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 from sqlalchemy.engine import make_url
 
-from odf_assets.sources.assets import ACQUISITION_TAGS, AGGREGATION_TAGS
+from odf_assets.sources.assets import ACQUISITION_TAGS
 from tests.deploy.deploy_config import CLUSTER_ENV, DAGSTER_YAML, NAMESPACE, ROOT, load_yaml
 from tests.support import postgres
 
@@ -79,17 +79,17 @@ def test_production_instance_loads_with_postgres_k8s_queue_and_s3_logs(prod_inst
 
     coordinator = instance.run_coordinator
     assert isinstance(coordinator, QueuedRunCoordinator)
-    queue = coordinator.get_run_queue_config()
-    limits = {(limit["key"], limit["value"]): limit["limit"] for limit in queue.tag_concurrency_limits}
-    [(queue_tag, acquisition)] = ACQUISITION_TAGS.items()
-    [(_, aggregation)] = AGGREGATION_TAGS.items()
-    assert set(limits) == {(queue_tag, acquisition), (queue_tag, aggregation)}
-    # A full acquisition queue still leaves room for aggregation runs.
-    assert limits[(queue_tag, acquisition)] + limits[(queue_tag, aggregation)] <= queue.max_concurrent_runs
+    concurrency = instance.get_concurrency_config()
+    queue = concurrency.run_queue_config  # what the daemon's dequeuer applies
+    assert queue.max_concurrent_runs == 12 and not queue.tag_concurrency_limits
+    # The queues are pools, enforced per run by the coordinator (run granularity).
+    assert instance.global_op_concurrency_default_limit == 4
+    assert concurrency.pool_config.pool_granularity.value == "run"
+    assert queue.should_block_op_concurrency_limited_runs
 
     assert instance.run_monitoring_enabled
     assert instance.run_monitoring_start_timeout_seconds == 300
-    assert instance.run_monitoring_max_resume_run_attempts == 2
+    assert instance.run_monitoring_max_resume_run_attempts == 0
     assert instance.run_monitoring_poll_interval_seconds == 60
     assert instance.run_retries_enabled and instance.run_retries_max_retries == 2
     assert instance.run_retries_retry_on_asset_or_op_failure is False
@@ -158,3 +158,50 @@ def test_lineage_sensor_delivers_from_the_postgres_instance(prod_instance, monke
         assert mine[1]["outputs"][0]["facets"]["schema"]["fields"]
     finally:
         backend.stop()
+
+
+@pytest.mark.timeout(180)
+def test_dagster_cli_runs_outside_the_cluster_with_kubeconfig_from_env(postgres_cluster, kubeconfig, compute_log_bucket, tmp_path):
+    """deploy/dagster.yaml unchanged, from a laptop or CI: KUBECONFIG names the cluster, no pod needed.
+    Also with the default launcher swapped in (max_resume_run_attempts is already 0)."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    from tests.support.servers import clean_env
+
+    dagster = str(Path(sys.executable).parent / "dagster")
+    local = load_yaml(DAGSTER_YAML)
+    local["run_launcher"] = {"module": "dagster", "class": "DefaultRunLauncher"}
+    homes = {"k8s": DAGSTER_YAML.read_text(), "default launcher": yaml.safe_dump(local)}
+    for name, text in homes.items():
+        home = tmp_path / name.replace(" ", "_")
+        home.mkdir()
+        (home / "dagster.yaml").write_text(text)
+        env = clean_env(**postgres_cluster.env(), **CLUSTER_ENV, DAGSTER_HOME=str(home), KUBECONFIG=str(kubeconfig),
+                        ODF_COMPUTE_LOG_BUCKET=compute_log_bucket)  # fmt: skip
+        env = {k: v for k, v in env.items() if not k.startswith("KUBERNETES_")}  # not in a pod
+        commands = (["instance", "migrate"], ["instance", "info"]) if name == "k8s" else (["instance", "info"],)
+        for command in commands:
+            done = subprocess.run([dagster, *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, f"{name}: dagster {' '.join(command)}: {done.stderr[-1500:]}"
+        assert ("K8sRunLauncher" if name == "k8s" else "DefaultRunLauncher") in done.stdout
+
+
+def test_in_cluster_kubeconfig_uses_the_pods_service_account(tmp_path, monkeypatch):
+    """deploy/kubeconfig-in-cluster.yaml resolves to the API service with the mounted token and CA."""
+    import kubernetes
+
+    text = (ROOT / "deploy" / "kubeconfig-in-cluster.yaml").read_text()
+    mount = tmp_path / "serviceaccount"
+    mount.mkdir()
+    (mount / "token").write_text("pod-token")
+    (mount / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    config_file = tmp_path / "kubeconfig"
+    config_file.write_text(text.replace("/var/run/secrets/kubernetes.io/serviceaccount", str(mount)))
+    configuration = kubernetes.client.Configuration()
+    kubernetes.config.load_kube_config(config_file=str(config_file), client_configuration=configuration)
+    assert configuration.host == "https://kubernetes.default.svc"
+    assert configuration.api_key["BearerToken"] == "Bearer pod-token"
+    assert configuration.ssl_ca_cert == str(mount / "ca.crt")

@@ -27,7 +27,6 @@ from tests.deploy.deploy_config import (
 )  # fmt: skip
 
 K8S_CONFIG_TAG = "dagster-k8s/config"
-HEAVY_RUN_TAGS = {K8S_CONFIG_TAG: json.dumps(HEAVY_ASSET_OP_TAGS[K8S_CONFIG_TAG])}
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
 
 
@@ -83,12 +82,23 @@ def test_run_job_from_helm_values_matches_dagster_yaml(pod_env, kubeconfig):
     assert env_from_names(from_helm)["secretRef"] == env_from_names(from_yaml)["secretRef"]
 
 
-def test_heavy_run_tag_resizes_the_run_pod(pod_env, kubeconfig):
-    for launcher in (yaml_launcher(kubeconfig), helm_launcher(kubeconfig)):
-        manifest = offline_run_job(launcher, tags=HEAVY_RUN_TAGS)
-        validate_strict(manifest)
-        assert container(manifest)["resources"] == HEAVY_CONTAINER_RESOURCES
-        assert manifest["spec"]["template"]["metadata"]["annotations"][SAFE_TO_EVICT] == "false"
+def test_every_odf_job_runs_steps_in_pods_sized_by_their_op_tags(monkeypatch):
+    """With ODF_STEP_EXECUTOR=k8s (as helm/values.yaml sets it) every job ODF defines, the implicit
+    asset job the UI and backfills use included, runs its steps with k8s_job_executor, and the heavy
+    assets' steps carry the heavy sizing."""
+    from odf_assets.definitions import build_definitions
+
+    monkeypatch.setenv("ODF_STEP_EXECUTOR", "k8s")
+    defs = build_definitions()
+    jobs = [defs.resolve_implicit_global_asset_job_def(), *(defs.resolve_job_def(job.name) for job in defs.jobs)]
+    assert {job.executor_def.name for job in jobs} == {k8s_job_executor.name}
+    asset_job = defs.resolve_implicit_global_asset_job_def()
+    heavy = {node.name: node.tags[K8S_CONFIG_TAG] for node in asset_job.nodes_in_topological_order if node.tags.get(K8S_CONFIG_TAG)}
+    assert set(heavy) == {"raw__iowa_liquor_sales", "sales__cleaned_sales"}
+    for tag in heavy.values():
+        assert (json.loads(tag) if isinstance(tag, str) else tag) == HEAVY_ASSET_OP_TAGS[K8S_CONFIG_TAG]
+    monkeypatch.delenv("ODF_STEP_EXECUTOR")
+    assert build_definitions().resolve_implicit_global_asset_job_def().executor_def.name != k8s_job_executor.name
 
 
 def launch_heavy_job_run(instance, tags):

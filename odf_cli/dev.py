@@ -1,13 +1,14 @@
 """``odf dev``: the Dagster UI and daemon (``dagster dev``) on the same instance as the ``odf`` commands.
 
 Its output is ``dagster dev``'s, minus the daemon's per-tick lines ("Checking for new runs for
-sensor", "No run requests returned"): Dagster logs every sensor tick at INFO, which buries
-everything else (``--verbose`` keeps them).
+sensor", "No run requests returned", the automation sensor's bookkeeping): Dagster logs every tick
+at INFO, which buries everything else (``--verbose`` keeps them).
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import signal
 import subprocess
 import sys
@@ -25,9 +26,20 @@ TICK_LINES = (
 )
 
 
+# The automation sensor's bookkeeping on every tick; a tick that launches runs still shows.
+_QUIET_AUTOMATION = re.compile(
+    r"AssetDaemon - .*(Prefetching asset records|Done prefetching|Checking \d+ assets/checks|Tick produced 0 runs"
+    r"|Submitting 0 runs|Finished auto-materialization tick|Adding \d+ asset evaluations)"
+)
+
+
 def is_tick_line(line: str) -> bool:
     # A sensor's skip reason is also logged on every tick it has nothing to do.
-    return any(marker in line for marker in TICK_LINES) or ("SensorDaemon" in line and " skipped: " in line)
+    return (
+        any(marker in line for marker in TICK_LINES)
+        or ("SensorDaemon" in line and " skipped: " in line)
+        or _QUIET_AUTOMATION.search(line) is not None
+    )
 
 
 def dev_command(args: argparse.Namespace) -> int:
@@ -36,7 +48,11 @@ def dev_command(args: argparse.Namespace) -> int:
     extra = args.dagster_args[1:] if args.dagster_args[:1] == ["--"] else args.dagster_args
     command = [sys.executable, "-m", "dagster", "dev", *target, "-h", args.host, "-p", str(args.port), *extra]
     print(f"odf dev: instance {home} (runs of `odf materialize` show here); UI at http://{args.host}:{args.port}", flush=True)
-    child = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1)
+    child = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+        # Started in the background, odf inherits SIGINT ignored; dagster dev must not, or it never stops.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
     # Ctrl-C reaches dagster dev directly (same process group) and it shuts its children down;
     # a SIGTERM to odf is passed on as that same interrupt. odf waits and relays the output.
     signal.signal(signal.SIGINT, lambda *_: None)

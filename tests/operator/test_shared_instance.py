@@ -4,16 +4,13 @@ remote commands read it (results, trigger --wait with progress, status of a fail
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-import requests
 
 from odf_cli.graphql import Webserver
-from tests.operator.cli_support import BIN, cli_env, odf, serve_days
-from tests.orchestration.dagster_dev import DagsterDev, _restore_sigint
+from tests.operator.cli_support import cli_env, odf, serve_days
+from tests.operator.dev_support import OdfDev
 from tests.support.servers import free_port
 
 pytestmark = pytest.mark.timeout(900)
@@ -27,30 +24,6 @@ query { assetNodes(assetKeys: [{path: ["raw", "city_permits"]}]) { partitionStat
 REEXECUTE = """
 mutation ($id: String!) { launchRunReexecution(reexecutionParams: {parentRunId: $id, strategy: ALL_STEPS}) {
   __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }"""
-
-
-class OdfDev(DagsterDev):
-    """``odf dev`` started in a user's working directory, stopped like the test harness's dagster dev."""
-
-    def __init__(self, workdir: Path, port: int, env: dict[str, str]):
-        super().__init__(workdir / ".odf" / "dagster_home", port, env)
-        self.workdir = workdir
-        self.log_path = workdir / "odf-dev.log"
-
-    def start(self, timeout: float = 180) -> OdfDev:
-        with self.log_path.open("wb") as log:
-            self.process = subprocess.Popen(
-                [str(BIN / "odf"), "dev", "--port", str(self.port)], cwd=self.workdir, env=self.env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_restore_sigint,
-            )  # fmt: skip
-        self._wait_until_loaded(timeout)
-        return self
-
-    def stop(self, timeout: float = 30) -> None:
-        home = self.home
-        self.home = self.workdir / "unused"  # keep the instance: the harness deletes its home
-        super().stop(timeout)
-        self.home = home
 
 
 def test_cli_runs_show_in_odf_dev_and_remote_commands_explain_failures(tmp_path, source_server):

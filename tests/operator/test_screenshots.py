@@ -1,0 +1,64 @@
+"""Screenshots of the UI for the docs, taken with headless Chromium from a real ``odf dev`` after
+``odf materialize``: the asset graph, a partitioned asset with its checks, the automation page.
+
+Skipped without Chromium (``.ci/run`` installs it). ``ODF_UPDATE_SCREENSHOTS=1`` writes them to
+``docs/images/`` (otherwise they are only checked), so the docs can be refreshed with one command.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from odf_cli.graphql import Webserver
+from tests.operator.cli_support import odf
+from tests.operator.dev_support import OdfDev
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.timeout(600)
+REPO = Path(__file__).resolve().parents[2]
+IMAGES = REPO / "docs" / "images"
+PAGES = {
+    "asset-graph.png": "locations/odf/asset-groups/sales",
+    "partitioned-asset.png": "assets/sales/daily_sales_summary?view=partitions",
+    "asset-checks.png": "assets/raw/iowa_liquor_sales?view=checks",
+    "automation.png": "automation",
+}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def chromium() -> str | None:
+    return next((found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None)
+
+
+@pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed (apt-get install chromium)")
+def test_docs_screenshots_from_a_real_odf_dev(tmp_path):
+    for name in ("dagster.yaml", "workspace.yaml"):
+        shutil.copy(REPO / name, tmp_path / name)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("ODF_", "DAGSTER_HOME"))}
+    done = odf(tmp_path, env, "materialize", "--start", "2024-01-01", "--end", "2024-01-14")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    dev = OdfDev(tmp_path, free_port(), env)
+    try:
+        dev.start()
+        Webserver(dev.url).execute("mutation { setNuxSeen }")  # the first-visit newsletter dialog would cover the page
+        for name, page in PAGES.items():
+            target = tmp_path / name
+            subprocess.run(
+                [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1440,900",
+                 "--virtual-time-budget=20000", f"--screenshot={target}", f"{dev.url}/{page}"],
+                capture_output=True, timeout=120, check=True,
+            )  # fmt: skip
+            data = target.read_bytes()
+            # A blank or error page compresses to a few KB; a rendered Dagster page is far larger.
+            assert data.startswith(PNG_SIGNATURE) and len(data) > 40_000, f"{name}: {len(data)} bytes"
+            if os.environ.get("ODF_UPDATE_SCREENSHOTS") == "1":
+                IMAGES.mkdir(parents=True, exist_ok=True)
+                shutil.copy(target, IMAGES / name)
+    finally:
+        dev.stop()

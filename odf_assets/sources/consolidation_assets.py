@@ -13,7 +13,7 @@ import dagster as dg
 import polars as pl
 
 from odf_assets import checks
-from odf_assets.automation import FOLLOW_DAILY_INPUTS
+from odf_assets.automation import FOLLOW_EVERY_INPUT_UPDATE
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.publishing import publish_checked
 from odf_assets.sources import transforms
@@ -85,7 +85,7 @@ def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
         metadata={"partition_expr": DATE, "combine": spec.combine, "keys": list(spec.keys), "group_by": list(aggregate.group_by),
                   "registry_file": str(spec.registry_file)},
         check_specs=check_specs,
-        automation_condition=FOLLOW_DAILY_INPUTS,
+        automation_condition=FOLLOW_EVERY_INPUT_UPDATE,
     )  # fmt: skip
     def consolidation(context: dg.AssetExecutionContext, odf_storage: OdfStorage):
         storage = odf_storage.get()

@@ -139,6 +139,39 @@ def run_groups(defs: dg.Definitions, keys: set[dg.AssetKey]) -> list[tuple[dg.Pa
     return ordered
 
 
+def partition_batches(graph, members: list[dg.AssetKey], partition_keys: list[str]) -> list[list[str]]:
+    """The runs a backfill would make: ranges as long as every member's BackfillPolicy allows
+    (``multi_run(62)``: 62 days per run), one partition per run for assets without a policy."""
+    policies = [graph.get(key).backfill_policy for key in members]
+    if any(policy is None for policy in policies):
+        size = 1
+    else:
+        size = min(policy.max_partitions_per_run or len(partition_keys) for policy in policies)
+    return [partition_keys[index : index + size] for index in range(0, len(partition_keys), size)]
+
+
+def _run(job, members, batch: list[str], instance, progress: Progress, log_level: str) -> dg.ExecuteInProcessResult:
+    """One in-process run of ``members`` over ``batch`` (a range, one partition, or none)."""
+    tags = {"odf/launched_by": "odf-cli"}
+    partition_key = None
+    if len(batch) == 1:
+        partition_key = batch[0]
+    elif batch:
+        tags.update({PARTITION_RANGE_START_TAG: batch[0], PARTITION_RANGE_END_TAG: batch[-1]})
+    run_id = str(uuid.uuid4())
+    span = f" {batch[0]}..{batch[-1]}" if len(batch) > 1 else f" {batch[0]}" if batch else ""
+    progress.heading(f"run {run_id}: {len(members)} asset(s){span}")
+    follower = EventFollower(instance, run_id, progress)
+    follower.start()
+    try:
+        return job.execute_in_process(
+            instance=instance, run_id=run_id, tags=tags, partition_key=partition_key, asset_selection=members, raise_on_error=False,
+            run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
+        )  # fmt: skip
+    finally:
+        follower.finish()
+
+
 def _describe(partitions_def: dg.PartitionsDefinition) -> str:
     keys = partitions_def.get_partition_keys()
     return f"{keys[0]}..{keys[-1]}" if keys else "none"
@@ -154,9 +187,10 @@ def materialize(
     keys, labels = (resolve_selection(defs, selection), {}) if selection else default_selection(defs)
     written: dict[str, list[str]] = {}
     ran, skipped = 0, []
+    graph = defs.resolve_asset_graph()
     for partitions_def, members in run_groups(defs, keys):
         names = labels.get(partitions_def) or ", ".join(key.to_user_string() for key in members)
-        tags = {"odf/launched_by": "odf-cli"}
+        batches: list[list[str]] = [[]]  # unpartitioned: one run without a partition
         if partitions_def is not None:
             partition_keys = keys_in_range(partitions_def, start, end)
             if not partition_keys:
@@ -166,24 +200,17 @@ def materialize(
             last = (partitions_def.time_window_for_partition_key(partition_keys[-1]).end.date() - timedelta(days=1)).isoformat()
             if (first, last) != (start, end):
                 progress.heading(f"warning: {start}..{end} clipped to {first}..{last} for {names} (partitions {_describe(partitions_def)})")
-            tags.update({PARTITION_RANGE_START_TAG: partition_keys[0], PARTITION_RANGE_END_TAG: partition_keys[-1]})
+            batches = partition_batches(graph, members, partition_keys)
         job = defs.resolve_implicit_job_def_def_for_assets(members)
-        run_id = str(uuid.uuid4())
-        progress.heading(f"run {run_id}: {len(members)} asset(s)" + (f" {tags[PARTITION_RANGE_START_TAG]}..{tags[PARTITION_RANGE_END_TAG]}" if partitions_def else ""))
-        follower = EventFollower(instance, run_id, progress)
-        follower.start()
-        try:
-            result = job.execute_in_process(
-                instance=instance, run_id=run_id, tags=tags, asset_selection=members, raise_on_error=False,
-                run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-            )  # fmt: skip
-        finally:
-            follower.finish()
-        ran += 1
-        for event in result.get_asset_materialization_events():
-            uri = event.materialization.metadata.get("uri")
-            if uri is not None:
-                written.setdefault(event.asset_key.to_user_string(), []).append(str(uri.value))
+        for batch in batches:
+            result = _run(job, members, batch, instance, progress, log_level)
+            ran += 1
+            for event in result.get_asset_materialization_events():
+                uri = event.materialization.metadata.get("uri")
+                if uri is not None:
+                    written.setdefault(event.asset_key.to_user_string(), []).append(str(uri.value))
+            if not result.success:
+                break
         if not result.success:
             break  # later groups depend on this one or would only repeat its error
     if not ran:

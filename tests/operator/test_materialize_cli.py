@@ -55,3 +55,18 @@ def test_select_errors_answer_before_anything_runs(workdir, source_server):
     assert empty.returncode == 2 and "selects no assets" in empty.stderr
     outside = odf(workdir, env, "materialize", "--select", "group:permits", "--start", "2030-01-01", "--end", "2030-01-02")
     assert outside.returncode == 2 and "no partitions of" in outside.stderr and "2024-02-01..2024-02-29" in outside.stderr
+
+
+def test_runs_follow_each_assets_backfill_policy():
+    import dagster as dg
+
+    from odf_assets.definitions import build_definitions
+    from odf_cli.pipeline_run import partition_batches
+
+    graph = build_definitions().resolve_asset_graph()
+    days = [f"2024-01-{day:02d}" for day in range(1, 32)] + [f"2024-02-{day:02d}" for day in range(1, 30)] + ["2024-03-01", "2024-03-02"]
+    raw = [dg.AssetKey(["raw", "iowa_liquor_sales"])]
+    assert [len(batch) for batch in partition_batches(graph, raw, days)] == [62]  # multi_run(62)
+    assert [len(batch) for batch in partition_batches(graph, raw, days + ["2024-03-03"])] == [62, 1]
+    predictions = [dg.AssetKey(["predictions", "iris_predictions"]), dg.AssetKey(["predictions", "iris_rejects"])]
+    assert partition_batches(graph, predictions, days[:3]) == [[day] for day in days[:3]]  # no policy: one day per run

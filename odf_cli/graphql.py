@@ -32,36 +32,7 @@ query OdfAssetNodes($keys: [AssetKeyInput!]) {
 
 ASSET_KEYS = "query OdfAssetKeys { assetNodes { assetKey { path } } }"
 
-LAUNCH_RUN_EVENTS = """
-query OdfRunEvents($id: ID!, $cursor: String) {
-  logsForRun(runId: $id, afterCursor: $cursor, limit: 1000) {
-    __typename
-    ... on EventConnection {
-      cursor hasMore
-      events {
-        __typename
-        ... on MessageEvent { stepKey timestamp message eventType }
-        ... on ErrorEvent { error { message } }
-        ... on MaterializationEvent {
-          assetKey { path } partition
-          metadataEntries { label ... on IntMetadataEntry { intValue } }
-        }
-        ... on AssetCheckEvaluationEvent { evaluation { checkName assetKey { path } success severity partition description } }
-      }
-    }
-    ... on PythonError { message }
-  }
-}"""
-
-CHILD_RUNS = """
-query OdfChildRuns($tags: [ExecutionTag!]) {
-  runsOrError(filter: {tags: $tags}, limit: 5) {
-    __typename
-    ... on Runs { results { runId status } }
-  }
-}"""
-
-BACKFILL = """
+LAUNCH_BACKFILL = """
 mutation OdfBackfill($params: LaunchBackfillParams!) {
   launchPartitionBackfill(backfillParams: $params) {
     __typename

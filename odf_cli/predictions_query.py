@@ -14,7 +14,7 @@ import polars as pl
 
 from odf_assets.predictions import store, transforms
 from odf_resources import settings
-from odf_resources.storage import Storage, storage_from_uri
+from odf_resources.storage import Storage
 
 TABLE_COLUMNS = ("status", "id", "predicted_label", *transforms.PROBABILITY_COLUMNS, "model_version", "reason", "source_file", "line")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -16,15 +17,20 @@ from odf_resources.parquet_io_manager import markdown_preview
 HEAVY = ("sklearn", "skl2onnx", "onnxruntime", "boto3", "numpy")
 
 
-def modules_after(code: str) -> set[str]:
+def modules_after(code: str, **env: str) -> set[str]:
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={**os.environ, **env})
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
-def test_code_location_loads_without_model_libraries_and_cli_without_dagster():
-    loaded = modules_after("import odf_assets.definitions")
+def test_code_location_loads_without_model_libraries_storage_or_network_and_cli_without_dagster(tmp_path):
+    storage = tmp_path / "not-created"
+    loaded = modules_after("import odf_assets.definitions", ODF_STORAGE=str(storage))
     assert not loaded & set(HEAVY), f"imported while loading definitions: {sorted(loaded & set(HEAVY))}"
+    assert not storage.exists(), "loading definitions must not touch storage"
+    # An S3 storage behind a closed port: loading still needs neither boto3 nor the network.
+    on_s3 = modules_after("import odf_assets.definitions", ODF_STORAGE="s3://no-bucket/odf", AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    assert "boto3" not in on_s3
     cli = modules_after("from odf_cli.main import build_parser\nbuild_parser().format_help()")
     assert not cli & {"dagster", "polars", "requests", "odf_assets"}, sorted(cli & {"dagster", "polars", "requests", "odf_assets"})
 

@@ -1,10 +1,15 @@
-"""A tiny stand-in for the Kubernetes API on 127.0.0.1 that records the Jobs it is asked to create."""
+"""Stand-ins for the Kubernetes API on 127.0.0.1: one that records the Jobs it is asked to create,
+and one that executes them as local processes and reports their status."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -81,3 +86,296 @@ class RecordingKubernetesApi:
     def stop(self) -> None:
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+JOB_PATH = re.compile(r"^/apis/batch/v1/namespaces/(?P<namespace>[^/]+)/jobs(?:/(?P<name>[^/]+))?(?P<status>/status)?/?$")
+POD_PATH = re.compile(r"^/api/v1/namespaces/(?P<namespace>[^/]+)/pods(?:/(?P<name>[^/]+))?(?P<log>/log)?/?$")
+EVENTS_PATH = re.compile(r"^/api/v1/namespaces/(?P<namespace>[^/]+)/events/?$")
+
+
+@dataclass
+class RunningJob:
+    """One Job and the local process standing in for its only pod."""
+
+    namespace: str
+    body: dict
+    process: subprocess.Popen | None = None
+    log_path: Path | None = None
+    error: str | None = None  # why the pod could not start (missing Secret, ...)
+    start_time: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+
+    @property
+    def name(self) -> str:
+        return self.body["metadata"]["name"]
+
+    @property
+    def exit_code(self) -> int | None:
+        if self.error:
+            return 1
+        return None if self.process is None else self.process.poll()
+
+    def status(self) -> dict:
+        code = self.exit_code
+        status: dict = {"startTime": self.start_time}
+        if code is None:
+            status["active"] = 1
+        elif code == 0:
+            status.update(succeeded=1, conditions=[{"type": "Complete", "status": "True"}])
+        else:
+            status.update(failed=1, conditions=[{"type": "Failed", "status": "True", "reason": "BackoffLimitExceeded"}])
+        return status
+
+    def pod(self) -> dict:
+        code = self.exit_code
+        if code is None:
+            phase, state = "Running", {"running": {"startedAt": self.start_time}}
+        else:
+            phase = "Succeeded" if code == 0 else "Failed"
+            state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else ("Error" if code > 0 else "OOMKilled")}}
+        template = self.body["spec"]["template"]
+        labels = {**(template.get("metadata", {}).get("labels") or {}), "job-name": self.name}
+        container = template["spec"]["containers"][0]
+        return {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": f"{self.name}-pod", "namespace": self.namespace, "labels": labels, "uid": str(uuid.uuid4())},
+            "spec": {"containers": [{"name": container["name"], "image": container["image"]}]},
+            "status": {"phase": phase, "containerStatuses": [{"name": container["name"], "image": container["image"], "imageID": "",
+                       "ready": code is None, "restartCount": 0, "state": state}]},  # fmt: skip
+        }
+
+
+class ExecutingKubernetesApi:
+    """A small Kubernetes API on 127.0.0.1 that runs what it is asked to run.
+
+    ``POST …/jobs`` starts the Job's container ``args`` as a local process, with the environment a
+    kubelet would give it: ``env`` values, ``valueFrom`` ``secretKeyRef``/``configMapKeyRef`` and
+    ``envFrom`` ConfigMaps/Secrets, all resolved from objects the test created with
+    ``add_config_map``/``add_secret`` (a missing one fails the pod, as a kubelet would refuse to
+    start it). ConfigMap volumes are written to a local directory, and env values under their mount
+    path point there. Jobs and their pod report status (active, succeeded, failed; the pod's phase
+    and exit code) through ``GET``; ``DELETE`` of a Job stops its process (SIGTERM, then SIGKILL
+    after a grace period), like a Job deleted with its pods. Every created Job body is kept in
+    ``created`` for schema validation.
+    """
+
+    def __init__(self, workdir: Path, executables: Path, base_env: dict[str, str], grace_seconds: float = 5.0) -> None:
+        self.workdir, self.executables, self.base_env, self.grace_seconds = workdir, executables, base_env, grace_seconds
+        self.token = uuid.uuid4().hex
+        self.config_maps: dict[tuple[str, str], dict[str, str]] = {}
+        self.secrets: dict[tuple[str, str], dict[str, str]] = {}
+        self.jobs: dict[tuple[str, str], RunningJob] = {}
+        self.created: list[dict] = []
+        self.unexpected: list[str] = []
+        self._lock = threading.Lock()
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def _reply(self, status: int, payload: object) -> None:
+                body = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "text/plain" if isinstance(payload, str) else "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def _route(self, method: str) -> None:
+                path, _, query = self.path.partition("?")
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.headers.get("Authorization") != f"Bearer {api.token}":
+                    return self._reply(401, _status(401, "Unauthorized"))
+                status, payload = api.handle(method, path, query, raw)
+                self._reply(status, payload)
+
+            def do_GET(self) -> None:
+                self._route("GET")
+
+            def do_POST(self) -> None:
+                self._route("POST")
+
+            def do_DELETE(self) -> None:
+                self._route("DELETE")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    # --- objects the test creates ------------------------------------------------------------
+    def add_config_map(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        self.config_maps[(namespace, name)] = dict(data)
+
+    def add_secret(self, namespace: str, name: str, data: dict[str, str]) -> None:
+        self.secrets[(namespace, name)] = dict(data)
+
+    write_kubeconfig = RecordingKubernetesApi.write_kubeconfig
+
+    # --- the API ---------------------------------------------------------------------------------
+    def handle(self, method: str, path: str, query: str, raw: bytes) -> tuple[int, object]:
+        params = dict(pair.split("=", 1) for pair in query.split("&") if "=" in pair)
+        if match := JOB_PATH.match(path):
+            namespace, name = match["namespace"], match["name"]
+            if method == "POST" and not name:
+                return self._create_job(namespace, json.loads(raw))
+            if method == "GET" and not name:
+                return 200, {"kind": "JobList", "apiVersion": "batch/v1", "metadata": {}, "items": [
+                    self._job_object(job) for job in self._select(namespace, params) if isinstance(job, RunningJob)]}  # fmt: skip
+            job = self.jobs.get((namespace, name or ""))
+            if job is None:
+                return 404, _status(404, f'jobs.batch "{name}" not found')
+            if method == "GET":
+                return 200, self._job_object(job)
+            if method == "DELETE":
+                self.stop(job)
+                with self._lock:
+                    self.jobs.pop((namespace, name), None)
+                return 200, _status(200, "Success")
+        if match := POD_PATH.match(path):
+            namespace, name = match["namespace"], match["name"]
+            if method == "GET" and not name:
+                return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [job.pod() for job in self._select(namespace, params)]}
+            job = next((j for j in self.jobs.values() if f"{j.name}-pod" == name and j.namespace == namespace), None)
+            if job is None:
+                return 404, _status(404, f'pods "{name}" not found')
+            if method == "GET" and match["log"]:
+                return 200, job.log_path.read_text(errors="replace")[-20000:] if job.log_path and job.log_path.exists() else ""
+            if method == "GET":
+                return 200, job.pod()
+            if method == "DELETE":
+                self.stop(job)
+                return 200, _status(200, "Success")
+        if EVENTS_PATH.match(path) and method == "GET":
+            return 200, {"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": []}
+        self.unexpected.append(f"{method} {path}")
+        return 404, _status(404, "not found")
+
+    def _select(self, namespace: str, params: dict[str, str]) -> list[RunningJob]:
+        from urllib.parse import unquote
+
+        wanted = dict(item.split("=", 1) for item in unquote(params.get("labelSelector", "")).split(",") if "=" in item)
+        with self._lock:
+            jobs = [job for job in self.jobs.values() if job.namespace == namespace]
+        return [job for job in jobs if all(job.pod()["metadata"]["labels"].get(k) == v or job.body["metadata"].get("labels", {}).get(k) == v
+                                           for k, v in wanted.items())]  # fmt: skip
+
+    def _job_object(self, job: RunningJob) -> dict:
+        return {**job.body, "metadata": {**job.body["metadata"], "namespace": job.namespace}, "status": job.status()}
+
+    def _create_job(self, namespace: str, body: dict) -> tuple[int, object]:
+        name = body["metadata"]["name"]
+        with self._lock:
+            if (namespace, name) in self.jobs:
+                return 409, _status(409, f'jobs.batch "{name}" already exists')
+            job = RunningJob(namespace, body)
+            self.jobs[(namespace, name)] = job
+            self.created.append(body)
+        try:
+            self._start(job)
+        except LookupError as missing:  # what a kubelet reports as CreateContainerConfigError
+            job.error = str(missing)
+        return 201, self._job_object(job)
+
+    def _start(self, job: RunningJob) -> None:
+        spec = job.body["spec"]["template"]["spec"]
+        container = spec["containers"][0]
+        root = self.workdir / job.name
+        mounts = self._mount_volumes(job.namespace, spec, container, root)
+        env = dict(self.base_env)
+        for source in container.get("envFrom", []):
+            env.update(self._env_source(job.namespace, source))
+        for item in container.get("env", []):
+            env[item["name"]] = self._env_value(job.namespace, item)
+        for mount_path, local in mounts.items():  # the kubelet's mounts, seen from this machine
+            env = {key: value.replace(mount_path, str(local)) if value.startswith(mount_path) else value for key, value in env.items()}
+        args = [*container.get("command", []), *container.get("args", [])]
+        executable = self.executables / args[0]
+        job.log_path = root / "pod.log"
+        with job.log_path.open("wb") as log:
+            job.process = subprocess.Popen([str(executable) if executable.exists() else args[0], *args[1:]], env=env, cwd=root,
+                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+
+    def _mount_volumes(self, namespace: str, spec: dict, container: dict, root: Path) -> dict[str, Path]:
+        volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+        mounts: dict[str, Path] = {}
+        root.mkdir(parents=True, exist_ok=True)
+        for mount in container.get("volumeMounts", []):
+            volume = volumes[mount["name"]]
+            local = root / "mounts" / mount["mountPath"].strip("/")
+            local.mkdir(parents=True, exist_ok=True)
+            if "configMap" in volume:
+                data = self._lookup(self.config_maps, namespace, volume["configMap"]["name"], "ConfigMap")
+                items = volume["configMap"].get("items") or [{"key": key, "path": key} for key in data]
+                for item in items:
+                    (local / item["path"]).write_text(data[item["key"]])
+                if mount.get("subPath"):
+                    local = local / mount["subPath"]
+            mounts[mount["mountPath"]] = local
+        return mounts
+
+    def _env_source(self, namespace: str, source: dict) -> dict[str, str]:
+        kind, store = ("configMapRef", self.config_maps) if "configMapRef" in source else ("secretRef", self.secrets)
+        ref = source[kind]
+        try:
+            return dict(self._lookup(store, namespace, ref["name"], kind))
+        except LookupError:
+            if ref.get("optional"):
+                return {}
+            raise
+
+    def _env_value(self, namespace: str, item: dict) -> str:
+        if "valueFrom" not in item:
+            return item.get("value", "")
+        source = item["valueFrom"]
+        for kind, store in (("secretKeyRef", self.secrets), ("configMapKeyRef", self.config_maps)):
+            if kind in source:
+                data = self._lookup(store, namespace, source[kind]["name"], kind)
+                if source[kind]["key"] not in data:
+                    raise LookupError(f"{kind} {source[kind]['name']} has no key {source[kind]['key']}")
+                return data[source[kind]["key"]]
+        raise LookupError(f"unsupported valueFrom {source}")
+
+    @staticmethod
+    def _lookup(store: dict, namespace: str, name: str, kind: str) -> dict[str, str]:
+        if (namespace, name) not in store:
+            raise LookupError(f'{kind} "{name}" not found in namespace {namespace}')
+        return store[(namespace, name)]
+
+    # --- helpers for tests -----------------------------------------------------------------------
+    def job_for_run(self, run_id: str, component: str = "run_worker") -> RunningJob | None:
+        with self._lock:
+            jobs = list(self.jobs.values())
+        return next((job for job in jobs if job.body["metadata"].get("labels", {}).get("dagster/run-id") == run_id
+                     and job.body["metadata"]["labels"].get("app.kubernetes.io/component") == component), None)  # fmt: skip
+
+    def stop(self, job: RunningJob, sig: int = signal.SIGTERM) -> None:
+        """Signal the pod's process group; SIGKILL what is left after the grace period."""
+        process = job.process
+        if process is None or process.poll() is not None:
+            return
+        try:
+            os.killpg(process.pid, sig)
+            process.wait(self.grace_seconds)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        except ProcessLookupError:
+            pass
+
+    def shutdown(self) -> None:
+        with self._lock:
+            jobs = list(self.jobs.values())
+        for job in jobs:
+            if job.process and job.process.poll() is None:
+                os.killpg(job.process.pid, signal.SIGKILL)
+                job.process.wait(10)
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def _status(code: int, message: str) -> dict:
+    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success" if code < 300 else "Failure", "message": message, "code": code}

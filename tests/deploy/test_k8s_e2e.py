@@ -1,0 +1,174 @@
+"""The Kubernetes launch path, executed end to end on loopback (deploy/k8s_stack.py): real
+PostgreSQL, the real daemon and webserver, ODF's code server, deploy/dagster.yaml, and a Kubernetes
+API that runs the Jobs dagster-k8s creates. Runs are launched the way the UI, a backfill and
+`odf trigger` launch them; every Job created passes strict schema validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import boto3
+import kubernetes
+import pytest
+
+from odf_assets.k8s_config import HEAVY_CONTAINER_RESOURCES
+from odf_assets.pools import ACQUISITION_POOL
+from tests.deploy.deploy_config import NAMESPACE, validate_strict
+from tests.deploy.k8s_stack import BIN, IMAGE, K8sStack
+
+RAW = ["raw", "iowa_liquor_sales"]
+RAW_STEP = "raw__iowa_liquor_sales"
+TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
+LAUNCH_RUN = """mutation LaunchPipelineExecution($executionParams: ExecutionParams!) {
+  launchPipelineExecution(executionParams: $executionParams) {
+    __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
+LAUNCH_BACKFILL = """mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $backfillParams) { __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+SET_POOL_LIMIT = "mutation SetConcurrencyLimit($key: String!, $limit: Int!) { setConcurrencyLimit(concurrencyKey: $key, limit: $limit) }"
+RUNS = """query Runs { runsOrError(filter: {}) { ... on Runs { results { runId status tags { key value } } } } }"""
+
+
+@pytest.fixture(scope="module")
+def stack(postgres_cluster, moto_server, tmp_path_factory):
+    moto_env = moto_server.env()
+    s3 = boto3.client("s3", **{"endpoint_url": moto_env["AWS_ENDPOINT_URL"], "region_name": moto_env.get("AWS_DEFAULT_REGION", "us-east-1"),
+                               "aws_access_key_id": moto_env["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": moto_env["AWS_SECRET_ACCESS_KEY"]})  # fmt: skip
+    data, logs = f"odf-e2e-{uuid.uuid4().hex[:8]}", f"odf-e2e-logs-{uuid.uuid4().hex[:8]}"
+    for bucket in (data, logs):
+        s3.create_bucket(Bucket=bucket)
+    running = K8sStack(tmp_path_factory.mktemp("k8s"), postgres_cluster, moto_env, data, logs)
+    try:
+        running.start()
+        running.s3, running.data_bucket = s3, data
+        yield running
+    finally:
+        running.stop()
+
+
+def ui_materialize(stack: K8sStack, day: str) -> str:
+    """What the UI's Materialize button sends for one partition of the raw asset."""
+    params = {"mode": "default", "runConfigData": {}, "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
+              "selector": {"repositoryLocationName": "odf", "repositoryName": "__repository__", "pipelineName": "__ASSET_JOB",
+                           "assetSelection": [{"path": RAW}]}}  # fmt: skip
+    result = stack.graphql(LAUNCH_RUN, {"executionParams": params})["launchPipelineExecution"]
+    assert result["__typename"] == "LaunchRunSuccess", result
+    return result["run"]["runId"]
+
+
+def runs(stack: K8sStack) -> dict[str, dict]:
+    return {run["runId"]: run for run in stack.graphql(RUNS)["runsOrError"]["results"]}
+
+
+def tags(run: dict) -> dict[str, str]:
+    return {tag["key"]: tag["value"] for tag in run["tags"]}
+
+
+def wait_for(predicate, timeout: float, what: str, stack: K8sStack, every: float = 0.5):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(every)
+    raise AssertionError(f"timed out waiting for {what}; daemon log: {stack.log('daemon')[-3000:]}")
+
+
+def step_job(stack: K8sStack, run_id: str) -> dict | None:
+    job = stack.api.job_for_run(run_id, component="step_worker")
+    return job.body if job else None
+
+
+def partition(run: dict) -> str | None:
+    """The run's partition: a single key, or the start of a backfill's range."""
+    run_tags = tags(run)
+    return run_tags.get("dagster/partition") or run_tags.get("dagster/asset_partition_range_start")
+
+
+def assert_right_sized(stack: K8sStack, run_id: str) -> None:
+    """A run-worker Job of the default size and a step Job for the raw asset with the heavy resources."""
+    worker, step = stack.api.job_for_run(run_id), step_job(stack, run_id)
+    assert worker is not None and step is not None, f"{run_id}: no run or step Job"
+    step_container = step["spec"]["template"]["spec"]["containers"][0]
+    assert step_container["resources"] == HEAVY_CONTAINER_RESOURCES
+    assert step_container["image"] == IMAGE
+    assert {"name": "DAGSTER_RUN_STEP_KEY", "value": RAW_STEP} in step_container["env"]
+    assert worker.body["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"] == "4Gi"
+
+
+@pytest.mark.timeout(200)
+def test_trigger_and_backfill_runs_queue_per_pool_and_run_as_valid_right_sized_jobs(stack):
+    """Pool odf_acquisition limited to 1 (as an operator sets it in the UI): a run from `odf trigger`
+    and one from a backfill run one after the other, each as a run-worker Job plus a step Job for
+    the raw asset with the heavy resources, both SUCCESS in Postgres with their Parquet in S3."""
+    assert stack.graphql(SET_POOL_LIMIT, {"key": ACQUISITION_POOL, "limit": 1})["setConcurrencyLimit"] is True
+    days = ["2024-01-02", "2024-01-03"]
+    trigger = subprocess.run([str(BIN / "odf"), "trigger", "--url", stack.url, "--asset", "raw/iowa_liquor_sales", "--date", days[0]],
+                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert trigger.returncode == 0, trigger.stderr
+    backfill = stack.graphql(LAUNCH_BACKFILL, {"backfillParams": {"assetSelection": [{"path": RAW}], "partitionNames": [days[1]], "fromFailure": False}})
+    assert backfill["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", backfill
+
+    most_in_progress, saw_queued_behind = 0, False
+
+    def all_done():
+        nonlocal most_in_progress, saw_queued_behind
+        ours = {run_id: run for run_id, run in runs(stack).items() if partition(run) in days}
+        in_progress = [run for run in ours.values() if run["status"] in ("STARTING", "STARTED")]
+        most_in_progress = max(most_in_progress, len(in_progress))
+        saw_queued_behind |= bool(in_progress) and any(run["status"] == "QUEUED" for run in ours.values())
+        return ours if len(ours) == 2 and all(run["status"] in TERMINAL for run in ours.values()) else None
+
+    ours = wait_for(all_done, 180, "both runs to finish", stack)
+    assert {run["status"] for run in ours.values()} == {"SUCCESS"}, {r["runId"]: r["status"] for r in ours.values()}
+    assert most_in_progress == 1 and saw_queued_behind, "the pool limit of 1 did not hold"
+    assert {partition(run) for run in ours.values()} == set(days)
+    assert sorted("dagster/backfill" in tags(run) for run in ours.values()) == [False, True]
+    assert any(tags(run).get("odf/launched_by") == "odf-cli" for run in ours.values())
+    for run_id in ours:
+        assert_right_sized(stack, run_id)
+    for body in stack.api.created:
+        validate_strict(body)
+    assert not stack.api.unexpected, stack.api.unexpected
+    stored = {item["Key"] for item in stack.s3.list_objects_v2(Bucket=stack.data_bucket, Prefix="odf/raw/").get("Contents", [])}
+    assert {f"odf/raw/iowa_liquor_sales/date={day}/data.parquet" for day in days} <= stored
+    assert stack.graphql(SET_POOL_LIMIT, {"key": ACQUISITION_POOL, "limit": 4})["setConcurrencyLimit"] is True
+
+
+@pytest.mark.timeout(240)
+def test_killed_run_pod_is_failed_and_retried_and_a_deleted_job_fails_cleanly(stack):
+    """Two runs launched as the UI's Materialize button does. One run pod is SIGKILLed: run
+    monitoring marks the run failed and a run retry succeeds. The other's Job is deleted mid-run
+    (kubectl delete job): the run ends FAILURE and none of its pods keeps running."""
+    killed_id, deleted_id = ui_materialize(stack, "2024-01-05"), ui_materialize(stack, "2024-01-06")
+    killed = wait_for(lambda: stack.api.job_for_run(killed_id), 120, "the run worker Job", stack)
+    deleted = wait_for(lambda: stack.api.job_for_run(deleted_id), 120, "the run worker Job", stack)
+    wait_for(lambda: {runs(stack)[killed_id]["status"], runs(stack)[deleted_id]["status"]} == {"STARTED"}, 120, "both runs to start", stack)
+    os.killpg(killed.process.pid, signal.SIGKILL)  # the pod dies without a word (OOM kill, node loss)
+    client = kubernetes.config.new_client_from_config(config_file=str(stack.root / "kubeconfig"))
+    kubernetes.client.BatchV1Api(client).delete_namespaced_job(deleted.name, NAMESPACE, propagation_policy="Foreground")
+
+    def retry_of(run_id):
+        return next((run for run in runs(stack).values() if tags(run).get("dagster/parent_run_id") == run_id), None)
+
+    wait_for(lambda: runs(stack)[killed_id]["status"] == "FAILURE", 60, "run monitoring to fail the killed run", stack)
+    retried = wait_for(lambda: retry_of(killed_id), 60, "the run retry", stack)
+    status = wait_for(lambda: runs(stack)[deleted_id]["status"] in TERMINAL and runs(stack)[deleted_id]["status"], 90, "the deleted run to end", stack)
+    assert status == "FAILURE"
+    assert deleted.process.poll() is not None
+    step = stack.api.job_for_run(deleted_id, component="step_worker")
+    if step is not None:  # its step pod, if it got one, stops too
+        wait_for(lambda: step.process.poll() is not None, 60, "the deleted run's step pod to stop", stack)
+    events = json.dumps(stack.graphql('{ runOrError(runId: "%s") { ... on Run { eventConnection { events { __typename } } } } }' % deleted_id))
+    assert "RunFailureEvent" in events
+
+    final = wait_for(lambda: runs(stack)[retried["runId"]]["status"] in TERMINAL and runs(stack)[retried["runId"]], 150, "the retry to finish", stack)
+    assert final["status"] == "SUCCESS"
+    assert tags(final)["dagster/retry_number"] == "1"
+    assert_right_sized(stack, retried["runId"])
+    for body in stack.api.created:
+        validate_strict(body)

@@ -2,6 +2,7 @@
 
 * a raw day materialized on its own: the automation sensor runs that day's aggregates (and the
   rest of the daily pipeline) in one run, and nothing else;
+* a consolidation waits until every input has the day, then follows once;
 * a week materialized day by day: the weekly assets wait through six days, then run exactly once
   after the seventh, and not again on later ticks.
 
@@ -24,6 +25,7 @@ import requests
 
 from odf_assets.automation import AUTOMATION_SENSOR
 from odf_cli.main import main as odf
+from tests.consolidation.test_consolidation import JOINED, write_consolidations, write_portals
 from tests.orchestration.dagster_dev import DagsterDev
 from tests.support.servers import clean_env, free_port
 
@@ -75,7 +77,10 @@ def selected(run: dict) -> set[str]:
 def stack():
     workdir = Path(tempfile.mkdtemp(prefix="odf-automation-"))
     storage = workdir / "storage"
-    env = clean_env(ODF_STORAGE=str(storage), ODF_AUTOMATION_INTERVAL_SECONDS=str(INTERVAL_SECONDS), ODF_RETRY_DELAY_SECONDS="0")
+    sources, consolidations = write_portals(workdir)
+    registries = f"{sources}:{write_consolidations(consolidations, JOINED)}"
+    env = clean_env(ODF_STORAGE=str(storage), ODF_SOURCES=registries, ODF_AUTOMATION_INTERVAL_SECONDS=str(INTERVAL_SECONDS),
+                    ODF_RETRY_DELAY_SECONDS="0")  # fmt: skip
     dev = DagsterDev(workdir / "dagster_home", free_port(), env)
     try:
         dev.start()
@@ -99,10 +104,7 @@ def test_the_automation_sensor_is_running(stack):
 
 
 def test_a_raw_day_is_followed_by_its_aggregates(stack, same_storage):
-    out = io.StringIO()
-    with contextlib.redirect_stdout(out):
-        status = odf(["trigger", "--asset", RAW, "--date", RAW_DAY, "--wait", "--timeout", "240", "--url", stack.dev.url])
-    assert status == 0, out.getvalue() + stack.dev.log_tail()
+    trigger(stack, RAW, RAW_DAY)
     assert not any(stack.stored(asset, RAW_DAY) for asset in AGGREGATES)  # the trigger ran the raw asset alone
 
     runs = wait_for(
@@ -116,6 +118,24 @@ def test_a_raw_day_is_followed_by_its_aggregates(stack, same_storage):
     # Later ticks request nothing more for the day.
     time.sleep(4 * INTERVAL_SECONDS)
     assert len(stack.automation_runs(RAW_DAY)) == 1
+
+
+def trigger(stack: Stack, asset: str, day: str) -> None:
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = odf(["trigger", "--asset", asset, "--date", day, "--wait", "--timeout", "240", "--url", stack.dev.url])
+    assert status == 0, out.getvalue() + stack.dev.log_tail()
+
+
+def test_a_consolidation_follows_once_every_input_has_the_day(stack, same_storage):
+    day, asset = "2024-01-03", "consolidations/permits_and_fees"
+    trigger(stack, "raw/portal_a", day)
+    time.sleep(4 * INTERVAL_SECONDS)  # portal_b's day is missing: nothing is requested
+    assert stack.automation_runs(day) == [] and not stack.stored(asset, day)
+    trigger(stack, "raw/portal_b", day)
+    runs = wait_for(lambda: [r for r in stack.automation_runs(day) if r["status"] == "SUCCESS"], 240, "the consolidation run", stack)
+    assert len(runs) == 1 and selected(runs[0]) == {asset}
+    assert stack.stored(asset, day)
 
 
 def test_weekly_assets_run_once_after_the_seventh_day(stack, same_storage):

@@ -3,8 +3,9 @@
 The parent writes a JSONL landing file of ``--megabytes`` (iris-like items, 1 % invalid) into a
 local ODF storage and publishes the model; each child then runs what ``iris_predictions`` does —
 read and validate the landed records, score them in one batched ONNX call, build and write the
-predictions and rejects Parquet — and reports its own peak RSS (``VmHWM``). Side by side: the
-streamed read ODF uses, and the same parser over the whole file read into memory first.
+predictions and rejects Parquet, run the coverage check's anti-join — and reports its own peak
+RSS (``VmHWM``). Side by side: ODF's staged path (``scoring.score_day``) and the same steps with
+the whole file and every frame in memory.
 
     uv run python -m bench.landing_memory [--megabytes 200]
 """
@@ -20,6 +21,8 @@ import tempfile
 import time
 from datetime import UTC, date, datetime
 from pathlib import Path
+
+import polars as pl
 
 DAY = "2024-05-01"
 KEY = f"landing/iris/date={DAY}/big.jsonl"
@@ -60,11 +63,9 @@ def publish_model(base: str) -> None:
 
 
 def child(base: str, mode: str) -> dict:
-    """The predictions asset's steps without Dagster; prints its own peak memory."""
-    import polars as pl
-
+    """The predictions asset's steps without Dagster; reports its own peak memory."""
     from bench.memory import peak_rss_mb
-    from odf_assets.predictions import store, transforms
+    from odf_assets.predictions import scoring, store, transforms
     from odf_assets.predictions.model import predict_probabilities
     from odf_resources import settings
     from odf_resources.storage import LocalStorage
@@ -72,29 +73,31 @@ def child(base: str, mode: str) -> dict:
     storage = LocalStorage(base)
     imported = peak_rss_mb()
     started = time.perf_counter()
-    card, session, sig = store.load_current_model(storage)
-    if mode == "streamed":
-        landed, _ = store.read_landed(storage, DAY, settings.landing_max_file_bytes())
-    else:
-        (entry,) = store.landing_entries(storage, DAY)
-        landed = transforms.parse_landing_file(entry, storage.read_bytes(entry.key))
-    read_s = time.perf_counter() - started
-    valid, rejected = transforms.validate(landed)
-    probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
-    predictions = transforms.prediction_frame(
-        valid, probabilities, day=date.fromisoformat(DAY), model_version=card["model_version"],
-        model_checksum=card["sha256"], predicted_at=datetime.now(UTC),
-    )  # fmt: skip
-    rejects = transforms.reject_frame(rejected, date.fromisoformat(DAY))
-    with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as staging:
-        predictions.write_parquet(f"{staging}/predictions.parquet")
-        rejects.write_parquet(f"{staging}/rejects.parquet")
-    assert predictions.height + rejects.height == landed.height
-    del pl
+    model = store.load_current_model(storage)
+    with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as workdir:
+        if mode == "streamed":  # what iris_predictions runs
+            scored = scoring.score_day(storage, DAY, Path(workdir), model, datetime.now(UTC), settings.landing_max_file_bytes())
+            predictions, rejects, landed = scored.predictions, scored.rejects, scored.landed
+        else:  # the same parser and validation, everything in memory
+            card, session, sig = model
+            (entry,) = store.landing_entries(storage, DAY)
+            landed = transforms.parse_landing_file(entry, storage.read_bytes(entry.key))
+            valid, rejected = transforms.validate(landed)
+            probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
+            predictions = transforms.prediction_frame(
+                valid, probabilities, day=date.fromisoformat(DAY), model_version=card["model_version"],
+                model_checksum=card["sha256"], predicted_at=datetime.now(UTC),
+            ).lazy()  # fmt: skip
+            rejects, landed = transforms.reject_frame(rejected, date.fromisoformat(DAY)).lazy(), landed.lazy()
+        # What the IO manager does with each output, then the coverage check's anti-join.
+        predictions.sink_parquet(f"{workdir}/predictions.parquet")
+        rejects.sink_parquet(f"{workdir}/rejects.parquet")
+        stored = [pl.scan_parquet(f"{workdir}/{name}.parquet").select(list(transforms.SOURCE_COLUMNS)) for name in ("predictions", "rejects")]
+        unaccounted = transforms.unaccounted_count(landed, *stored)
+        counts = [frame.select(pl.len()).collect().item() for frame in (landed, *stored)]
     return {
-        "mode": mode, "records": landed.height, "predicted": predictions.height, "rejected": rejects.height,
-        "read_s": round(read_s, 1), "total_s": round(time.perf_counter() - started, 1),
-        "import_rss_mb": round(imported), "peak_rss_mb": round(peak_rss_mb()),
+        "mode": mode, "records": counts[0], "predicted": counts[1], "rejected": counts[2], "unaccounted": unaccounted,
+        "total_s": round(time.perf_counter() - started, 1), "import_rss_mb": round(imported), "peak_rss_mb": round(peak_rss_mb()),
     }  # fmt: skip
 
 
@@ -119,7 +122,7 @@ def main(argv: list[str] | None = None) -> dict:
             runs[mode] = json.loads(done.stdout.strip().splitlines()[-1])
             run = runs[mode]
             print(f"  {mode:<11} peak RSS {run['peak_rss_mb']:>5} MB (after imports {run['import_rss_mb']} MB), "
-                  f"read {run['read_s']} s, total {run['total_s']} s, {run['predicted']:,} predicted, {run['rejected']:,} rejected", flush=True)  # fmt: skip
+                  f"{run['total_s']} s, {run['predicted']:,} predicted, {run['rejected']:,} rejected, {run['unaccounted']} unaccounted", flush=True)  # fmt: skip
     peak = runs["streamed"]["peak_rss_mb"]
     verdict = "met" if peak <= TARGET_PEAK_MB else "NOT met"
     print(f"streamed peak {peak} MB vs target ≤ {TARGET_PEAK_MB} MB for {size_mb:.0f} MB: {verdict}; "

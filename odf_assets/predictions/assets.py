@@ -1,20 +1,21 @@
-"""Dagster wiring of the iris predictions; the logic lives in ``transforms``, ``model`` and ``store``."""
+"""Dagster wiring of the iris predictions; the logic lives in ``transforms``, ``scoring``, ``model`` and ``store``."""
 
 import json
 import re
+import tempfile
 from collections import Counter
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 import dagster as dg
 import polars as pl
 import pydantic
 
-from odf_assets.predictions import settings, store, transforms
+from odf_assets.predictions import scoring, settings, store, transforms
 from odf_assets.predictions.model import (
     ModelSignatureError,
     iris_holdout,
     model_card,
-    predict_probabilities,
     read_model_uri,
     to_onnx_bytes,
     train_iris_classifier,
@@ -113,25 +114,30 @@ def _reason_summary(rejects: pl.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def _coverage_check(storage, partition: str, landed: pl.DataFrame, read_entries: list) -> dg.AssetCheckResult:
-    """Reads back what was stored and re-lists the landing folder: every landed item must be covered."""
-    predictions = store.read_stored_or_empty(storage, store.PREDICTIONS_PATH, partition)
-    rejects = store.read_stored_or_empty(storage, store.REJECTS_PATH, partition)
-    missing = transforms.unaccounted(landed, predictions, rejects)
+def _rows(frame: pl.LazyFrame) -> int:
+    return frame.select(pl.len()).collect().item()
+
+
+def _coverage_check(storage, partition: str, landed: pl.LazyFrame, read_entries: list) -> dg.AssetCheckResult:
+    """Reads back what was stored (key columns, scanned) and re-lists the landing folder: every landed
+    item must be covered."""
+    predictions = store.scan_stored_keys(storage, store.PREDICTIONS_PATH, partition)
+    rejects = store.scan_stored_keys(storage, store.REJECTS_PATH, partition)
+    missing = transforms.unaccounted_count(landed, predictions, rejects)
     now = {(e.key, e.version) for e in store.landing_entries(storage, partition)}
     late = sorted(key for key, _ in now - {(e.key, e.version) for e in read_entries})
-    passed = missing.height == 0 and not late
+    passed = missing == 0 and not late
     return dg.AssetCheckResult(
         check_name=EVERY_LANDED_ITEM_ACCOUNTED_FOR,
         asset_key=IRIS_PREDICTIONS,
         passed=passed,
         # Late files are expected (the sensor requests another run); lost records are a bug.
-        severity=dg.AssetCheckSeverity.ERROR if missing.height else dg.AssetCheckSeverity.WARN,
+        severity=dg.AssetCheckSeverity.ERROR if missing else dg.AssetCheckSeverity.WARN,
         metadata={
-            "landed_records": landed.height,
-            "predicted": predictions.height,
-            "rejected": rejects.height,
-            "unaccounted": missing.height,
+            "landed_records": _rows(landed),
+            "predicted": _rows(predictions),
+            "rejected": _rows(rejects),
+            "unaccounted": missing,
             "files_landed_during_run": dg.MetadataValue.json(late),
         },
     )
@@ -162,31 +168,27 @@ def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage)
     """Scores every iris item landed for the day in one batched ONNX call; invalid records go to rejects."""
     partition = context.partition_key
     storage = odf_storage.get()
-    card, session, sig = current_or_bootstrapped_model(context, storage)
-    landed, entries = store.read_landed(storage, partition, odf_settings.landing_max_file_bytes())
-    valid, rejected = transforms.validate(landed)
-    probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
-    day = date.fromisoformat(partition)
-    predictions = transforms.prediction_frame(
-        valid, probabilities, day=day, model_version=card["model_version"], model_checksum=card["sha256"],
-        predicted_at=datetime.now(UTC),
-    )  # fmt: skip
-    rejects = transforms.reject_frame(rejected, day)
-    for row in rejects.filter(pl.col("line") == transforms.FILE_LEVEL_LINE).iter_rows(named=True):
-        context.log.warning(f"skipped landing file {quote(row['source_file'])}: {row['reason']}")
-    counts = {
-        "landed_files": len(entries),
-        "landed_records": landed.height,
-        "predicted": predictions.height,
-        "rejected": rejects.height,
-        "model_version": card["model_version"],
-        "model_checksum": card["sha256"],
-    }
-    label_counts = predictions["predicted_label"].value_counts().sort("predicted_label").iter_rows()
-    yield dg.Output(predictions, output_name="predictions", metadata={**counts, "label_counts": dg.MetadataValue.json(dict(label_counts))})
-    yield dg.Output(rejects, output_name="rejects", metadata={**counts, "reasons": _reason_summary(rejects)})
-    # Outputs are stored by now, so the check reads what a query would read.
-    yield _coverage_check(storage, partition, landed, entries)
+    model = current_or_bootstrapped_model(context, storage)
+    card = model[0]
+    # Staged files back the lazy outputs: they live until both are stored and the check ran.
+    with tempfile.TemporaryDirectory(dir=storage.staging_dir(), prefix=".tmp-predictions-") as workdir:
+        scored = scoring.score_day(storage, partition, Path(workdir), model, datetime.now(UTC), odf_settings.landing_max_file_bytes())
+        rejects = scored.rejects.select("source_file", "line", "reason").collect()  # rejects are few; predictions stay lazy
+        for row in rejects.filter(pl.col("line") == transforms.FILE_LEVEL_LINE).iter_rows(named=True):
+            context.log.warning(f"skipped landing file {quote(row['source_file'])}: {row['reason']}")
+        counts = {
+            "landed_files": len(scored.entries),
+            "landed_records": _rows(scored.landed),
+            "predicted": _rows(scored.predictions),
+            "rejected": rejects.height,
+            "model_version": card["model_version"],
+            "model_checksum": card["sha256"],
+        }
+        label_counts = scored.predictions.group_by("predicted_label").len().sort("predicted_label").collect().iter_rows()
+        yield dg.Output(scored.predictions, output_name="predictions", metadata={**counts, "label_counts": dg.MetadataValue.json(dict(label_counts))})
+        yield dg.Output(scored.rejects, output_name="rejects", metadata={**counts, "reasons": _reason_summary(rejects)})
+        # Outputs are stored by now, so the check reads what a query would read.
+        yield _coverage_check(storage, partition, scored.landed, scored.entries)
 
 
 iris_predictions_job = dg.define_asset_job(

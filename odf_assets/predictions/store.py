@@ -12,6 +12,7 @@ import io
 import json
 from collections.abc import Sequence
 from contextlib import closing
+from pathlib import Path
 
 import polars as pl
 from botocore.exceptions import ClientError
@@ -87,6 +88,48 @@ def read_landed(
         frames.append(frame)
     landed = pl.concat(frames) if frames else pl.DataFrame(schema=transforms.LANDED_SCHEMA)
     return landed, entries
+
+
+def stage_landed(
+    storage: Storage, partition: str, directory: Path, max_file_bytes: int | None = None
+) -> tuple[pl.LazyFrame, list[transforms.LandingEntry]]:
+    """``read_landed`` for days larger than memory: each file's batches go to Parquet files in
+    ``directory`` as they are parsed; returns a LazyFrame over them and the files read."""
+    directory.mkdir(parents=True, exist_ok=True)
+    entries = []
+    for index, entry in enumerate(landing_entries(storage, partition)):
+        written: list[Path] = []
+        try:
+            with closing(io.BytesIO() if entry.problem else storage.open_stream(entry.key)) as stream:
+                for number, batch in enumerate(transforms.landing_batches(entry, stream, max_file_bytes)):
+                    written.append(directory / f"{index:06d}-{number:06d}.parquet")
+                    batch.write_parquet(written[-1], compression="lz4")
+        except (FileNotFoundError, ClientError) as error:  # deleted since listing: see read_landed
+            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
+                raise
+            _unlink(written)
+            continue
+        except (transforms.LandingFileProblem, UnsafeKeyError, OSError) as error:
+            _unlink(written)
+            problem = str(error) if isinstance(error, transforms.LandingFileProblem) else f"not readable: {type(error).__name__}"
+            transforms.file_problem(entry, problem).write_parquet(directory / f"{index:06d}-problem.parquet")
+        entries.append(entry)
+    files = sorted(directory.glob("*.parquet"))
+    landed = pl.scan_parquet(files) if files else pl.LazyFrame(schema=transforms.LANDED_SCHEMA)
+    return landed, entries
+
+
+def _unlink(paths: list[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def scan_stored_keys(storage: Storage, asset_path: Sequence[str], partition: str) -> pl.LazyFrame:
+    """The source columns of one stored partition, scanned (not loaded); empty when never written."""
+    key = stored_key(asset_path, partition)
+    if not storage.exists(key):
+        return pl.LazyFrame(schema=transforms.SOURCE_COLUMNS)
+    return pl.scan_parquet(storage.scan_uri(key)).select(list(transforms.SOURCE_COLUMNS))
 
 
 def stored_key(asset_path: Sequence[str], partition: str) -> str:

@@ -36,7 +36,7 @@ MAX_RECORD_CHARS = 500
 _DATE_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 # Rows per intermediate frame while streaming a file: bounds the Python objects alive at once.
-BATCH_ROWS = 65_536
+BATCH_ROWS = 4_096
 # Mirrors odf_resources.storage.safe_key: other names cannot be read through ODF storage.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=\-]*")
 
@@ -130,9 +130,9 @@ def file_problem(entry: LandingEntry, problem: str) -> pl.DataFrame:
     return pl.DataFrame([row], schema=LANDED_SCHEMA)
 
 
-def too_large(entry: LandingEntry, limit: int) -> pl.DataFrame:
-    return file_problem(entry, f"{entry.size if entry.size is not None else 'more than ' + str(limit)} bytes is above "
-                               f"the per-file limit of {limit} bytes (ODF_LANDING_MAX_FILE_BYTES)")  # fmt: skip
+def _too_large(entry: LandingEntry, limit: int) -> str:
+    size = entry.size if entry.size is not None and entry.size > limit else f"more than {limit}"
+    return f"{size} bytes is above the per-file limit of {limit} bytes (ODF_LANDING_MAX_FILE_BYTES)"
 
 
 def _as_number(field: str, value: object) -> tuple[float | None, str | None]:
@@ -222,29 +222,40 @@ class _FileProblem(Exception):
 _ROW_SCHEMA = {name: LANDED_SCHEMA[name] for name in ("line", "id", *FEATURES, "record", "problem")}
 
 
-def parse_landing_stream(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None = None) -> pl.DataFrame:
-    """Every record of one landed file as a row of ``LANDED_SCHEMA``; problems noted, never raised.
-    The file is read as a stream in batches, so memory follows the parsed rows, not the text."""
+class LandingFileProblem(Exception):
+    """The whole file is unreadable or refused; its message is the reason (records read so far are void)."""
+
+
+def landing_batches(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None = None) -> Iterator[pl.DataFrame]:
+    """The records of one landed file as ``LANDED_SCHEMA`` frames of up to ``BATCH_ROWS`` rows, read
+    as a stream: memory follows the batch, not the file. ``LandingFileProblem`` voids the file."""
     if entry.problem:
-        return file_problem(entry, entry.problem)
+        raise LandingFileProblem(entry.problem)
     if max_bytes is not None and entry.size is not None and entry.size > max_bytes:
-        return too_large(entry, max_bytes)
+        raise LandingFileProblem(_too_large(entry, max_bytes))
     text = io.TextIOWrapper(io.BufferedReader(_Capped(stream, max_bytes), 1 << 20), encoding="utf-8-sig", newline="")
     rows = _csv_rows(text) if entry.name.endswith(".csv") else _jsonl_rows(text)
-    batches = []
     try:
         while batch := list(itertools.islice(rows, BATCH_ROWS)):
-            batches.append(pl.DataFrame(batch, schema=_ROW_SCHEMA, orient="row"))
+            frame = pl.DataFrame(batch, schema=_ROW_SCHEMA, orient="row")
+            yield frame.with_columns(
+                source_file=pl.lit(entry.name, pl.String), source_version=pl.lit(entry.version, pl.String)
+            ).select(list(LANDED_SCHEMA))
     except UnicodeDecodeError:
-        return file_problem(entry, "not UTF-8 text")
+        raise LandingFileProblem("not UTF-8 text") from None
     except FileTooLargeError:
-        return too_large(entry, max_bytes)
+        raise LandingFileProblem(_too_large(entry, max_bytes)) from None
     except _FileProblem as problem:
+        raise LandingFileProblem(str(problem)) from None
+
+
+def parse_landing_stream(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None = None) -> pl.DataFrame:
+    """Every record of one landed file as a row of ``LANDED_SCHEMA``; problems noted, never raised."""
+    try:
+        batches = list(landing_batches(entry, stream, max_bytes))
+    except LandingFileProblem as problem:
         return file_problem(entry, str(problem))
-    frame = pl.concat(batches) if batches else pl.DataFrame(schema=_ROW_SCHEMA)
-    return frame.with_columns(
-        source_file=pl.lit(entry.name, pl.String), source_version=pl.lit(entry.version, pl.String)
-    ).select(list(LANDED_SCHEMA))
+    return pl.concat(batches) if batches else pl.DataFrame(schema=LANDED_SCHEMA)
 
 
 def parse_landing_file(entry: LandingEntry, data: bytes) -> pl.DataFrame:
@@ -255,22 +266,52 @@ def parse_landing_file(entry: LandingEntry, data: bytes) -> pl.DataFrame:
 # -- validation and results ------------------------------------------------------------------
 
 
-def validate(landed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Split landed rows into (valid, rejected-with-``reason``); each row goes to exactly one side."""
+def duplicate_ids(landed: pl.LazyFrame) -> pl.DataFrame:
+    """``id`` and ``copies`` of every id landed more than once. Only the ids' 64-bit hashes are held
+    (8 bytes a record, sorted to find repeats); the few ids behind repeated hashes are then counted."""
+    import numpy as np
+
+    ids = landed.select("id").filter(pl.col("id").is_not_null())
+    ordered = ids.select(pl.col("id").hash()).collect(engine="streaming").to_series().to_numpy(writable=True)
+    ordered.sort()
+    repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
+    del ordered
+    suspects = pl.LazyFrame({"hash": repeated}, schema={"hash": pl.UInt64})
+    return (
+        ids.with_columns(hash=pl.col("id").hash()).join(suspects, on="hash", how="semi").group_by("id").agg(copies=pl.len()).filter(pl.col("copies") > 1)
+        .collect(engine="streaming")
+    )  # fmt: skip
+
+
+def with_reasons(landed: pl.LazyFrame, duplicates: pl.DataFrame) -> pl.LazyFrame:
+    """``landed`` plus ``reason`` (null for a valid record); ``duplicates`` from ``duplicate_ids``."""
     not_finite = [
         pl.when(pl.col(f).is_not_null() & ~pl.col(f).is_finite()).then(pl.format(f"{f}={{}} is not finite", pl.col(f)))
         for f in FEATURES
     ]
-    copies = pl.len().over("id")
-    duplicate = pl.when(pl.col("id").is_not_null() & (copies > 1)).then(pl.format("duplicate id '{}' ({} records in this date)", pl.col("id"), copies))
+    duplicate = pl.when(pl.col("copies").is_not_null()).then(pl.format("duplicate id '{}' ({} records in this date)", pl.col("id"), pl.col("copies")))
     # The parsers already explain a missing id; this catches frames built by other means.
     missing_id = pl.when(pl.col("id").is_null() & pl.col("problem").is_null()).then(pl.lit("id is missing"))
-    checked = landed.with_columns(
-        reason=pl.concat_str([pl.col("problem"), missing_id, *not_finite, duplicate], separator="; ", ignore_nulls=True)
-    ).with_columns(reason=pl.when(pl.col("reason") == "").then(None).otherwise(pl.col("reason")))
-    valid = checked.filter(pl.col("reason").is_null()).drop("problem", "reason", "record")
-    rejects = checked.filter(pl.col("reason").is_not_null())
-    return valid, rejects
+    return (
+        landed.join(duplicates.lazy(), on="id", how="left", maintain_order="left")
+        .with_columns(reason=pl.concat_str([pl.col("problem"), missing_id, *not_finite, duplicate], separator="; ", ignore_nulls=True))
+        .with_columns(reason=pl.when(pl.col("reason") == "").then(None).otherwise(pl.col("reason")))
+        .drop("copies")
+    )
+
+
+def valid_rows(checked: pl.LazyFrame) -> pl.LazyFrame:
+    return checked.filter(pl.col("reason").is_null()).drop("problem", "reason", "record")
+
+
+def rejected_rows(checked: pl.LazyFrame) -> pl.LazyFrame:
+    return checked.filter(pl.col("reason").is_not_null())
+
+
+def validate(landed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Split landed rows into (valid, rejected-with-``reason``); each row goes to exactly one side."""
+    checked = with_reasons(landed.lazy(), duplicate_ids(landed.lazy())).collect()
+    return valid_rows(checked.lazy()).collect(), rejected_rows(checked.lazy()).collect()
 
 
 def feature_matrix(valid: pl.DataFrame) -> np.ndarray:
@@ -301,6 +342,27 @@ def prediction_frame(
 
 def reject_frame(rejects: pl.DataFrame, day: date) -> pl.DataFrame:
     return rejects.with_columns(date=pl.lit(day, dtype=pl.Date)).select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA)
+
+
+def unaccounted_count(landed: pl.LazyFrame, *done: pl.LazyFrame) -> int:
+    """How many landed rows no frame of ``done`` holds (same file version and line), for days larger
+    than memory: each side is reduced to one 64-bit hash a row (a collision could hide one row in
+    about 10^13 at a million rows a day; ``unaccounted`` is exact)."""
+    import numpy as np
+
+    def hashes(frame: pl.LazyFrame) -> np.ndarray:
+        keyed = frame.select(pl.struct(list(SOURCE_COLUMNS)).hash().alias("key"))
+        return keyed.collect(engine="streaming")["key"].to_numpy()
+
+    finished = np.concatenate([hashes(frame) for frame in done] or [np.array([], dtype=np.uint64)])
+    finished.sort()
+    wanted = hashes(landed)
+    if not len(finished):
+        return len(wanted)
+    # searchsorted on the sorted side needs far less scratch memory than np.isin.
+    positions = np.searchsorted(finished, wanted)
+    np.minimum(positions, len(finished) - 1, out=positions)
+    return int(np.count_nonzero(finished[positions] != wanted))
 
 
 def unaccounted(landed: pl.DataFrame, predictions: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:

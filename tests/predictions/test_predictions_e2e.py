@@ -84,15 +84,15 @@ def test_a_date_is_scored_from_landing_files_and_queryable(storage, storage_uri,
 def test_check_fails_when_files_land_during_the_run(storage, storage_uri, monkeypatch):
     land(storage, DAY, "a.jsonl", jsonl(item("a")))
     materialize_model(storage_uri)
-    real_read_landed = store.read_landed
+    real_stage_landed = store.stage_landed
 
-    def read_then_client_drops_a_file(storage_, partition, *limits):
-        landed = real_read_landed(storage_, partition, *limits)
+    def read_then_client_drops_a_file(storage_, partition, *args):
+        landed = real_stage_landed(storage_, partition, *args)
         land(storage_, partition, "during-run.jsonl", jsonl(item("b")))
         return landed
 
     # Not a mock of I/O: a real file lands between the run's read and its check.
-    monkeypatch.setattr(store, "read_landed", read_then_client_drops_a_file)
+    monkeypatch.setattr(store, "stage_landed", read_then_client_drops_a_file)
     (check,) = materialize_predictions(storage_uri, DAY).get_asset_check_evaluations()
     assert not check.passed and check.severity == dg.AssetCheckSeverity.WARN
     assert check.metadata["files_landed_during_run"].value == [f"landing/iris/date={DAY}/during-run.jsonl"]

@@ -1,0 +1,56 @@
+"""One day of landed iris items scored with bounded memory (Dagster-free; the asset wires it).
+
+The day's files are parsed in batches into local Parquet (``store.stage_landed``), validated as a
+streaming query whose duplicate-id check holds only hashes, and the valid rows are scored in
+chunks of ``SCORE_ROWS``, each chunk's predictions written as it is done. The results are
+LazyFrames over those files, which the Parquet IO manager streams to storage: peak memory follows
+the chunk size, not the size of the day (``bench.landing_memory``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+
+import polars as pl
+
+from odf_assets.predictions import store, transforms
+from odf_assets.predictions.model import predict_probabilities
+from odf_resources.storage import Storage
+
+SCORE_ROWS = 65_536
+SINK_ROWS = 16_384
+
+
+@dataclass(frozen=True)
+class ScoredDay:
+    """Lazy over files in the caller's work directory: consume before that directory goes."""
+
+    landed: pl.LazyFrame
+    predictions: pl.LazyFrame
+    rejects: pl.LazyFrame
+    entries: list[transforms.LandingEntry]
+
+
+def score_day(
+    storage: Storage, partition: str, workdir: Path, model: tuple, predicted_at: datetime, max_file_bytes: int | None
+) -> ScoredDay:
+    """Reads, validates and scores every item landed for ``partition``; ``model`` is (card, session, signature)."""
+    card, session, sig = model
+    day = date.fromisoformat(partition)
+    landed, entries = store.stage_landed(storage, partition, workdir / "landed", max_file_bytes)
+    checked, valid = workdir / "checked.parquet", workdir / "valid.parquet"
+    # Small row groups: the Parquet sink buffers a whole group before writing it.
+    transforms.with_reasons(landed, transforms.duplicate_ids(landed)).sink_parquet(checked, compression="lz4", row_group_size=SINK_ROWS)
+    transforms.valid_rows(pl.scan_parquet(checked)).sink_parquet(valid, compression="lz4", row_group_size=SINK_ROWS)
+    rows = pl.scan_parquet(valid).select(pl.len()).collect().item()
+    for index, offset in enumerate(range(0, max(rows, 1), SCORE_ROWS)):
+        chunk = pl.scan_parquet(valid).slice(offset, SCORE_ROWS).collect()
+        probabilities = predict_probabilities(session, sig, transforms.feature_matrix(chunk))
+        scored = transforms.prediction_frame(chunk, probabilities, day=day, model_version=card["model_version"],
+                                             model_checksum=card["sha256"], predicted_at=predicted_at)  # fmt: skip
+        scored.write_parquet(workdir / f"predictions-{index:06d}.parquet", compression="lz4")
+    predictions = pl.scan_parquet(sorted(workdir.glob("predictions-*.parquet")))
+    rejects = transforms.reject_frame(transforms.rejected_rows(pl.scan_parquet(checked)), day)
+    return ScoredDay(landed, predictions, rejects, entries)

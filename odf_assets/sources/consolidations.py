@@ -91,10 +91,10 @@ def _input(file: Path, where: str, raw: Any, sources: Mapping[str, SourceSpec], 
     return InputSpec(name, {str(c): o for c, o in mapping.items()}, schema)
 
 
-def _combined_schema(reader: _Reader, combine: str, inputs: Sequence[InputSpec], on: tuple[str, ...]) -> dict[str, str]:
+def _combined_schema(reader: _Reader, combine: str, inputs: Sequence[InputSpec], keys: tuple[str, ...]) -> dict[str, str]:
     """Output columns and types; join/union columns must exist in every input with compatible types."""
     schema: dict[str, str] = {}
-    for column in on:
+    for column in keys:
         kinds = {}
         for index, spec in enumerate(inputs):
             if column not in spec.schema:
@@ -107,10 +107,10 @@ def _combined_schema(reader: _Reader, combine: str, inputs: Sequence[InputSpec],
         schema[column] = "float64" if len(distinct) > 1 else distinct.pop()
     if combine == "union":
         return schema
-    owner = {column: "the join columns" for column in on}
+    owner = {column: "the join keys" for column in keys}
     for index, spec in enumerate(inputs):
         for column, kind in spec.schema.items():
-            if column in on:
+            if column in keys:
                 continue
             if column in owner:
                 reader.fail(
@@ -143,16 +143,16 @@ def parse_consolidation(file: Path, index: int, raw: Any, sources: Mapping[str, 
     if len(raw_inputs) < 2:
         reader.fail(".inputs", f"a consolidation needs at least two inputs, got {len(raw_inputs)}")
     keys_value = reader.get("keys", (list, str), [])
-    on = (keys_value,) if isinstance(keys_value, str) else tuple(keys_value)
-    if PARTITION_COLUMN in on:
+    keys = (keys_value,) if isinstance(keys_value, str) else tuple(keys_value)
+    if PARTITION_COLUMN in keys:
         reader.fail(".keys", f"{PARTITION_COLUMN!r} is always combined on; list only the other columns")
-    inputs = tuple(_input(file, f"{reader.where}.inputs[{i}]", item, sources, on) for i, item in enumerate(raw_inputs))
+    inputs = tuple(_input(file, f"{reader.where}.inputs[{i}]", item, sources, keys) for i, item in enumerate(raw_inputs))
     seen: dict[str, int] = {}
     for i, spec in enumerate(inputs):
         if spec.source in seen:
             reader.fail(f".inputs[{i}].source", f"{quote(spec.source)} is already inputs[{seen[spec.source]}]")
         seen[spec.source] = i
-    schema = _combined_schema(reader, combine, inputs, on)
+    schema = _combined_schema(reader, combine, inputs, keys)
     source_column = reader.get("source_column", str, None)
     if source_column is not None:
         if combine != "union":
@@ -171,7 +171,7 @@ def parse_consolidation(file: Path, index: int, raw: Any, sources: Mapping[str, 
         group=reader.name("group") if "group" in raw else "consolidations",
         combine=combine,
         inputs=inputs,
-        keys=on,
+        keys=keys,
         source_column=source_column,
         schema=schema,
         aggregate=aggregate,
@@ -207,6 +207,10 @@ def load_consolidations(files: Sequence[Path], sources: Sequence[SourceSpec]) ->
 
 # -- combining (pure Polars) ------------------------------------------------------------------
 
+# Registry types as stored by the raw assets; datetime columns are UTC instants (sources.transforms.DATETIME).
+POLARS_TYPES = {"string": pl.String, "int64": pl.Int64, "float64": pl.Float64, "bool": pl.Boolean, "date": pl.Date,
+                "datetime": pl.Datetime("us", "UTC")}  # fmt: skip
+
 
 def _input_rows(frame: pl.LazyFrame, spec: InputSpec, types: Mapping[str, pl.DataType]) -> pl.LazyFrame:
     """One input's rows as ``date`` plus its output columns, cast to the combined types."""
@@ -215,16 +219,10 @@ def _input_rows(frame: pl.LazyFrame, spec: InputSpec, types: Mapping[str, pl.Dat
     )
 
 
-POLARS_TYPES = {"string": pl.String, "int64": pl.Int64, "float64": pl.Float64, "bool": pl.Boolean, "date": pl.Date}
-
-
 def combine_inputs(spec: ConsolidationSpec, frames: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
     """The combined rows of ``frames`` (input source name → its raw rows, with ``date``):
-    an inner join on date + ``keys``, or the inputs stacked (only date + ``on`` kept)."""
-    types: dict[str, pl.DataType] = {}
-    for column, kind in spec.schema.items():
-        # Datetime columns are stored as UTC instants (see sources.transforms.DATETIME).
-        types[column] = POLARS_TYPES.get(kind) or pl.Datetime("us", "UTC")
+    an inner join on date + ``keys``, or the inputs stacked (only date + ``keys`` kept)."""
+    types = {column: POLARS_TYPES[kind] for column, kind in spec.schema.items()}
     keys = [PARTITION_COLUMN, *spec.keys]
     if spec.combine == "union":
         parts = []

@@ -73,7 +73,10 @@ def lineage_events(instance: dg.DagsterInstance, record: dg.EventLogRecord, nami
         return start_events(ctx, event.event_specific_data)
     if event.event_type == ET.ASSET_MATERIALIZATION:
         return [complete_event(ctx, event.step_materialization_data.materialization)]
-    return unfinished_events(ctx, instance.get_records_for_run(entry.run_id, of_type=_OUTCOME_TYPES).records, event.event_type)
+    # Only what was stored before the run ended: a retried tick must compute the same events (its
+    # cursor may point inside them), even if a killed run's step process stores more afterwards.
+    records = [r for r in instance.get_records_for_run(entry.run_id, of_type=_OUTCOME_TYPES).records if r.timestamp <= entry.timestamp]
+    return unfinished_events(ctx, records, event.event_type)
 
 
 def unfinished_events(ctx: LineageContext, records: Iterable[dg.EventLogRecord], run_end: ET) -> list[RunEvent]:

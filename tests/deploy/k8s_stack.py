@@ -36,7 +36,7 @@ def instance_yaml() -> str:
 
 
 class K8sStack:
-    def __init__(self, root: Path, postgres, moto_env: dict[str, str], data_bucket: str, log_bucket: str) -> None:
+    def __init__(self, root: Path, postgres, moto_env: dict[str, str], data_bucket: str, log_bucket: str, lineage_url: str) -> None:
         self.root, self.postgres = root, postgres
         self.home = root / "dagster_home"
         self.home.mkdir(parents=True)
@@ -62,6 +62,8 @@ class K8sStack:
         self.api.add_secret(NAMESPACE, CLUSTER_ENV["DAGSTER_K8S_PG_PASSWORD_SECRET"], {"postgresql-password": pg["DAGSTER_PG_PASSWORD"]})
         self.api.add_secret(NAMESPACE, "odf-env", odf_env)
         self.env = {**base, **cluster_env, **odf_env, "DAGSTER_PG_PASSWORD": pg["DAGSTER_PG_PASSWORD"]}
+        # The Secret odf-openlineage, which helm/values.yaml gives the code server only.
+        self.lineage_env = {"OPENLINEAGE_URL": lineage_url, "ODF_LINEAGE_SENSOR_INTERVAL_SECONDS": "2"}
         self.grpc_port, self.web_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.web_port}"
         (root / "workspace.yaml").write_text(yaml.safe_dump(
@@ -76,7 +78,7 @@ class K8sStack:
     def start(self, timeout: float = 120) -> K8sStack:
         # The chart's user deployment: `dagster api grpc` in ODF's image, which reports that image.
         self._spawn("code-server", [str(BIN / "dagster"), "api", "grpc", "-m", "odf_assets.definitions", "-h", "127.0.0.1",
-                                    "-p", str(self.grpc_port)], DAGSTER_CURRENT_IMAGE=IMAGE)  # fmt: skip
+                                    "-p", str(self.grpc_port)], DAGSTER_CURRENT_IMAGE=IMAGE, **self.lineage_env)  # fmt: skip
         self._spawn("webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.web_port)])
         self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"])
         deadline = time.monotonic() + timeout
@@ -109,7 +111,7 @@ class K8sStack:
                 os.killpg(process.pid, signal.SIGTERM)
         for process in self.processes.values():
             try:
-                process.wait(20)
+                process.wait(5)  # a graceful stop is not what these tests check
             except subprocess.TimeoutExpired:
                 os.killpg(process.pid, signal.SIGKILL)
                 process.wait(10)

@@ -20,6 +20,7 @@ from odf_assets.k8s_config import HEAVY_CONTAINER_RESOURCES
 from odf_assets.pools import ACQUISITION_POOL
 from tests.deploy.deploy_config import NAMESPACE, validate_strict
 from tests.deploy.k8s_stack import BIN, IMAGE, K8sStack
+from tests.lineage.collector import LineageCollector
 
 RAW = ["raw", "iowa_liquor_sales"]
 RAW_STEP = "raw__iowa_liquor_sales"
@@ -41,13 +42,15 @@ def stack(postgres_cluster, moto_server, tmp_path_factory):
     data, logs = f"odf-e2e-{uuid.uuid4().hex[:8]}", f"odf-e2e-logs-{uuid.uuid4().hex[:8]}"
     for bucket in (data, logs):
         s3.create_bucket(Bucket=bucket)
-    running = K8sStack(tmp_path_factory.mktemp("k8s"), postgres_cluster, moto_env, data, logs)
+    lineage = LineageCollector()
+    running = K8sStack(tmp_path_factory.mktemp("k8s"), postgres_cluster, moto_env, data, logs, lineage.url)
     try:
         running.start()
-        running.s3, running.data_bucket = s3, data
+        running.s3, running.data_bucket, running.lineage = s3, data, lineage
         yield running
     finally:
         running.stop()
+        lineage.stop()
 
 
 def ui_materialize(stack: K8sStack, day: str) -> str:
@@ -105,7 +108,8 @@ def test_trigger_and_backfill_runs_queue_per_pool_and_run_as_valid_right_sized_j
     """Pool odf_acquisition limited to 1 (as an operator sets it in the UI): a run from `odf trigger`
     and one from a backfill run one after the other, each as a run-worker Job plus a step Job for
     the raw asset with the heavy resources, both SUCCESS in Postgres with their Parquet in S3."""
-    assert stack.graphql(SET_POOL_LIMIT, {"key": ACQUISITION_POOL, "limit": 1})["setConcurrencyLimit"] is True
+    # Limit 0 first, so both runs are queued together whatever the daemon's timing; then 1.
+    assert stack.graphql(SET_POOL_LIMIT, {"key": ACQUISITION_POOL, "limit": 0})["setConcurrencyLimit"] is True
     days = ["2024-01-02", "2024-01-03"]
     trigger = subprocess.run([str(BIN / "odf"), "trigger", "--url", stack.url, "--asset", "raw/iowa_liquor_sales", "--date", days[0]],
                              capture_output=True, text=True, timeout=120)  # fmt: skip
@@ -113,6 +117,14 @@ def test_trigger_and_backfill_runs_queue_per_pool_and_run_as_valid_right_sized_j
     backfill = stack.graphql(LAUNCH_BACKFILL, {"backfillParams": {"assetSelection": [{"path": RAW}], "partitionNames": [days[1]], "fromFailure": False}})
     assert backfill["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", backfill
 
+    def both_queued():
+        ours = [run for run in runs(stack).values() if partition(run) in days]
+        return len(ours) == 2 and all(run["status"] == "QUEUED" for run in ours)
+
+    wait_for(both_queued, 60, "both runs to wait in the queue", stack)
+    time.sleep(3)  # several dequeue passes: nothing may start while the pool has no slot
+    assert both_queued(), "a run started although its pool had no free slot"
+    assert stack.graphql(SET_POOL_LIMIT, {"key": ACQUISITION_POOL, "limit": 1})["setConcurrencyLimit"] is True
     most_in_progress, saw_queued_behind = 0, False
 
     def all_done():
@@ -172,3 +184,13 @@ def test_killed_run_pod_is_failed_and_retried_and_a_deleted_job_fails_cleanly(st
     assert_right_sized(stack, retried["runId"])
     for body in stack.api.created:
         validate_strict(body)
+
+    # Lineage left from the code server alone (its sensor, its env), as under the Helm chart:
+    # START and COMPLETE of the retry, START then ABORT for the killed and deleted runs.
+    def lineage_of(run_id):
+        return [e["eventType"] for e in stack.lineage.events if e["run"]["facets"]["parent"]["run"]["runId"] == run_id]
+
+    wait_for(lambda: lineage_of(retried["runId"]) == ["START", "COMPLETE"], 60, "the retry's lineage", stack)
+    wait_for(lambda: lineage_of(killed_id)[-1:] in (["ABORT"], ["COMPLETE"]) and lineage_of(deleted_id)[-1:] in (["ABORT"], ["COMPLETE"]),
+             60, "the failed runs' lineage", stack)  # fmt: skip
+    assert lineage_of(killed_id)[0] == lineage_of(deleted_id)[0] == "START"

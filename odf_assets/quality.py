@@ -94,8 +94,8 @@ def day_measures(
 
 def measure_by_day(frame: pl.DataFrame | pl.LazyFrame, partition_column: str, expressions: list[pl.Expr]) -> dict[str, dict]:
     """``expressions`` evaluated per partition key, in one streaming pass: {key: {name: value}}."""
-    day = pl.col(partition_column).cast(pl.String).alias(DAY)
-    measured = frame.lazy().group_by(day).agg(expressions).collect(engine="streaming")
+    day = pl.col(partition_column).alias(DAY)
+    measured = frame.lazy().group_by(day).agg(expressions).collect(engine="streaming").with_columns(pl.col(DAY).cast(pl.String))
     return {row[DAY]: row for row in measured.iter_rows(named=True) if row[DAY] is not None}
 
 

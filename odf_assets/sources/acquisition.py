@@ -108,35 +108,34 @@ class _FileStager:
         # A row with too few fields leaves its last field empty; only those rows are re-read.
         maybe_short = [pl.col(found.names()[-1]).is_null().alias(MAYBE_SHORT)] if spec.format == "csv" else []
         flagged = transforms.with_conversion_flags(frame, schema, spec.name, self.located, spec.parsing, maybe_short)
-        flagged = flagged.with_row_index(ROW, offset=1)
         if fixed_day is None:
             day = transforms.partition_day(flagged, str(spec.date_column), spec.parsing.timezone)
         else:
             day = pl.lit(fixed_day, dtype=pl.Date)
         flagged = flagged.with_columns(day.alias(transforms.PARTITION_COLUMN))
         in_window = pl.col(transforms.PARTITION_COLUMN).is_between(days[0], days[-1], closed="both")
-        parts = self.workdir / f"parts-{self.tag}"
         stored = list(dict.fromkeys([*schema, transforms.PARTITION_COLUMN]))
-        sink = flagged.filter(in_window).select(stored).sink_parquet(
-            pl.PartitionBy(parts, key=transforms.PARTITION_COLUMN, include_key=True, approximate_bytes_per_file=None),
-            mkdir=True,
-            compression="zstd",
-            lazy=True,
-        )
+        # A per-day file is all one day: no filter, no split. A whole file is cut by day.
+        rows = flagged if fixed_day is not None else flagged.filter(in_window)
+        parts = self.workdir / f"parts-{self.tag}"
+        if len(keys) == 1:
+            target: Path | pl.PartitionBy = parts / f"{transforms.PARTITION_COLUMN}={keys[0]}" / "0.parquet"
+        else:
+            target = pl.PartitionBy(parts, key=transforms.PARTITION_COLUMN, include_key=True, approximate_bytes_per_file=None)
+        sink = rows.select(stored).sink_parquet(target, mkdir=True, compression="zstd", lazy=True)
         keys_in_pass = fetched_bytes <= KEYS_IN_PASS_MAX_BYTES
-        flags = [transforms.FLAG_PREFIX + column for column in schema]
+        flags = [transforms.FLAG_PREFIX + column for column in transforms.flagged_columns(schema)]
         # Only aggregations the streaming group-by runs natively (sum, min, len): a filter inside an
         # aggregation would make Polars hold each day's rows in memory.
-        per_day = [
-            *checks.measures(self.contract, keys_in_pass),
-            *[pl.col(flag).sum().alias(f"bad.{flag}") for flag in flags],
-            *[pl.when(pl.col(flag)).then(pl.col(ROW)).min().alias(f"first.{flag}") for flag in flags],
-        ]
+        # Row numbers are only needed to report a bad row, so they are found afterwards, if at all.
+        per_day = [*checks.measures(self.contract, keys_in_pass), *[pl.col(flag).sum().alias(f"bad.{flag}") for flag in flags]]
         if maybe_short:
             per_day.append(pl.col(MAYBE_SHORT).sum().alias(MAYBE_SHORT))
-        day_key = pl.col(transforms.PARTITION_COLUMN).cast(pl.String).alias(quality.DAY)
+        # Grouped on the Date itself: formatting a key per row would cost more than the measures.
+        day_key = pl.col(transforms.PARTITION_COLUMN).alias(quality.DAY)
         stats = flagged.filter(in_window | pl.col(transforms.PARTITION_COLUMN).is_null()).group_by(day_key).agg(per_day)
         _, measured = pl.collect_all([sink, stats], engine="streaming")
+        measured = measured.with_columns(pl.col(quality.DAY).cast(pl.String))
         by_day = {row[quality.DAY]: row for row in measured.iter_rows(named=True)}
         files = self._day_files(parts, keys)
         dtypes = flagged.select(stored).collect_schema()
@@ -178,11 +177,12 @@ class _FileStager:
         schema, fmt = self.spec.schema, self.spec.format
         bad: dict[str | None, list[tuple[str, int, int]]] = {}
         candidates: dict[str | None, list[int]] = {}
+        first_rows = self._first_bad_rows(flagged, by_day)
         for key, row in by_day.items():
-            for column in schema:
+            for column in transforms.flagged_columns(schema):
                 count = row[f"bad.{transforms.FLAG_PREFIX}{column}"]
                 if count:
-                    bad.setdefault(key, []).append((column, row[f"first.{transforms.FLAG_PREFIX}{column}"], count))
+                    bad.setdefault(key, []).append((column, first_rows[key][column], count))
         if any(row.get(MAYBE_SHORT) for row in by_day.values()):
             candidates = self._short_row_candidates(flagged, set(by_day))
         without_day = 0
@@ -216,11 +216,28 @@ class _FileStager:
         unknown = problems.pop(None, [])
         return ({key: unknown + problems.get(key, []) for key in keys} if unknown else problems), without_day
 
+    def _first_bad_rows(self, flagged: pl.LazyFrame, by_day: dict) -> dict[str | None, dict[str, int]]:
+        """Per day and column, the first row (1-based, data order) whose value did not convert;
+        a second pass over the file, made only when the staging pass counted bad values."""
+        columns = [c for c in transforms.flagged_columns(self.spec.schema) if any(r[f"bad.{transforms.FLAG_PREFIX}{c}"] for r in by_day.values())]
+        if not columns:
+            return {}
+        flags = [pl.col(transforms.FLAG_PREFIX + column) for column in columns]
+        day_key = pl.col(transforms.PARTITION_COLUMN).cast(pl.String).alias(quality.DAY)
+        first = (
+            flagged.with_row_index(ROW, offset=1)
+            .filter(pl.any_horizontal(flags))
+            .group_by(day_key)
+            .agg([pl.when(flag).then(pl.col(ROW)).min().alias(column) for flag, column in zip(flags, columns, strict=True)])
+            .collect(engine="streaming")
+        )
+        return {row.pop(quality.DAY): row for row in first.iter_rows(named=True)}
+
     def _short_row_candidates(self, flagged: pl.LazyFrame, days: set) -> dict[str | None, list[int]]:
         """Rows whose last field is empty, by day: the only rows that can be short. Re-read only
         when there are some; the Python CSV pass then counts their fields."""
         day_key = pl.col(transforms.PARTITION_COLUMN).cast(pl.String).alias(quality.DAY)
-        rows = flagged.filter(pl.col(MAYBE_SHORT)).select(day_key, ROW).collect(engine="streaming")
+        rows = flagged.with_row_index(ROW, offset=1).filter(pl.col(MAYBE_SHORT)).select(day_key, ROW).collect(engine="streaming")
         candidates: dict[str | None, list[int]] = {}
         for day, row in rows.iter_rows():
             if day in days:

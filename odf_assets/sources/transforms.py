@@ -17,6 +17,7 @@ PARTITION_COLUMN = "date"
 ROW_NUMBER = "__odf_row"
 # Marks a value that did not convert to its registry type: "__odf_bad.<column>".
 FLAG_PREFIX = "__odf_bad."
+_TEXT_PREFIX, _TYPED_PREFIX = "__odf_text.", "__odf_typed."
 
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
@@ -52,10 +53,8 @@ def _parse_datetime(text: pl.Expr, pattern: str | None, timezone: str | None) ->
     return pl.coalesce(aware, _to_utc(naive, timezone))
 
 
-def _parse_text(column: pl.Expr, kind: str, pattern: str | None, parsing: ParseOptions) -> pl.Expr:
-    text = column.cast(pl.String).str.strip_chars()
-    if kind == "string":
-        return column.cast(pl.String)
+def _parse_stripped(text: pl.Expr, kind: str, pattern: str | None, parsing: ParseOptions) -> pl.Expr:
+    """Text already stripped of surrounding whitespace, as ``kind``; what does not convert is null."""
     if kind == "int64":
         return text.cast(pl.Int64, strict=False)
     if kind == "float64":
@@ -79,8 +78,6 @@ def _convert(name: str, dtype: pl.DataType, kind: str, parsing: ParseOptions) ->
     """Non-strict conversion of one column; failures become nulls that the flags then mark."""
     column = pl.col(name)
     native = {"int64": pl.Int64, "float64": pl.Float64, "bool": pl.Boolean, "date": pl.Date}
-    if dtype == pl.String or dtype == pl.Null:
-        return _parse_text(column, kind, parsing.formats.get(name), parsing)
     if kind == "string":
         return column.cast(pl.String)
     if kind == "datetime":
@@ -98,10 +95,10 @@ def _convert(name: str, dtype: pl.DataType, kind: str, parsing: ParseOptions) ->
     return column.cast(native[kind], strict=False)
 
 
-def _present(column: pl.Expr, dtype: pl.DataType) -> pl.Expr:
-    """A value was supplied: not null and, for text, not blank (blank fields are nulls, not errors)."""
-    present = column.is_not_null()
-    return present & (column.str.strip_chars() != "") if dtype == pl.String else present
+def flagged_columns(schema: dict[str, str]) -> list[str]:
+    """Columns whose values can fail to convert; any value is a valid string, so those carry no flag
+    (which spares a text scan of every string column)."""
+    return [name for name, kind in schema.items() if kind != "string"]
 
 
 def missing_columns(found: pl.Schema, schema: dict[str, str]) -> list[str]:
@@ -127,9 +124,25 @@ def with_conversion_flags(
     missing = missing_columns(found, schema)
     if missing:
         raise ConformError(f"{source} {where}: missing column(s) {missing}; expected {list(schema)}, found {found.names()}")
-    converted = {name: _convert(name, found[name], kind, parsing) for name, kind in schema.items()}
-    flags = [(_present(pl.col(name), found[name]) & converted[name].is_null()).alias(FLAG_PREFIX + name) for name in schema]
-    return lazy.select(*[expr.alias(name) for name, expr in converted.items()], *flags, *extra)
+    # Three projections so each text is stripped once and each value converted once: within one
+    # projection the streaming engine would evaluate a shared subexpression per use.
+    text = {n: f"{_TEXT_PREFIX}{n}" for n in flagged_columns(schema) if found[n] in (pl.String, pl.Null)}
+    typed = {n: f"{_TYPED_PREFIX}{n}" for n in schema}
+    lazy = lazy.with_columns(pl.col(n).cast(pl.String).str.strip_chars().alias(t) for n, t in text.items())
+    lazy = lazy.with_columns(
+        (
+            _parse_stripped(pl.col(text[name]), kind, parsing.formats.get(name), parsing)
+            if name in text
+            else _convert(name, found[name], kind, parsing)
+        ).alias(typed[name])
+        for name, kind in schema.items()
+    )
+    flags = []
+    for name in flagged_columns(schema):
+        # Blank fields are nulls, not errors; a value was supplied and did not convert.
+        supplied = (pl.col(text[name]) != "").fill_null(False) if name in text else pl.col(name).is_not_null()
+        flags.append((supplied & pl.col(typed[name]).is_null()).alias(FLAG_PREFIX + name))
+    return lazy.select(*[pl.col(typed[name]).alias(name) for name in schema], *flags, *extra)
 
 
 def raise_on_flagged_values(
@@ -141,12 +154,14 @@ def raise_on_flagged_values(
     Rows are reported 1-based in data order (header excluded), which is the line number minus one
     for CSV. ``where`` says which file/partition this is.
     """
-    rows = flagged.select([FLAG_PREFIX + name for name in schema]).with_row_index(ROW_NUMBER, offset=1)
+    names = flagged_columns(schema)
+    rows = flagged.select([FLAG_PREFIX + name for name in names]).with_row_index(ROW_NUMBER, offset=1)
     summary = rows.select(
-        *[pl.col(FLAG_PREFIX + name).sum().alias(f"{name}.count") for name in schema],
-        *[pl.col(ROW_NUMBER).filter(pl.col(FLAG_PREFIX + name)).first().alias(f"{name}.row") for name in schema],
+        *[pl.col(FLAG_PREFIX + name).sum().alias(f"{name}.count") for name in names],
+        *[pl.col(ROW_NUMBER).filter(pl.col(FLAG_PREFIX + name)).first().alias(f"{name}.row") for name in names],
     ).collect(engine="streaming")
-    for name, kind in schema.items():
+    for name in names:
+        kind = schema[name]
         count = summary[f"{name}.count"].item()
         if count:
             row = summary[f"{name}.row"].item()

@@ -27,6 +27,7 @@ from odf_resources.parquet_io_manager import PolarsParquetIOManager
 from odf_resources.source_fetcher import SourceFetcher, registry_file_roots
 from odf_resources.storage_resource import OdfStorage
 from odf_sensors.definitions import build_orchestration_definitions
+from odf_sensors.lineage import build_lineage_sensor
 
 
 def build_definitions() -> dg.Definitions:
@@ -57,9 +58,10 @@ def build_definitions() -> dg.Definitions:
             ),  # fmt: skip
         },
     )
-    # In the cluster every step gets its own pod, sized by its op tags (odf_assets/k8s_config.py).
-    executor = dg.Definitions(executor=step_executor())
-    return dg.Definitions.merge(core, build_prediction_definitions(), build_orchestration_definitions(sources, assets), executor)
+    # In the cluster every step gets its own pod, sized by its op tags (odf_assets/k8s_config.py);
+    # lineage leaves from this code location (odf_sensors/lineage.py).
+    platform = dg.Definitions(executor=step_executor(), sensors=[build_lineage_sensor()])
+    return dg.Definitions.merge(core, build_prediction_definitions(), build_orchestration_definitions(sources, assets), platform)
 
 
 defs = build_definitions()

@@ -21,7 +21,6 @@ from odf_assets.jobs import WEEKLY_SALES_JOB
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
 from odf_resources.settings import positive_number
-from odf_sensors.lineage import build_lineage_sensor
 from odf_sensors.maintenance import build_maintenance_schedule, maintenance_job
 from odf_sensors.run_failure import build_run_failure_sensor
 from odf_sensors.schedules import build_daily_schedule, build_source_job, build_weekly_schedule, source_has_ended
@@ -75,4 +74,4 @@ def build_orchestration_definitions(
     failure_sensor = build_run_failure_sensor(alert_webhook_url(), alert_webhook_timeout_seconds(), sensor_min_interval_seconds())
     jobs.append(maintenance_job)  # its odf_storage resource comes with the predictions definitions
     schedules.append(build_maintenance_schedule(status))
-    return dg.Definitions(jobs=jobs, schedules=schedules, sensors=[failure_sensor, build_lineage_sensor()])
+    return dg.Definitions(jobs=jobs, schedules=schedules, sensors=[failure_sensor])

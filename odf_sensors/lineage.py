@@ -12,8 +12,9 @@ record already sent, "failures": n, "retry_at": epoch seconds}``; ``sent`` lets 
 the middle of a record (a range run's planned event is one START per day).
 
 Environment (all optional): ``ODF_LINEAGE_SENSOR_INTERVAL_SECONDS`` (30), ``ODF_LINEAGE_BATCH_SIZE``
-(records per tick, 200), ``ODF_LINEAGE_TICK_SECONDS`` (sending budget per tick, 40; Dagster cancels
-sensor ticks after 60 s), ``ODF_LINEAGE_TIMEOUT_SECONDS`` (per HTTP request, 5),
+(records per tick, 200), ``ODF_LINEAGE_TICK_SECONDS`` (no new send starts after it, 20), ``ODF_LINEAGE_TIMEOUT_SECONDS``
+(per HTTP request, 30: a backend that needs 30 s per event still makes progress, one event a tick;
+budget + timeout stay under Dagster's 60 s sensor timeout),
 ``ODF_LINEAGE_BACKOFF_SECONDS`` (first backoff, doubling up to 600 s; 10), plus openlineage-python's
 ``OPENLINEAGE_*`` transport variables and ``OPENLINEAGE_NAMESPACE`` (default ``odf``).
 """
@@ -67,8 +68,8 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             batch_size=int(settings.positive_number("ODF_LINEAGE_BATCH_SIZE", 200, int)),
-            tick_seconds=settings.positive_number("ODF_LINEAGE_TICK_SECONDS", 40.0, float),
-            timeout=settings.positive_number("ODF_LINEAGE_TIMEOUT_SECONDS", 5.0, float),
+            tick_seconds=settings.positive_number("ODF_LINEAGE_TICK_SECONDS", 20.0, float),
+            timeout=settings.positive_number("ODF_LINEAGE_TIMEOUT_SECONDS", 30.0, float),
             backoff_seconds=settings.positive_number("ODF_LINEAGE_BACKOFF_SECONDS", 10.0, float),
         )
 

@@ -49,8 +49,10 @@ def test_dockerfile_installs_locked_dependencies_in_a_cached_layer_before_the_pr
     assert user.split(":")[0] == str(deployment["podSecurityContext"]["runAsUser"])
 
     ignored = set((ROOT / ".dockerignore").read_text().split())
-    assert {".git", ".venv", ".odf"} <= ignored
-    assert not {"pyproject.toml", "uv.lock", "README.md", "odf_assets"} & ignored  # the build needs these
+    # Local SQLite instances (.dagster) and data (.odf) never enter the image.
+    assert {".git", ".venv", ".odf", ".dagster"} <= ignored
+    # The build needs these; pods read deploy/kubeconfig-in-cluster.yaml from the image.
+    assert not {"pyproject.toml", "uv.lock", "README.md", "odf_assets", "deploy"} & ignored
 
 
 @pytest.mark.timeout(120)

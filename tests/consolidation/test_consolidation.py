@@ -19,6 +19,7 @@ from odf_assets.definitions import build_definitions
 from odf_assets.sources.consolidation_assets import INPUTS_PRESENT
 from odf_assets.sources.consolidations import load_consolidations
 from odf_assets.sources.registry import RegistryError, load_registry
+from odf_resources.lineage.metadata import LINEAGE_METADATA_KEY
 from odf_resources.storage import storage_from_uri
 from tests.support.pipeline import failure_messages, run_assets
 
@@ -198,6 +199,12 @@ def test_join_and_union_per_day_and_a_missing_input_day_fails_naming_it(tmp_path
     assert stacked.select("portal", "rows", "regions").rows() == [("portal_a", 2, 2), ("portal_b", 3, 2)]
     assert read_day(storage_uri, "consolidations/rows_per_portal", DAYS[1]) is None  # portal_a's rows alone are not published
 
+    # Lineage: each published day names both raw inputs as its upstream datasets.
+    records = instance.fetch_materializations(dg.AssetKey(["consolidations", "permits_and_fees"]), limit=10).records
+    assert sorted(r.partition_key for r in records) == [DAYS[0], DAYS[2]]
+    for record in records:
+        lineage = record.asset_materialization.metadata[LINEAGE_METADATA_KEY].value
+        assert lineage["inputs"] == ["raw/portal_a", "raw/portal_b"]
     for asset in ("consolidations/permits_and_fees", "consolidations/rows_per_portal"):
         verdicts = check_results(instance, result.run_id, asset, INPUTS_PRESENT)
         assert {day: v.passed for day, v in verdicts.items()} == {DAYS[0]: True, DAYS[1]: False, DAYS[2]: True}

@@ -16,6 +16,7 @@ from typing import Any
 
 import polars as pl
 
+from odf_assets.quality import REGISTRY_DTYPES
 from odf_assets.sources import registry
 from odf_assets.sources.registry import INTERNAL_PREFIX, PARTITION_COLUMN, AggregateSpec, RegistryError, SourceSpec, _Reader
 from odf_resources.text import quote
@@ -207,11 +208,6 @@ def load_consolidations(files: Sequence[Path], sources: Sequence[SourceSpec]) ->
 
 # -- combining (pure Polars) ------------------------------------------------------------------
 
-# Registry types as stored by the raw assets; datetime columns are UTC instants (sources.transforms.DATETIME).
-POLARS_TYPES = {"string": pl.String, "int64": pl.Int64, "float64": pl.Float64, "bool": pl.Boolean, "date": pl.Date,
-                "datetime": pl.Datetime("us", "UTC")}  # fmt: skip
-
-
 def _input_rows(frame: pl.LazyFrame, spec: InputSpec, types: Mapping[str, pl.DataType]) -> pl.LazyFrame:
     """One input's rows as ``date`` plus its output columns, cast to the combined types."""
     return frame.select(
@@ -222,7 +218,7 @@ def _input_rows(frame: pl.LazyFrame, spec: InputSpec, types: Mapping[str, pl.Dat
 def combine_inputs(spec: ConsolidationSpec, frames: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
     """The combined rows of ``frames`` (input source name → its raw rows, with ``date``):
     an inner join on date + ``keys``, or the inputs stacked (only date + ``keys`` kept)."""
-    types = {column: POLARS_TYPES[kind] for column, kind in spec.schema.items()}
+    types = {column: REGISTRY_DTYPES[kind] for column, kind in spec.schema.items()}
     keys = [PARTITION_COLUMN, *spec.keys]
     if spec.combine == "union":
         parts = []

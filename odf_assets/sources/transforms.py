@@ -11,9 +11,9 @@ from datetime import date
 import polars as pl
 
 from odf_assets.deterministic import ordered_mean, ordered_sum
-from odf_assets.sources.registry import ParseOptions
+from odf_assets.quality import REGISTRY_DTYPES
+from odf_assets.sources.registry import PARTITION_COLUMN, ParseOptions
 
-PARTITION_COLUMN = "date"
 ROW_NUMBER = "__odf_row"
 # Marks a value that did not convert to its registry type: "__odf_bad.<column>".
 FLAG_PREFIX = "__odf_bad."
@@ -22,7 +22,7 @@ _TEXT_PREFIX, _TYPED_PREFIX = "__odf_text.", "__odf_typed."
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
 # Values stored for ``datetime`` columns: instants in UTC, whatever zone the source wrote.
-DATETIME = pl.Datetime("us", "UTC")
+DATETIME = REGISTRY_DTYPES["datetime"]
 _ISO_DATE = r"^(\d{4}-\d{2}-\d{2})[ T]"
 
 
@@ -77,7 +77,6 @@ def _parse_stripped(text: pl.Expr, kind: str, pattern: str | None, parsing: Pars
 def _convert(name: str, dtype: pl.DataType, kind: str, parsing: ParseOptions) -> pl.Expr:
     """Non-strict conversion of one column; failures become nulls that the flags then mark."""
     column = pl.col(name)
-    native = {"int64": pl.Int64, "float64": pl.Float64, "bool": pl.Boolean, "date": pl.Date}
     if kind == "string":
         return column.cast(pl.String)
     if kind == "datetime":
@@ -89,10 +88,10 @@ def _convert(name: str, dtype: pl.DataType, kind: str, parsing: ParseOptions) ->
     if kind == "date" and isinstance(dtype, pl.Datetime):
         return column.dt.date()
     if kind in ("int64", "float64") and dtype.is_numeric():
-        converted = column.cast(native[kind], strict=False)
+        converted = column.cast(REGISTRY_DTYPES[kind], strict=False)
         # A float that isn't whole must not silently become an int.
         return pl.when(column == converted).then(converted).otherwise(None) if kind == "int64" else converted
-    return column.cast(native[kind], strict=False)
+    return column.cast(REGISTRY_DTYPES[kind], strict=False)
 
 
 def flagged_columns(schema: dict[str, str]) -> list[str]:

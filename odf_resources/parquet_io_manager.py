@@ -128,7 +128,11 @@ def publish_staged(storage: Storage, asset_path: Sequence[str], column: str, sta
     keys = {partition: object_key(asset_path, column, partition) for partition in staged}
     metadata = {partition: describe_stored(storage, local, keys[partition]) for partition, local in staged.items()}
     for partition, local in staged.items():
-        storage.publish_file(local, keys[partition])
+        # Output is deterministic: the same rows give the same bytes, which need no rewrite.
+        unchanged = storage.holds(local, keys[partition])
+        if not unchanged:
+            storage.publish_file(local, keys[partition])
+        metadata[partition]["unchanged_bytes"] = unchanged
     return metadata
 
 
@@ -159,8 +163,7 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
             raise dg.Failure(f"{context.asset_key.to_user_string()}: expected a Polars frame, got {type(obj).__name__}")
         column = partition_column(context.definition_metadata)
         partitions = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
-        keys = {partition: object_key(context.asset_key.path, column, partition) for partition in partitions}
-        written = self._write_all(obj, column, keys, context.asset_key.to_user_string())
+        written = self._write_all(obj, context.asset_key.path, column, partitions, context.asset_key.to_user_string())
         self._record(context, written)
 
     def _publish_staged(self, context: dg.OutputContext, staged: StagedPartitions) -> None:
@@ -180,19 +183,16 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         for partition, metadata in written.items():
             context.step_context.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=partition)
 
-    def _write_all(self, frame: pl.DataFrame | pl.LazyFrame, column: str, keys: dict, asset: str) -> dict:
+    def _write_all(self, frame: pl.DataFrame | pl.LazyFrame, asset_path: Sequence[str], column: str, partitions: list, asset: str) -> dict:
         """Serialize every partition to staging first, then publish: a failure while computing or
         encoding any partition leaves all stored objects untouched. Returns metadata per partition."""
         with tempfile.TemporaryDirectory(dir=self.storage.staging_dir(), prefix=".tmp-") as staging:
-            if len(keys) == 1:
-                staged = {partition: Path(staging) / "0.parquet" for partition in keys}
-                write_parquet(frame, next(iter(staged.values())))
+            if len(partitions) == 1:
+                staged = {partitions[0]: Path(staging) / "0.parquet"}
+                write_parquet(frame, staged[partitions[0]])
             else:
-                staged = stage_partitions(frame, column, list(keys), Path(staging), asset)
-            metadata = {partition: describe_stored(self.storage, local, keys[partition]) for partition, local in staged.items()}
-            for partition, local in staged.items():
-                self.storage.publish_file(local, keys[partition])
-        return metadata
+                staged = stage_partitions(frame, column, partitions, Path(staging), asset)
+            return publish_staged(self.storage, asset_path, column, staged)
 
     # -- reading -----------------------------------------------------------------------------
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:

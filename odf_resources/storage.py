@@ -8,6 +8,7 @@ upload, neither of which creates a visible object unless it completes.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -93,6 +94,20 @@ class Storage(ABC):
 
     @abstractmethod
     def delete(self, key: str) -> None: ...
+
+    def holds(self, local_path: Path, key: str) -> bool:
+        """Whether ``key`` already holds exactly ``local_path``'s bytes (size, then a streamed
+        SHA-256), so an unchanged partition is not rewritten."""
+        if not self.exists(key) or self.size(key) != local_path.stat().st_size:
+            return False
+        stored, local = hashlib.sha256(), hashlib.sha256()
+        with self.open_stream(key) as stream:
+            for chunk in iter(lambda: stream.read(1 << 20), b""):
+                stored.update(chunk)
+        with open(local_path, "rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                local.update(chunk)
+        return stored.digest() == local.digest()
 
     def scan_uri(self, key: str) -> str:
         """The URI polars' readers accept for ``key``."""

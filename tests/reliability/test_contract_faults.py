@@ -117,3 +117,19 @@ def test_one_bad_cell_in_a_whole_file_source_fails_only_its_day(source_server, t
     assert "(501 characters)" in message and "9" * 300 not in message, "the quoted value is capped"
     assert digest(storage, "2024-02-02") == before["2024-02-02"]
     assert digest(storage, "2024-02-01") != before["2024-02-01"] and digest(storage, "2024-02-03") != before["2024-02-03"]
+
+
+def test_an_unchanged_partition_is_not_rewritten(source_server, tmp_path, monkeypatch):
+    monkeypatch.setenv("ODF_SOURCES", str(per_day_registry(tmp_path, f"{source_server.url}/{{date}}.csv")))
+    (source_server.root / "2024-02-01.csv").write_text(GOOD_DAY, newline="")
+    stored = tmp_path / "storage" / RAW / "date=2024-02-01" / "data.parquet"
+    defs = build_definitions()
+    flags = []
+    for _ in range(2):
+        result = run_assets(defs, [RAW], partition_key="2024-02-01")
+        [event] = result.get_asset_materialization_events()
+        flags.append(event.materialization.metadata["unchanged_bytes"].value)
+        if len(flags) == 1:
+            first = stored.stat()
+    assert flags == [False, True]
+    assert (stored.stat().st_ino, stored.stat().st_mtime_ns) == (first.st_ino, first.st_mtime_ns)

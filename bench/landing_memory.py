@@ -77,7 +77,7 @@ def child(base: str, mode: str) -> dict:
     with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as workdir:
         if mode == "streamed":  # what iris_predictions runs
             scored = scoring.score_day(storage, DAY, Path(workdir), model, datetime.now(UTC), settings.landing_max_file_bytes())
-            predictions, rejects, landed = scored.predictions, scored.rejects, scored.landed
+            predictions, rejects, landed_keys = scored.predictions, scored.rejects, scored.landed_keys
         else:  # the same parser and validation, everything in memory
             card, session, sig = model
             (entry,) = store.landing_entries(storage, DAY)
@@ -88,13 +88,13 @@ def child(base: str, mode: str) -> dict:
                 valid, probabilities, day=date.fromisoformat(DAY), model_version=card["model_version"],
                 model_checksum=card["sha256"], predicted_at=datetime.now(UTC),
             ).lazy()  # fmt: skip
-            rejects, landed = transforms.reject_frame(rejected, date.fromisoformat(DAY)).lazy(), landed.lazy()
+            rejects, landed_keys = transforms.reject_frame(rejected, date.fromisoformat(DAY)).lazy(), transforms.key_hashes(landed)
         # What the IO manager does with each output, then the coverage check's anti-join.
         predictions.sink_parquet(f"{workdir}/predictions.parquet")
         rejects.sink_parquet(f"{workdir}/rejects.parquet")
         stored = [pl.scan_parquet(f"{workdir}/{name}.parquet").select(list(transforms.SOURCE_COLUMNS)) for name in ("predictions", "rejects")]
-        unaccounted = transforms.unaccounted_count(landed, *stored)
-        counts = [frame.select(pl.len()).collect().item() for frame in (landed, *stored)]
+        unaccounted = transforms.unaccounted_count(landed_keys, *stored)
+        counts = [len(landed_keys), *(frame.select(pl.len()).collect().item() for frame in stored)]
     return {
         "mode": mode, "records": counts[0], "predicted": counts[1], "rejected": counts[2], "unaccounted": unaccounted,
         "total_s": round(time.perf_counter() - started, 1), "import_rss_mb": round(imported), "peak_rss_mb": round(peak_rss_mb()),

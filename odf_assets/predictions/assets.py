@@ -118,14 +118,14 @@ def _rows(frame: pl.LazyFrame) -> int:
     return frame.select(pl.len()).collect().item()
 
 
-def _coverage_check(storage, partition: str, landed: pl.LazyFrame, read_entries: list) -> dg.AssetCheckResult:
+def _coverage_check(storage, partition: str, scored: scoring.ScoredDay) -> dg.AssetCheckResult:
     """Reads back what was stored (key columns, scanned) and re-lists the landing folder: every landed
     item must be covered."""
     predictions = store.scan_stored_keys(storage, store.PREDICTIONS_PATH, partition)
     rejects = store.scan_stored_keys(storage, store.REJECTS_PATH, partition)
-    missing = transforms.unaccounted_count(landed, predictions, rejects)
+    missing = transforms.unaccounted_count(scored.landed_keys, predictions, rejects)
     now = {(e.key, e.version) for e in store.landing_entries(storage, partition)}
-    late = sorted(key for key, _ in now - {(e.key, e.version) for e in read_entries})
+    late = sorted(key for key, _ in now - {(e.key, e.version) for e in scored.entries})
     passed = missing == 0 and not late
     return dg.AssetCheckResult(
         check_name=EVERY_LANDED_ITEM_ACCOUNTED_FOR,
@@ -134,7 +134,7 @@ def _coverage_check(storage, partition: str, landed: pl.LazyFrame, read_entries:
         # Late files are expected (the sensor requests another run); lost records are a bug.
         severity=dg.AssetCheckSeverity.ERROR if missing else dg.AssetCheckSeverity.WARN,
         metadata={
-            "landed_records": _rows(landed),
+            "landed_records": len(scored.landed_keys),
             "predicted": _rows(predictions),
             "rejected": _rows(rejects),
             "unaccounted": missing,
@@ -178,7 +178,7 @@ def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage)
             context.log.warning(f"skipped landing file {quote(row['source_file'])}: {row['reason']}")
         counts = {
             "landed_files": len(scored.entries),
-            "landed_records": _rows(scored.landed),
+            "landed_records": len(scored.landed_keys),
             "predicted": _rows(scored.predictions),
             "rejected": rejects.height,
             "model_version": card["model_version"],
@@ -188,7 +188,7 @@ def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage)
         yield dg.Output(scored.predictions, output_name="predictions", metadata={**counts, "label_counts": dg.MetadataValue.json(dict(label_counts))})
         yield dg.Output(scored.rejects, output_name="rejects", metadata={**counts, "reasons": _reason_summary(rejects)})
         # Outputs are stored by now, so the check reads what a query would read.
-        yield _coverage_check(storage, partition, scored.landed, scored.entries)
+        yield _coverage_check(storage, partition, scored)
 
 
 iris_predictions_job = dg.define_asset_job(

@@ -12,12 +12,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from odf_assets.predictions import store, transforms
 from odf_assets.predictions.model import predict_probabilities
 from odf_resources.storage import Storage
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SCORE_ROWS = 65_536
 SINK_ROWS = 16_384
@@ -31,6 +35,7 @@ class ScoredDay:
     predictions: pl.LazyFrame
     rejects: pl.LazyFrame
     entries: list[transforms.LandingEntry]
+    landed_keys: np.ndarray  # key hashes of the landed rows, for the coverage check
 
 
 def score_day(
@@ -39,10 +44,12 @@ def score_day(
     """Reads, validates and scores every item landed for ``partition``; ``model`` is (card, session, signature)."""
     card, session, sig = model
     day = date.fromisoformat(partition)
-    landed, entries = store.stage_landed(storage, partition, workdir / "landed", max_file_bytes)
+    staged = store.stage_landed(storage, partition, workdir / "landed", max_file_bytes)
+    landed = staged.landed
     checked, valid = workdir / "checked.parquet", workdir / "valid.parquet"
+    duplicates = transforms.duplicate_ids(landed, staged.id_hashes)
     # Small row groups: the Parquet sink buffers a whole group before writing it.
-    transforms.with_reasons(landed, transforms.duplicate_ids(landed)).sink_parquet(checked, compression="lz4", row_group_size=SINK_ROWS)
+    transforms.with_reasons(landed, duplicates).sink_parquet(checked, compression="lz4", row_group_size=SINK_ROWS)
     transforms.valid_rows(pl.scan_parquet(checked)).sink_parquet(valid, compression="lz4", row_group_size=SINK_ROWS)
     rows = pl.scan_parquet(valid).select(pl.len()).collect().item()
     for index, offset in enumerate(range(0, max(rows, 1), SCORE_ROWS)):
@@ -53,4 +60,4 @@ def score_day(
         scored.write_parquet(workdir / f"predictions-{index:06d}.parquet", compression="lz4")
     predictions = pl.scan_parquet(sorted(workdir.glob("predictions-*.parquet")))
     rejects = transforms.reject_frame(transforms.rejected_rows(pl.scan_parquet(checked)), day)
-    return ScoredDay(landed, predictions, rejects, entries)
+    return ScoredDay(landed, predictions, rejects, staged.entries, staged.key_hashes)

@@ -12,7 +12,9 @@ import io
 import json
 from collections.abc import Sequence
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import polars as pl
 from botocore.exceptions import ClientError
@@ -21,6 +23,9 @@ from odf_assets.predictions import transforms
 from odf_assets.predictions.model import cached_session, session_for
 from odf_resources.parquet_io_manager import DEFAULT_PARTITION_COLUMN, object_key
 from odf_resources.storage import Storage, UnsafeKeyError
+
+if TYPE_CHECKING:  # numpy is imported where used: the code location loads without it
+    import numpy as np
 
 MODEL_FOLDER = "predictions/iris_model"
 MODEL_CARD_KEY = f"{MODEL_FOLDER}/model_card.json"
@@ -90,20 +95,33 @@ def read_landed(
     return landed, entries
 
 
-def stage_landed(
-    storage: Storage, partition: str, directory: Path, max_file_bytes: int | None = None
-) -> tuple[pl.LazyFrame, list[transforms.LandingEntry]]:
+@dataclass(frozen=True)
+class StagedDay:
+    """A day's landed records in local Parquet files, with the hashes the checks need."""
+
+    landed: pl.LazyFrame
+    entries: list[transforms.LandingEntry]
+    id_hashes: np.ndarray  # of non-null ids: duplicate detection
+    key_hashes: np.ndarray  # of (source_file, source_version, line): the coverage check
+
+
+def stage_landed(storage: Storage, partition: str, directory: Path, max_file_bytes: int | None = None) -> StagedDay:
     """``read_landed`` for days larger than memory: each file's batches go to Parquet files in
-    ``directory`` as they are parsed; returns a LazyFrame over them and the files read."""
+    ``directory`` as they are parsed, hashed on the way so no later pass must read them all."""
+    import numpy as np
+
     directory.mkdir(parents=True, exist_ok=True)
-    entries = []
+    entries, ids, keys = [], [], []
     for index, entry in enumerate(landing_entries(storage, partition)):
         written: list[Path] = []
+        hashed: tuple[list, list] = ([], [])
         try:
             with closing(io.BytesIO() if entry.problem else storage.open_stream(entry.key)) as stream:
                 for number, batch in enumerate(transforms.landing_batches(entry, stream, max_file_bytes)):
                     written.append(directory / f"{index:06d}-{number:06d}.parquet")
                     batch.write_parquet(written[-1], compression="lz4")
+                    hashed[0].append(transforms.id_hashes(batch))
+                    hashed[1].append(transforms.key_hashes(batch))
         except (FileNotFoundError, ClientError) as error:  # deleted since listing: see read_landed
             if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
                 raise
@@ -112,11 +130,16 @@ def stage_landed(
         except (transforms.LandingFileProblem, UnsafeKeyError, OSError) as error:
             _unlink(written)
             problem = str(error) if isinstance(error, transforms.LandingFileProblem) else f"not readable: {type(error).__name__}"
-            transforms.file_problem(entry, problem).write_parquet(directory / f"{index:06d}-problem.parquet")
+            frame = transforms.file_problem(entry, problem)
+            frame.write_parquet(directory / f"{index:06d}-problem.parquet")
+            hashed = ([], [transforms.key_hashes(frame)])
         entries.append(entry)
+        ids += hashed[0]
+        keys += hashed[1]
     files = sorted(directory.glob("*.parquet"))
     landed = pl.scan_parquet(files) if files else pl.LazyFrame(schema=transforms.LANDED_SCHEMA)
-    return landed, entries
+    empty = np.array([], dtype=np.uint64)
+    return StagedDay(landed, entries, np.concatenate(ids or [empty]), np.concatenate(keys or [empty]))
 
 
 def _unlink(paths: list[Path]) -> None:

@@ -35,6 +35,8 @@ MAX_RECORD_CHARS = 500
 
 _DATE_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# Seed of the id/key hashes: batches hashed while staging must match hashes of the staged files.
+HASH_SEED = 0
 # Rows per intermediate frame while streaming a file: bounds the Python objects alive at once.
 BATCH_ROWS = 4_096
 # Mirrors odf_resources.storage.safe_key: other names cannot be read through ODF storage.
@@ -266,19 +268,36 @@ def parse_landing_file(entry: LandingEntry, data: bytes) -> pl.DataFrame:
 # -- validation and results ------------------------------------------------------------------
 
 
-def duplicate_ids(landed: pl.LazyFrame) -> pl.DataFrame:
-    """``id`` and ``copies`` of every id landed more than once. Only the ids' 64-bit hashes are held
-    (8 bytes a record, sorted to find repeats); the few ids behind repeated hashes are then counted."""
+def id_hashes(frame: pl.DataFrame | pl.LazyFrame):
+    """64-bit hashes of the non-null ids, as a numpy array (8 bytes a record)."""
+    if isinstance(frame, pl.LazyFrame):
+        frame = frame.select("id").collect(engine="streaming")
+    return frame["id"].drop_nulls().hash(HASH_SEED).to_numpy(writable=True)
+
+
+def key_hashes(frame: pl.DataFrame | pl.LazyFrame):
+    """64-bit hashes of (source_file, source_version, line), as a numpy array."""
+    if isinstance(frame, pl.LazyFrame):  # hashed while streaming: only 8 bytes a row are collected
+        keyed = frame.select(pl.struct(list(SOURCE_COLUMNS)).hash(HASH_SEED))
+        return keyed.collect(engine="streaming").to_series().to_numpy(writable=True)
+    return frame.select(pl.struct(list(SOURCE_COLUMNS))).to_series().hash(HASH_SEED).to_numpy(writable=True)
+
+
+def duplicate_ids(landed: pl.LazyFrame, hashes=None) -> pl.DataFrame:
+    """``id`` and ``copies`` of every id landed more than once. Only the ids' hashes are held (sorted
+    to find repeats; ``hashes`` if the caller collected them while staging); the few ids behind a
+    repeated hash are then counted exactly."""
     import numpy as np
 
-    ids = landed.select("id").filter(pl.col("id").is_not_null())
-    ordered = ids.select(pl.col("id").hash()).collect(engine="streaming").to_series().to_numpy(writable=True)
+    ordered = id_hashes(landed) if hashes is None else hashes
     ordered.sort()
     repeated = np.unique(ordered[1:][ordered[1:] == ordered[:-1]])
-    del ordered
+    if not len(repeated):  # the usual case: no second pass over the day
+        return pl.DataFrame(schema={"id": pl.String, "copies": pl.UInt32})
     suspects = pl.LazyFrame({"hash": repeated}, schema={"hash": pl.UInt64})
+    ids = landed.select("id").filter(pl.col("id").is_not_null()).with_columns(hash=pl.col("id").hash(HASH_SEED))
     return (
-        ids.with_columns(hash=pl.col("id").hash()).join(suspects, on="hash", how="semi").group_by("id").agg(copies=pl.len()).filter(pl.col("copies") > 1)
+        ids.join(suspects, on="hash", how="semi").group_by("id").agg(copies=pl.len()).filter(pl.col("copies") > 1)
         .collect(engine="streaming")
     )  # fmt: skip
 
@@ -344,25 +363,21 @@ def reject_frame(rejects: pl.DataFrame, day: date) -> pl.DataFrame:
     return rejects.with_columns(date=pl.lit(day, dtype=pl.Date)).select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA)
 
 
-def unaccounted_count(landed: pl.LazyFrame, *done: pl.LazyFrame) -> int:
-    """How many landed rows no frame of ``done`` holds (same file version and line), for days larger
-    than memory: each side is reduced to one 64-bit hash a row (a collision could hide one row in
-    about 10^13 at a million rows a day; ``unaccounted`` is exact)."""
+def unaccounted_count(landed_keys, *done: pl.LazyFrame) -> int:
+    """How many landed rows (``landed_keys``: their ``key_hashes``) no frame of ``done`` holds for the
+    same file version and line, for days larger than memory: a 64-bit hash a row stands for each
+    key (a collision could hide one row in about 10^13 at a million rows a day; ``unaccounted``,
+    which lists the rows, is exact)."""
     import numpy as np
 
-    def hashes(frame: pl.LazyFrame) -> np.ndarray:
-        keyed = frame.select(pl.struct(list(SOURCE_COLUMNS)).hash().alias("key"))
-        return keyed.collect(engine="streaming")["key"].to_numpy()
-
-    finished = np.concatenate([hashes(frame) for frame in done] or [np.array([], dtype=np.uint64)])
-    finished.sort()
-    wanted = hashes(landed)
+    finished = np.concatenate([key_hashes(frame) for frame in done] or [np.array([], dtype=np.uint64)])
     if not len(finished):
-        return len(wanted)
+        return len(landed_keys)
+    finished.sort()
     # searchsorted on the sorted side needs far less scratch memory than np.isin.
-    positions = np.searchsorted(finished, wanted)
+    positions = np.searchsorted(finished, landed_keys)
     np.minimum(positions, len(finished) - 1, out=positions)
-    return int(np.count_nonzero(finished[positions] != wanted))
+    return int(np.count_nonzero(finished[positions] != landed_keys))
 
 
 def unaccounted(landed: pl.DataFrame, predictions: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:

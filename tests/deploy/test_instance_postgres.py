@@ -205,3 +205,21 @@ def test_in_cluster_kubeconfig_uses_the_pods_service_account(tmp_path, monkeypat
     assert configuration.host == "https://kubernetes.default.svc"
     assert configuration.api_key["BearerToken"] == "Bearer pod-token"
     assert configuration.ssl_ca_cert == str(mount / "ca.crt")
+
+
+def test_default_launcher_swap_needs_max_resume_run_attempts_zero(postgres_cluster, compute_log_bucket, monkeypatch, tmp_path):
+    """Why deploy/dagster.yaml keeps max_resume_run_attempts at 0: with resumes on, Dagster refuses a
+    launcher that cannot resume, and builds the launcher as soon as the instance loads."""
+    import yaml
+
+    for name, value in {**postgres_cluster.env(), **CLUSTER_ENV, "ODF_COMPUTE_LOG_BUCKET": compute_log_bucket}.items():
+        monkeypatch.setenv(name, value)
+    config = load_yaml(DAGSTER_YAML)
+    config["run_launcher"] = {"module": "dagster", "class": "DefaultRunLauncher"}
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+    with dg.DagsterInstance.from_config(str(tmp_path)) as instance:
+        assert instance.run_monitoring_enabled and instance.run_monitoring_max_resume_run_attempts == 0
+    config["run_monitoring"]["max_resume_run_attempts"] = 2
+    (tmp_path / "dagster.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(Exception, match="does not support resuming runs"):
+        dg.DagsterInstance.from_config(str(tmp_path))

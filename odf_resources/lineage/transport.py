@@ -11,11 +11,14 @@ import os
 import re
 from typing import TYPE_CHECKING
 
+from odf_resources.text import redact_url
+
 if TYPE_CHECKING:
     from openlineage.client import OpenLineageClient
 
 _NO_RETRY = {"total": 0, "connect": 0, "read": 0, "backoff_factor": 0, "status_forcelist": [], "allowed_methods": ["POST"]}
 _URL_USERINFO = re.compile(r"//[^/@\s]+@")
+_URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
 
 
 def transport_configured() -> bool:
@@ -52,8 +55,9 @@ def build_client(timeout: float) -> OpenLineageClient:  # noqa: F821
 
 
 def redact(text: str) -> str:
-    """``text`` without the API key or URL credentials, for log lines."""
+    """``text`` without the API key, URL credentials or URL query values (tokens), for log lines."""
     secret = os.environ.get("OPENLINEAGE_API_KEY")
     if secret:
         text = text.replace(secret, "***")
+    text = _URL.sub(lambda url: redact_url(url.group(0)), text)
     return _URL_USERINFO.sub("//***@", text)

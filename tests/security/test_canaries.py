@@ -102,3 +102,13 @@ def test_no_failure_mode_leaks_url_credentials(source_server, tmp_path, monkeypa
     assert b"token=" in haystack, "the failing URLs are named (redacted) where the errors are recorded"
     for canary in CANARIES:
         assert canary.encode() not in haystack, f"{canary} leaked"
+
+
+def test_lineage_delivery_logs_redact_backend_urls(monkeypatch):
+    from odf_resources.lineage.transport import redact
+
+    monkeypatch.setenv("OPENLINEAGE_API_KEY", "olk-canary-key")
+    text = redact(f"POST https://{USER}:{PASSWORD}@lineage.example/api/v1/lineage?api_key={TOKEN}&x=1 failed: olk-canary-key")
+    assert "lineage.example/api/v1/lineage?api_key=…&x=…" in text
+    for canary in (*CANARIES, "olk-canary-key"):
+        assert canary not in text

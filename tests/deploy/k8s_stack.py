@@ -36,12 +36,12 @@ def instance_yaml() -> str:
 
 
 class K8sStack:
-    def __init__(self, root: Path, postgres, moto_env: dict[str, str], data_bucket: str, log_bucket: str, lineage_url: str) -> None:
+    def __init__(self, root: Path, postgres, moto_env: dict[str, str], data_bucket: str, log_bucket: str, lineage_url: str,
+                 odf_settings: dict[str, str] | None = None, database: str = "k8s_e2e") -> None:  # fmt: skip
         self.root, self.postgres = root, postgres
         self.home = root / "dagster_home"
         self.home.mkdir(parents=True)
         (self.home / "dagster.yaml").write_text(instance_yaml())
-        database = "k8s_e2e"
         connection = psycopg2.connect(**postgres.connect_kwargs())
         connection.autocommit = True
         with connection.cursor() as cursor:
@@ -54,7 +54,7 @@ class K8sStack:
         cluster_env = {**CLUSTER_ENV, **{k: v for k, v in pg.items() if k != "DAGSTER_PG_PASSWORD"},
                        "ODF_COMPUTE_LOG_BUCKET": log_bucket, "KUBECONFIG": str(kubeconfig), "ODF_STEP_EXECUTOR": "k8s",
                        "DAGSTER_HOME": str(self.home)}  # fmt: skip
-        odf_env = {"ODF_STORAGE": f"s3://{data_bucket}/odf", **moto_env}
+        odf_env = {"ODF_STORAGE": f"s3://{data_bucket}/odf", **moto_env, **(odf_settings or {})}
         # What the cluster holds (deploy/dagster.yaml header): ConfigMaps odf-dagster-env and the
         # instance, Secrets odf-env and the Postgres password.
         self.api.add_config_map(NAMESPACE, "odf-dagster-env", cluster_env)

@@ -67,7 +67,6 @@ def first_line(text: str | None, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-_first_line = first_line
 
 
 class Progress:
@@ -116,7 +115,7 @@ class Progress:
             self.done += 1
             self._line(self._finished(event, state, now))
             if event.kind == FAILURE:
-                self.failed_steps.append((step, _first_line(event.message)))
+                self.failed_steps.append((step, first_line(event.message)))
         self._status()
 
     def _finished(self, event: RunEvent, state: _Step, now: float) -> str:
@@ -125,7 +124,7 @@ class Progress:
         if event.kind == SKIPPED:
             return f"  - {label:<48} skipped (an upstream step failed)"
         if event.kind == FAILURE:
-            return f"  ✗ {label:<48} FAILED after {seconds:.1f}s: {_first_line(event.message)}"
+            return f"  ✗ {label:<48} FAILED after {seconds:.1f}s: {first_line(event.message)}"
         parts = []
         if state.partitions:
             parts.append(f"{len(state.partitions)} partition(s)")

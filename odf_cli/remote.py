@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import io
 import sys
 import time
 from datetime import UTC, datetime
 
 from odf_cli.graphql import AssetNode, Webserver, default_url
 from odf_cli.main import CommandError, parse_date
-from odf_cli.progress import CHECK, FAILURE, MATERIALIZATION, SKIPPED, START, SUCCESS, Progress, RunEvent
+from odf_cli.progress import CHECK, FAILURE, MATERIALIZATION, SKIPPED, START, SUCCESS, Progress, RunEvent, first_line
 from odf_sensors.run_tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG, run_partition
 
 QUEUE_TAG = "odf/queue"
@@ -133,7 +134,7 @@ def follow_run(server: Webserver, run_id: str, progress: Progress, timeout: floa
 
 def failure_details(server: Webserver, run_id: str) -> tuple[list[tuple[str, str]], list[dict]]:
     """(failed steps with their error's first line, runs that retried this one)."""
-    progress = Progress(_Discard(), tty=False)
+    progress = Progress(io.StringIO(), tty=False)
     cursor, more = None, True
     while more:
         events, cursor, more = server.run_events(run_id, cursor)
@@ -141,20 +142,9 @@ def failure_details(server: Webserver, run_id: str) -> tuple[list[tuple[str, str
             event = run_event(raw)
             if event is not None:
                 progress.feed(event)
-            elif raw.get("eventType") == "RUN_FAILURE" and not progress.failed_steps:
-                progress.failed_steps.append(("(run)", (raw.get("message") or "").strip().splitlines()[0] if raw.get("message") else "run failed"))
+            elif raw.get("eventType") == "RUN_FAILURE" and not progress.failed_steps:  # e.g. a crashed run worker
+                progress.failed_steps.append(("(run)", first_line(raw.get("message")) or "run failed"))
     return progress.failed_steps, server.runs_tagged(PARENT_RUN_ID_TAG, run_id)
-
-
-class _Discard:
-    def write(self, _text: str) -> None:
-        pass
-
-    def flush(self) -> None:
-        pass
-
-    def isatty(self) -> bool:
-        return False
 
 
 def _print_run(run: dict, server: Webserver | None = None) -> None:

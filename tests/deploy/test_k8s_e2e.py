@@ -160,6 +160,10 @@ def test_killed_run_pod_is_failed_and_retried_and_a_deleted_job_fails_cleanly(st
     killed = wait_for(lambda: stack.api.job_for_run(killed_id), 120, "the run worker Job", stack)
     deleted = wait_for(lambda: stack.api.job_for_run(deleted_id), 120, "the run worker Job", stack)
     wait_for(lambda: {runs(stack)[killed_id]["status"], runs(stack)[deleted_id]["status"]} == {"STARTED"}, 120, "both runs to start", stack)
+    # Mid-run: each run's step pod is up (the UI's launch path sizes it like the others).
+    wait_for(lambda: step_job(stack, killed_id) and step_job(stack, deleted_id), 60, "both step Jobs", stack)
+    assert_right_sized(stack, killed_id)
+    assert_right_sized(stack, deleted_id)
     os.killpg(killed.process.pid, signal.SIGKILL)  # the pod dies without a word (OOM kill, node loss)
     client = kubernetes.config.new_client_from_config(config_file=str(stack.root / "kubeconfig"))
     kubernetes.client.BatchV1Api(client).delete_namespaced_job(deleted.name, NAMESPACE, propagation_policy="Foreground")
@@ -173,7 +177,7 @@ def test_killed_run_pod_is_failed_and_retried_and_a_deleted_job_fails_cleanly(st
     assert status == "FAILURE"
     assert deleted.process.poll() is not None
     step = stack.api.job_for_run(deleted_id, component="step_worker")
-    if step is not None:  # its step pod, if it got one, stops too
+    if step is not None:  # the run worker deleted its step Job on the way out, or the step pod ends
         wait_for(lambda: step.process.poll() is not None, 60, "the deleted run's step pod to stop", stack)
     events = json.dumps(stack.graphql('{ runOrError(runId: "%s") { ... on Run { eventConnection { events { __typename } } } } }' % deleted_id))
     assert "RunFailureEvent" in events

@@ -15,7 +15,8 @@ Environment (all optional): ``ODF_LINEAGE_SENSOR_INTERVAL_SECONDS`` (30), ``ODF_
 (records per tick, 200), ``ODF_LINEAGE_TICK_SECONDS`` (no new send starts after it, 20), ``ODF_LINEAGE_TIMEOUT_SECONDS``
 (per HTTP request, 30: a backend that needs 30 s per event still makes progress, one event a tick;
 budget + timeout stay under Dagster's 60 s sensor timeout),
-``ODF_LINEAGE_BACKOFF_SECONDS`` (first backoff, doubling up to 600 s; 10), plus openlineage-python's
+``ODF_LINEAGE_BACKOFF_SECONDS`` (first backoff, doubling up to 600 s; 10), ``ODF_LINEAGE_SETTLE_SECONDS``
+(records are read once this old, 5: see ``feed.read_records``), plus openlineage-python's
 ``OPENLINEAGE_*`` transport variables and ``OPENLINEAGE_NAMESPACE`` (default ``odf``).
 """
 
@@ -63,6 +64,7 @@ class Settings:
     tick_seconds: float
     timeout: float
     backoff_seconds: float
+    settle_seconds: float = 5.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -71,6 +73,7 @@ class Settings:
             tick_seconds=settings.positive_number("ODF_LINEAGE_TICK_SECONDS", 20.0, float),
             timeout=settings.positive_number("ODF_LINEAGE_TIMEOUT_SECONDS", 30.0, float),
             backoff_seconds=settings.positive_number("ODF_LINEAGE_BACKOFF_SECONDS", 10.0, float),
+            settle_seconds=settings.positive_number("ODF_LINEAGE_SETTLE_SECONDS", 5.0, float),
         )
 
 
@@ -91,7 +94,7 @@ def deliver(
 
     outcome = TickOutcome(cursor=LineageCursor(cursor.after, cursor.sent, cursor.failures, cursor.retry_at))
     deadline = time.monotonic() + config.tick_seconds
-    records, outcome.more = read_records(instance, cursor.after, config.batch_size)
+    records, outcome.more = read_records(instance, cursor.after, config.batch_size, before=now() - config.settle_seconds)
     position = outcome.cursor
     for record in records:
         events = lineage_events(instance, record, naming)

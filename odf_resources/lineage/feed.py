@@ -39,21 +39,25 @@ class Naming:
     job_namespace: str
 
 
-def read_records(instance: dg.DagsterInstance, after: int, limit: int) -> tuple[list[dg.EventLogRecord], bool]:
+def read_records(instance: dg.DagsterInstance, after: int, limit: int, before: float | None = None) -> tuple[list[dg.EventLogRecord], bool]:
     """Up to ``limit`` lineage-relevant records with storage id > ``after``, ascending; and whether more wait.
 
     Each type is read with the same limit, so the ``limit`` smallest ids of the union are exactly
     the next ``limit`` records: a type cut off at its ``limit``-th record cannot hide a smaller id.
+    ``before`` (epoch seconds) leaves out newer records: on PostgreSQL an id becomes visible when
+    its insert commits, so reading only records a few seconds old keeps a slower insert's smaller
+    id from being passed over.
     """
     batches: list[list[dg.EventLogRecord]] = []
     with warnings.catch_warnings():
         # get_event_records is the one cross-run API for planned events; its deprecation is for 2.0.
         warnings.simplefilter("ignore")
         for kind in ASSET_TYPES:
-            batches.append(list(instance.get_event_records(dg.EventRecordsFilter(kind, after_cursor=after), limit=limit, ascending=True)))
+            records_filter = dg.EventRecordsFilter(kind, after_cursor=after, before_timestamp=before)
+            batches.append(list(instance.get_event_records(records_filter, limit=limit, ascending=True)))
     for kind in RUN_END_TYPES:
-        result = instance.fetch_run_status_changes(dg.RunStatusChangeRecordsFilter(kind, after_storage_id=after), limit=limit, ascending=True)
-        batches.append(list(result.records))
+        records_filter = dg.RunStatusChangeRecordsFilter(kind, after_storage_id=after, before_timestamp=before)
+        batches.append(list(instance.fetch_run_status_changes(records_filter, limit=limit, ascending=True).records))
     merged = sorted((r for batch in batches for r in batch), key=lambda r: r.storage_id)
     return merged[:limit], len(merged) > limit or any(len(batch) == limit for batch in batches)
 

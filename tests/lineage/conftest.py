@@ -45,15 +45,16 @@ class SensorTicks:
     def position(self) -> LineageCursor:
         return LineageCursor.parse(self.cursor)
 
-    def drain(self, max_ticks: int = 50) -> int:
-        """Tick until the backlog is empty; returns the number of ticks."""
-        for count in range(1, max_ticks + 1):
+    def drain(self, timeout: float = 90.0) -> int:
+        """Tick until the backlog is empty (records are sent once settled); returns the number of ticks."""
+        deadline, count = time.monotonic() + timeout, 0
+        while time.monotonic() < deadline:
+            count += 1
             self.tick()
-            if self.skip_reasons[-1].startswith("backing off"):
-                time.sleep(0.1)
             if self.skip_reasons[-1].endswith("backlog 0 record(s)"):
                 return count
-        raise AssertionError(f"lineage backlog not drained in {max_ticks} ticks: {self.skip_reasons[-3:]}")
+            time.sleep(0.1)
+        raise AssertionError(f"lineage backlog not drained in {timeout}s: {self.skip_reasons[-3:]}")
 
 
 @pytest.fixture(autouse=True)
@@ -63,6 +64,7 @@ def openlineage_env(monkeypatch):
     for name in [name for name in os.environ if name.startswith("OPENLINEAGE")]:
         monkeypatch.delenv(name)
     monkeypatch.setenv("ODF_LINEAGE_BACKOFF_SECONDS", "0.05")
+    monkeypatch.setenv("ODF_LINEAGE_SETTLE_SECONDS", "0.5")
     yield
     for name in [name for name in os.environ if name.startswith("OPENLINEAGE")]:
         del os.environ[name]

@@ -2,6 +2,7 @@
 transports from OPENLINEAGE_CONFIG (a file transport, with dataset names under an S3 ODF_STORAGE)."""
 
 import json
+import time
 
 import dagster as dg
 import polars as pl
@@ -69,20 +70,23 @@ def test_a_failed_send_resumes_at_the_same_event_of_a_record_and_backs_off(make_
             raise ConnectionError("backend away")
         sent.append(event)
 
-    naming, config = Naming(str(tmp_path), "odf"), Settings(batch_size=100, tick_seconds=30, timeout=1, backoff_seconds=10)
-    first = deliver(instance, LineageCursor(), flaky, naming, config, now=lambda: 1000.0)
+    naming, config = Naming(str(tmp_path), "odf"), Settings(batch_size=100, tick_seconds=30, timeout=1, backoff_seconds=10, settle_seconds=1)
+    clock = time.time() + 60  # every record is settled
+    first = deliver(instance, LineageCursor(), flaky, naming, config, now=lambda: clock)
     # 3 STARTs, then the run-failure record (3 FAILs) was cut after its first event; the cursor says so.
     assert first.error == "ConnectionError: backend away" and first.delivered == 4
-    assert (first.cursor.sent, first.cursor.failures, first.cursor.retry_at) == (1, 1, 1010.0)
-    second = deliver(instance, first.cursor, flaky, naming, config)
+    assert (first.cursor.sent, first.cursor.failures, first.cursor.retry_at) == (1, 1, clock + 10)
+    # Not settled yet (now = the runs' own time): nothing is read.
+    assert deliver(instance, first.cursor, flaky, naming, config, now=lambda: clock - 120).delivered == 0
+    second = deliver(instance, first.cursor, flaky, naming, config, now=lambda: clock)
     assert second.error is None and second.cursor.failures == 0 and second.cursor.sent == 0 and second.delivered == 2
     keys = [(e.eventType.value, e.run.facets["nominalTime"].nominalStartTime[:10]) for e in sent]
     assert keys == [("START", "2024-01-01"), ("START", "2024-01-02"), ("START", "2024-01-03"),
                     ("FAIL", "2024-01-01"), ("FAIL", "2024-01-02"), ("FAIL", "2024-01-03")]  # fmt: skip
     assert LineageCursor.parse(second.cursor.dump()) == second.cursor
     # Backoff doubles per consecutive failure and is capped.
-    always = deliver(instance, LineageCursor(failures=9), lambda e: (_ for _ in ()).throw(OSError("x")), naming, config, now=lambda: 0.0)
-    assert always.cursor.retry_at == 600.0
+    always = deliver(instance, LineageCursor(failures=9), lambda e: (_ for _ in ()).throw(OSError("x")), naming, config, now=lambda: clock)
+    assert always.cursor.retry_at == clock + 600.0
 
 
 @pytest.mark.timeout(60)

@@ -63,7 +63,7 @@ query OdfRunEvents($id: ID!, $cursor: String) {
       events {
         __typename
         ... on MessageEvent { stepKey timestamp message eventType }
-        ... on ErrorEvent { error { message } }
+        ... on ErrorEvent { error { message cause { message } } }
         ... on MaterializationEvent {
           assetKey { path } partition
           metadataEntries { label ... on IntMetadataEntry { intValue } }

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 import dagster as dg
 
 from odf_cli.main import CommandError
-from odf_cli.progress import CHECK, FAILURE, MATERIALIZATION, SKIPPED, START, SUCCESS, Progress, RunEvent
+from odf_cli.progress import CHECK, FAILURE, MATERIALIZATION, SKIPPED, START, SUCCESS, Progress, RunEvent, step_error_text
 from odf_sensors.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 
 ROW_COUNT = "dagster/row_count"
@@ -50,7 +50,9 @@ def run_event(entry: dg.EventLogEntry) -> RunEvent | None:
         )  # fmt: skip
     if kind == FAILURE:
         error = entry.get_dagster_event().step_failure_data.error
-        return RunEvent(**common, message=error.message if error else entry.message)
+        if error is None:
+            return RunEvent(**common, message=entry.message)
+        return RunEvent(**common, message=step_error_text(error.message, error.cause.message if error.cause else None))
     return RunEvent(**common)
 
 

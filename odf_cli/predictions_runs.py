@@ -5,7 +5,7 @@ from __future__ import annotations
 import dagster as dg
 
 from odf_assets.predictions.assets import IRIS_PREDICTIONS_JOB
-from odf_cli.progress import first_line
+from odf_cli.progress import first_line, step_error_text
 from odf_sensors.run_tags import PARTITION_TAG
 
 
@@ -17,8 +17,9 @@ def failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
     """The first line of the first failed step's error, or of the run failure."""
     for entry in instance.all_logs(run_id, of_type={dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}):
         event = entry.get_dagster_event()
-        if event.event_type == dg.DagsterEventType.STEP_FAILURE and event.step_failure_data.error:
-            return _first_line(event.step_failure_data.error.message)
+        error = event.step_failure_data.error if event.event_type == dg.DagsterEventType.STEP_FAILURE else None
+        if error is not None:
+            return _first_line(step_error_text(error.message, error.cause.message if error.cause else None))
         return _first_line(event.message or entry.message)
     return "no reason recorded"
 

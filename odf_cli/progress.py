@@ -58,6 +58,17 @@ class _Step:
 _FAILURE_PREFIX = re.compile(r"^dagster\.[\w.]*\.Failure: ")
 
 
+RETRIES_EXCEEDED = "Exceeded max_retries"
+
+
+def step_error_text(message: str | None, cause: str | None) -> str:
+    """A failed step's own error: after a RetryPolicy gives up Dagster reports "Exceeded max_retries
+    of N" and keeps the last attempt's error as the cause."""
+    if message and message.startswith(RETRIES_EXCEEDED) and cause:
+        return cause
+    return message or ""
+
+
 def first_line(text: str | None, limit: int = 300) -> str:
     """The first non-blank line of an error, without Dagster's ``...Failure:`` prefix, capped."""
     lines = [part.strip() for part in (text or "").splitlines() if part.strip()]

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 
 from odf_cli.graphql import AssetNode, Webserver, default_url
 from odf_cli.main import CommandError, parse_date
-from odf_cli.progress import CHECK, FAILURE, MATERIALIZATION, SKIPPED, START, SUCCESS, Progress, RunEvent, first_line
+from odf_cli.progress import CHECK, FAILURE, MATERIALIZATION, SKIPPED, START, SUCCESS, Progress, RunEvent, first_line, step_error_text
 from odf_sensors.run_tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG, run_partition
 
 QUEUE_TAG = "odf/queue"
@@ -108,7 +108,8 @@ def run_event(raw: dict) -> RunEvent | None:
             severity=evaluation["severity"], partition=evaluation.get("partition"), message=evaluation.get("description"),
         )  # fmt: skip
     if kind == FAILURE:
-        return RunEvent(**common, message=((raw.get("error") or {}).get("message")) or raw.get("message"))
+        error = raw.get("error") or {}
+        return RunEvent(**common, message=step_error_text(error.get("message"), (error.get("cause") or {}).get("message")) or raw.get("message"))
     return RunEvent(**common)
 
 

@@ -18,7 +18,7 @@ from odf_assets.sources.acquisition import contract_for, stage_source
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
 from odf_resources import settings
 from odf_resources.parquet_io_manager import StagedPartitions
-from odf_resources.source_fetcher import SourceFetcher
+from odf_resources.source_fetcher import SourceFetcher, SourceUnavailableError
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import redact_url
 
@@ -83,7 +83,16 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
         window = context.partition_time_window
         # Downloads and staged files live until the IO manager has published them.
         with tempfile.TemporaryDirectory(prefix="odf-fetch-") as workdir:
-            staged = stage_source(source, source_fetcher, window.start.date(), window.end.date(), Path(workdir))
+            try:
+                staged = stage_source(source, source_fetcher, window.start.date(), window.end.date(), Path(workdir))
+            except SourceUnavailableError as error:
+                # The operator's problem, not ours: the reason and what happens next, no stack trace of ODF's.
+                raise dg.Failure(
+                    description=f"{source.name}: source unavailable: {error}",
+                    metadata={"source": source.name, "partitions": f"{context.partition_keys[0]}..{context.partition_keys[-1]}",
+                              "next": "retried per the asset's RetryPolicy; later, re-run the partitions"},
+                    allow_retries=True,
+                ) from None
             verdicts = {day: checks.verdicts(staged.findings[day], contract) for day in context.partition_keys}
             version = staged.data_version
             changed = version != previous_data_version(context, key)

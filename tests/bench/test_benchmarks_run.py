@@ -50,3 +50,13 @@ def test_a_child_reports_its_own_peak_not_its_parents():
     own, inherited = map(float, subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout.split())
     assert own < 150 and inherited >= 400, "ru_maxrss carries the parent's peak across exec; VmHWM does not"
     del ballast
+
+
+def test_landing_memory_scores_every_landed_item_on_both_paths(tmp_path, monkeypatch):
+    from bench import landing_memory
+
+    monkeypatch.setenv("ODF_BENCH_TMP", str(tmp_path))
+    summary = landing_memory.main(["--megabytes", "1"])
+    runs = summary["runs"].values()
+    assert all(run["unaccounted"] == 0 and run["records"] == summary["records"] == run["predicted"] + run["rejected"] for run in runs)
+    assert all(run["peak_rss_mb"] >= run["import_rss_mb"] > 0 for run in runs)

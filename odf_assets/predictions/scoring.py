@@ -1,10 +1,11 @@
 """One day of landed iris items scored with bounded memory (Dagster-free; the asset wires it).
 
-The day's files are parsed in batches into local Parquet (``store.stage_landed``), validated as a
-streaming query whose duplicate-id check holds only hashes, and the valid rows are scored in
-chunks of ``SCORE_ROWS``, each chunk's predictions written as it is done. The results are
-LazyFrames over those files, which the Parquet IO manager streams to storage: peak memory follows
-the chunk size, not the size of the day (``bench.landing_memory``).
+The day's files are parsed in batches into local Parquet (``store.stage_landed``, which keeps two
+64-bit hashes a record for the duplicate-id and coverage checks), validated as a streaming query,
+and the valid rows are scored in chunks of ``SCORE_ROWS``, each chunk's predictions written as it
+is done. The results are LazyFrames over those files, which the Parquet IO manager streams to
+storage: beyond 16 bytes a record, memory follows the batch and chunk sizes, not the size of the
+day (``bench.landing_memory``).
 """
 
 from __future__ import annotations

@@ -92,6 +92,7 @@ class Progress:
         self.failed_steps: list[tuple[str, str]] = []
         self.failed_checks: list[RunEvent] = []
         self._status_shown = False
+        self._last_status = ""
 
     # -- events -------------------------------------------------------------------------------
     def feed(self, event: RunEvent) -> None:
@@ -157,9 +158,12 @@ class Progress:
         if not self.tty or not self.running:
             return
         names = ", ".join(step_label(step) for step in list(self.running)[:3]) + (" …" if len(self.running) > 3 else "")
-        self.stream.write(f"\r\033[K  … {self.done} step(s) done; running {names}")
+        status = f"  … {self.done} step(s) done; running {names}"
+        if self._status_shown and status == self._last_status:
+            return
+        self.stream.write(f"\r\033[K{status}")
         self.stream.flush()
-        self._status_shown = True
+        self._status_shown, self._last_status = True, status
 
     def heading(self, text: str) -> None:
         self._line(text)

@@ -21,12 +21,11 @@ def dagster_home() -> Path:
         return Path(configured)
     home = LOCAL_HOME.resolve()
     home.mkdir(parents=True, exist_ok=True)
-    checkout = Path(INSTANCE_FILE)
-    if checkout.is_file():
-        text = checkout.read_text()
-        target = home / INSTANCE_FILE
-        if not target.is_file() or target.read_text() != text:  # follow edits of the checkout's file
-            target.write_text(text)
+    checkout, target = Path(INSTANCE_FILE), home / INSTANCE_FILE
+    # Outside a checkout: an empty file, Dagster's defaults (and no warning about a missing file).
+    text = checkout.read_text() if checkout.is_file() else ""
+    if not target.is_file() or (checkout.is_file() and target.read_text() != text):  # follow edits of the checkout's file
+        target.write_text(text)
     return home
 
 

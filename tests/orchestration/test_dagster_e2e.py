@@ -2,7 +2,8 @@
 loopback S3 server and a source on a local HTTP server, registered through ODF_SOURCES:
 
 (a) ``odf trigger`` one partition and wait for SUCCESS, then find its Parquet object in S3;
-(b) drop a landing file and see the landing sensor's run succeed;
+(b) drop a landing file on a storage without a model and see the landing sensor's run publish
+    the model and predict, with no manual model step;
 (c) a 30-day backfill through ``odf backfill``: every partition stored, in a handful of runs;
 (d) a failing run reaches the alert webhook through the daemon's run-failure sensor;
 (e) a run worker SIGKILLed mid-materialization: the run is marked failed, nothing partial is
@@ -183,8 +184,8 @@ def test_a_trigger_one_partition_and_read_its_parquet(stack, backfill_id, capsys
 
 
 def test_b_landing_file_runs_the_sensor_launched_predictions(stack, backfill_id, capsys):
-    status, out, _ = cli(capsys, "trigger", "--asset", "predictions/iris_model", "--wait", "--timeout", "240", "--url", stack.url)
-    assert status == 0, out + stack.dev.log_tail()
+    # From an empty storage: no model step; the first predictions run publishes the model itself.
+    assert "Contents" not in stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"{PREFIX}/predictions/iris_model/")
     items = [{"id": "a", "sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
              {"id": "b", "sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}]  # fmt: skip
     body = "".join(json.dumps(item) + "\n" for item in items).encode()
@@ -201,6 +202,7 @@ def test_b_landing_file_runs_the_sensor_launched_predictions(stack, backfill_id,
     predictions = stack.parquet("predictions", "iris_predictions", f"date={LANDING_DAY}")
     assert sorted(predictions["id"]) == ["a", "b"]
     assert dict(zip(predictions["id"], predictions["predicted_label"])) == {"a": "setosa", "b": "virginica"}
+    stack.s3.head_object(Bucket=stack.bucket, Key=f"{PREFIX}/predictions/iris_model/model_card.json")
 
 
 def test_c_thirty_day_backfill_takes_a_handful_of_runs(stack, backfill_id, capsys):

@@ -68,6 +68,7 @@ def child(base: str, mode: str) -> dict:
     from odf_assets.predictions import scoring, store, transforms
     from odf_assets.predictions.model import predict_probabilities
     from odf_resources import settings
+    from odf_resources.parquet_io_manager import write_parquet
     from odf_resources.storage import LocalStorage
 
     storage = LocalStorage(base)
@@ -90,8 +91,8 @@ def child(base: str, mode: str) -> dict:
             ).lazy()  # fmt: skip
             rejects, landed_keys = transforms.reject_frame(rejected, date.fromisoformat(DAY)).lazy(), transforms.key_hashes(landed)
         # What the IO manager does with each output, then the coverage check's anti-join.
-        predictions.sink_parquet(f"{workdir}/predictions.parquet")
-        rejects.sink_parquet(f"{workdir}/rejects.parquet")
+        write_parquet(predictions, Path(f"{workdir}/predictions.parquet"))
+        write_parquet(rejects, Path(f"{workdir}/rejects.parquet"))
         stored = [pl.scan_parquet(f"{workdir}/{name}.parquet").select(list(transforms.SOURCE_COLUMNS)) for name in ("predictions", "rejects")]
         unaccounted = transforms.unaccounted_count(landed_keys, *stored)
         counts = [len(landed_keys), *(frame.select(pl.len()).collect().item() for frame in stored)]

@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def instance_yaml() -> str:
-    """The repo's local instance (./dagster.yaml: the odf/queue limits, run monitoring, run retries,
+    """The repo's local instance (./dagster.yaml: the pool limits, run monitoring, run retries,
     SQLite storage in DAGSTER_HOME) with the queue polled every second so tests do not wait on it."""
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
     config.setdefault("run_coordinator", {}).setdefault("config", {})["dequeue_interval_seconds"] = 1

@@ -28,7 +28,6 @@ import polars as pl
 import psutil
 import pytest
 import requests
-import yaml
 
 from odf_cli.main import main as odf
 from tests.orchestration.dagster_dev import DagsterDev
@@ -158,11 +157,13 @@ def test_invalid_requests_are_refused_before_launching(stack, backfill_id, capsy
         assert stack.runs(**{"dagster/partition": bad_day}) == []
 
 
-def test_the_instance_queues_runs_per_odf_queue_tag(stack):
-    config = stack.graphql("{ instance { runQueueConfig { maxConcurrentRuns tagConcurrencyLimitsYaml } } }")["instance"]["runQueueConfig"]
-    limits = {(limit["key"], limit.get("value")): limit["limit"] for limit in yaml.safe_load(config["tagConcurrencyLimitsYaml"])}
-    assert set(limits) >= {("odf/queue", "acquisition"), ("odf/queue", "aggregation")}
-    assert max(limits.values()) < config["maxConcurrentRuns"]  # a burst of one queue leaves room for the other
+def test_the_instance_limits_runs_per_pool(stack):
+    instance = stack.graphql(
+        "{ instance { runQueueConfig { maxConcurrentRuns } poolConfig { poolGranularity defaultPoolLimit } } }"
+    )["instance"]
+    assert instance["poolConfig"]["poolGranularity"] == "run"
+    # A burst in one pool (acquisition or aggregation) leaves room for the other.
+    assert instance["poolConfig"]["defaultPoolLimit"] < instance["runQueueConfig"]["maxConcurrentRuns"]
 
 
 def test_a_trigger_one_partition_and_read_its_parquet(stack, backfill_id, capsys):

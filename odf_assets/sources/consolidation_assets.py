@@ -15,6 +15,7 @@ import polars as pl
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_EVERY_INPUT_UPDATE
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
+from odf_assets.pools import AGGREGATION_POOL
 from odf_assets.publishing import publish_checked
 from odf_assets.sources import transforms
 from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY
@@ -80,8 +81,8 @@ def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
         backfill_policy=DAILY_BACKFILL_POLICY,
         io_manager_key=IO_MANAGER_KEY,
         kinds={"polars", "parquet"},
+        pool=AGGREGATION_POOL,
         tags=AGGREGATION_TAGS,
-        op_tags=AGGREGATION_TAGS,
         metadata={"partition_expr": DATE, "combine": spec.combine, "keys": list(spec.keys), "group_by": list(aggregate.group_by),
                   "registry_file": str(spec.registry_file)},
         check_specs=check_specs,

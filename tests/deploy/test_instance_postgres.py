@@ -46,8 +46,10 @@ def test_local_development_does_not_pick_up_the_production_instance(tmp_path):
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path), config_dir=str(ROOT))) as instance:
         assert isinstance(instance.run_storage, SqliteRunStorage)
         assert isinstance(instance.run_launcher, DefaultRunLauncher)
-        limits = {(limit["key"], limit["value"]) for limit in instance.run_coordinator.get_run_queue_config().tag_concurrency_limits}
-        assert limits == {("odf/queue", "acquisition"), ("odf/queue", "aggregation")}
+        # The same pools as production, at run granularity, each below the total.
+        pools = instance.get_concurrency_config().pool_config
+        assert (str(pools.pool_granularity.value), pools.default_pool_limit) == ("run", 2)
+        assert instance.get_concurrency_config().run_queue_config.max_concurrent_runs == 4
 
 
 def test_missing_postgres_binaries_fail_loudly_with_the_fix(monkeypatch, tmp_path):

@@ -7,6 +7,8 @@ fail later, so a bad date, an unknown asset or mixed partitionings are refused h
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import argparse
 import difflib
 import io
@@ -113,19 +115,24 @@ def run_event(raw: dict) -> RunEvent | None:
     return RunEvent(**common)
 
 
+def new_run_events(server: Webserver, run_id: str, cursor: list[str | None]) -> Iterator[dict]:
+    """The run's events after ``cursor[0]``, every page; ``cursor[0]`` advances as they are read."""
+    more = True
+    while more:
+        events, cursor[0], more = server.run_events(run_id, cursor[0])
+        yield from events
+
+
 def follow_run(server: Webserver, run_id: str, progress: Progress, timeout: float) -> dict:
     """Feeds the run's events to ``progress`` until it finishes; returns the finished run."""
     deadline = time.monotonic() + timeout
-    cursor = None
+    cursor: list[str | None] = [None]
     while True:
         run = server.run(run_id)
-        more = True
-        while more:
-            events, cursor, more = server.run_events(run_id, cursor)
-            for raw in events:
-                event = run_event(raw)
-                if event is not None:
-                    progress.feed(event)
+        for raw in new_run_events(server, run_id, cursor):
+            event = run_event(raw)
+            if event is not None:
+                progress.feed(event)
         if run is not None and run["status"] in RUN_DONE:
             return run
         if time.monotonic() > deadline:
@@ -136,15 +143,12 @@ def follow_run(server: Webserver, run_id: str, progress: Progress, timeout: floa
 def failure_details(server: Webserver, run_id: str) -> tuple[list[tuple[str, str]], list[dict]]:
     """(failed steps with their error's first line, runs that retried this one)."""
     progress = Progress(io.StringIO(), tty=False)
-    cursor, more = None, True
-    while more:
-        events, cursor, more = server.run_events(run_id, cursor)
-        for raw in events:
-            event = run_event(raw)
-            if event is not None:
-                progress.feed(event)
-            elif raw.get("eventType") == "RUN_FAILURE" and not progress.failed_steps:  # e.g. a crashed run worker
-                progress.failed_steps.append(("(run)", first_line(raw.get("message")) or "run failed"))
+    for raw in new_run_events(server, run_id, [None]):
+        event = run_event(raw)
+        if event is not None:
+            progress.feed(event)
+        elif raw.get("eventType") == "RUN_FAILURE" and not progress.failed_steps:  # e.g. a crashed run worker
+            progress.failed_steps.append(("(run)", first_line(raw.get("message")) or "run failed"))
     return progress.failed_steps, server.runs_tagged(PARENT_RUN_ID_TAG, run_id)
 
 

@@ -184,7 +184,7 @@ def _parse_schema(reader: _Reader) -> dict[str, str]:
     return {str(column): str(kind) for column, kind in schema.items()}
 
 
-def _parse_checks(reader: _Reader, schema: dict[str, str]) -> tuple[dict[str, float], dict[str, RangeSpec]]:
+def _parse_checks(reader: _Reader, schema: dict[str, str]) -> tuple[dict[str, float], dict[str, RangeSpec], bool]:
     checks = _Reader(reader.file, f"{reader.where}.checks", reader.get("checks", dict, {}), CHECK_KEYS)
     null_limits: dict[str, float] = {}
     for column, limit in checks.get("max_null_fraction", dict, {}).items():
@@ -197,7 +197,7 @@ def _parse_checks(reader: _Reader, schema: dict[str, str]) -> tuple[dict[str, fl
         if schema.get(column) not in ("int64", "float64"):
             bound.fail("", f"ranges apply to numeric schema columns, {quote(column)} is {quote(schema.get(column))}")
         ranges[column] = RangeSpec(bound.get("min", (int, float), None), bound.get("max", (int, float), None))
-    return null_limits, ranges
+    return null_limits, ranges, checks.get("allow_empty_days", bool, False)
 
 
 def _parse_aggregate(file: Path, where: str, raw: Any, schema: dict[str, str]) -> AggregateSpec:
@@ -278,7 +278,7 @@ def _parse_csv_options(reader: _Reader, fmt: str) -> CsvOptions:
     if raw is None:
         return CsvOptions()
     if fmt != "csv":
-        reader.fail(".csv", f"applies to format csv only, this source is {fmt!r}")
+        reader.fail(".csv", f"applies to format csv only, this source is {quote(fmt)}")
     options = _Reader(reader.file, f"{reader.where}.csv", raw, CSV_KEYS)
     nulls = options.get("null_values", (list, str), [])
     nulls = [nulls] if isinstance(nulls, str) else nulls
@@ -358,7 +358,7 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
     cron = reader.get("fetch_cron", str, SourceSpec.fetch_cron)
     if not _is_valid_cron(cron):
         reader.fail(".fetch_cron", f"expected a 5-field cron expression that Dagster accepts, e.g. '30 1 * * *', got {quote(cron)}")
-    null_limits, ranges = _parse_checks(reader, schema)
+    null_limits, ranges, allow_empty_days = _parse_checks(reader, schema)
     aggregates = tuple(
         _parse_aggregate(file, f"{reader.where}.aggregates[{i}]", raw_aggregate, schema)
         for i, raw_aggregate in enumerate(reader.get("aggregates", list, []))
@@ -389,7 +389,7 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
         active=reader.get("active", bool, True),
         key=reader.columns("key", schema, ()),
         max_null_fraction=null_limits,
-        allow_empty_days=_Reader(file, f"{reader.where}.checks", raw.get("checks") or {}, CHECK_KEYS).get("allow_empty_days", bool, False),
+        allow_empty_days=allow_empty_days,
         ranges=ranges,
         aggregates=aggregates,
         parsing=_parse_options(reader, fmt, schema),

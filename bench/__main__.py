@@ -35,7 +35,9 @@ def main() -> None:
         print(f"\n=== bench.{name} {' '.join(quick if args.quick else full)}", flush=True)
         started = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", f"bench.{name}", *(quick if args.quick else full)], check=False)
-        summary.append((name, "ok" if done.returncode == 0 else f"exit {done.returncode}", time.perf_counter() - started))
+        summary.append(
+            (name, "ok" if done.returncode == 0 else f"exit {done.returncode}", time.perf_counter() - started)
+        )
     print("\n=== summary")
     for name, status, seconds in summary:
         print(f"  {name:<12} {status:<8} {seconds:7.1f} s")

@@ -32,8 +32,25 @@ ENGINES = ("polars", "pandas", "duckdb")
 STAGES = ("aggregates", "clean")
 COLUMNS = ["invoice_line_no", "date", "store", "county", "im_desc", "sale_bottles", "sale_dollars", "sale_liters"]
 COUNTIES = ["Polk", "Linn", "Scott", "Johnson", "Story", "Black Hawk", "Woodbury", "Dubuque"]
-DAILY = ["date", "transactions", "bottles_sold", "liters_sold", "revenue", "average_sale", "distinct_stores", "distinct_items"]
-WEEKLY = ["week_start", "revenue", "bottles_sold", "transactions", "days_with_sales", "average_daily_revenue", "best_day"]
+DAILY = [
+    "date",
+    "transactions",
+    "bottles_sold",
+    "liters_sold",
+    "revenue",
+    "average_sale",
+    "distinct_stores",
+    "distinct_items",
+]
+WEEKLY = [
+    "week_start",
+    "revenue",
+    "bottles_sold",
+    "transactions",
+    "days_with_sales",
+    "average_daily_revenue",
+    "best_day",
+]
 COUNTY = ["date", "county", "rows", "revenue", "stores"]
 
 
@@ -54,16 +71,18 @@ def generate(rows: int, workdir: Path, seed: int = 7) -> tuple[Path, Path]:
     county = pl.Series(COUNTIES + [" Polk "]).gather(rng.integers(0, len(COUNTIES) + 1, rows))
     county = county.zip_with(pl.Series(rng.random(rows) >= 0.01), pl.Series([None], dtype=pl.String))
     days = pl.date_range(pl.date(2024, 1, 1), pl.date(2024, 12, 30), eager=True)
-    raw = pl.DataFrame({
-        "invoice_line_no": pl.Series(invoice).cast(pl.String),
-        "date": days.sample(rows, with_replacement=True, seed=seed).sort(),
-        "store": rng.integers(2000, 6000, rows),
-        "county": county,
-        "im_desc": pl.Series(rng.integers(0, 3000, rows)).cast(pl.String),
-        "sale_bottles": bottles,
-        "sale_dollars": bottles * price,
-        "sale_liters": bottles * 0.75,
-    })  # fmt: skip
+    raw = pl.DataFrame(
+        {
+            "invoice_line_no": pl.Series(invoice).cast(pl.String),
+            "date": days.sample(rows, with_replacement=True, seed=seed).sort(),
+            "store": rng.integers(2000, 6000, rows),
+            "county": county,
+            "im_desc": pl.Series(rng.integers(0, 3000, rows)).cast(pl.String),
+            "sale_bottles": bottles,
+            "sale_dollars": bottles * price,
+            "sale_liters": bottles * 0.75,
+        }
+    )
     keys = [str(day) for day in days]
     raw_dir, cleaned_dir = workdir / "raw_sales", workdir / "cleaned_sales"
     write_days(raw, keys, raw_dir)
@@ -90,29 +109,47 @@ def polars_aggregates(folder: str) -> dict:
 
     cleaned = pl.scan_parquet(f"{folder}/*.parquet")
     daily = sales.daily_sales_summary(cleaned)
-    by_county = aggregate(cleaned, ["county"], [("count", None, "rows"), ("sum", "sale_dollars", "revenue"), ("distinct_count", "store", "stores")])
+    by_county = aggregate(
+        cleaned,
+        ["county"],
+        [("count", None, "rows"), ("sum", "sale_dollars", "revenue"), ("distinct_count", "store", "stores")],
+    )
     daily_df, county_df = pl.collect_all([daily, by_county], engine="streaming")
-    weekly = sales.weekly_sales(daily_df.lazy().with_columns(pl.col("date").dt.truncate("1w").alias(sales.WEEK))).collect()
+    weekly = sales.weekly_sales(
+        daily_df.lazy().with_columns(pl.col("date").dt.truncate("1w").alias(sales.WEEK))
+    ).collect()
     return {"daily": daily_df, "weekly": weekly, "county": county_df}
 
 
 def pandas_aggregates(folder: str) -> dict:
     import pandas as pd
 
-    frame = pd.read_parquet(folder, columns=["date", "store", "county", "im_desc", "sale_bottles", "sale_dollars", "sale_liters"])
+    frame = pd.read_parquet(
+        folder, columns=["date", "store", "county", "im_desc", "sale_bottles", "sale_dollars", "sale_liters"]
+    )
     daily = frame.groupby("date", as_index=False).agg(
-        transactions=("sale_dollars", "size"), bottles_sold=("sale_bottles", "sum"), liters_sold=("sale_liters", "sum"),
-        revenue=("sale_dollars", "sum"), average_sale=("sale_dollars", "mean"), distinct_stores=("store", "nunique"),
+        transactions=("sale_dollars", "size"),
+        bottles_sold=("sale_bottles", "sum"),
+        liters_sold=("sale_liters", "sum"),
+        revenue=("sale_dollars", "sum"),
+        average_sale=("sale_dollars", "mean"),
+        distinct_stores=("store", "nunique"),
         distinct_items=("im_desc", "nunique"),
-    )  # fmt: skip
+    )
     days = pd.to_datetime(daily["date"])
     daily["week_start"] = (days - pd.to_timedelta(days.dt.weekday, unit="D")).dt.date
     weekly = (
         daily.sort_values("revenue", ascending=False)
         .groupby("week_start", as_index=False)
-        .agg(revenue=("revenue", "sum"), bottles_sold=("bottles_sold", "sum"), transactions=("transactions", "sum"),
-             days_with_sales=("date", "size"), average_daily_revenue=("revenue", "mean"), best_day=("date", "first"))
-    )  # fmt: skip
+        .agg(
+            revenue=("revenue", "sum"),
+            bottles_sold=("bottles_sold", "sum"),
+            transactions=("transactions", "sum"),
+            days_with_sales=("date", "size"),
+            average_daily_revenue=("revenue", "mean"),
+            best_day=("date", "first"),
+        )
+    )
     county = frame.groupby(["date", "county"], as_index=False).agg(
         rows=("sale_dollars", "size"), revenue=("sale_dollars", "sum"), stores=("store", "nunique")
     )
@@ -127,11 +164,11 @@ def duckdb_aggregates(folder: str) -> dict:
     daily = con.sql("""SELECT date, count(*) AS transactions, sum(sale_bottles) AS bottles_sold, sum(sale_liters) AS liters_sold,
                               sum(sale_dollars) AS revenue, avg(sale_dollars) AS average_sale,
                               count(DISTINCT store) AS distinct_stores, count(DISTINCT im_desc) AS distinct_items
-                       FROM cleaned GROUP BY date""")  # fmt: skip
+                       FROM cleaned GROUP BY date""")
     weekly = con.sql("""SELECT date_trunc('week', date)::DATE AS week_start, sum(revenue) AS revenue, sum(bottles_sold) AS bottles_sold,
                                sum(transactions) AS transactions, count(*) AS days_with_sales, avg(revenue) AS average_daily_revenue,
                                arg_max(date, revenue) AS best_day
-                        FROM daily GROUP BY 1""").fetchall()  # fmt: skip
+                        FROM daily GROUP BY 1""").fetchall()
     county = con.sql("""SELECT date, county, count(*) AS rows, sum(sale_dollars) AS revenue, count(DISTINCT store) AS stores
                         FROM cleaned GROUP BY date, county""").fetchall()
     return {"daily": daily.fetchall(), "weekly": weekly, "county": county}
@@ -143,15 +180,22 @@ def polars_clean(folder: str) -> dict:
     from odf_assets.sales import transforms as sales
 
     # As the cleaned_sales asset: the streaming engine collects the frame its IO manager stores.
-    return {"cleaned": sales.clean_sales(pl.scan_parquet(f"{folder}/*.parquet").select(COLUMNS)).collect(engine="streaming")}
+    return {
+        "cleaned": sales.clean_sales(pl.scan_parquet(f"{folder}/*.parquet").select(COLUMNS)).collect(engine="streaming")
+    }
 
 
 def pandas_clean(folder: str) -> dict:
     import pandas as pd
 
     frame = pd.read_parquet(folder, columns=COLUMNS)
-    frame = frame[frame["invoice_line_no"].notna() & frame["date"].notna() & frame["sale_dollars"].notna()
-                  & (frame["sale_bottles"] > 0) & (frame["sale_dollars"] > 0)]  # fmt: skip
+    frame = frame[
+        frame["invoice_line_no"].notna()
+        & frame["date"].notna()
+        & frame["sale_dollars"].notna()
+        & (frame["sale_bottles"] > 0)
+        & (frame["sale_dollars"] > 0)
+    ]
     frame = frame.drop_duplicates(subset=["date", "invoice_line_no"], keep="first")
     for column in ("county", "im_desc"):
         frame[column] = frame[column].str.strip().fillna("Unknown").replace("", "Unknown")
@@ -170,7 +214,7 @@ def duckdb_clean(folder: str) -> dict:
               FROM read_parquet('{folder}/*.parquet', filename = true, file_row_number = true)
               WHERE invoice_line_no IS NOT NULL AND date IS NOT NULL AND sale_dollars IS NOT NULL
                 AND sale_bottles > 0 AND sale_dollars > 0)
-        WHERE n = 1""")  # fmt: skip
+        WHERE n = 1""")
     return {"cleaned": con}
 
 
@@ -203,7 +247,10 @@ def comparable(stage: str, results: dict):
         cleaned = cleaned.sql("SELECT * FROM cleaned").pl() if hasattr(cleaned, "sql") else pl.from_pandas(cleaned)
     return {
         "digest": cleaned.group_by("date", "county").agg(
-            pl.len().alias("rows"), pl.col("sale_dollars").sum(), pl.col("invoice_line_no").n_unique(), pl.col("im_desc").n_unique()
+            pl.len().alias("rows"),
+            pl.col("sale_dollars").sum(),
+            pl.col("invoice_line_no").n_unique(),
+            pl.col("im_desc").n_unique(),
         )
     }
 
@@ -239,7 +286,10 @@ def check_equal(reference: Path, other: Path, label: str) -> None:
         normalise = [pl.col(pl.Datetime).dt.date(), cs.integer().cast(pl.Int64)]
         try:
             assert_frame_equal(
-                expected.with_columns(normalise).sort(keys), got.with_columns(normalise).sort(keys), check_exact=False, rel_tol=1e-9
+                expected.with_columns(normalise).sort(keys),
+                got.with_columns(normalise).sort(keys),
+                check_exact=False,
+                rel_tol=1e-9,
             )
         except AssertionError as error:
             raise SystemExit(f"{label} disagrees with polars on {path.stem}: {error}") from error
@@ -254,8 +304,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
         measure_in_this_process(*args.child)
         return []
     table = []
-    print(f"{'rows':>11} {'stage':>10} {'engine':>7} {'seconds':>8} {'peak MB':>8} {'import MB':>9} "
-          f"{'pandas/x time':>14} {'x/pandas RSS':>13} {'x/duckdb time':>14}")  # fmt: skip
+    print(
+        f"{'rows':>11} {'stage':>10} {'engine':>7} {'seconds':>8} {'peak MB':>8} {'import MB':>9} "
+        f"{'pandas/x time':>14} {'x/pandas RSS':>13} {'x/duckdb time':>14}"
+    )
     for rows in args.rows or [1_000_000, 10_000_000]:
         with tempfile.TemporaryDirectory() as tmp:
             workdir = Path(tmp)
@@ -264,20 +316,29 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 folder = cleaned_dir if stage == "aggregates" else raw_dir
                 measured = {engine: measure(stage, engine, folder, workdir / f"{stage}-{engine}") for engine in ENGINES}
                 for engine in ENGINES[1:]:
-                    check_equal(workdir / f"{stage}-polars", workdir / f"{stage}-{engine}", f"{engine} ({stage}, {rows:,} rows)")
+                    check_equal(
+                        workdir / f"{stage}-polars", workdir / f"{stage}-{engine}", f"{engine} ({stage}, {rows:,} rows)"
+                    )
                 pandas, duckdb = measured["pandas"], measured["duckdb"]
                 for engine, result in measured.items():
                     row = {
-                        "rows": rows, "stage": stage, "engine": engine, **result,
+                        "rows": rows,
+                        "stage": stage,
+                        "engine": engine,
+                        **result,
                         "pandas_over_engine_time": pandas["seconds"] / result["seconds"],
                         "engine_over_pandas_rss": result["peak_rss_mb"] / pandas["peak_rss_mb"],
                         "engine_over_duckdb_time": result["seconds"] / duckdb["seconds"],
-                    }  # fmt: skip
+                    }
                     table.append(row)
-                    print(f"{rows:>11,} {stage:>10} {engine:>7} {row['seconds']:>8.2f} {row['peak_rss_mb']:>8.0f} {row['import_rss_mb']:>9.0f} "
-                          f"{row['pandas_over_engine_time']:>13.1f}x {row['engine_over_pandas_rss']:>12.2f}x {row['engine_over_duckdb_time']:>13.2f}x")  # fmt: skip
-    print("targets (aggregates stage): polars ≥ 10x faster than pandas, ≤ 1/3 of its peak RSS, within 1.5x of DuckDB; "
-          "every engine's results checked equal to polars'. Peak includes the import-only RSS shown.")  # fmt: skip
+                    print(
+                        f"{rows:>11,} {stage:>10} {engine:>7} {row['seconds']:>8.2f} {row['peak_rss_mb']:>8.0f} {row['import_rss_mb']:>9.0f} "
+                        f"{row['pandas_over_engine_time']:>13.1f}x {row['engine_over_pandas_rss']:>12.2f}x {row['engine_over_duckdb_time']:>13.2f}x"
+                    )
+    print(
+        "targets (aggregates stage): polars ≥ 10x faster than pandas, ≤ 1/3 of its peak RSS, within 1.5x of DuckDB; "
+        "every engine's results checked equal to polars'. Peak includes the import-only RSS shown."
+    )
     return table
 
 

@@ -39,30 +39,44 @@ VENDORS = ["Diageo Americas", "Sazerac Company Inc", "Heaven Hill Brands", "Prox
 
 def write_source(folder: Path, days: int, rows_per_day: int) -> Path:
     """One CSV per day in the Iowa liquor sales schema, plus a registry declaring it; returns the registry."""
-    builtin = yaml.safe_load((Path(__file__).resolve().parents[1] / "odf_assets/sources/sources.yaml").read_text())["sources"][0]
+    builtin = yaml.safe_load((Path(__file__).resolve().parents[1] / "odf_assets/sources/sources.yaml").read_text())[
+        "sources"
+    ][0]
     (folder / "days").mkdir(parents=True)
     rng = np.random.default_rng(7)
     for offset in range(days):
         day = FIRST_DAY + timedelta(days=offset)
         bottles = rng.choice([1, 2, 3, 6, 12, 24], rows_per_day)
         retail = rng.uniform(8, 60, rows_per_day).round(2)
-        pl.DataFrame({
-            "invoice_line_no": [f"INV-{day:%y%m%d}{i:06d}" for i in range(rows_per_day)],
-            "date": [day.isoformat()] * rows_per_day,
-            "store": rng.integers(2000, 5000, rows_per_day),
-            "name": "Store", "city": "Des Moines",
-            "county": rng.choice(COUNTIES, rows_per_day),
-            "category_name": "Vodka", "vendor_name": rng.choice(VENDORS, rows_per_day), "im_desc": "Item",
-            "bottle_volume_ml": rng.choice([750, 1000, 1750], rows_per_day),
-            "state_bottle_retail": retail, "sale_bottles": bottles,
-            "sale_dollars": (bottles * retail).round(2), "sale_liters": (bottles * 0.75).round(2),
-        }).write_csv(folder / "days" / f"{day.isoformat()}.csv")  # fmt: skip
+        pl.DataFrame(
+            {
+                "invoice_line_no": [f"INV-{day:%y%m%d}{i:06d}" for i in range(rows_per_day)],
+                "date": [day.isoformat()] * rows_per_day,
+                "store": rng.integers(2000, 5000, rows_per_day),
+                "name": "Store",
+                "city": "Des Moines",
+                "county": rng.choice(COUNTIES, rows_per_day),
+                "category_name": "Vodka",
+                "vendor_name": rng.choice(VENDORS, rows_per_day),
+                "im_desc": "Item",
+                "bottle_volume_ml": rng.choice([750, 1000, 1750], rows_per_day),
+                "state_bottle_retail": retail,
+                "sale_bottles": bottles,
+                "sale_dollars": (bottles * retail).round(2),
+                "sale_liters": (bottles * 0.75).round(2),
+            }
+        ).write_csv(folder / "days" / f"{day.isoformat()}.csv")
     last = FIRST_DAY + timedelta(days=days - 1)
     source = {
         **{k: builtin[k] for k in ("schema", "key", "checks", "aggregates", "format")},
-        "name": SOURCE, "description": "Generated year of liquor sales (benchmark).", "license": "CC0-1.0",
-        "owner": "ODF bench", "url_template": "days/{date}.csv", "start_date": FIRST_DAY.isoformat(), "end_date": last.isoformat(),
-    }  # fmt: skip
+        "name": SOURCE,
+        "description": "Generated year of liquor sales (benchmark).",
+        "license": "CC0-1.0",
+        "owner": "ODF bench",
+        "url_template": "days/{date}.csv",
+        "start_date": FIRST_DAY.isoformat(),
+        "end_date": last.isoformat(),
+    }
     registry = folder / "bench_sources.yaml"
     registry.write_text(yaml.safe_dump({"sources": [source]}, sort_keys=False))
     return registry
@@ -98,7 +112,9 @@ def run_each(job, keys: list[str]) -> list[float]:
     with dg.DagsterInstance.ephemeral() as instance:
         for key in keys:
             started = time.perf_counter()
-            assert job.execute_in_process(instance=instance, partition_key=key, run_config=QUIET, raise_on_error=True).success
+            assert job.execute_in_process(
+                instance=instance, partition_key=key, run_config=QUIET, raise_on_error=True
+            ).success
             times.append(time.perf_counter() - started)
     return times
 
@@ -118,8 +134,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--rows-per-day", type=int, default=2000)
-    parser.add_argument("--sample", type=int, default=12, help="per-partition runs actually executed (spread over the year)")
-    parser.add_argument("--full-baseline", action="store_true", help="run all --days per-partition runs instead of a sample")
+    parser.add_argument(
+        "--sample", type=int, default=12, help="per-partition runs actually executed (spread over the year)"
+    )
+    parser.add_argument(
+        "--full-baseline", action="store_true", help="run all --days per-partition runs instead of a sample"
+    )
     args = parser.parse_args()
     import warnings
 
@@ -130,17 +150,23 @@ def main() -> None:
         folder = Path(tmp)
         t0 = time.perf_counter()
         os.environ["ODF_SOURCES"] = str(write_source(folder / "source", args.days, args.rows_per_day))
-        print(f"generated {args.days} daily files x {args.rows_per_day} rows in {time.perf_counter() - t0:.1f}s; source {SOURCE} via ODF_SOURCES")
+        print(
+            f"generated {args.days} daily files x {args.rows_per_day} rows in {time.perf_counter() - t0:.1f}s; source {SOURCE} via ODF_SOURCES"
+        )
         job = load_job(folder / "policy")
         policy = job.asset_layer.asset_graph.get(dg.AssetKey(["raw", SOURCE])).backfill_policy
         keys = job.partitions_def.get_partition_keys()
         per_run = policy.max_partitions_per_run or len(keys)
-        print(f"job {job.name}: {len(job.asset_layer.executable_asset_keys)} assets, {len(keys)} partitions; "
-              f"policy {policy.policy_type.value} max_partitions_per_run={policy.max_partitions_per_run}")  # fmt: skip
+        print(
+            f"job {job.name}: {len(job.asset_layer.executable_asset_keys)} assets, {len(keys)} partitions; "
+            f"policy {policy.policy_type.value} max_partitions_per_run={policy.max_partitions_per_run}"
+        )
 
         runs, policy_seconds = run_ranges(job, keys, per_run)
         assert stored_partitions(folder / "policy") == len(keys), "the range runs did not store every partition"
-        print(f"  with BackfillPolicy : {runs:>4} runs  {policy_seconds:8.1f}s wall  (expected ceil({len(keys)}/{per_run}) = {math.ceil(len(keys) / per_run)})")
+        print(
+            f"  with BackfillPolicy : {runs:>4} runs  {policy_seconds:8.1f}s wall  (expected ceil({len(keys)}/{per_run}) = {math.ceil(len(keys) / per_run)})"
+        )
 
         job_single = load_job(folder / "single")
         count = len(keys) if args.full_baseline else min(args.sample, len(keys))
@@ -149,15 +175,27 @@ def main() -> None:
         assert stored_partitions(folder / "single") == count
         per_partition = statistics.mean(times)
         single_seconds = sum(times) if args.full_baseline else per_partition * len(keys)
-        label = "measured" if args.full_baseline else f"extrapolated from {count} sampled runs (mean {per_partition:.2f}s, median {statistics.median(times):.2f}s)"
+        label = (
+            "measured"
+            if args.full_baseline
+            else f"extrapolated from {count} sampled runs (mean {per_partition:.2f}s, median {statistics.median(times):.2f}s)"
+        )
         print(f"  one run per partition: {len(keys):>4} runs  {single_seconds:8.1f}s wall  ({label})")
-        print(f"  in-process speed-up: {single_seconds / policy_seconds:.1f}x with {len(keys) / runs:.0f}x fewer runs; target <= 12 runs: {'met' if runs <= 12 else 'MISSED'}")
+        print(
+            f"  in-process speed-up: {single_seconds / policy_seconds:.1f}x with {len(keys) / runs:.0f}x fewer runs; target <= 12 runs: {'met' if runs <= 12 else 'MISSED'}"
+        )
 
         env = {**os.environ}
         overhead = statistics.median(code_load_seconds(env) for _ in range(3))
-        print(f"  per-run code-location load in a fresh process: {overhead:.1f}s (median of 3) -- a real run launcher or")
-        print(f"  Kubernetes pod pays it per run (pods add scheduling and image start on top): about {overhead * runs:.0f}s")
-        print(f"  for the policy's {runs} runs vs {overhead * len(keys):.0f}s for {len(keys)} runs, not included above.")
+        print(
+            f"  per-run code-location load in a fresh process: {overhead:.1f}s (median of 3) -- a real run launcher or"
+        )
+        print(
+            f"  Kubernetes pod pays it per run (pods add scheduling and image start on top): about {overhead * runs:.0f}s"
+        )
+        print(
+            f"  for the policy's {runs} runs vs {overhead * len(keys):.0f}s for {len(keys)} runs, not included above."
+        )
 
 
 if __name__ == "__main__":

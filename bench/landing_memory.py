@@ -44,8 +44,10 @@ def write_landing_file(path: Path, megabytes: float) -> int:
             for values in rows:
                 count += 1
                 sepal = '"n/a"' if count % 100 == 0 else values[0]
-                lines.append(f'{{"id": "item-{count:09d}", "sepal_length": {sepal}, "sepal_width": {values[1]}, '
-                             f'"petal_length": {values[2]}, "petal_width": {values[3]}}}\n')  # fmt: skip
+                lines.append(
+                    f'{{"id": "item-{count:09d}", "sepal_length": {sepal}, "sepal_width": {values[1]}, '
+                    f'"petal_length": {values[2]}, "petal_width": {values[3]}}}\n'
+                )
             block = "".join(lines)
             handle.write(block)
             written += len(block)
@@ -77,7 +79,9 @@ def child(base: str, mode: str) -> dict:
     model = store.load_current_model(storage)
     with tempfile.TemporaryDirectory(dir=storage.staging_dir()) as workdir:
         if mode == "streamed":  # what iris_predictions runs
-            scored = scoring.score_day(storage, DAY, Path(workdir), model, datetime.now(UTC), settings.landing_max_file_bytes())
+            scored = scoring.score_day(
+                storage, DAY, Path(workdir), model, datetime.now(UTC), settings.landing_max_file_bytes()
+            )
             predictions, rejects, landed_keys = scored.predictions, scored.rejects, scored.landed_keys
         else:  # the same parser and validation, everything in memory
             card, session, sig = model
@@ -86,20 +90,36 @@ def child(base: str, mode: str) -> dict:
             valid, rejected = transforms.validate(landed)
             probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
             predictions = transforms.prediction_frame(
-                valid, probabilities, day=date.fromisoformat(DAY), model_version=card["model_version"],
-                model_checksum=card["sha256"], predicted_at=datetime.now(UTC),
-            ).lazy()  # fmt: skip
-            rejects, landed_keys = transforms.reject_frame(rejected, date.fromisoformat(DAY)).lazy(), transforms.key_hashes(landed)
+                valid,
+                probabilities,
+                day=date.fromisoformat(DAY),
+                model_version=card["model_version"],
+                model_checksum=card["sha256"],
+                predicted_at=datetime.now(UTC),
+            ).lazy()
+            rejects, landed_keys = (
+                transforms.reject_frame(rejected, date.fromisoformat(DAY)).lazy(),
+                transforms.key_hashes(landed),
+            )
         # What the IO manager does with each output, then the coverage check's anti-join.
         write_parquet(predictions, Path(f"{workdir}/predictions.parquet"))
         write_parquet(rejects, Path(f"{workdir}/rejects.parquet"))
-        stored = [pl.scan_parquet(f"{workdir}/{name}.parquet").select(list(transforms.SOURCE_COLUMNS)) for name in ("predictions", "rejects")]
+        stored = [
+            pl.scan_parquet(f"{workdir}/{name}.parquet").select(list(transforms.SOURCE_COLUMNS))
+            for name in ("predictions", "rejects")
+        ]
         unaccounted = transforms.unaccounted_count(landed_keys, *stored)
         counts = [len(landed_keys), *(frame.select(pl.len()).collect().item() for frame in stored)]
     return {
-        "mode": mode, "records": counts[0], "predicted": counts[1], "rejected": counts[2], "unaccounted": unaccounted,
-        "total_s": round(time.perf_counter() - started, 1), "import_rss_mb": round(imported), "peak_rss_mb": round(peak_rss_mb()),
-    }  # fmt: skip
+        "mode": mode,
+        "records": counts[0],
+        "predicted": counts[1],
+        "rejected": counts[2],
+        "unaccounted": unaccounted,
+        "total_s": round(time.perf_counter() - started, 1),
+        "import_rss_mb": round(imported),
+        "peak_rss_mb": round(peak_rss_mb()),
+    }
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -118,16 +138,25 @@ def main(argv: list[str] | None = None) -> dict:
         print(f"landing file: {size_mb:.0f} MB, {records:,} records", flush=True)
         runs = {}
         for mode in MODES:
-            done = subprocess.run([sys.executable, "-m", "bench.landing_memory", "--child", base, mode],
-                                  capture_output=True, text=True, check=True)  # fmt: skip
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.landing_memory", "--child", base, mode],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
             runs[mode] = json.loads(done.stdout.strip().splitlines()[-1])
             run = runs[mode]
-            print(f"  {mode:<11} peak RSS {run['peak_rss_mb']:>5} MB (after imports {run['import_rss_mb']} MB), "
-                  f"{run['total_s']} s, {run['predicted']:,} predicted, {run['rejected']:,} rejected, {run['unaccounted']} unaccounted", flush=True)  # fmt: skip
+            print(
+                f"  {mode:<11} peak RSS {run['peak_rss_mb']:>5} MB (after imports {run['import_rss_mb']} MB), "
+                f"{run['total_s']} s, {run['predicted']:,} predicted, {run['rejected']:,} rejected, {run['unaccounted']} unaccounted",
+                flush=True,
+            )
     peak = runs["streamed"]["peak_rss_mb"]
     verdict = "met" if peak <= TARGET_PEAK_MB else "NOT met"
-    print(f"streamed peak {peak} MB vs target ≤ {TARGET_PEAK_MB} MB for {size_mb:.0f} MB: {verdict}; "
-          f"whole-file read {runs['whole_file']['peak_rss_mb'] / peak:.1f}× the streamed peak")  # fmt: skip
+    print(
+        f"streamed peak {peak} MB vs target ≤ {TARGET_PEAK_MB} MB for {size_mb:.0f} MB: {verdict}; "
+        f"whole-file read {runs['whole_file']['peak_rss_mb'] / peak:.1f}× the streamed peak"
+    )
     return {"size_mb": size_mb, "records": records, "runs": runs}
 
 

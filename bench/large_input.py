@@ -41,22 +41,24 @@ def generate_csv(path: Path, target_bytes: int) -> int:
             n = CHUNK_ROWS
             bottles = rng.choice([1, 2, 3, 6, 12, 24], n)
             price = rng.choice([12.5, 17.24, 20.99, 26.24, 32.99, 35.99], n)
-            chunk = pl.DataFrame({
-                "invoice_line_no": pl.Series(np.arange(rows, rows + n)).cast(pl.String).str.pad_start(12, "0"),
-                "date": ["2024-06-01"] * n,
-                "store": rng.integers(2000, 6000, n),
-                "name": pl.Series(rng.integers(0, 2000, n)).cast(pl.String).str.replace(r"^", "Store "),
-                "city": pl.Series(rng.choice(["Des Moines", "Cedar Rapids", "Davenport", "Iowa City", "Ames"], n)),
-                "county": pl.Series(rng.choice(["Polk", "Linn", "Scott", "Johnson", "Story"], n)),
-                "category_name": pl.Series(rng.choice(["American Vodkas", "Canadian Whiskies", "Spiced Rum"], n)),
-                "vendor_name": pl.Series(rng.choice(["Diageo Americas", "Sazerac Company Inc", "Proximo"], n)),
-                "im_desc": pl.Series(rng.integers(0, 3000, n)).cast(pl.String).str.replace(r"^", "Item "),
-                "bottle_volume_ml": rng.choice([375, 750, 1000, 1750], n),
-                "state_bottle_retail": price,
-                "sale_bottles": bottles,
-                "sale_dollars": (bottles * price).round(2),
-                "sale_liters": (bottles * 0.75).round(2),
-            })  # fmt: skip
+            chunk = pl.DataFrame(
+                {
+                    "invoice_line_no": pl.Series(np.arange(rows, rows + n)).cast(pl.String).str.pad_start(12, "0"),
+                    "date": ["2024-06-01"] * n,
+                    "store": rng.integers(2000, 6000, n),
+                    "name": pl.Series(rng.integers(0, 2000, n)).cast(pl.String).str.replace(r"^", "Store "),
+                    "city": pl.Series(rng.choice(["Des Moines", "Cedar Rapids", "Davenport", "Iowa City", "Ames"], n)),
+                    "county": pl.Series(rng.choice(["Polk", "Linn", "Scott", "Johnson", "Story"], n)),
+                    "category_name": pl.Series(rng.choice(["American Vodkas", "Canadian Whiskies", "Spiced Rum"], n)),
+                    "vendor_name": pl.Series(rng.choice(["Diageo Americas", "Sazerac Company Inc", "Proximo"], n)),
+                    "im_desc": pl.Series(rng.integers(0, 3000, n)).cast(pl.String).str.replace(r"^", "Item "),
+                    "bottle_volume_ml": rng.choice([375, 750, 1000, 1750], n),
+                    "state_bottle_retail": price,
+                    "sale_bottles": bottles,
+                    "sale_dollars": (bottles * price).round(2),
+                    "sale_liters": (bottles * 0.75).round(2),
+                }
+            )
             chunk.write_csv(handle, include_header=first)
             first, rows = False, rows + n
     return rows
@@ -99,12 +101,20 @@ def run_pipeline(csv_path: str, parquet_path: str) -> None:
     stored = Path(str(written["2024-06-01"]["uri"].value))
     Path(parquet_path).write_bytes(stored.read_bytes()) if not Path(parquet_path).exists() else None
     rows = pl.scan_parquet(stored).select(pl.len()).collect().item()
-    print(json.dumps({
-        "phases_s": {name: at - marks[i][1] for i, (name, at) in enumerate(marks[1:])},
-        "total_s": marks[-1][1] - marks[0][1], "cpu_s": cpu_used, "peak_rss_mb": peak_mb, "rows": rows,
-        "peak_anon_mb": sampler.peaks["RssAnon"], "peak_file_mb": sampler.peaks["RssFile"],
-        "checks": {verdict.check: verdict.passed for verdict in verdicts},
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "phases_s": {name: at - marks[i][1] for i, (name, at) in enumerate(marks[1:])},
+                "total_s": marks[-1][1] - marks[0][1],
+                "cpu_s": cpu_used,
+                "peak_rss_mb": peak_mb,
+                "rows": rows,
+                "peak_anon_mb": sampler.peaks["RssAnon"],
+                "peak_file_mb": sampler.peaks["RssFile"],
+                "checks": {verdict.check: verdict.passed for verdict in verdicts},
+            }
+        )
+    )
 
 
 def cpu_seconds() -> float:
@@ -126,10 +136,20 @@ def run_bare_polars(csv_path: str, parquet_path: str) -> None:
     seconds, cpu_used = time.perf_counter() - started, cpu_seconds() - cpu_start
     sampler.running = False
     rows = pl.scan_parquet(parquet_path).select(pl.len()).collect().item()
-    print(json.dumps({
-        "phases_s": {"scan_csv→sink_parquet": seconds}, "total_s": seconds, "cpu_s": cpu_used, "peak_rss_mb": peak_rss_mb(), "rows": rows,
-        "peak_anon_mb": sampler.peaks["RssAnon"], "peak_file_mb": sampler.peaks["RssFile"], "checks": {},
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "phases_s": {"scan_csv→sink_parquet": seconds},
+                "total_s": seconds,
+                "cpu_s": cpu_used,
+                "peak_rss_mb": peak_rss_mb(),
+                "rows": rows,
+                "peak_anon_mb": sampler.peaks["RssAnon"],
+                "peak_file_mb": sampler.peaks["RssFile"],
+                "checks": {},
+            }
+        )
+    )
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -156,24 +176,34 @@ def main(argv: list[str] | None = None) -> dict:
             raise SystemExit(f"{label}: row count mismatch: wrote {generated_rows}, Parquet has {result['rows']}")
     budget = 100 + 3 * parquet_mb
     cores = min(os.cpu_count() or 1, 2)
-    print(f"CSV {csv_mb:,.0f} MB, {generated_rows:,} rows → Parquet {parquet_mb:,.0f} MB (zstd); "
-          f"RSS budget 100 + 3 × {parquet_mb:,.0f} = {budget:,.0f} MB; {cores} cores")  # fmt: skip
-    print(f"{'CSV read chunks':<28} {'seconds':>8} {'rows/s':>11} {'MB/s/core':>10} {'anon MB':>8} {'file MB':>8} {'peak MB':>8} {'peak/budget':>12}")
+    print(
+        f"CSV {csv_mb:,.0f} MB, {generated_rows:,} rows → Parquet {parquet_mb:,.0f} MB (zstd); "
+        f"RSS budget 100 + 3 × {parquet_mb:,.0f} = {budget:,.0f} MB; {cores} cores"
+    )
+    print(
+        f"{'CSV read chunks':<28} {'seconds':>8} {'rows/s':>11} {'MB/s/core':>10} {'anon MB':>8} {'file MB':>8} {'peak MB':>8} {'peak/budget':>12}"
+    )
     for label, result in runs.items():
         seconds = result["total_s"]
         ratio = result["peak_rss_mb"] / budget
-        print(f"{label:<28} {seconds:>8.1f} {generated_rows / seconds:>11,.0f} {csv_mb / seconds / cores:>10,.1f} "
-              f"{result['peak_anon_mb']:>8,.0f} {result['peak_file_mb']:>8,.0f} {result['peak_rss_mb']:>8,.0f} "
-              f"{ratio:>11.2f}x {'meets' if ratio <= 1 else 'MISSES'}")  # fmt: skip
+        print(
+            f"{label:<28} {seconds:>8.1f} {generated_rows / seconds:>11,.0f} {csv_mb / seconds / cores:>10,.1f} "
+            f"{result['peak_anon_mb']:>8,.0f} {result['peak_file_mb']:>8,.0f} {result['peak_rss_mb']:>8,.0f} "
+            f"{ratio:>11.2f}x {'meets' if ratio <= 1 else 'MISSES'}"
+        )
     odf = runs[ODF_DEFAULT]
     phases = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in odf["phases_s"].items())
-    print("anon = the step's own memory; file = the memory-mapped CSV's page cache, which the kernel can drop; "
-          "peak = the process's high-water mark (VmHWM), Dagster and ODF imported.")
+    print(
+        "anon = the step's own memory; file = the memory-mapped CSV's page cache, which the kernel can drop; "
+        "peak = the process's high-water mark (VmHWM), Dagster and ODF imported."
+    )
     print(f"phases ({ODF_DEFAULT}): {phases}; checks passed: {odf['checks']}")
     bare = runs[BARE_POLARS]
-    print(f"ODF's whole raw step runs at {bare['total_s'] / odf['total_s']:.0%} of bare Polars' throughput by wall time "
-          f"({odf['total_s']:.1f} s vs {bare['total_s']:.1f} s) and {bare['cpu_s'] / odf['cpu_s']:.0%} by CPU time "
-          f"({odf['cpu_s']:.1f} s vs {bare['cpu_s']:.1f} s), peak RSS {odf['peak_rss_mb'] / bare['peak_rss_mb']:.2f}x its")
+    print(
+        f"ODF's whole raw step runs at {bare['total_s'] / odf['total_s']:.0%} of bare Polars' throughput by wall time "
+        f"({odf['total_s']:.1f} s vs {bare['total_s']:.1f} s) and {bare['cpu_s'] / odf['cpu_s']:.0%} by CPU time "
+        f"({odf['cpu_s']:.1f} s vs {bare['cpu_s']:.1f} s), peak RSS {odf['peak_rss_mb'] / bare['peak_rss_mb']:.2f}x its"
+    )
     return {"csv_mb": csv_mb, "parquet_mb": parquet_mb, "rss_budget_mb": budget, "rows": generated_rows, "runs": runs}
 
 
@@ -186,10 +216,21 @@ BARE_POLARS = "bare Polars (reference)"
 
 
 def run_child(csv_path: Path, parquet_path: Path, chunk_setting: str | None, bare: bool = False) -> dict:
-    env = {name: value for name, value in os.environ.items() if name not in ("POLARS_CSV_CHUNK_SIZE", "ODF_CSV_READ_CHUNK_BYTES")}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if name not in ("POLARS_CSV_CHUNK_SIZE", "ODF_CSV_READ_CHUNK_BYTES")
+    }
     if chunk_setting is not None:
         env["ODF_CSV_READ_CHUNK_BYTES"] = chunk_setting
-    child = [sys.executable, "-m", "bench.large_input", "--bare-child" if bare else "--child", str(csv_path), str(parquet_path)]
+    child = [
+        sys.executable,
+        "-m",
+        "bench.large_input",
+        "--bare-child" if bare else "--child",
+        str(csv_path),
+        str(parquet_path),
+    ]
     done = subprocess.run(child, capture_output=True, text=True, check=True, env=env)
     return json.loads(done.stdout.strip().splitlines()[-1])
 

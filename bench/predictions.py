@@ -69,15 +69,26 @@ def asset_path(session, sig, frame: pl.DataFrame) -> pl.DataFrame:
     valid, _ = transforms.validate(frame)
     probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
     return transforms.prediction_frame(
-        valid, probabilities, day=date(2024, 1, 1), model_version="bench", model_checksum="bench", predicted_at=datetime.now(UTC)
+        valid,
+        probabilities,
+        day=date(2024, 1, 1),
+        model_version="bench",
+        model_checksum="bench",
+        predicted_at=datetime.now(UTC),
     )
 
 
 def landed_frame(rows: np.ndarray) -> pl.DataFrame:
     n = len(rows)
-    columns = {"source_file": ["bench.jsonl"] * n, "source_version": ["1"] * n, "line": np.arange(1, n + 1),
-               "id": [f"item-{i}" for i in range(n)], **{f: rows[:, i].astype(np.float64) for i, f in enumerate(transforms.FEATURES)},
-               "record": [None] * n, "problem": [None] * n}  # fmt: skip
+    columns = {
+        "source_file": ["bench.jsonl"] * n,
+        "source_version": ["1"] * n,
+        "line": np.arange(1, n + 1),
+        "id": [f"item-{i}" for i in range(n)],
+        **{f: rows[:, i].astype(np.float64) for i, f in enumerate(transforms.FEATURES)},
+        "record": [None] * n,
+        "problem": [None] * n,
+    }
     return pl.DataFrame(columns, schema=transforms.LANDED_SCHEMA)
 
 
@@ -90,7 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     onnx_bytes = to_onnx_bytes(train_iris_classifier(iris_holdout()))
     session, sig = session_for(onnx_bytes, sha256(onnx_bytes))
     rows = make_rows(args.rows)
-    print(f"model sha256 {sha256(onnx_bytes)[:12]}, {args.rows:,} rows, {os.cpu_count()} CPUs, onnxruntime threads: default")
+    print(
+        f"model sha256 {sha256(onnx_bytes)[:12]}, {args.rows:,} rows, {os.cpu_count()} CPUs, onnxruntime threads: default"
+    )
 
     old_seconds, old_result = per_item(session, sig, rows)
     new_seconds, new_result = timed(args.repeats, lambda: predict_probabilities(session, sig, rows))
@@ -100,11 +113,15 @@ def main(argv: list[str] | None = None) -> int:
 
     old_rate, new_rate, path_rate = args.rows / old_seconds, args.rows / new_seconds, args.rows / path_seconds
     print(f"per-item, ThreadPoolExecutor({OLD_DESIGN_THREADS}):  {old_rate:>14,.0f} rows/s  ({old_seconds:.3f} s)")
-    print(f"batched, one run:                  {new_rate:>14,.0f} rows/s  ({new_seconds:.4f} s, median of {args.repeats})")
+    print(
+        f"batched, one run:                  {new_rate:>14,.0f} rows/s  ({new_seconds:.4f} s, median of {args.repeats})"
+    )
     print(f"batched asset path (validate+score+frame): {path_rate:>10,.0f} rows/s  ({path_seconds:.4f} s)")
     print(f"ratio batched / per-item:          {new_rate / old_rate:>14,.1f}x   (max |Δprobability| {max_diff:.2e})")
     ratio_ok, rate_ok = new_rate / old_rate >= TARGET_RATIO, new_rate >= TARGET_ROWS_PER_SECOND
-    print(f"target ≥ {TARGET_RATIO}x: {'met' if ratio_ok else 'NOT met'}; target ≥ {TARGET_ROWS_PER_SECOND:,} rows/s: {'met' if rate_ok else 'NOT met'}")
+    print(
+        f"target ≥ {TARGET_RATIO}x: {'met' if ratio_ok else 'NOT met'}; target ≥ {TARGET_ROWS_PER_SECOND:,} rows/s: {'met' if rate_ok else 'NOT met'}"
+    )
     return 0
 
 

@@ -68,7 +68,10 @@ def commands(odf: str) -> dict[str, tuple[list[str], int]]:
         "import odf_assets.definitions": ([python, "-c", "import odf_assets.definitions"], 0),
         "odf --help": ([odf, "--help"], 0),
         "odf materialize --start bad (argument error)": ([odf, "materialize", "--start", "bad"], 2),
-        "dagster definitions validate": ([str(BIN / "dagster"), "definitions", "validate", "-m", "odf_assets.definitions"], 0),
+        "dagster definitions validate": (
+            [str(BIN / "dagster"), "definitions", "validate", "-m", "odf_assets.definitions"],
+            0,
+        ),
     }
 
 
@@ -90,7 +93,9 @@ def measure_processes(repeat: int, workdir: Path) -> dict[str, dict[str, float]]
                 samples[name][mode].append(_time(command, {**_env(prefix, write=False), **home}, expect))
         if uv:
             # `uv run` syncs first; with compile-bytecode set it re-checks every installed file's bytecode.
-            samples.setdefault("uv run odf --help", {"compiled": []})["compiled"].append(_time([uv, "run", "odf", "--help"], dict(os.environ)))
+            samples.setdefault("uv run odf --help", {"compiled": []})["compiled"].append(
+                _time([uv, "run", "odf", "--help"], dict(os.environ))
+            )
     return {name: {mode: min(values) for mode, values in modes.items() if values} for name, modes in samples.items()}
 
 
@@ -153,11 +158,21 @@ def main(argv: list[str] | None = None) -> dict:
     for name, modes in processes.items():
         cells = "".join(f" {modes[mode]:>8.2f}s" if mode in modes else f" {'-':>9}" for mode in ("no .pyc", "compiled"))
         print(f"{name:<52}{cells}")
-    ratios = {mode: processes["import odf_assets.definitions"][mode] / processes["import dagster"][mode] for mode in ("no .pyc", "compiled")}
-    cli = max(processes["odf --help"]["compiled"], processes["odf materialize --start bad (argument error)"]["compiled"])
-    print(f"\ndefinitions / dagster: {ratios['no .pyc']:.2f}x without .pyc, {ratios['compiled']:.2f}x compiled (target ≤ {TARGET_DEFINITIONS_RATIO}x): "
-          + ("met" if ratios["compiled"] <= TARGET_DEFINITIONS_RATIO else "NOT met"))
-    print(f"odf --help / argument error: {cli:.2f}s (target ≤ {TARGET_CLI_SECONDS}s): " + ("met" if cli <= TARGET_CLI_SECONDS else "NOT met"))
+    ratios = {
+        mode: processes["import odf_assets.definitions"][mode] / processes["import dagster"][mode]
+        for mode in ("no .pyc", "compiled")
+    }
+    cli = max(
+        processes["odf --help"]["compiled"], processes["odf materialize --start bad (argument error)"]["compiled"]
+    )
+    print(
+        f"\ndefinitions / dagster: {ratios['no .pyc']:.2f}x without .pyc, {ratios['compiled']:.2f}x compiled (target ≤ {TARGET_DEFINITIONS_RATIO}x): "
+        + ("met" if ratios["compiled"] <= TARGET_DEFINITIONS_RATIO else "NOT met")
+    )
+    print(
+        f"odf --help / argument error: {cli:.2f}s (target ≤ {TARGET_CLI_SECONDS}s): "
+        + ("met" if cli <= TARGET_CLI_SECONDS else "NOT met")
+    )
     if dev:
         print()
         for name, seconds in dev.items():

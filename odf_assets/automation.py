@@ -31,7 +31,9 @@ def _follow(input_updated: dg.AutomationCondition, label: str) -> dg.AutomationC
 
 
 _UPDATED = (AC.newly_updated() & ~AC.executed_with_root_target()).with_label("newly_updated_without_root")
-_UPDATED_OUTSIDE_INGEST = (_UPDATED & ~AC.executed_with_tags(tag_keys={INGEST_RUN_TAG})).with_label("newly_updated_outside_ingest")
+_UPDATED_OUTSIDE_INGEST = (_UPDATED & ~AC.executed_with_tags(tag_keys={INGEST_RUN_TAG})).with_label(
+    "newly_updated_outside_ingest"
+)
 
 # Daily assets inside the ingest jobs (aggregates, sales, analysis): follow a raw day materialized
 # any other way (odf trigger, a backfill of the raw asset, the UI).
@@ -44,7 +46,9 @@ FOLLOW_EVERY_INPUT_UPDATE = _follow(_UPDATED, "follow_every_input_update")
 _DAY_MATERIALIZED = (AC.newly_updated() & ~AC.executed_with_root_target()).with_label("newly_materialized")
 FOLLOW_WEEK_OF_DAYS = (
     AC.any_deps_match(_DAY_MATERIALIZED).since_last_handled()
-    & ~AC.any_deps_match(AC.missing() | AC.will_be_requested() | AC.in_progress()).with_label("a_day_missing_or_pending")
+    & ~AC.any_deps_match(AC.missing() | AC.will_be_requested() | AC.in_progress()).with_label(
+        "a_day_missing_or_pending"
+    )
     & ~AC.in_progress()
 ).with_label("follow_week_of_days")
 

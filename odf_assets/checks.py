@@ -66,8 +66,15 @@ def check_specs(
     else:
         specs = [spec(NON_EMPTY_PARTITION, "Every partition has rows; an empty day is not published.")]
     if contract.schema is not None:
-        specs.append(spec(SCHEMA_MATCHES_REGISTRY, "Columns match the registry: none missing or named twice (extra columns: WARN)."))
-        specs.append(spec(ROWS_CONFORM, "Every row has the header's fields and every value converts to its registry type."))
+        specs.append(
+            spec(
+                SCHEMA_MATCHES_REGISTRY,
+                "Columns match the registry: none missing or named twice (extra columns: WARN).",
+            )
+        )
+        specs.append(
+            spec(ROWS_CONFORM, "Every row has the header's fields and every value converts to its registry type.")
+        )
     if contract.key:
         specs.append(spec(KEY_IS_UNIQUE, f"No two rows of a partition share ({', '.join(contract.key)})."))
     if contract.null_limits:
@@ -127,7 +134,13 @@ def verdicts(findings: DayFindings, contract: Contract) -> list[Verdict]:
         )
         row_problems = list(findings.row_problems)
         results.append(
-            Verdict(ROWS_CONFORM, not row_problems, ERROR, {"problems": dg.MetadataValue.json(row_problems)}, "; ".join(row_problems))
+            Verdict(
+                ROWS_CONFORM,
+                not row_problems,
+                ERROR,
+                {"problems": dg.MetadataValue.json(row_problems)},
+                "; ".join(row_problems),
+            )
         )
     if contract.key:
         distinct = measured.get("distinct_keys")
@@ -150,7 +163,9 @@ def verdicts(findings: DayFindings, contract: Contract) -> list[Verdict]:
         )
     if contract.ranges:
         outside = {c: measured.get(f"outside.{c}", 0) for c in contract.ranges if measured.get(f"outside.{c}", 0)}
-        results.append(Verdict(VALUES_WITHIN_RANGES, not outside, WARN, {"rows_outside": dg.MetadataValue.json(outside)}))
+        results.append(
+            Verdict(VALUES_WITHIN_RANGES, not outside, WARN, {"rows_outside": dg.MetadataValue.json(outside)})
+        )
     return results
 
 

@@ -13,11 +13,11 @@ warnings.filterwarnings("ignore", category=dg.BetaWarning)
 warnings.filterwarnings("ignore", category=dg.PreviewWarning)
 
 from odf_assets.analysis.assets import build_analysis_assets
+from odf_assets.automation import build_automation_sensor
 from odf_assets.jobs import build_jobs
 from odf_assets.k8s_config import step_executor
 from odf_assets.partitions import daily_partitions, weekly_partitions
 from odf_assets.predictions.definitions import build_prediction_definitions
-from odf_assets.automation import build_automation_sensor
 from odf_assets.registry_loader import load_sources_and_consolidations, registry_files
 from odf_assets.sales.assets import SALES_SOURCE, build_sales_assets
 from odf_assets.sources.assets import IO_MANAGER_KEY, build_source_assets
@@ -53,15 +53,19 @@ def build_definitions() -> dg.Definitions:
             # Assets that publish the passing days of a partly failed range write through it.
             "odf_storage": OdfStorage(base=settings.storage_uri()),
             "source_fetcher": SourceFetcher(
-                file_roots=file_roots, allowed_hosts=settings.allowed_source_hosts(),
-                deadline_seconds=settings.fetch_deadline_seconds(), ca_bundle=settings.source_ca_bundle(),
-            ),  # fmt: skip
+                file_roots=file_roots,
+                allowed_hosts=settings.allowed_source_hosts(),
+                deadline_seconds=settings.fetch_deadline_seconds(),
+                ca_bundle=settings.source_ca_bundle(),
+            ),
         },
     )
     # In the cluster every step gets its own pod, sized by its op tags (odf_assets/k8s_config.py);
     # lineage leaves from this code location (odf_sensors/lineage.py).
     platform = dg.Definitions(executor=step_executor(), sensors=[build_lineage_sensor()])
-    return dg.Definitions.merge(core, build_prediction_definitions(), build_orchestration_definitions(sources, assets), platform)
+    return dg.Definitions.merge(
+        core, build_prediction_definitions(), build_orchestration_definitions(sources, assets), platform
+    )
 
 
 defs = build_definitions()

@@ -21,9 +21,21 @@ def build_jobs(
     weekly_keys = [a.key for a in assets if weekly is not None and a.partitions_def == weekly]
     if daily_keys:
         # Starts with acquisition; a whole day's pipeline holds one acquisition slot.
-        jobs.append(dg.define_asset_job(DAILY_PIPELINE_JOB, selection=daily_keys, tags=ACQUISITION_TAGS,
-                                        description="The default source's daily assets: raw, aggregates, sales and analysis."))  # fmt: skip
+        jobs.append(
+            dg.define_asset_job(
+                DAILY_PIPELINE_JOB,
+                selection=daily_keys,
+                tags=ACQUISITION_TAGS,
+                description="The default source's daily assets: raw, aggregates, sales and analysis.",
+            )
+        )
     if weekly_keys:
-        jobs.append(dg.define_asset_job(WEEKLY_SALES_JOB, selection=weekly_keys, tags=AGGREGATION_TAGS,
-                                        description="The weekly sales aggregates, trends and top days."))  # fmt: skip
+        jobs.append(
+            dg.define_asset_job(
+                WEEKLY_SALES_JOB,
+                selection=weekly_keys,
+                tags=AGGREGATION_TAGS,
+                description="The weekly sales aggregates, trends and top days.",
+            )
+        )
     return jobs

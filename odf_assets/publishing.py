@@ -13,8 +13,8 @@ Assets compute their rows and per-day verdicts, then hand both here:
 from __future__ import annotations
 
 import tempfile
-from datetime import date
 from collections.abc import Callable, Iterator
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -31,7 +31,9 @@ _DAYS_IN_MESSAGE = 10
 
 def _selected_check_outputs(context: dg.AssetExecutionContext) -> list[str]:
     """Output names of the checks selected in this run: each needs an ``Output`` to count as run."""
-    return [context.assets_def.get_output_name_for_asset_check_key(key) for key in sorted(context.selected_asset_check_keys)]
+    return [
+        context.assets_def.get_output_name_for_asset_check_key(key) for key in sorted(context.selected_asset_check_keys)
+    ]
 
 
 def check_evaluations(
@@ -74,7 +76,9 @@ def failure_description(asset: str, failed: dict[str, list[checks.Verdict]], pub
         lines.append(f"  {day}: {reasons}")
     if len(failed) > _DAYS_IN_MESSAGE:
         lines.append(f"  … and {len(failed) - _DAYS_IN_MESSAGE} more day(s)")
-    lines.append(f"Published {len(published)} day(s) that passed" + (f": {_day_spans(published)}" if published else "."))
+    lines.append(
+        f"Published {len(published)} day(s) that passed" + (f": {_day_spans(published)}" if published else ".")
+    )
     return "\n".join(lines)
 
 
@@ -116,7 +120,10 @@ def publish_checked(
     description = failure_description(asset_key.to_user_string(), failed, passed)
     raise dg.Failure(
         description=description,
-        metadata={"failed_days": dg.MetadataValue.json(sorted(failed)), "published_days": dg.MetadataValue.json(passed)},
+        metadata={
+            "failed_days": dg.MetadataValue.json(sorted(failed)),
+            "published_days": dg.MetadataValue.json(passed),
+        },
         # The same rows would fail the same checks again: a retry only delays the alert.
         allow_retries=False,
     )

@@ -80,9 +80,7 @@ def out_of_range(column: str, low: float | None, high: float | None) -> pl.Expr:
 DAY = "__odf_day"
 
 
-def day_measures(
-    key: Sequence[str], null_columns: Sequence[str], ranges: dict, keys_in_pass: bool
-) -> list[pl.Expr]:
+def day_measures(key: Sequence[str], null_columns: Sequence[str], ranges: dict, keys_in_pass: bool) -> list[pl.Expr]:
     """Per-day measures for ``group_by(DAY).agg(...)``: rows, nulls, values out of range and, when
     the day's keys fit in memory, distinct keys."""
     expressions = [row_count(), *null_counts(null_columns)]
@@ -92,10 +90,18 @@ def day_measures(
     return expressions
 
 
-def measure_by_day(frame: pl.DataFrame | pl.LazyFrame, partition_column: str, expressions: list[pl.Expr]) -> dict[str, dict]:
+def measure_by_day(
+    frame: pl.DataFrame | pl.LazyFrame, partition_column: str, expressions: list[pl.Expr]
+) -> dict[str, dict]:
     """``expressions`` evaluated per partition key, in one streaming pass: {key: {name: value}}."""
     day = pl.col(partition_column).alias(DAY)
-    measured = frame.lazy().group_by(day).agg(expressions).collect(engine="streaming").with_columns(pl.col(DAY).cast(pl.String))
+    measured = (
+        frame.lazy()
+        .group_by(day)
+        .agg(expressions)
+        .collect(engine="streaming")
+        .with_columns(pl.col(DAY).cast(pl.String))
+    )
     return {row[DAY]: row for row in measured.iter_rows(named=True) if row[DAY] is not None}
 
 

@@ -47,12 +47,20 @@ def dev_command(args: argparse.Namespace) -> int:
     target = ["-w", "workspace.yaml"] if Path("workspace.yaml").is_file() else ["-m", "odf_assets.definitions"]
     extra = args.dagster_args[1:] if args.dagster_args[:1] == ["--"] else args.dagster_args
     command = [sys.executable, "-m", "dagster", "dev", *target, "-h", args.host, "-p", str(args.port), *extra]
-    print(f"odf dev: instance {home} (runs of `odf materialize` show here); UI at http://{args.host}:{args.port}", flush=True)
+    print(
+        f"odf dev: instance {home} (runs of `odf materialize` show here); UI at http://{args.host}:{args.port}",
+        flush=True,
+    )
     child = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, errors="replace", bufsize=1,
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        bufsize=1,
         # Started in the background, odf inherits SIGINT ignored; dagster dev must not, or it never stops.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
-    )  # fmt: skip
+    )
     # Ctrl-C reaches dagster dev directly (same process group) and it shuts its children down;
     # a SIGTERM to odf is passed on as that same interrupt. odf waits and relays the output.
     signal.signal(signal.SIGINT, lambda *_: None)
@@ -69,6 +77,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("dev", help=text, description=text)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default %(default)s)")
     parser.add_argument("--port", type=int, default=3000, help="port (default %(default)s)")
-    parser.add_argument("--verbose", action="store_true", help="also show the daemon's line for every sensor and schedule tick")
+    parser.add_argument(
+        "--verbose", action="store_true", help="also show the daemon's line for every sensor and schedule tick"
+    )
     parser.add_argument("dagster_args", nargs=argparse.REMAINDER, help="further `dagster dev` options, after --")
     parser.set_defaults(func=dev_command)

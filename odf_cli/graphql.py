@@ -156,15 +156,21 @@ class Webserver:
                 f"cannot reach the Dagster webserver at {self.url} (is `dagster dev` running? set --url or ODF_DAGSTER_URL)"
             ) from None
         except requests.Timeout:
-            raise CommandError(f"the Dagster webserver at {self.url} did not answer within {READ_TIMEOUT_SECONDS}s") from None
+            raise CommandError(
+                f"the Dagster webserver at {self.url} did not answer within {READ_TIMEOUT_SECONDS}s"
+            ) from None
         try:
             body = response.json()
         except ValueError:
             body = None
         if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
-            raise CommandError(f"{self.url}/graphql answered HTTP {response.status_code} without GraphQL data: is this a Dagster webserver?")
+            raise CommandError(
+                f"{self.url}/graphql answered HTTP {response.status_code} without GraphQL data: is this a Dagster webserver?"
+            )
         if body.get("errors"):
-            raise CommandError(f"{self.url}/graphql rejected the query: {body['errors'][0].get('message', body['errors'][0])}")
+            raise CommandError(
+                f"{self.url}/graphql rejected the query: {body['errors'][0].get('message', body['errors'][0])}"
+            )
         return body["data"]
 
     def asset_nodes(self, keys: list[str]) -> dict[str, AssetNode]:
@@ -234,7 +240,9 @@ class Webserver:
         """Events of ``run_id`` after ``cursor``: (events, next cursor, more waiting)."""
         result = self.execute(RUN_EVENTS, {"id": run_id, "cursor": cursor})["logsForRun"]
         if result["__typename"] != "EventConnection":
-            raise CommandError(f"{self.url} could not list the events of run {run_id}: {result.get('message', result['__typename'])}")
+            raise CommandError(
+                f"{self.url} could not list the events of run {run_id}: {result.get('message', result['__typename'])}"
+            )
         return result["events"], result["cursor"], result["hasMore"]
 
     def runs_tagged(self, key: str, value: str) -> list[dict]:

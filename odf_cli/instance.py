@@ -24,7 +24,9 @@ def dagster_home() -> Path:
     checkout, target = Path(INSTANCE_FILE), home / INSTANCE_FILE
     # Outside a checkout: an empty file, Dagster's defaults (and no warning about a missing file).
     text = checkout.read_text() if checkout.is_file() else ""
-    if not target.is_file() or (checkout.is_file() and target.read_text() != text):  # follow edits of the checkout's file
+    if not target.is_file() or (
+        checkout.is_file() and target.read_text() != text
+    ):  # follow edits of the checkout's file
         target.write_text(text)
     return home
 

@@ -20,7 +20,9 @@ DESCRIPTION = (
 )
 
 
-def materialize(start: str, end: str, instance, log_level: str = "WARNING", selection: str | None = None, progress=None) -> dict[str, list[str]]:
+def materialize(
+    start: str, end: str, instance, log_level: str = "WARNING", selection: str | None = None, progress=None
+) -> dict[str, list[str]]:
     """Runs ``selection`` (default: the default pipeline) over [start, end] on ``instance``; returns the
     stored URIs per asset and raises CommandError naming the failed step (for callers without a terminal)."""
     import io
@@ -69,15 +71,17 @@ def _command(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "materialize", help="Materialize assets in-process for a date range and print progress, a summary and the Parquet paths.",
+        "materialize",
+        help="Materialize assets in-process for a date range and print progress, a summary and the Parquet paths.",
         description=DESCRIPTION,
-    )  # fmt: skip
+    )
     parser.add_argument("--start", default=DEFAULT_START, help=f"first day, YYYY-MM-DD (default {DEFAULT_START})")
     parser.add_argument("--end", default=DEFAULT_END, help=f"last day, inclusive (default {DEFAULT_END})")
     parser.add_argument(
-        "--select", metavar="SELECTION",
+        "--select",
+        metavar="SELECTION",
         help="Dagster asset selection, e.g. 'raw/city_permits,aggregates/city_permits/permits_by_district', 'group:sales', "
         "'key:raw/iowa_liquor_sales+' or 'predictions/iris_model' (unpartitioned assets run once); default: the default pipeline",
-    )  # fmt: skip
+    )
     parser.add_argument("--verbose", action="store_true", help="also show Dagster's step logs (DEBUG)")
     parser.set_defaults(func=_command)

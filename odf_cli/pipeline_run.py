@@ -15,7 +15,17 @@ from datetime import date, timedelta
 import dagster as dg
 
 from odf_cli.main import CommandError
-from odf_cli.progress import CHECK, FAILURE, MATERIALIZATION, SKIPPED, START, SUCCESS, Progress, RunEvent, step_error_text
+from odf_cli.progress import (
+    CHECK,
+    FAILURE,
+    MATERIALIZATION,
+    SKIPPED,
+    START,
+    SUCCESS,
+    Progress,
+    RunEvent,
+    step_error_text,
+)
 from odf_sensors.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 
 ROW_COUNT = "dagster/row_count"
@@ -39,15 +49,22 @@ def run_event(entry: dg.EventLogEntry) -> RunEvent | None:
         materialization = entry.asset_materialization
         rows = materialization.metadata.get(ROW_COUNT)
         return RunEvent(
-            **common, asset=materialization.asset_key.to_user_string(), partition=materialization.partition,
+            **common,
+            asset=materialization.asset_key.to_user_string(),
+            partition=materialization.partition,
             rows=int(rows.value) if rows is not None else None,
-        )  # fmt: skip
+        )
     if kind == CHECK:
         evaluation = entry.asset_check_evaluation
         return RunEvent(
-            **common, asset=evaluation.asset_key.to_user_string(), check=evaluation.check_name, passed=evaluation.passed,
-            severity=evaluation.severity.value, partition=evaluation.partition, message=evaluation.description,
-        )  # fmt: skip
+            **common,
+            asset=evaluation.asset_key.to_user_string(),
+            check=evaluation.check_name,
+            passed=evaluation.passed,
+            severity=evaluation.severity.value,
+            partition=evaluation.partition,
+            message=evaluation.description,
+        )
     if kind == FAILURE:
         error = entry.get_dagster_event().step_failure_data.error
         if error is None:
@@ -108,9 +125,16 @@ def resolve_selection(defs: dg.Definitions, selection: str) -> set[dg.AssetKey]:
         raise CommandError(f"--select {selection!r}: {str(error).splitlines()[0]} (assets include {known} …)") from None
     keys = {key for key in keys if key in graph.materializable_asset_keys}
     if not keys:
-        raise CommandError(f"--select {selection!r} selects no assets (groups: {', '.join(sorted(g for g in graph.all_group_names if g))})")
+        raise CommandError(
+            f"--select {selection!r} selects no assets (groups: {', '.join(sorted(g for g in graph.all_group_names if g))})"
+        )
     # A multi-asset runs as a whole: select its siblings too instead of failing on a subset.
-    return {sibling for key in keys for sibling in graph.get_execution_set_asset_and_check_keys(key) if isinstance(sibling, dg.AssetKey)}
+    return {
+        sibling
+        for key in keys
+        for sibling in graph.get_execution_set_asset_and_check_keys(key)
+        if isinstance(sibling, dg.AssetKey)
+    }
 
 
 def default_selection(defs: dg.Definitions) -> tuple[set[dg.AssetKey], dict]:
@@ -122,21 +146,32 @@ def default_selection(defs: dg.Definitions) -> tuple[set[dg.AssetKey], dict]:
     graph = defs.resolve_asset_graph()
     jobs = {job.name: job for job in defs.resolve_all_job_defs()}
     names = {jobs[name].partitions_def: name for name in (DAILY_PIPELINE_JOB, WEEKLY_SALES_JOB) if name in jobs}
-    keys = {key for part in names for key in graph.asset_keys_for_partitions_def(part) if key in graph.materializable_asset_keys}
+    keys = {
+        key
+        for part in names
+        for key in graph.asset_keys_for_partitions_def(part)
+        if key in graph.materializable_asset_keys
+    }
     return keys, names
 
 
-def run_groups(defs: dg.Definitions, keys: set[dg.AssetKey]) -> list[tuple[dg.PartitionsDefinition | None, list[dg.AssetKey]]]:
+def run_groups(
+    defs: dg.Definitions, keys: set[dg.AssetKey]
+) -> list[tuple[dg.PartitionsDefinition | None, list[dg.AssetKey]]]:
     """The keys grouped by partitioning, a group after every group it depends on."""
     graph = defs.resolve_asset_graph()
     groups: dict = {}
     for key in sorted(keys):
         groups.setdefault(graph.get(key).partitions_def, []).append(key)
-    ancestors = {part: {a for key in members for a in graph.get_ancestor_asset_keys(key)} for part, members in groups.items()}
+    ancestors = {
+        part: {a for key in members for a in graph.get_ancestor_asset_keys(key)} for part, members in groups.items()
+    }
     ordered, remaining = [], dict(groups)
     while remaining:
         # Group A waits while another remaining group holds one of A's ancestors.
-        ready = [p for p in remaining if not any(set(remaining[o]) & ancestors[p] for o in remaining if o is not p)] or list(remaining)[:1]
+        ready = [
+            p for p in remaining if not any(set(remaining[o]) & ancestors[p] for o in remaining if o is not p)
+        ] or list(remaining)[:1]
         ordered.append((ready[0], remaining.pop(ready[0])))
     return ordered
 
@@ -167,9 +202,14 @@ def _run(job, members, batch: list[str], instance, progress: Progress, log_level
     follower.start()
     try:
         return job.execute_in_process(
-            instance=instance, run_id=run_id, tags=tags, partition_key=partition_key, asset_selection=members, raise_on_error=False,
+            instance=instance,
+            run_id=run_id,
+            tags=tags,
+            partition_key=partition_key,
+            asset_selection=members,
+            raise_on_error=False,
             run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
-        )  # fmt: skip
+        )
     finally:
         follower.finish()
 
@@ -180,7 +220,12 @@ def _describe(partitions_def: dg.PartitionsDefinition) -> str:
 
 
 def materialize(
-    start: str, end: str, instance: dg.DagsterInstance, progress: Progress, selection: str | None = None, log_level: str = "WARNING"
+    start: str,
+    end: str,
+    instance: dg.DagsterInstance,
+    progress: Progress,
+    selection: str | None = None,
+    log_level: str = "WARNING",
 ) -> dict[str, list[str]]:
     """Runs the selection (default: the default pipeline) over [start, end]; returns stored URIs per asset."""
     from odf_assets.definitions import build_definitions
@@ -196,12 +241,18 @@ def materialize(
         if partitions_def is not None:
             partition_keys = keys_in_range(partitions_def, start, end)
             if not partition_keys:
-                skipped.append(f"no partitions of {names} between {start} and {end} (valid: {_describe(partitions_def)})")
+                skipped.append(
+                    f"no partitions of {names} between {start} and {end} (valid: {_describe(partitions_def)})"
+                )
                 continue
             first = partitions_def.time_window_for_partition_key(partition_keys[0]).start.date().isoformat()
-            last = (partitions_def.time_window_for_partition_key(partition_keys[-1]).end.date() - timedelta(days=1)).isoformat()
+            last = (
+                partitions_def.time_window_for_partition_key(partition_keys[-1]).end.date() - timedelta(days=1)
+            ).isoformat()
             if (first, last) != (start, end):
-                progress.heading(f"warning: {start}..{end} clipped to {first}..{last} for {names} (partitions {_describe(partitions_def)})")
+                progress.heading(
+                    f"warning: {start}..{end} clipped to {first}..{last} for {names} (partitions {_describe(partitions_def)})"
+                )
             batches = partition_batches(graph, members, partition_keys)
         job = defs.resolve_implicit_job_def_def_for_assets(members)
         for batch in batches:

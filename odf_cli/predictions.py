@@ -26,7 +26,12 @@ def _command(args: argparse.Namespace) -> int:
     _where(storage, args.date)
     frame = query(storage, args.date, args.status, args.id, reason)
     if args.id is not None and frame.is_empty():
-        print(f"no {args.status if args.status != 'all' else ''} item with id {args.id!r} on {args.date}".replace("  ", " "), file=sys.stderr)
+        print(
+            f"no {args.status if args.status != 'all' else ''} item with id {args.id!r} on {args.date}".replace(
+                "  ", " "
+            ),
+            file=sys.stderr,
+        )
         return 1
     print_frame(frame, args.format)
     return 0
@@ -59,5 +64,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--date", required=True, help="the landing date partition, YYYY-MM-DD")
     parser.add_argument("--id", help="only the item with this id")
     parser.add_argument("--status", choices=STATUSES, default="all", help="which items to show (default all)")
-    parser.add_argument("--format", choices=("table", "csv", "jsonl"), default="table", help="output format (default table)")
+    parser.add_argument(
+        "--format", choices=("table", "csv", "jsonl"), default="table", help="output format (default table)"
+    )
     parser.set_defaults(func=_command)

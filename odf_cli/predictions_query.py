@@ -16,10 +16,21 @@ from odf_assets.predictions import store, transforms
 from odf_resources import settings
 from odf_resources.storage import Storage
 
-TABLE_COLUMNS = ("status", "id", "predicted_label", *transforms.PROBABILITY_COLUMNS, "model_version", "reason", "source_file", "line")
+TABLE_COLUMNS = (
+    "status",
+    "id",
+    "predicted_label",
+    *transforms.PROBABILITY_COLUMNS,
+    "model_version",
+    "reason",
+    "source_file",
+    "line",
+)
 
 
-def query(storage: Storage, partition: str, status: str = "all", item_id: str | None = None, pending_reason: str | None = None) -> pl.DataFrame:
+def query(
+    storage: Storage, partition: str, status: str = "all", item_id: str | None = None, pending_reason: str | None = None
+) -> pl.DataFrame:
     """Items of one date with their ``status``; the landing zone is read only when pending ones are asked for.
     ``pending_reason`` fills the ``reason`` of unpredicted items (why no run covered them yet)."""
     # Each stored partition is read at most once: with "all" it serves its own rows and the pending check.
@@ -54,6 +65,8 @@ def print_frame(frame: pl.DataFrame, output_format: str) -> None:
         sys.stdout.write(frame.write_ndjson())
     else:
         shown = frame.select([name for name in TABLE_COLUMNS if name in frame.columns])
-        with pl.Config(tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60, tbl_hide_dataframe_shape=True):
+        with pl.Config(
+            tbl_rows=-1, tbl_cols=-1, tbl_width_chars=200, fmt_str_lengths=60, tbl_hide_dataframe_shape=True
+        ):
             print(shown)
         print(f"{frame.height} item(s)")

@@ -26,9 +26,13 @@ def failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
 
 def pending_reason(instance: dg.DagsterInstance, partition: str) -> str:
     """One sentence for the unpredicted items of ``partition``."""
-    runs = instance.get_runs(filters=dg.RunsFilter(job_name=IRIS_PREDICTIONS_JOB, tags={PARTITION_TAG: partition}), limit=1)
+    runs = instance.get_runs(
+        filters=dg.RunsFilter(job_name=IRIS_PREDICTIONS_JOB, tags={PARTITION_TAG: partition}), limit=1
+    )
     if not runs:
-        return "no predictions run for this date yet (the landing sensor requests one while `odf dev` or the daemon runs)"
+        return (
+            "no predictions run for this date yet (the landing sensor requests one while `odf dev` or the daemon runs)"
+        )
     run = runs[0]
     if run.status == dg.DagsterRunStatus.FAILURE:
         return f"last run {run.run_id} failed: {failure_reason(instance, run.run_id)}"

@@ -14,7 +14,14 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import TextIO
 
-START, SUCCESS, FAILURE, MATERIALIZATION, CHECK, SKIPPED = "start", "success", "failure", "materialization", "check", "skipped"
+START, SUCCESS, FAILURE, MATERIALIZATION, CHECK, SKIPPED = (
+    "start",
+    "success",
+    "failure",
+    "materialization",
+    "check",
+    "skipped",
+)
 
 
 @dataclass(frozen=True)
@@ -78,8 +85,6 @@ def first_line(text: str | None, limit: int = 300) -> str:
     return line if len(line) <= limit else line[: limit - 1] + "…"
 
 
-
-
 class Progress:
     """Prints one line per finished step (plus a live status line on a terminal) and keeps totals."""
 
@@ -121,7 +126,9 @@ class Progress:
                 else:
                     totals.warn_failed += 1
                 self.failed_checks.append(event)
-                self.running.setdefault(step, _Step(started=now)).checks_failed.append(f"{event.severity} {event.check}")
+                self.running.setdefault(step, _Step(started=now)).checks_failed.append(
+                    f"{event.severity} {event.check}"
+                )
         elif event.kind in (SUCCESS, FAILURE, SKIPPED):
             state = self.running.pop(step, None) or _Step(started=now)
             self.done += 1
@@ -180,7 +187,10 @@ class Progress:
             )
         for event in self.failed_checks:
             where = f" [{event.partition}]" if event.partition else ""
-            lines.append(f"  {event.severity} check {event.check} failed on {event.asset}{where}" + (f": {event.message}" if event.message else ""))
+            lines.append(
+                f"  {event.severity} check {event.check} failed on {event.asset}{where}"
+                + (f": {event.message}" if event.message else "")
+            )
         for step, message in self.failed_steps:
             lines.append(f"  step {step_label(step)} failed: {message}")
         return "\n".join(lines)

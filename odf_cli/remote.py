@@ -7,18 +7,28 @@ fail later, so a bad date, an unknown asset or mixed partitionings are refused h
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import argparse
 import difflib
 import io
 import sys
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 
 from odf_cli.graphql import AssetNode, Webserver, default_url
 from odf_cli.main import CommandError, parse_date
-from odf_cli.progress import CHECK, FAILURE, MATERIALIZATION, SKIPPED, START, SUCCESS, Progress, RunEvent, first_line, step_error_text
+from odf_cli.progress import (
+    CHECK,
+    FAILURE,
+    MATERIALIZATION,
+    SKIPPED,
+    START,
+    SUCCESS,
+    Progress,
+    RunEvent,
+    first_line,
+    step_error_text,
+)
 from odf_sensors.run_tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG, run_partition
 
 QUEUE_TAG = "odf/queue"
@@ -37,7 +47,11 @@ def resolve_assets(server: Webserver, raw: str) -> list[AssetNode]:
     if unknown:
         known = server.all_asset_keys()
         close = difflib.get_close_matches(unknown[0], known, n=3, cutoff=0.5)
-        hint = f"; did you mean {', '.join(close)}?" if close else f"; known assets: {', '.join(known[:12])}" + (" …" if len(known) > 12 else "")
+        hint = (
+            f"; did you mean {', '.join(close)}?"
+            if close
+            else f"; known assets: {', '.join(known[:12])}" + (" …" if len(known) > 12 else "")
+        )
         raise CommandError(f"unknown asset {unknown[0]!r} at {server.url}{hint}")
     selected = [nodes[key] for key in keys]
     partitionings = {node.partition_keys for node in selected}
@@ -89,9 +103,13 @@ def wait_for(fetch, done: set[str], timeout: float, what: str) -> dict:
 
 
 _EVENT_KINDS = {
-    "STEP_START": START, "STEP_SUCCESS": SUCCESS, "STEP_FAILURE": FAILURE, "STEP_SKIPPED": SKIPPED,
-    "ASSET_MATERIALIZATION": MATERIALIZATION, "ASSET_CHECK_EVALUATION": CHECK,
-}  # fmt: skip
+    "STEP_START": START,
+    "STEP_SUCCESS": SUCCESS,
+    "STEP_FAILURE": FAILURE,
+    "STEP_SKIPPED": SKIPPED,
+    "ASSET_MATERIALIZATION": MATERIALIZATION,
+    "ASSET_CHECK_EVALUATION": CHECK,
+}
 
 
 def run_event(raw: dict) -> RunEvent | None:
@@ -99,19 +117,34 @@ def run_event(raw: dict) -> RunEvent | None:
     kind = _EVENT_KINDS.get(raw.get("eventType") or "")
     if kind is None:
         return None
-    common = {"kind": kind, "step": raw.get("stepKey"), "timestamp": float(raw["timestamp"]) / 1000 if raw.get("timestamp") else None}
+    common = {
+        "kind": kind,
+        "step": raw.get("stepKey"),
+        "timestamp": float(raw["timestamp"]) / 1000 if raw.get("timestamp") else None,
+    }
     if kind == MATERIALIZATION:
-        rows = next((e.get("intValue") for e in raw.get("metadataEntries", []) if e["label"] == "dagster/row_count"), None)
+        rows = next(
+            (e.get("intValue") for e in raw.get("metadataEntries", []) if e["label"] == "dagster/row_count"), None
+        )
         return RunEvent(**common, asset="/".join(raw["assetKey"]["path"]), partition=raw.get("partition"), rows=rows)
     if kind == CHECK:
         evaluation = raw["evaluation"]
         return RunEvent(
-            **common, asset="/".join(evaluation["assetKey"]["path"]), check=evaluation["checkName"], passed=evaluation["success"],
-            severity=evaluation["severity"], partition=evaluation.get("partition"), message=evaluation.get("description"),
-        )  # fmt: skip
+            **common,
+            asset="/".join(evaluation["assetKey"]["path"]),
+            check=evaluation["checkName"],
+            passed=evaluation["success"],
+            severity=evaluation["severity"],
+            partition=evaluation.get("partition"),
+            message=evaluation.get("description"),
+        )
     if kind == FAILURE:
         error = raw.get("error") or {}
-        return RunEvent(**common, message=step_error_text(error.get("message"), (error.get("cause") or {}).get("message")) or raw.get("message"))
+        return RunEvent(
+            **common,
+            message=step_error_text(error.get("message"), (error.get("cause") or {}).get("message"))
+            or raw.get("message"),
+        )
     return RunEvent(**common)
 
 
@@ -180,7 +213,9 @@ def _print_backfill(backfill: dict) -> None:
     for run in runs:
         by_status[run["status"]] = by_status.get(run["status"], 0) + 1
     counts = ", ".join(f"{status} {n}" for status, n in sorted(by_status.items())) or "none yet"
-    print(f"backfill {backfill['id']}: {backfill['status']}  ({backfill['numPartitions']} partitions, {len(runs)} runs: {counts})")
+    print(
+        f"backfill {backfill['id']}: {backfill['status']}  ({backfill['numPartitions']} partitions, {len(runs)} runs: {counts})"
+    )
     for status in (backfill.get("assetBackfillData") or {}).get("assetBackfillStatuses", []):
         if "assetKey" in status:
             print(
@@ -196,7 +231,11 @@ def trigger(args: argparse.Namespace) -> int:
     check_partition(nodes[0], day)
     tags = {**queue_tags(nodes), "odf/launched_by": "odf-cli", **({"dagster/partition": day} if day else {})}
     run_id = server.launch_assets(nodes, tags)
-    print(f"launched run {run_id} for {', '.join(n.key for n in nodes)}" + (f" [{day}]" if day else "") + f" at {server.url}")
+    print(
+        f"launched run {run_id} for {', '.join(n.key for n in nodes)}"
+        + (f" [{day}]" if day else "")
+        + f" at {server.url}"
+    )
     if not args.wait:
         return 0
     progress = Progress()
@@ -218,8 +257,12 @@ def backfill(args: argparse.Namespace) -> int:
         check_partition(nodes[0], day)
     partitions = [key for key in nodes[0].partition_keys if start <= key <= end]
     title = f"odf backfill {start}..{end}"
-    backfill_id = server.launch_backfill([n.key for n in nodes], partitions, {**queue_tags(nodes), "odf/launched_by": "odf-cli"}, title)
-    print(f"launched backfill {backfill_id}: {len(partitions)} partitions of {', '.join(n.key for n in nodes)} at {server.url}")
+    backfill_id = server.launch_backfill(
+        [n.key for n in nodes], partitions, {**queue_tags(nodes), "odf/launched_by": "odf-cli"}, title
+    )
+    print(
+        f"launched backfill {backfill_id}: {len(partitions)} partitions of {', '.join(n.key for n in nodes)} at {server.url}"
+    )
     if not args.wait:
         return 0
     state = wait_for(lambda: server.backfill(backfill_id), BACKFILL_DONE, args.timeout, f"backfill {backfill_id}")
@@ -251,13 +294,19 @@ def results(args: argparse.Namespace) -> int:
     for node in resolve_assets(server, args.asset):
         check_partition(node, day)
         event = server.latest_materialization(node.key, day)
-        uri = next((e.get("path") or e.get("text") for e in (event or {}).get("metadataEntries", []) if e["label"] == "uri"), None)
+        uri = next(
+            (e.get("path") or e.get("text") for e in (event or {}).get("metadataEntries", []) if e["label"] == "uri"),
+            None,
+        )
         if uri is None:
             missing.append(node.key)
             continue
         print(f"{node.key}\t{day or '-'}\t{uri}\t(run {event['runId']})")
     if missing:
-        print(f"odf results: no stored materialization of {', '.join(missing)}" + (f" for {day}" if day else ""), file=sys.stderr)
+        print(
+            f"odf results: no stored materialization of {', '.join(missing)}" + (f" for {day}" if day else ""),
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -265,7 +314,9 @@ def results(args: argparse.Namespace) -> int:
 def register(subparsers: argparse._SubParsersAction) -> None:
     def add(name: str, func, help_text: str) -> argparse.ArgumentParser:
         parser = subparsers.add_parser(name, help=help_text, description=help_text)
-        parser.add_argument("--url", default=default_url(), help="Dagster webserver URL (env ODF_DAGSTER_URL, default %(default)s)")
+        parser.add_argument(
+            "--url", default=default_url(), help="Dagster webserver URL (env ODF_DAGSTER_URL, default %(default)s)"
+        )
         parser.set_defaults(func=func)
         return parser
 
@@ -273,17 +324,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         parser.add_argument("--wait", action="store_true", help=f"wait for the {what} to finish; exit 1 if it failed")
         parser.add_argument("--timeout", type=float, default=600, help="seconds to wait (default %(default)s)")
 
-    assets_help = "asset key(s), comma-separated, e.g. raw/iowa_liquor_sales,aggregates/iowa_liquor_sales/sales_by_county"
+    assets_help = (
+        "asset key(s), comma-separated, e.g. raw/iowa_liquor_sales,aggregates/iowa_liquor_sales/sales_by_county"
+    )
     parser = add("trigger", trigger, "Launch one run materializing the given assets for one date on a running Dagster.")
     parser.add_argument("--asset", required=True, help=assets_help)
     parser.add_argument("--date", help="the partition (YYYY-MM-DD); omit for unpartitioned assets")
     waiting(parser, "run, showing per-step progress and a summary (exit 1 also when an ERROR check failed)")
-    parser = add("backfill", backfill, "Launch a backfill of the given assets over a date range (BackfillPolicy decides the runs).")
+    parser = add(
+        "backfill",
+        backfill,
+        "Launch a backfill of the given assets over a date range (BackfillPolicy decides the runs).",
+    )
     parser.add_argument("--asset", required=True, help=assets_help)
     parser.add_argument("--start", required=True, help="first day, YYYY-MM-DD")
     parser.add_argument("--end", required=True, help="last day, inclusive")
     waiting(parser, "backfill")
-    parser = add("status", status, "Show the status of a run or a backfill; for a failed run, the failing step, its error and the retry run.")
+    parser = add(
+        "status",
+        status,
+        "Show the status of a run or a backfill; for a failed run, the failing step, its error and the retry run.",
+    )
     parser.add_argument("id", help="a run id or a backfill id")
     waiting(parser, "run or backfill")
     parser = add("results", results, "Print the Parquet URI of the latest materialization of asset(s) for a date.")

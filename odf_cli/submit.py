@@ -87,7 +87,9 @@ def submit(storage, day: str, data: bytes, fmt: str, *, replace: bool, max_bytes
 
     valid, problems = validated_records(data, fmt, max_bytes)
     if problems:
-        shown = problems[:SHOWN_PROBLEMS] + ([f"… and {len(problems) - SHOWN_PROBLEMS} more"] if len(problems) > SHOWN_PROBLEMS else [])
+        shown = problems[:SHOWN_PROBLEMS] + (
+            [f"… and {len(problems) - SHOWN_PROBLEMS} more"] if len(problems) > SHOWN_PROBLEMS else []
+        )
         raise CommandError(f"{len(problems)} invalid record(s), nothing landed:\n  " + "\n  ".join(shown))
     if valid.is_empty():
         raise CommandError("no records in the input, nothing landed")
@@ -127,14 +129,20 @@ def _command(args: argparse.Namespace) -> int:
     from odf_resources.storage import storage_from_uri
 
     storage = storage_from_uri(settings.storage_uri())
-    key, items, replaced = submit(storage, day, data, fmt, replace=args.replace, max_bytes=settings.landing_max_file_bytes())
-    print(f"landed {items} item(s) for {day} as {key}" + (f" (replaced {replaced} earlier record(s))" if replaced else ""))
+    key, items, replaced = submit(
+        storage, day, data, fmt, replace=args.replace, max_bytes=settings.landing_max_file_bytes()
+    )
+    print(
+        f"landed {items} item(s) for {day} as {key}" + (f" (replaced {replaced} earlier record(s))" if replaced else "")
+    )
     print(f"  {storage.uri_for(key)}")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    text = "Land iris items (JSON Lines or CSV: id plus the four features) for one date; the landing sensor scores them."
+    text = (
+        "Land iris items (JSON Lines or CSV: id plus the four features) for one date; the landing sensor scores them."
+    )
     parser = subparsers.add_parser("submit", help=text, description=text)
     parser.add_argument("file", metavar="FILE", help="a .jsonl or .csv file, or - for standard input")
     parser.add_argument("--date", required=True, help="the date partition the items belong to, YYYY-MM-DD")

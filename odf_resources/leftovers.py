@@ -56,7 +56,9 @@ def sweep_stale(directory: Path, max_age_seconds: float = STALE_AFTER_SECONDS, p
             continue
         removed.append(entry)
     if removed:
-        log.info("removed %d stale temporary entr%s from %s", len(removed), "y" if len(removed) == 1 else "ies", directory)
+        log.info(
+            "removed %d stale temporary entr%s from %s", len(removed), "y" if len(removed) == 1 else "ies", directory
+        )
     return removed
 
 
@@ -67,7 +69,9 @@ def sweep_once(directory: Path, max_age_seconds: float = STALE_AFTER_SECONDS) ->
         sweep_stale(directory, max_age_seconds)
 
 
-def abort_stale_multipart_uploads(client, bucket: str, prefix: str, max_age_seconds: float = STALE_AFTER_SECONDS) -> list[str]:
+def abort_stale_multipart_uploads(
+    client, bucket: str, prefix: str, max_age_seconds: float = STALE_AFTER_SECONDS
+) -> list[str]:
     """Abort multipart uploads under ``prefix`` started more than ``max_age_seconds`` ago; returns their keys.
     Their parts are billed storage until aborted, and S3 never shows them as objects."""
     cutoff = datetime.now(UTC) - timedelta(seconds=max_age_seconds)

@@ -91,11 +91,15 @@ def stage_partitions(
     """
     schema = frame.lazy().collect_schema()
     if column not in schema:
-        raise dg.Failure(f"{asset}: a partition-range output needs its partition column {column!r}; columns are {schema.names()}")
+        raise dg.Failure(
+            f"{asset}: a partition-range output needs its partition column {column!r}; columns are {schema.names()}"
+        )
     parts = staging / "parts"
     # PartitionBy is marked unstable in Polars 2; without a byte target it writes one file per key.
     frame.lazy().sink_parquet(
-        pl.PartitionBy(parts, key=column, include_key=True, approximate_bytes_per_file=None), mkdir=True, compression="zstd"
+        pl.PartitionBy(parts, key=column, include_key=True, approximate_bytes_per_file=None),
+        mkdir=True,
+        compression="zstd",
     )
     found = {folder.name.split("=", 1)[1]: folder for folder in parts.iterdir()} if parts.exists() else {}
     unexpected = sorted(set(found) - set(keys))
@@ -142,7 +146,11 @@ def publish_staged(storage: Storage, asset_path: Sequence[str], column: str, sta
 
 
 def describe_stored(storage: Storage, local: Path, key: str) -> dict[str, dg.RawMetadataValue]:
-    return {**describe_parquet(local), "uri": dg.MetadataValue.path(storage.uri_for(key)), "bytes": local.stat().st_size}
+    return {
+        **describe_parquet(local),
+        "uri": dg.MetadataValue.path(storage.uri_for(key)),
+        "bytes": local.stat().st_size,
+    }
 
 
 class PolarsParquetIOManager(dg.ConfigurableIOManager):
@@ -177,7 +185,10 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         if missing:
             raise dg.Failure(f"{context.asset_key.to_user_string()}: no staged file for partition(s) {missing}")
         column = partition_column(context.definition_metadata)
-        self._record(context, publish_staged(self.storage, context.asset_key.path, column, {p: staged.files[p] for p in partitions}))
+        self._record(
+            context,
+            publish_staged(self.storage, context.asset_key.path, column, {p: staged.files[p] for p in partitions}),
+        )
 
     def _record(self, context: dg.OutputContext, written: dict) -> None:
         written = {p: {**m, **lineage_metadata(context, p)} for p, m in written.items()}
@@ -188,7 +199,9 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         for partition, metadata in written.items():
             context.step_context.add_asset_metadata(metadata, asset_key=context.asset_key, partition_key=partition)
 
-    def _write_all(self, frame: pl.DataFrame | pl.LazyFrame, asset_path: Sequence[str], column: str, partitions: list, asset: str) -> dict:
+    def _write_all(
+        self, frame: pl.DataFrame | pl.LazyFrame, asset_path: Sequence[str], column: str, partitions: list, asset: str
+    ) -> dict:
         """Serialize every partition to staging first, then publish: a failure while computing or
         encoding any partition leaves all stored objects untouched. Returns metadata per partition."""
         with tempfile.TemporaryDirectory(dir=self.storage.staging_dir(), prefix=".tmp-") as staging:

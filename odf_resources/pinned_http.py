@@ -112,9 +112,13 @@ def _deadline_error(seconds: float, where: str) -> TransferError:
 def _connection(target: Target, address: str, timeout: float, ca_bundle: str) -> HTTPConnection:
     if target.scheme == "https":
         return HTTPSConnection(
-            address, target.port, timeout=timeout, server_hostname=target.host,
-            cert_reqs="CERT_REQUIRED", ca_certs=ca_bundle or certifi.where(),
-        )  # fmt: skip
+            address,
+            target.port,
+            timeout=timeout,
+            server_hostname=target.host,
+            cert_reqs="CERT_REQUIRED",
+            ca_certs=ca_bundle or certifi.where(),
+        )
     return HTTPConnection(address, target.port, timeout=timeout)
 
 
@@ -158,8 +162,13 @@ def get(target: Target, *, deadline: float, timeout: float, ca_bundle: str = "")
 
 def _headers(target: Target) -> dict[str, str]:
     # identity: the hash and size are of the bytes as served, and nothing is decompressed unbounded.
-    headers = {"Host": target.host_header, "User-Agent": USER_AGENT, "Accept": "*/*",
-               "Accept-Encoding": "identity", "Connection": "close"}  # fmt: skip
+    headers = {
+        "Host": target.host_header,
+        "User-Agent": USER_AGENT,
+        "Accept": "*/*",
+        "Accept-Encoding": "identity",
+        "Connection": "close",
+    }
     if target.authorization:
         headers["Authorization"] = target.authorization
     return headers

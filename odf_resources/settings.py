@@ -86,7 +86,9 @@ def csv_read_chunk_bytes() -> int:
     if not raw:
         return DEFAULT_CSV_READ_CHUNK_BYTES
     if not raw.isdigit():
-        raise ValueError(f"ODF_CSV_READ_CHUNK_BYTES={raw!r}: expected a whole number of bytes (0 keeps Polars' default)")
+        raise ValueError(
+            f"ODF_CSV_READ_CHUNK_BYTES={raw!r}: expected a whole number of bytes (0 keeps Polars' default)"
+        )
     return int(raw)
 
 

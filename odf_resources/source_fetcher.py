@@ -146,7 +146,9 @@ class SourceFetcher(dg.ConfigurableResource):
             if attempt >= self.max_attempts or time.monotonic() + pause >= deadline:
                 break
             time.sleep(pause)
-        raise SourceUnavailableError(url, f"gave up after {attempt} attempt{'s' * (attempt > 1)}: {last_error}") from last_error
+        raise SourceUnavailableError(
+            url, f"gave up after {attempt} attempt{'s' * (attempt > 1)}: {last_error}"
+        ) from last_error
 
     # -- checks ------------------------------------------------------------------------------
     def _check_scheme(self, url: str) -> str:
@@ -192,8 +194,11 @@ class SourceFetcher(dg.ConfigurableResource):
             raise FetchError(url, f"unusable path ({type(error).__name__})") from None
         roots = [Path(root).resolve() for root in self.file_roots]
         if not _is_within(path, roots):
-            raise FetchError(url, f"{quote(str(path))} is outside the allowed file roots {[str(r) for r in roots]} "
-                                  "(the registry's own folder, or ODF_FILE_ROOTS)")  # fmt: skip
+            raise FetchError(
+                url,
+                f"{quote(str(path))} is outside the allowed file roots {[str(r) for r in roots]} "
+                "(the registry's own folder, or ODF_FILE_ROOTS)",
+            )
         if not path.is_file():
             raise FetchError(url, f"file {quote(str(path))} does not exist")
         size = path.stat().st_size
@@ -212,8 +217,12 @@ class SourceFetcher(dg.ConfigurableResource):
         for _ in range(self.max_redirects + 1):
             target = self._target(current)
             try:
-                with pinned_http.get(target, deadline=deadline, timeout=self.timeout_seconds, ca_bundle=self.ca_bundle) as response:
-                    location = response.headers.get("Location") if response.status in (301, 302, 303, 307, 308) else None
+                with pinned_http.get(
+                    target, deadline=deadline, timeout=self.timeout_seconds, ca_bundle=self.ca_bundle
+                ) as response:
+                    location = (
+                        response.headers.get("Location") if response.status in (301, 302, 303, 307, 308) else None
+                    )
                     if location is None:
                         return self._save_response(url, response, workdir)
             except pinned_http.TransferError as error:

@@ -113,7 +113,9 @@ def _refuse_duplicate_header(path: Path, dialect: CsvDialect, where: str) -> Non
         seen.add(name)
     if repeated:
         names = ", ".join(quote(name, 60) for name in repeated[:5])
-        raise SourceFileError(f"{where}: the header names column(s) {names} more than once; every column needs its own name")
+        raise SourceFileError(
+            f"{where}: the header names column(s) {names} more than once; every column needs its own name"
+        )
 
 
 def scan_source_file(path: Path, fmt: str, where: str, dialect: CsvDialect | None = None) -> pl.LazyFrame:
@@ -156,4 +158,6 @@ def parse_errors(path: Path, fmt: str, where: str, dialect: CsvDialect | None = 
         detail = _first_ragged_line(path, dialect or CsvDialect()) if fmt == "csv" else None
         if detail is None and "utf-8" in str(error).lower():
             detail = "the file is not valid UTF-8 (set csv.encoding: latin1 in the registry if it is Latin-1)"
-        raise SourceFileError(f"{where}: not valid {fmt.upper()}: {detail or quote(str(error).splitlines()[0], 300)}") from error
+        raise SourceFileError(
+            f"{where}: not valid {fmt.upper()}: {detail or quote(str(error).splitlines()[0], 300)}"
+        ) from error

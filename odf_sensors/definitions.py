@@ -63,15 +63,21 @@ def build_orchestration_definitions(
         job = build_source_job(source, assets)
         ended = source_has_ended(source, now)
         jobs.append(job)
-        schedules.append(build_daily_schedule(source, job, raw.partitions_def, dg.DefaultScheduleStatus.STOPPED if ended else status))
+        schedules.append(
+            build_daily_schedule(source, job, raw.partitions_def, dg.DefaultScheduleStatus.STOPPED if ended else status)
+        )
     weekly = {a.partitions_def for a in assets if isinstance(a.partitions_def, dg.WeeklyPartitionsDefinition)}
     if len(weekly) == 1:  # odf_assets.jobs builds WEEKLY_SALES_JOB over exactly these assets
         partitions_def = weekly.pop()
         ended = partitions_def.end is not None and partitions_def.end <= now
         schedules.append(build_weekly_schedule(partitions_def, dg.DefaultScheduleStatus.STOPPED if ended else status))
     elif weekly:
-        raise ValueError(f"{WEEKLY_SALES_JOB}: weekly assets with {len(weekly)} different partitionings cannot share one schedule")
-    failure_sensor = build_run_failure_sensor(alert_webhook_url(), alert_webhook_timeout_seconds(), sensor_min_interval_seconds())
+        raise ValueError(
+            f"{WEEKLY_SALES_JOB}: weekly assets with {len(weekly)} different partitionings cannot share one schedule"
+        )
+    failure_sensor = build_run_failure_sensor(
+        alert_webhook_url(), alert_webhook_timeout_seconds(), sensor_min_interval_seconds()
+    )
     jobs.append(maintenance_job)  # its odf_storage resource comes with the predictions definitions
     schedules.append(build_maintenance_schedule(status))
     return dg.Definitions(jobs=jobs, schedules=schedules, sensors=[failure_sensor])

@@ -21,8 +21,8 @@ from odf_assets.predictions import settings, store
 from odf_assets.predictions.assets import FIRST_DATE, iris_daily_partitions, iris_predictions_job
 from odf_assets.predictions.transforms import LANDING_PREFIX, LandingEntry
 from odf_resources.storage_resource import OdfStorage
-from odf_sensors.landing_retry import RETRY_TAG, failed_dates_to_retry
 from odf_resources.text import quote
+from odf_sensors.landing_retry import RETRY_TAG, failed_dates_to_retry
 
 LANDING_SENSOR = "iris_landing_sensor"
 CURSOR_VERSION = 1
@@ -71,7 +71,11 @@ def group_by_partition(entries: list[LandingEntry]) -> tuple[dict[str, list[Land
         if entry.date is None:
             ignored.append(entry)
         elif entry.date < FIRST_DATE:
-            ignored.append(LandingEntry(entry.key, entry.version, None, f"date {entry.date} is before the first partition {FIRST_DATE}"))
+            ignored.append(
+                LandingEntry(
+                    entry.key, entry.version, None, f"date {entry.date} is before the first partition {FIRST_DATE}"
+                )
+            )
         else:
             if entry.date not in is_partition:
                 is_partition[entry.date] = iris_daily_partitions.has_partition_key(entry.date)
@@ -118,7 +122,11 @@ def iris_landing_sensor(context: dg.SensorEvaluationContext, odf_storage: OdfSto
             dg.RunRequest(
                 run_key=f"{run_key(partition, digests[partition])}:retry{attempt}",
                 partition_key=partition,
-                tags={"odf/landing_files": str(len(by_date[partition])), "odf/landing_digest": digests[partition], RETRY_TAG: str(attempt)},
+                tags={
+                    "odf/landing_files": str(len(by_date[partition])),
+                    "odf/landing_digest": digests[partition],
+                    RETRY_TAG: str(attempt),
+                },
             )
         )
     # Dates whose folder vanished drop out, so files landing there again are treated as new.

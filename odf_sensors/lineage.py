@@ -86,7 +86,11 @@ class TickOutcome:
 
 
 def deliver(
-    instance: dg.DagsterInstance, cursor: LineageCursor, send: Callable[[object], None], naming: Naming, config: Settings,
+    instance: dg.DagsterInstance,
+    cursor: LineageCursor,
+    send: Callable[[object], None],
+    naming: Naming,
+    config: Settings,
     now: Callable[[], float] = time.time,
 ) -> TickOutcome:
     """Send events after ``cursor`` until the batch is done, the tick budget is spent or a send fails."""
@@ -94,11 +98,13 @@ def deliver(
 
     outcome = TickOutcome(cursor=LineageCursor(cursor.after, cursor.sent, cursor.failures, cursor.retry_at))
     deadline = time.monotonic() + config.tick_seconds
-    records, outcome.more = read_records(instance, cursor.after, config.batch_size, before=now() - config.settle_seconds)
+    records, outcome.more = read_records(
+        instance, cursor.after, config.batch_size, before=now() - config.settle_seconds
+    )
     position = outcome.cursor
     for record in records:
         events = lineage_events(instance, record, naming)
-        for event in events[position.sent:]:
+        for event in events[position.sent :]:
             if time.monotonic() > deadline:
                 outcome.more = True
                 return outcome
@@ -136,11 +142,15 @@ def build_lineage_sensor(interval_seconds: int | None = None) -> dg.SensorDefini
     )
     def odf_lineage_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         if not transport_configured():
-            return dg.SensorResult(skip_reason="no OpenLineage transport configured (OPENLINEAGE_URL / OPENLINEAGE_CONFIG)")
+            return dg.SensorResult(
+                skip_reason="no OpenLineage transport configured (OPENLINEAGE_URL / OPENLINEAGE_CONFIG)"
+            )
         cursor = LineageCursor.parse(context.cursor)
         if cursor.retry_at > time.time():
             wait = cursor.retry_at - time.time()
-            return dg.SensorResult(skip_reason=f"backing off after {cursor.failures} failed send(s); next attempt in {wait:.0f}s")
+            return dg.SensorResult(
+                skip_reason=f"backing off after {cursor.failures} failed send(s); next attempt in {wait:.0f}s"
+            )
         config = Settings.from_env()
         from odf_resources.lineage.feed import Naming
 
@@ -148,10 +158,14 @@ def build_lineage_sensor(interval_seconds: int | None = None) -> dg.SensorDefini
         client = build_client(config.timeout)
         outcome = deliver(context.instance, cursor, client.emit, naming, config)
         pending = backlog(context.instance, outcome.cursor)
-        summary = f"sent {outcome.delivered} event(s); backlog {pending}{'+' if pending >= BACKLOG_CAP else ''} record(s)"
+        summary = (
+            f"sent {outcome.delivered} event(s); backlog {pending}{'+' if pending >= BACKLOG_CAP else ''} record(s)"
+        )
         if outcome.error:
-            context.log.warning(f"OpenLineage send failed ({outcome.error}); {summary}; retrying in "
-                                f"{outcome.cursor.retry_at - time.time():.0f}s from the same event")  # fmt: skip
+            context.log.warning(
+                f"OpenLineage send failed ({outcome.error}); {summary}; retrying in "
+                f"{outcome.cursor.retry_at - time.time():.0f}s from the same event"
+            )
         else:
             context.log.info(f"OpenLineage: {summary}")
         return dg.SensorResult(cursor=outcome.cursor.dump(), skip_reason=summary)

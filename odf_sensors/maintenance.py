@@ -23,9 +23,10 @@ _TEMP_PREFIX = ".tmp-"
 
 class LeftoversConfig(dg.Config):
     max_age_hours: float = pydantic.Field(
-        default=STALE_AFTER_SECONDS / 3600, ge=0,
+        default=STALE_AFTER_SECONDS / 3600,
+        ge=0,
         description="Only leftovers older than this are removed: younger ones may belong to a running write.",
-    )  # fmt: skip
+    )
 
 
 def _sweep_publish_temps(base: Path, max_age_seconds: float) -> list[Path]:
@@ -50,17 +51,26 @@ def clean_crash_leftovers(context: dg.OpExecutionContext, config: LeftoversConfi
         aborted = abort_stale_multipart_uploads(storage.client, storage.bucket, prefix, age)
     else:
         removed += _sweep_publish_temps(Path(storage.uri), age)
-    context.log.info(f"removed {len(removed)} stale temporary file(s)/folder(s); aborted {len(aborted)} stale multipart upload(s)")
+    context.log.info(
+        f"removed {len(removed)} stale temporary file(s)/folder(s); aborted {len(aborted)} stale multipart upload(s)"
+    )
 
 
 # A light job: it queues with aggregation so the run coordinator's limits cover it too.
-@dg.job(name=MAINTENANCE_JOB, tags=AGGREGATION_TAGS, description="Clean up what killed runs left behind (temp files, incomplete S3 uploads).")
+@dg.job(
+    name=MAINTENANCE_JOB,
+    tags=AGGREGATION_TAGS,
+    description="Clean up what killed runs left behind (temp files, incomplete S3 uploads).",
+)
 def maintenance_job() -> None:
     clean_crash_leftovers()
 
 
 def build_maintenance_schedule(default_status: dg.DefaultScheduleStatus) -> dg.ScheduleDefinition:
     return dg.ScheduleDefinition(
-        name=MAINTENANCE_SCHEDULE, job=maintenance_job, cron_schedule="17 3 * * *", default_status=default_status,
+        name=MAINTENANCE_SCHEDULE,
+        job=maintenance_job,
+        cron_schedule="17 3 * * *",
+        default_status=default_status,
         description="Daily: remove crash leftovers older than a day.",
-    )  # fmt: skip
+    )

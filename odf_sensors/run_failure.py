@@ -55,16 +55,23 @@ def failure_record(context: dg.RunFailureSensorContext) -> FailureRecord:
         message, step = context.failure_event.message or "run failed", None
     tags = dict(run.tags)
     return FailureRecord(
-        job=run.job_name, run_id=run.run_id, partition=run_partition(tags), step=step, error=scrub(message),
+        job=run.job_name,
+        run_id=run.run_id,
+        partition=run_partition(tags),
+        step=step,
+        error=scrub(message),
         will_retry=tags.get(WILL_RETRY_TAG) == "true",
-    )  # fmt: skip
+    )
 
 
 def post_alert(url: str, record: FailureRecord, timeout_seconds: float) -> str | None:
     """POSTs the record; returns None on a 2xx answer, otherwise a short reason (never raises)."""
     text = (
-        f"ODF run failed: {record.job}" + (f" [{record.partition}]" if record.partition else "")
-        + f" ({record.run_id}" + (", will be retried" if record.will_retry else "") + f"): {record.error}"
+        f"ODF run failed: {record.job}"
+        + (f" [{record.partition}]" if record.partition else "")
+        + f" ({record.run_id}"
+        + (", will be retried" if record.will_retry else "")
+        + f"): {record.error}"
     )
     import requests  # only when alerting: the code location loads without it
 

@@ -35,7 +35,9 @@ def closed_partition(partitions_def: dg.TimeWindowPartitionsDefinition, tick: da
     """The partition whose window ended last before ``tick``, or None when it is outside the definition."""
     with dg.partition_loading_context(effective_dt=tick):
         current = partitions_def.get_partition_key_for_timestamp(tick.timestamp())
-        window = partitions_def.get_prev_partition_window(partitions_def.start_time_for_partition_key(current), respect_bounds=False)
+        window = partitions_def.get_prev_partition_window(
+            partitions_def.start_time_for_partition_key(current), respect_bounds=False
+        )
         key = window.start.strftime(partitions_def.fmt)
         return key if partitions_def.has_partition_key(key) else None
 
@@ -63,9 +65,11 @@ def build_source_job(source: SourceSpec, assets: list[dg.AssetsDefinition]):
 
 
 def build_daily_schedule(
-    source: SourceSpec, job, partitions_def: dg.TimeWindowPartitionsDefinition,
+    source: SourceSpec,
+    job,
+    partitions_def: dg.TimeWindowPartitionsDefinition,
     default_status: dg.DefaultScheduleStatus,
-) -> dg.ScheduleDefinition:  # fmt: skip
+) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=daily_schedule_name(source),
         job=job,
@@ -79,13 +83,19 @@ def build_daily_schedule(
         tick = _tick(context)
         key = closed_partition(partitions_def, tick)
         if key is None:
-            return dg.SkipReason(f"{source.name}: no partition closed before {tick.isoformat()} (range {_range(partitions_def)})")
-        return dg.RunRequest(run_key=f"{source.name}:{key}", partition_key=key, tags={**ACQUISITION_TAGS, "odf/source": source.name})
+            return dg.SkipReason(
+                f"{source.name}: no partition closed before {tick.isoformat()} (range {_range(partitions_def)})"
+            )
+        return dg.RunRequest(
+            run_key=f"{source.name}:{key}", partition_key=key, tags={**ACQUISITION_TAGS, "odf/source": source.name}
+        )
 
     return daily_source_schedule
 
 
-def build_weekly_schedule(partitions_def: dg.TimeWindowPartitionsDefinition, default_status: dg.DefaultScheduleStatus) -> dg.ScheduleDefinition:
+def build_weekly_schedule(
+    partitions_def: dg.TimeWindowPartitionsDefinition, default_status: dg.DefaultScheduleStatus
+) -> dg.ScheduleDefinition:
     @dg.schedule(
         name=f"{WEEKLY_SALES_JOB}_schedule",
         job_name=WEEKLY_SALES_JOB,
@@ -99,7 +109,9 @@ def build_weekly_schedule(partitions_def: dg.TimeWindowPartitionsDefinition, def
         tick = _tick(context)
         key = closed_partition(partitions_def, tick)
         if key is None:
-            return dg.SkipReason(f"{WEEKLY_SALES_JOB}: no week closed before {tick.isoformat()} (range {_range(partitions_def)})")
+            return dg.SkipReason(
+                f"{WEEKLY_SALES_JOB}: no week closed before {tick.isoformat()} (range {_range(partitions_def)})"
+            )
         return dg.RunRequest(run_key=f"{WEEKLY_SALES_JOB}:{key}", partition_key=key, tags=AGGREGATION_TAGS)
 
     return weekly_sales_schedule

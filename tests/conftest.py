@@ -42,9 +42,20 @@ def source_server(tmp_path, monkeypatch):
 @pytest.fixture(autouse=True)
 def isolated_odf_env(monkeypatch, tmp_path):
     """Tests never see the developer's ODF_/AWS_ settings; storage defaults to a temp dir."""
-    for name in ("ODF_STORAGE", "ODF_SOURCES", "ODF_FILE_ROOTS", "ODF_ALLOWED_HOSTS", "AWS_ENDPOINT_URL",
-                 "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE",
-                 "OPENLINEAGE_URL", "OPENLINEAGE_CONFIG", "DAGSTER_HOME"):  # fmt: skip
+    for name in (
+        "ODF_STORAGE",
+        "ODF_SOURCES",
+        "ODF_FILE_ROOTS",
+        "ODF_ALLOWED_HOSTS",
+        "AWS_ENDPOINT_URL",
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
+        "AWS_PROFILE",
+        "OPENLINEAGE_URL",
+        "OPENLINEAGE_CONFIG",
+        "DAGSTER_HOME",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("ODF_STORAGE", str(tmp_path / "storage"))
     # Run-level retries of unavailable sources would otherwise wait 10 s, 20 s in failure tests.

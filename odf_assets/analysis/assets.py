@@ -4,11 +4,11 @@ import dagster as dg
 import polars as pl
 
 from odf_assets import checks
-from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.analysis import transforms as analysis
+from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
-from odf_assets.sales.assets import CLEANED_SALES, emit
 from odf_assets.pools import AGGREGATION_POOL
+from odf_assets.sales.assets import CLEANED_SALES, emit
 from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_assets.sources.registry import SourceSpec
 from odf_resources.storage_resource import OdfStorage
@@ -34,12 +34,20 @@ def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     summary_key = [analysis.DATE, "category_name"]
     stats_key = [analysis.DATE, "column"]
 
-    @dg.asset(key=SUMMARY, check_specs=checks.check_specs(SUMMARY, checks.Contract(key=tuple(summary_key)), common["partitions_def"]), **common)
+    @dg.asset(
+        key=SUMMARY,
+        check_specs=checks.check_specs(SUMMARY, checks.Contract(key=tuple(summary_key)), common["partitions_def"]),
+        **common,
+    )
     def summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: pl.LazyFrame):
         """Per date and category: rows, total sales and share of the day (the old summary.parquet)."""
         yield from emit(context, odf_storage, analysis.category_summary(sales), summary_key)
 
-    @dg.asset(key=STATS, check_specs=checks.check_specs(STATS, checks.Contract(key=tuple(stats_key)), common["partitions_def"]), **common)
+    @dg.asset(
+        key=STATS,
+        check_specs=checks.check_specs(STATS, checks.Contract(key=tuple(stats_key)), common["partitions_def"]),
+        **common,
+    )
     def stats(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: pl.LazyFrame):
         """Per date and numeric column: descriptive statistics (the old stats.parquet)."""
         yield from emit(context, odf_storage, analysis.descriptive_stats(sales, STATS_COLUMNS), stats_key)

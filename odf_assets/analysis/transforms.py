@@ -12,7 +12,9 @@ DATE = "date"
 STATISTICS = ("count", "null_count", "mean", "std", "min", "p25", "median", "p75", "max")
 
 
-def category_summary(sales: pl.LazyFrame, category: str = "category_name", amount: str = "sale_dollars") -> pl.LazyFrame:
+def category_summary(
+    sales: pl.LazyFrame, category: str = "category_name", amount: str = "sale_dollars"
+) -> pl.LazyFrame:
     """Per day and category: rows, total amount and the category's share of the day's total."""
     return (
         sales.group_by(DATE, category)
@@ -42,6 +44,13 @@ def descriptive_stats(sales: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFra
     ]
     return (
         pl.concat(per_column, how="vertical_relaxed")
-        .select(DATE, "column", *[pl.col(s).cast(pl.Float64) if s not in ("count", "null_count") else pl.col(s).cast(pl.Int64) for s in STATISTICS])
+        .select(
+            DATE,
+            "column",
+            *[
+                pl.col(s).cast(pl.Float64) if s not in ("count", "null_count") else pl.col(s).cast(pl.Int64)
+                for s in STATISTICS
+            ],
+        )
         .sort(DATE, "column")
     )

@@ -52,12 +52,19 @@ def publish_iris_model(storage, uri: str) -> tuple[dict, str]:
         if uri:
             onnx_bytes, source = read_model_uri(uri), f"external:{uri}"
         else:
-            onnx_bytes, source = to_onnx_bytes(train_iris_classifier(holdout)), "trained:StandardScaler+LogisticRegression"
+            onnx_bytes, source = (
+                to_onnx_bytes(train_iris_classifier(holdout)),
+                "trained:StandardScaler+LogisticRegression",
+            )
         card = model_card(onnx_bytes, source=source, holdout=holdout)
     except (OSError, ValueError, ModelSignatureError) as error:
         raise dg.Failure(
             description=f"iris model from {uri or 'training'}: {error}",
-            metadata={"model_uri": uri or "(training)", "error": type(error).__name__, "fix": "set ODF_IRIS_MODEL_URI (or the onnx_uri config) to a readable ONNX file, or unset it to train"},
+            metadata={
+                "model_uri": uri or "(training)",
+                "error": type(error).__name__,
+                "fix": "set ODF_IRIS_MODEL_URI (or the onnx_uri config) to a readable ONNX file, or unset it to train",
+            },
         ) from None
     onnx_key = store.publish_model(storage, onnx_bytes, card)
     return card, storage.uri_for(onnx_key)
@@ -77,7 +84,9 @@ def model_metadata(card: dict, uri: str) -> dict:
 
 
 @dg.asset(key=IRIS_MODEL, group_name=GROUP, kinds={"scikitlearn", "onnx"})
-def iris_model(context: dg.AssetExecutionContext, config: IrisModelConfig, odf_storage: OdfStorage) -> dg.MaterializeResult:
+def iris_model(
+    context: dg.AssetExecutionContext, config: IrisModelConfig, odf_storage: OdfStorage
+) -> dg.MaterializeResult:
     """The iris classifier as ONNX in ODF storage, trained here or supplied by an operator, with its model card.
     The first predictions run publishes it too when none is published yet."""
     uri = config.onnx_uri.strip() or settings.external_model_uri()
@@ -92,24 +101,33 @@ def current_or_bootstrapped_model(context: dg.AssetExecutionContext, storage):
     try:
         return store.load_current_model(storage)
     except store.ModelNotPublishedError:
-        context.log.info("no iris model published yet: this first predictions run publishes it (see docs/predictions.md)")
+        context.log.info(
+            "no iris model published yet: this first predictions run publishes it (see docs/predictions.md)"
+        )
         card, stored = publish_iris_model(storage, settings.external_model_uri())
         context.log_event(
             dg.AssetMaterialization(
-                asset_key=IRIS_MODEL, description="published by the first predictions run", metadata=model_metadata(card, stored)
+                asset_key=IRIS_MODEL,
+                description="published by the first predictions run",
+                metadata=model_metadata(card, stored),
             )
         )
     except ValueError as error:  # a corrupt or changed model file
         raise dg.Failure(
             description=f"the published iris model cannot be used: {error}",
-            metadata={"model_card": storage.uri_for(store.MODEL_CARD_KEY), "fix": "materialize predictions/iris_model again"},
+            metadata={
+                "model_card": storage.uri_for(store.MODEL_CARD_KEY),
+                "fix": "materialize predictions/iris_model again",
+            },
         ) from None
     return store.load_current_model(storage)
 
 
 def _reason_summary(rejects: pl.DataFrame) -> dg.MetadataValue:
     # Reasons embed values, ids and counts: blank those out so like reasons group together.
-    counts = Counter(re.sub(r"'[^']*'|=\S+|\([^)]*\)|\d+", "…", reason).strip() for reason in rejects["reason"].to_list())
+    counts = Counter(
+        re.sub(r"'[^']*'|=\S+|\([^)]*\)|\d+", "…", reason).strip() for reason in rejects["reason"].to_list()
+    )
     lines = ["| reason | records |", "| --- | --- |", *(f"| {reason} | {n} |" for reason, n in counts.most_common(10))]
     return dg.MetadataValue.md("\n".join(lines))
 
@@ -146,11 +164,17 @@ def _coverage_check(storage, partition: str, scored: scoring.ScoredDay) -> dg.As
 @dg.multi_asset(
     outs={
         "predictions": dg.AssetOut(
-            key=IRIS_PREDICTIONS, io_manager_key=IO_MANAGER_KEY, metadata={"partition_expr": "date"}, kinds={"onnx", "polars", "parquet"},
+            key=IRIS_PREDICTIONS,
+            io_manager_key=IO_MANAGER_KEY,
+            metadata={"partition_expr": "date"},
+            kinds={"onnx", "polars", "parquet"},
             description="Per landed iris item of the day: features, class probabilities, label and model version.",
         ),
         "rejects": dg.AssetOut(
-            key=IRIS_REJECTS, io_manager_key=IO_MANAGER_KEY, metadata={"partition_expr": "date"}, kinds={"onnx", "polars", "parquet"},
+            key=IRIS_REJECTS,
+            io_manager_key=IO_MANAGER_KEY,
+            metadata={"partition_expr": "date"},
+            kinds={"onnx", "polars", "parquet"},
             description="Landed iris records (or whole files) that could not be scored, with the reason.",
         ),
     },
@@ -159,11 +183,12 @@ def _coverage_check(storage, partition: str, scored: scoring.ScoredDay) -> dg.As
     group_name=GROUP,
     check_specs=[
         dg.AssetCheckSpec(
-            EVERY_LANDED_ITEM_ACCOUNTED_FOR, asset=IRIS_PREDICTIONS,
+            EVERY_LANDED_ITEM_ACCOUNTED_FOR,
+            asset=IRIS_PREDICTIONS,
             description="Every item landed for the date has a stored prediction or reject, and nothing landed since.",
         )
     ],
-)  # fmt: skip
+)
 def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage):
     """Scores every iris item landed for the day in one batched ONNX call; invalid records go to rejects."""
     partition = context.partition_key
@@ -172,8 +197,12 @@ def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage)
     card = model[0]
     # Staged files back the lazy outputs: they live until both are stored and the check ran.
     with tempfile.TemporaryDirectory(dir=storage.staging_dir(), prefix=".tmp-predictions-") as workdir:
-        scored = scoring.score_day(storage, partition, Path(workdir), model, datetime.now(UTC), odf_settings.landing_max_file_bytes())
-        rejects = scored.rejects.select("source_file", "line", "reason").collect()  # rejects are few; predictions stay lazy
+        scored = scoring.score_day(
+            storage, partition, Path(workdir), model, datetime.now(UTC), odf_settings.landing_max_file_bytes()
+        )
+        rejects = scored.rejects.select(
+            "source_file", "line", "reason"
+        ).collect()  # rejects are few; predictions stay lazy
         for row in rejects.filter(pl.col("line") == transforms.FILE_LEVEL_LINE).iter_rows(named=True):
             context.log.warning(f"skipped landing file {quote(row['source_file'])}: {row['reason']}")
         counts = {
@@ -184,8 +213,14 @@ def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage)
             "model_version": card["model_version"],
             "model_checksum": card["sha256"],
         }
-        label_counts = scored.predictions.group_by("predicted_label").len().sort("predicted_label").collect().iter_rows()
-        yield dg.Output(scored.predictions, output_name="predictions", metadata={**counts, "label_counts": dg.MetadataValue.json(dict(label_counts))})
+        label_counts = (
+            scored.predictions.group_by("predicted_label").len().sort("predicted_label").collect().iter_rows()
+        )
+        yield dg.Output(
+            scored.predictions,
+            output_name="predictions",
+            metadata={**counts, "label_counts": dg.MetadataValue.json(dict(label_counts))},
+        )
         yield dg.Output(scored.rejects, output_name="rejects", metadata={**counts, "reasons": _reason_summary(rejects)})
         # Outputs are stored by now, so the check reads what a query would read.
         yield _coverage_check(storage, partition, scored)

@@ -74,7 +74,9 @@ def population_stability_index(expected: Mapping[str, float], observed: Mapping[
     return total
 
 
-def outside_fractions(frame: pl.DataFrame, ranges: Mapping[str, tuple[float, float]], margin: float) -> dict[str, float]:
+def outside_fractions(
+    frame: pl.DataFrame, ranges: Mapping[str, tuple[float, float]], margin: float
+) -> dict[str, float]:
     """Per feature, the share of non-null values outside the widened training range."""
     if frame.is_empty():
         return {name: 0.0 for name in ranges}

@@ -47,7 +47,10 @@ def prediction_drift(context: dg.AssetCheckExecutionContext, odf_storage: OdfSto
     return dg.AssetCheckResult(
         passed=report.level == drift.OK,
         severity=_SEVERITY.get(report.level, dg.AssetCheckSeverity.WARN),
-        metadata={name: dg.MetadataValue.json(value) if isinstance(value, (dict, list)) else value
-                  for name, value in report.metadata(profile, thresholds).items() if value is not None},
+        metadata={
+            name: dg.MetadataValue.json(value) if isinstance(value, (dict, list)) else value
+            for name, value in report.metadata(profile, thresholds).items()
+            if value is not None
+        },
         description="; ".join(report.reasons) or None,
-    )  # fmt: skip
+    )

@@ -63,7 +63,11 @@ def iris_holdout() -> Holdout:
     if tuple(name.replace(" (cm)", "").replace(" ", "_") for name in data.feature_names) != FEATURES:
         raise RuntimeError(f"unexpected iris feature names {data.feature_names}")
     parts = train_test_split(
-        data.data.astype(np.float32), data.target, test_size=HOLDOUT_FRACTION, random_state=RANDOM_STATE, stratify=data.target
+        data.data.astype(np.float32),
+        data.target,
+        test_size=HOLDOUT_FRACTION,
+        random_state=RANDOM_STATE,
+        stratify=data.target,
     )
     return Holdout(*parts)
 
@@ -124,7 +128,9 @@ def signature(session: ort.InferenceSession) -> Signature:
         found = [(i.name, i.type, i.shape) for i in inputs]
         raise ModelSignatureError(f"expected one tensor(float) input of shape [N, {len(FEATURES)}], found {found}")
     outputs = session.get_outputs()
-    candidates = [o.name for o in outputs if o.type == "tensor(float)" and len(o.shape) == 2 and o.shape[-1] == len(CLASS_LABELS)]
+    candidates = [
+        o.name for o in outputs if o.type == "tensor(float)" and len(o.shape) == 2 and o.shape[-1] == len(CLASS_LABELS)
+    ]
     if not candidates:
         found = [(o.name, o.type, o.shape) for o in outputs]
         raise ModelSignatureError(
@@ -144,7 +150,9 @@ def session_for(onnx_bytes: bytes, checksum: str) -> tuple[ort.InferenceSession,
     with _SESSIONS_LOCK:
         if checksum not in _SESSIONS:
             if sha256(onnx_bytes) != checksum:
-                raise ValueError(f"model bytes do not match checksum {checksum}: the stored model is corrupt or changed")
+                raise ValueError(
+                    f"model bytes do not match checksum {checksum}: the stored model is corrupt or changed"
+                )
             import onnxruntime as ort
 
             session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])

@@ -56,8 +56,14 @@ def score_day(
     for index, offset in enumerate(range(0, max(rows, 1), SCORE_ROWS)):
         chunk = pl.scan_parquet(valid).slice(offset, SCORE_ROWS).collect()
         probabilities = predict_probabilities(session, sig, transforms.feature_matrix(chunk))
-        scored = transforms.prediction_frame(chunk, probabilities, day=day, model_version=card["model_version"],
-                                             model_checksum=card["sha256"], predicted_at=predicted_at)  # fmt: skip
+        scored = transforms.prediction_frame(
+            chunk,
+            probabilities,
+            day=day,
+            model_version=card["model_version"],
+            model_checksum=card["sha256"],
+            predicted_at=predicted_at,
+        )
         scored.write_parquet(workdir / f"predictions-{index:06d}.parquet", compression="lz4")
     predictions = pl.scan_parquet(sorted(workdir.glob("predictions-*.parquet")))
     rejects = transforms.reject_frame(transforms.rejected_rows(pl.scan_parquet(checked)), day)

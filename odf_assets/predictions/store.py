@@ -65,7 +65,10 @@ def landing_entries(storage: Storage, partition: str | None = None) -> list[tran
     """Every object under the landing prefix (or one date folder), classified; links and unsafe
     names come back with their ``problem`` and are never opened."""
     prefix = transforms.date_prefix(partition) if partition else transforms.LANDING_PREFIX
-    return [transforms.classify_landing_key(item.key, item.version, item.size, item.symlink) for item in storage.list(prefix)]
+    return [
+        transforms.classify_landing_key(item.key, item.version, item.size, item.symlink)
+        for item in storage.list(prefix)
+    ]
 
 
 def read_landed(
@@ -84,7 +87,10 @@ def read_landed(
                 with closing(storage.open_stream(entry.key)) as stream:
                     frame = transforms.parse_landing_stream(entry, stream, max_file_bytes)
         except (FileNotFoundError, ClientError) as error:
-            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
+            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") not in {
+                "NoSuchKey",
+                "404",
+            }:
                 raise
             continue
         except (UnsafeKeyError, OSError) as error:  # a link swapped in after listing, for one
@@ -123,13 +129,20 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
                     hashed[0].append(transforms.id_hashes(batch))
                     hashed[1].append(transforms.key_hashes(batch))
         except (FileNotFoundError, ClientError) as error:  # deleted since listing: see read_landed
-            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") not in {"NoSuchKey", "404"}:
+            if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") not in {
+                "NoSuchKey",
+                "404",
+            }:
                 raise
             _unlink(written)
             continue
         except (transforms.LandingFileProblem, UnsafeKeyError, OSError) as error:
             _unlink(written)
-            problem = str(error) if isinstance(error, transforms.LandingFileProblem) else f"not readable: {type(error).__name__}"
+            problem = (
+                str(error)
+                if isinstance(error, transforms.LandingFileProblem)
+                else f"not readable: {type(error).__name__}"
+            )
             frame = transforms.file_problem(entry, problem)
             frame.write_parquet(directory / f"{index:06d}-problem.parquet")
             hashed = ([], [transforms.key_hashes(frame)])

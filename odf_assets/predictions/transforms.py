@@ -43,7 +43,13 @@ BATCH_ROWS = 4_096
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=\-]*")
 
 SOURCE_COLUMNS = {"source_file": pl.String, "source_version": pl.String, "line": pl.Int64}
-LANDED_SCHEMA = {**SOURCE_COLUMNS, "id": pl.String, **{f: pl.Float64 for f in FEATURES}, "record": pl.String, "problem": pl.String}
+LANDED_SCHEMA = {
+    **SOURCE_COLUMNS,
+    "id": pl.String,
+    **{f: pl.Float64 for f in FEATURES},
+    "record": pl.String,
+    "problem": pl.String,
+}
 REJECT_SCHEMA = {"date": pl.Date, **SOURCE_COLUMNS, "id": pl.String, "reason": pl.String, "record": pl.String}
 
 
@@ -94,7 +100,10 @@ def classify_landing_key(key: str, version: str, size: int | None = None, symlin
     if "/" in rest:
         return entry(day, f"{quote(key)} is in a sub-folder; files must sit directly in {folder}/")
     if not _SAFE_NAME.fullmatch(rest):
-        return entry(day, f"file name {quote(rest)} is not allowed: use letters, digits, '_', '-', '.', '=' and do not start with '.' or '-'")
+        return entry(
+            day,
+            f"file name {quote(rest)} is not allowed: use letters, digits, '_', '-', '.', '=' and do not start with '.' or '-'",
+        )
     if not rest.endswith(SUPPORTED_SUFFIXES):
         return entry(day, f"{quote(rest)} is not a .jsonl or .csv file")
     return entry(day)
@@ -127,8 +136,15 @@ class _Capped(io.RawIOBase):
 
 def file_problem(entry: LandingEntry, problem: str) -> pl.DataFrame:
     """A single landed row standing for a whole unreadable file."""
-    row = {"source_file": entry.name, "source_version": entry.version, "line": FILE_LEVEL_LINE, "id": None,
-           **{f: None for f in FEATURES}, "record": None, "problem": problem}  # fmt: skip
+    row = {
+        "source_file": entry.name,
+        "source_version": entry.version,
+        "line": FILE_LEVEL_LINE,
+        "id": None,
+        **{f: None for f in FEATURES},
+        "record": None,
+        "problem": problem,
+    }
     return pl.DataFrame([row], schema=LANDED_SCHEMA)
 
 
@@ -186,7 +202,10 @@ def _jsonl_rows(lines) -> Iterator[tuple]:
                 problems.append(problem)
         item_id = _id_text(record.get("id"))
         if item_id is None:
-            problems.insert(0, f"id {quote(record['id'])} is not a non-empty string or integer" if "id" in record else "id is missing")
+            problems.insert(
+                0,
+                f"id {quote(record['id'])} is not a non-empty string or integer" if "id" in record else "id is missing",
+            )
         yield _row(number, raw, item_id, features, "; ".join(problems) or None)
 
 
@@ -297,9 +316,12 @@ def duplicate_ids(landed: pl.LazyFrame, hashes=None) -> pl.DataFrame:
     suspects = pl.LazyFrame({"hash": repeated}, schema={"hash": pl.UInt64})
     ids = landed.select("id").filter(pl.col("id").is_not_null()).with_columns(hash=pl.col("id").hash(HASH_SEED))
     return (
-        ids.join(suspects, on="hash", how="semi").group_by("id").agg(copies=pl.len()).filter(pl.col("copies") > 1)
+        ids.join(suspects, on="hash", how="semi")
+        .group_by("id")
+        .agg(copies=pl.len())
+        .filter(pl.col("copies") > 1)
         .collect(engine="streaming")
-    )  # fmt: skip
+    )
 
 
 def with_reasons(landed: pl.LazyFrame, duplicates: pl.DataFrame) -> pl.LazyFrame:
@@ -308,12 +330,18 @@ def with_reasons(landed: pl.LazyFrame, duplicates: pl.DataFrame) -> pl.LazyFrame
         pl.when(pl.col(f).is_not_null() & ~pl.col(f).is_finite()).then(pl.format(f"{f}={{}} is not finite", pl.col(f)))
         for f in FEATURES
     ]
-    duplicate = pl.when(pl.col("copies").is_not_null()).then(pl.format("duplicate id '{}' ({} records in this date)", pl.col("id"), pl.col("copies")))
+    duplicate = pl.when(pl.col("copies").is_not_null()).then(
+        pl.format("duplicate id '{}' ({} records in this date)", pl.col("id"), pl.col("copies"))
+    )
     # The parsers already explain a missing id; this catches frames built by other means.
     missing_id = pl.when(pl.col("id").is_null() & pl.col("problem").is_null()).then(pl.lit("id is missing"))
     return (
         landed.join(duplicates.lazy(), on="id", how="left", maintain_order="left")
-        .with_columns(reason=pl.concat_str([pl.col("problem"), missing_id, *not_finite, duplicate], separator="; ", ignore_nulls=True))
+        .with_columns(
+            reason=pl.concat_str(
+                [pl.col("problem"), missing_id, *not_finite, duplicate], separator="; ", ignore_nulls=True
+            )
+        )
         .with_columns(reason=pl.when(pl.col("reason") == "").then(None).otherwise(pl.col("reason")))
         .drop("copies")
     )
@@ -341,22 +369,51 @@ def feature_matrix(valid: pl.DataFrame) -> np.ndarray:
 
 
 def prediction_frame(
-    valid: pl.DataFrame, probabilities: np.ndarray, *, day: date, model_version: str, model_checksum: str, predicted_at: datetime
+    valid: pl.DataFrame,
+    probabilities: np.ndarray,
+    *,
+    day: date,
+    model_version: str,
+    model_checksum: str,
+    predicted_at: datetime,
 ) -> pl.DataFrame:
     """Valid records plus class probabilities, the arg-max label and the model that produced them."""
     if probabilities.shape != (valid.height, len(CLASS_LABELS)):
-        raise ValueError(f"model returned probabilities of shape {probabilities.shape}, expected ({valid.height}, {len(CLASS_LABELS)})")
+        raise ValueError(
+            f"model returned probabilities of shape {probabilities.shape}, expected ({valid.height}, {len(CLASS_LABELS)})"
+        )
     import numpy as np
 
-    labels = pl.Series("predicted_label", np.asarray(CLASS_LABELS)[probabilities.argmax(axis=1)] if valid.height else [], dtype=pl.String)
-    scores = pl.DataFrame({name: probabilities[:, index] for index, name in enumerate(PROBABILITY_COLUMNS)}, schema={n: pl.Float32 for n in PROBABILITY_COLUMNS})
-    return pl.concat([valid, scores], how="horizontal").with_columns(
-        labels,
-        date=pl.lit(day, dtype=pl.Date),
-        model_version=pl.lit(model_version, dtype=pl.String),
-        model_checksum=pl.lit(model_checksum, dtype=pl.String),
-        predicted_at=pl.lit(predicted_at, dtype=pl.Datetime("us", "UTC")),
-    ).select("date", "id", *FEATURES, *PROBABILITY_COLUMNS, "predicted_label", "model_version", "model_checksum", "predicted_at", *SOURCE_COLUMNS)
+    labels = pl.Series(
+        "predicted_label",
+        np.asarray(CLASS_LABELS)[probabilities.argmax(axis=1)] if valid.height else [],
+        dtype=pl.String,
+    )
+    scores = pl.DataFrame(
+        {name: probabilities[:, index] for index, name in enumerate(PROBABILITY_COLUMNS)},
+        schema={n: pl.Float32 for n in PROBABILITY_COLUMNS},
+    )
+    return (
+        pl.concat([valid, scores], how="horizontal")
+        .with_columns(
+            labels,
+            date=pl.lit(day, dtype=pl.Date),
+            model_version=pl.lit(model_version, dtype=pl.String),
+            model_checksum=pl.lit(model_checksum, dtype=pl.String),
+            predicted_at=pl.lit(predicted_at, dtype=pl.Datetime("us", "UTC")),
+        )
+        .select(
+            "date",
+            "id",
+            *FEATURES,
+            *PROBABILITY_COLUMNS,
+            "predicted_label",
+            "model_version",
+            "model_checksum",
+            "predicted_at",
+            *SOURCE_COLUMNS,
+        )
+    )
 
 
 def reject_frame(rejects: pl.DataFrame, day: date) -> pl.DataFrame:

@@ -7,11 +7,11 @@ import polars as pl
 
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_DAILY_INPUTS, FOLLOW_WEEK_OF_DAYS
-from odf_assets.publishing import emit_checked
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, WEEKLY_BACKFILL_POLICY, daily_partitions, weekly_partitions
-from odf_assets.sales import transforms as sales
 from odf_assets.pools import AGGREGATION_POOL
+from odf_assets.publishing import emit_checked
+from odf_assets.sales import transforms as sales
 from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY, raw_asset_key
 from odf_assets.sources.registry import SourceSpec
 from odf_resources.storage_resource import OdfStorage
@@ -46,7 +46,11 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     raw = raw_asset_key(source)
 
     def sales_asset(
-        key: dg.AssetKey, ins: dict[str, dg.AssetKey], unique_by: Sequence[str], is_weekly: bool = False, heavy: bool = False
+        key: dg.AssetKey,
+        ins: dict[str, dg.AssetKey],
+        unique_by: Sequence[str],
+        is_weekly: bool = False,
+        heavy: bool = False,
     ):
         column = sales.WEEK if is_weekly else sales.DATE
         return dg.asset(
@@ -81,8 +85,12 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         """Per day: transactions, bottles, liters, revenue, average sale, distinct stores and items."""
         yield from emit(context, odf_storage, sales.daily_sales_summary(cleaned), [sales.DATE])
 
-    @sales_asset(ENRICHED_DAILY_SUMMARY, {"summary": DAILY_SALES_SUMMARY, "quality": DATA_QUALITY_METRICS}, [sales.DATE])
-    def enriched_daily_summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, summary: pl.LazyFrame, quality: pl.LazyFrame):
+    @sales_asset(
+        ENRICHED_DAILY_SUMMARY, {"summary": DAILY_SALES_SUMMARY, "quality": DATA_QUALITY_METRICS}, [sales.DATE]
+    )
+    def enriched_daily_summary(
+        context: dg.AssetExecutionContext, odf_storage: OdfStorage, summary: pl.LazyFrame, quality: pl.LazyFrame
+    ):
         """The daily summary with weekday, week, revenue per bottle and the day's data quality."""
         yield from emit(context, odf_storage, sales.enriched_daily_summary(summary, quality), [sales.DATE])
 
@@ -102,6 +110,11 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         yield from emit(context, odf_storage, sales.top_sales_days(enriched), [sales.WEEK, "rank"])
 
     return [
-        cleaned_sales, data_quality_metrics, daily_sales_summary, enriched_daily_summary,
-        weekly_sales, sales_trends, top_sales_days,
-    ]  # fmt: skip
+        cleaned_sales,
+        data_quality_metrics,
+        daily_sales_summary,
+        enriched_daily_summary,
+        weekly_sales,
+        sales_trends,
+        top_sales_days,
+    ]

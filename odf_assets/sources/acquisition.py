@@ -66,7 +66,11 @@ def dialect_for(spec: SourceSpec) -> CsvDialect:
 
 def contract_for(spec: SourceSpec) -> checks.Contract:
     return checks.Contract(
-        key=spec.key, schema=spec.schema, null_limits=spec.max_null_fraction, ranges=spec.ranges, allow_empty=spec.allow_empty_days
+        key=spec.key,
+        schema=spec.schema,
+        null_limits=spec.max_null_fraction,
+        ranges=spec.ranges,
+        allow_empty=spec.allow_empty_days,
     )
 
 
@@ -121,14 +125,19 @@ class _FileStager:
         if len(keys) == 1:
             target: Path | pl.PartitionBy = parts / f"{transforms.PARTITION_COLUMN}={keys[0]}" / "0.parquet"
         else:
-            target = pl.PartitionBy(parts, key=transforms.PARTITION_COLUMN, include_key=True, approximate_bytes_per_file=None)
+            target = pl.PartitionBy(
+                parts, key=transforms.PARTITION_COLUMN, include_key=True, approximate_bytes_per_file=None
+            )
         sink = rows.select(stored).sink_parquet(target, mkdir=True, compression="zstd", lazy=True)
         keys_in_pass = fetched_bytes <= KEYS_IN_PASS_MAX_BYTES
         flags = [transforms.FLAG_PREFIX + column for column in transforms.flagged_columns(schema)]
         # Only aggregations the streaming group-by runs natively (sum, min, len): a filter inside an
         # aggregation would make Polars hold each day's rows in memory.
         # Row numbers are only needed to report a bad row, so they are found afterwards, if at all.
-        per_day = [*checks.measures(self.contract, keys_in_pass), *[pl.col(flag).sum().alias(f"bad.{flag}") for flag in flags]]
+        per_day = [
+            *checks.measures(self.contract, keys_in_pass),
+            *[pl.col(flag).sum().alias(f"bad.{flag}") for flag in flags],
+        ]
         if maybe_short:
             per_day.append(pl.col(MAYBE_SHORT).sum().alias(MAYBE_SHORT))
         # Grouped on the Date itself: formatting a key per row would cost more than the measures.
@@ -147,10 +156,14 @@ class _FileStager:
         if self.contract.key and not keys_in_pass:
             for key, path in files.items():
                 rows = by_day[key]["rows"]
-                by_day[key]["distinct_keys"] = quality.distinct_keys_in_passes(pl.scan_parquet(path), self.contract.key, rows)
+                by_day[key]["distinct_keys"] = quality.distinct_keys_in_passes(
+                    pl.scan_parquet(path), self.contract.key, rows
+                )
         problems, without_day = self._row_problems(frame, flagged, by_day, keys)
         findings = {
-            key: checks.DayFindings(by_day.get(key), extra_columns=extra_columns, row_problems=tuple(problems.get(key, ())), dtypes=dtypes)
+            key: checks.DayFindings(
+                by_day.get(key), extra_columns=extra_columns, row_problems=tuple(problems.get(key, ())), dtypes=dtypes
+            )
             for key in keys
         }
         return files, findings, without_day
@@ -188,7 +201,9 @@ class _FileStager:
         without_day = 0
         if None in by_day:
             without_day = by_day[None]["rows"] - sum(count for _, _, count in bad.get(None, []))
-        wanted = {row for entries in bad.values() for _, row, _ in entries} | {r for rows in candidates.values() for r in rows}
+        wanted = {row for entries in bad.values() for _, row, _ in entries} | {
+            r for rows in candidates.values() for r in rows
+        }
         if not wanted:
             return {}, without_day
         shapes = csv_row_shapes(self.path, self.dialect, wanted) if fmt == "csv" else {}
@@ -201,8 +216,14 @@ class _FileStager:
                 kind = schema[column]
                 pattern = self.spec.parsing.formats.get(column)
                 expected = f"{kind} (format {pattern})" if pattern else kind
-                text = f"{self.label}: {where}, column {quote(column)}: {quoted.get(row, '?')} is not a valid {expected}"
-                text += f" ({count} bad value(s) in this column on this day)" if key is not None else "; the row's day is unknown"
+                text = (
+                    f"{self.label}: {where}, column {quote(column)}: {quoted.get(row, '?')} is not a valid {expected}"
+                )
+                text += (
+                    f" ({count} bad value(s) in this column on this day)"
+                    if key is not None
+                    else "; the row's day is unknown"
+                )
                 problems.setdefault(key, []).append(text)
         for key, rows in candidates.items():
             short = [row for row in rows if row in shapes and shapes[row].fields < header_fields]
@@ -219,7 +240,11 @@ class _FileStager:
     def _first_bad_rows(self, flagged: pl.LazyFrame, by_day: dict) -> dict[str | None, dict[str, int]]:
         """Per day and column, the first row (1-based, data order) whose value did not convert;
         a second pass over the file, made only when the staging pass counted bad values."""
-        columns = [c for c in transforms.flagged_columns(self.spec.schema) if any(r[f"bad.{transforms.FLAG_PREFIX}{c}"] for r in by_day.values())]
+        columns = [
+            c
+            for c in transforms.flagged_columns(self.spec.schema)
+            if any(r[f"bad.{transforms.FLAG_PREFIX}{c}"] for r in by_day.values())
+        ]
         if not columns:
             return {}
         flags = [pl.col(transforms.FLAG_PREFIX + column) for column in columns]
@@ -228,7 +253,12 @@ class _FileStager:
             flagged.with_row_index(ROW, offset=1)
             .filter(pl.any_horizontal(flags))
             .group_by(day_key)
-            .agg([pl.when(flag).then(pl.col(ROW)).min().alias(column) for flag, column in zip(flags, columns, strict=True)])
+            .agg(
+                [
+                    pl.when(flag).then(pl.col(ROW)).min().alias(column)
+                    for flag, column in zip(flags, columns, strict=True)
+                ]
+            )
             .collect(engine="streaming")
         )
         return {row.pop(quality.DAY): row for row in first.iter_rows(named=True)}
@@ -237,7 +267,12 @@ class _FileStager:
         """Rows whose last field is empty, by day: the only rows that can be short. Re-read only
         when there are some; the Python CSV pass then counts their fields."""
         day_key = pl.col(transforms.PARTITION_COLUMN).cast(pl.String).alias(quality.DAY)
-        rows = flagged.with_row_index(ROW, offset=1).filter(pl.col(MAYBE_SHORT)).select(day_key, ROW).collect(engine="streaming")
+        rows = (
+            flagged.with_row_index(ROW, offset=1)
+            .filter(pl.col(MAYBE_SHORT))
+            .select(day_key, ROW)
+            .collect(engine="streaming")
+        )
         candidates: dict[str | None, list[int]] = {}
         for day, row in rows.iter_rows():
             if day in days:
@@ -276,7 +311,9 @@ def stage_source(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: dat
         except SourceUnavailableError:
             raise
         except FetchError as error:
-            staged.findings.update({key: checks.DayFindings(schema_problems=(f"{spec.name} {located}: {error}",)) for key in keys})
+            staged.findings.update(
+                {key: checks.DayFindings(schema_problems=(f"{spec.name} {located}: {error}",)) for key in keys}
+            )
             continue
         staged.content_hashes[redact_url(url)] = fetched.sha256
         staged.fetched_bytes += fetched.size

@@ -12,8 +12,8 @@ from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.owners import dagster_owner
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.pools import ACQUISITION_POOL, AGGREGATION_POOL
-from odf_assets.sources import transforms
 from odf_assets.publishing import emit_checked, publish_checked
+from odf_assets.sources import transforms
 from odf_assets.sources.acquisition import contract_for, stage_source
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
 from odf_resources import settings
@@ -46,7 +46,11 @@ def previous_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -
     if len(context.partition_keys) != 1:
         return None
     record = context.instance.get_latest_data_version_record(key, is_source=False, partition_key=context.partition_key)
-    return record.asset_materialization.tags.get("dagster/data_version") if record and record.asset_materialization else None
+    return (
+        record.asset_materialization.tags.get("dagster/data_version")
+        if record and record.asset_materialization
+        else None
+    )
 
 
 def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
@@ -89,8 +93,11 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
                 # The operator's problem, not ours: the reason and what happens next, no stack trace of ODF's.
                 raise dg.Failure(
                     description=f"{source.name}: source unavailable: {error}",
-                    metadata={"source": source.name, "partitions": f"{context.partition_keys[0]}..{context.partition_keys[-1]}",
-                              "next": "retried per the asset's RetryPolicy; later, re-run the partitions"},
+                    metadata={
+                        "source": source.name,
+                        "partitions": f"{context.partition_keys[0]}..{context.partition_keys[-1]}",
+                        "next": "retried per the asset's RetryPolicy; later, re-run the partitions",
+                    },
                     allow_retries=True,
                 ) from None
             verdicts = {day: checks.verdicts(staged.findings[day], contract) for day in context.partition_keys}
@@ -99,7 +106,9 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
             if not changed:
                 context.log.info(f"{source.name}: content unchanged since the last materialization (sha256 {version})")
             if staged.rows_without_day:
-                context.log.warning(f"{source.name}: {staged.rows_without_day} row(s) have no {source.date_column} and belong to no day")
+                context.log.warning(
+                    f"{source.name}: {staged.rows_without_day} row(s) have no {source.date_column} and belong to no day"
+                )
             yield from publish_checked(
                 context,
                 verdicts=verdicts,
@@ -122,13 +131,16 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
 
 def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.AssetsDefinition:
     key = aggregate_asset_key(source, aggregate)
-    contract = checks.Contract(key=(transforms.PARTITION_COLUMN, *aggregate.group_by), allow_empty=source.allow_empty_days)
+    contract = checks.Contract(
+        key=(transforms.PARTITION_COLUMN, *aggregate.group_by), allow_empty=source.allow_empty_days
+    )
     metrics = [(m.agg, m.column, m.name) for m in aggregate.metrics]
     partitions_def = daily_partitions(source.start_date, source.end_date)
 
     @dg.asset(
         key=key,
-        description=aggregate.description or f"Daily {', '.join(m.name for m in aggregate.metrics)} of {source.name}"
+        description=aggregate.description
+        or f"Daily {', '.join(m.name for m in aggregate.metrics)} of {source.name}"
         + (f" by {', '.join(aggregate.group_by)}" if aggregate.group_by else ""),
         group_name=source.group,
         owners=[dagster_owner(source.owner)],
@@ -144,7 +156,9 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         automation_condition=FOLLOW_DAILY_INPUTS,
     )
     def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: pl.LazyFrame):
-        yield from emit_checked(context, transforms.aggregate(raw, aggregate.group_by, metrics), contract, odf_storage.get())
+        yield from emit_checked(
+            context, transforms.aggregate(raw, aggregate.group_by, metrics), contract, odf_storage.get()
+        )
 
     return declared_aggregate
 

@@ -6,7 +6,6 @@ day fails the ERROR check ``inputs_present`` and keeps its previous object, whil
 of the run are published, as ``publishing.publish_checked`` does for every asset.
 """
 
-
 from pathlib import Path
 
 import dagster as dg
@@ -32,7 +31,9 @@ def consolidation_asset_key(spec: ConsolidationSpec) -> dg.AssetKey:
     return dg.AssetKey(["consolidations", spec.name])
 
 
-def read_inputs(storage: Storage, spec: ConsolidationSpec, days: list[str]) -> tuple[dict[str, pl.LazyFrame], dict[str, list[str]]]:
+def read_inputs(
+    storage: Storage, spec: ConsolidationSpec, days: list[str]
+) -> tuple[dict[str, pl.LazyFrame], dict[str, list[str]]]:
     """Each input's stored raw rows for ``days`` and, per day, what each lacking input lacks."""
     frames, missing = {}, {day: [] for day in days}
     for input_spec in spec.inputs:
@@ -55,7 +56,9 @@ def read_inputs(storage: Storage, spec: ConsolidationSpec, days: list[str]) -> t
 
 def inputs_verdict(missing: list[str]) -> checks.Verdict:
     evidence = f"{'; '.join(missing)} for this day" if missing else ""
-    return checks.Verdict(INPUTS_PRESENT, not missing, checks.ERROR, {"missing_inputs": dg.MetadataValue.json(missing)}, evidence)
+    return checks.Verdict(
+        INPUTS_PRESENT, not missing, checks.ERROR, {"missing_inputs": dg.MetadataValue.json(missing)}, evidence
+    )
 
 
 def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
@@ -67,14 +70,21 @@ def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
     inputs = [raw_asset_key_for(i.source) for i in spec.inputs]
     check_specs = [
         *checks.check_specs(key, contract, partitions_def),
-        dg.AssetCheckSpec(INPUTS_PRESENT, asset=key, partitions_def=partitions_def,
-                          description="Every input has a stored partition for the day; a day missing one is not published."),
-    ]  # fmt: skip
-    combined = f"{spec.combine} of {', '.join(i.source for i in spec.inputs)} on date" + "".join(f", {c}" for c in spec.keys)
+        dg.AssetCheckSpec(
+            INPUTS_PRESENT,
+            asset=key,
+            partitions_def=partitions_def,
+            description="Every input has a stored partition for the day; a day missing one is not published.",
+        ),
+    ]
+    combined = f"{spec.combine} of {', '.join(i.source for i in spec.inputs)} on date" + "".join(
+        f", {c}" for c in spec.keys
+    )
 
     @dg.asset(
         key=key,
-        description=(aggregate.description or f"Daily {', '.join(m.name for m in aggregate.metrics)}") + f" ({combined}).",
+        description=(aggregate.description or f"Daily {', '.join(m.name for m in aggregate.metrics)}")
+        + f" ({combined}).",
         group_name=spec.group,
         deps=inputs,
         partitions_def=partitions_def,
@@ -83,11 +93,16 @@ def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
         kinds={"polars", "parquet"},
         pool=AGGREGATION_POOL,
         tags=AGGREGATION_TAGS,
-        metadata={"partition_expr": DATE, "combine": spec.combine, "keys": list(spec.keys), "group_by": list(aggregate.group_by),
-                  "registry_file": str(spec.registry_file)},
+        metadata={
+            "partition_expr": DATE,
+            "combine": spec.combine,
+            "keys": list(spec.keys),
+            "group_by": list(aggregate.group_by),
+            "registry_file": str(spec.registry_file),
+        },
         check_specs=check_specs,
         automation_condition=FOLLOW_EVERY_INPUT_UPDATE,
-    )  # fmt: skip
+    )
     def consolidation(context: dg.AssetExecutionContext, odf_storage: OdfStorage):
         storage = odf_storage.get()
         days = list(context.partition_keys)
@@ -95,7 +110,9 @@ def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
         if any(frame is None for frame in frames.values()):
             result = pl.DataFrame(schema=_empty_schema(spec))
         else:
-            result = transforms.aggregate(combine_inputs(spec, frames), aggregate.group_by, metrics).collect(engine="streaming")
+            result = transforms.aggregate(combine_inputs(spec, frames), aggregate.group_by, metrics).collect(
+                engine="streaming"
+            )
         verdicts = checks.verdicts_by_day(result, DATE, days, contract)
         for day in days:  # first: it explains the others (no rows) on a day an input lacks
             verdicts[day].insert(0, inputs_verdict(missing[day]))

@@ -18,11 +18,28 @@ import polars as pl
 
 from odf_assets.quality import REGISTRY_DTYPES
 from odf_assets.sources import registry
-from odf_assets.sources.registry import INTERNAL_PREFIX, PARTITION_COLUMN, AggregateSpec, RegistryError, SourceSpec, _Reader
+from odf_assets.sources.registry import (
+    INTERNAL_PREFIX,
+    PARTITION_COLUMN,
+    AggregateSpec,
+    RegistryError,
+    SourceSpec,
+    _Reader,
+)
 from odf_resources.text import quote
 
 # Not "on": YAML 1.1 reads a bare on: as the boolean true.
-CONSOLIDATION_KEYS = {"name", "description", "group", "combine", "inputs", "keys", "source_column", "group_by", "metrics"}
+CONSOLIDATION_KEYS = {
+    "name",
+    "description",
+    "group",
+    "combine",
+    "inputs",
+    "keys",
+    "source_column",
+    "group_by",
+    "metrics",
+}
 INPUT_KEYS = {"source", "columns"}
 COMBINE = ("join", "union")
 NUMERIC = ("int64", "float64")
@@ -77,11 +94,21 @@ def _input(file: Path, where: str, raw: Any, sources: Mapping[str, SourceSpec], 
     schema: dict[str, str] = {}
     for column, output in mapping.items():
         if column == PARTITION_COLUMN:
-            reader.fail(".columns", f"{PARTITION_COLUMN!r} is the partition column, joined on and kept without being listed")
+            reader.fail(
+                ".columns", f"{PARTITION_COLUMN!r} is the partition column, joined on and kept without being listed"
+            )
         if column not in own:
             reader.fail(".columns", f"column {quote(column)} is not in {name}'s schema {quote(sorted(own))}")
-        if not isinstance(output, str) or not output or output == PARTITION_COLUMN or output.startswith(INTERNAL_PREFIX):
-            reader.fail(f".columns.{column}", f"output name {quote(output)} must be a non-empty name other than 'date' and '__odf…'")
+        if (
+            not isinstance(output, str)
+            or not output
+            or output == PARTITION_COLUMN
+            or output.startswith(INTERNAL_PREFIX)
+        ):
+            reader.fail(
+                f".columns.{column}",
+                f"output name {quote(output)} must be a non-empty name other than 'date' and '__odf…'",
+            )
         if output in schema:
             reader.fail(f".columns.{column}", f"output name {quote(output)} is taken twice in this input")
         schema[output] = own[column]
@@ -92,18 +119,25 @@ def _input(file: Path, where: str, raw: Any, sources: Mapping[str, SourceSpec], 
     return InputSpec(name, {str(c): o for c, o in mapping.items()}, schema)
 
 
-def _combined_schema(reader: _Reader, combine: str, inputs: Sequence[InputSpec], keys: tuple[str, ...]) -> dict[str, str]:
+def _combined_schema(
+    reader: _Reader, combine: str, inputs: Sequence[InputSpec], keys: tuple[str, ...]
+) -> dict[str, str]:
     """Output columns and types; join/union columns must exist in every input with compatible types."""
     schema: dict[str, str] = {}
     for column in keys:
         kinds = {}
         for index, spec in enumerate(inputs):
             if column not in spec.schema:
-                reader.fail(".keys", f"column {quote(column)} is not among inputs[{index}] ({spec.source})'s columns {quote(list(spec.schema))}")
+                reader.fail(
+                    ".keys",
+                    f"column {quote(column)} is not among inputs[{index}] ({spec.source})'s columns {quote(list(spec.schema))}",
+                )
             kinds[spec.source] = spec.schema[column]
         distinct = set(kinds.values())
         if len(distinct) > 1 and not (combine == "union" and distinct <= set(NUMERIC)):
-            allowed = "the same type" if combine == "join" else "the same type (or int64 and float64, stacked as float64)"
+            allowed = (
+                "the same type" if combine == "join" else "the same type (or int64 and float64, stacked as float64)"
+            )
             reader.fail(".keys", f"column {quote(column)} has types {quote(kinds)}: {combine} needs {allowed}")
         schema[column] = "float64" if len(distinct) > 1 else distinct.pop()
     if combine == "union":
@@ -122,13 +156,18 @@ def _combined_schema(reader: _Reader, combine: str, inputs: Sequence[InputSpec],
     return schema
 
 
-def _date_range(reader: _Reader, inputs: Sequence[InputSpec], sources: Mapping[str, SourceSpec]) -> tuple[date, date | None]:
+def _date_range(
+    reader: _Reader, inputs: Sequence[InputSpec], sources: Mapping[str, SourceSpec]
+) -> tuple[date, date | None]:
     """The days every input can have: the latest start through the earliest end."""
     start = max(sources[spec.source].start_date for spec in inputs)
     ends = [sources[spec.source].end_date for spec in inputs if sources[spec.source].end_date is not None]
     end = min(ends) if ends else None
     if end is not None and end < start:
-        spans = {spec.source: f"{sources[spec.source].start_date}..{sources[spec.source].end_date or 'open'}" for spec in inputs}
+        spans = {
+            spec.source: f"{sources[spec.source].start_date}..{sources[spec.source].end_date or 'open'}"
+            for spec in inputs
+        }
         reader.fail(".inputs", f"the inputs share no day: {quote(spans)}")
     return start, end
 
@@ -147,7 +186,9 @@ def parse_consolidation(file: Path, index: int, raw: Any, sources: Mapping[str, 
     keys = (keys_value,) if isinstance(keys_value, str) else tuple(keys_value)
     if PARTITION_COLUMN in keys:
         reader.fail(".keys", f"{PARTITION_COLUMN!r} is always combined on; list only the other columns")
-    inputs = tuple(_input(file, f"{reader.where}.inputs[{i}]", item, sources, keys) for i, item in enumerate(raw_inputs))
+    inputs = tuple(
+        _input(file, f"{reader.where}.inputs[{i}]", item, sources, keys) for i, item in enumerate(raw_inputs)
+    )
     seen: dict[str, int] = {}
     for i, spec in enumerate(inputs):
         if spec.source in seen:
@@ -164,7 +205,10 @@ def parse_consolidation(file: Path, index: int, raw: Any, sources: Mapping[str, 
     start, end = _date_range(reader, inputs, sources)
     # Metrics and group_by follow the aggregates' rules, checked against the combined columns.
     aggregate = registry._parse_aggregate(
-        file, reader.where, {key: raw[key] for key in ("name", "description", "group_by", "metrics") if key in raw}, schema
+        file,
+        reader.where,
+        {key: raw[key] for key in ("name", "description", "group_by", "metrics") if key in raw},
+        schema,
     )
     return ConsolidationSpec(
         name=name,
@@ -208,10 +252,12 @@ def load_consolidations(files: Sequence[Path], sources: Sequence[SourceSpec]) ->
 
 # -- combining (pure Polars) ------------------------------------------------------------------
 
+
 def _input_rows(frame: pl.LazyFrame, spec: InputSpec, types: Mapping[str, pl.DataType]) -> pl.LazyFrame:
     """One input's rows as ``date`` plus its output columns, cast to the combined types."""
     return frame.select(
-        pl.col(PARTITION_COLUMN), *[pl.col(column).alias(output).cast(types[output]) for column, output in spec.columns.items()]
+        pl.col(PARTITION_COLUMN),
+        *[pl.col(column).alias(output).cast(types[output]) for column, output in spec.columns.items()],
     )
 
 

@@ -28,10 +28,27 @@ PARTITION_COLUMN = "date"
 INTERNAL_PREFIX = "__odf"
 
 SOURCE_KEYS = {
-    "name", "description", "license", "owner", "url", "url_template", "date_column", "format", "schema",
-    "start_date", "end_date", "fetch_cron", "active", "key", "checks", "aggregates", "group",
-    "csv", "formats", "timezone",
-}  # fmt: skip
+    "name",
+    "description",
+    "license",
+    "owner",
+    "url",
+    "url_template",
+    "date_column",
+    "format",
+    "schema",
+    "start_date",
+    "end_date",
+    "fetch_cron",
+    "active",
+    "key",
+    "checks",
+    "aggregates",
+    "group",
+    "csv",
+    "formats",
+    "timezone",
+}
 CSV_KEYS = {"null_values", "delimiter", "quote_char", "encoding", "decimal_comma"}
 CSV_ENCODINGS = ("utf8", "latin1")
 CHECK_KEYS = {"max_null_fraction", "ranges", "allow_empty_days"}
@@ -180,7 +197,9 @@ def _parse_schema(reader: _Reader) -> dict[str, str]:
         if kind not in COLUMN_TYPES:
             reader.fail(f".schema.{column}", f"unknown type {quote(kind)} (expected one of {list(COLUMN_TYPES)})")
         if str(column).startswith(INTERNAL_PREFIX):
-            reader.fail(f".schema.{column}", f"names starting with {INTERNAL_PREFIX!r} are reserved for ODF's internal columns")
+            reader.fail(
+                f".schema.{column}", f"names starting with {INTERNAL_PREFIX!r} are reserved for ODF's internal columns"
+            )
     return {str(column): str(kind) for column, kind in schema.items()}
 
 
@@ -237,7 +256,9 @@ def _refuse_output_collisions(reader: _Reader, group_by: tuple[str, ...], metric
         if metric.name.startswith(INTERNAL_PREFIX):
             reader.fail(where, f"names starting with {INTERNAL_PREFIX!r} are reserved for ODF's internal columns")
         if metric.name in taken:
-            reader.fail(where, f"{quote(metric.name)} is already {taken[metric.name]}: each output column needs its own name")
+            reader.fail(
+                where, f"{quote(metric.name)} is already {taken[metric.name]}: each output column needs its own name"
+            )
         taken[metric.name] = f"the name of metrics[{index}]"
 
 
@@ -304,7 +325,10 @@ def _parse_formats(reader: _Reader, schema: dict[str, str]) -> dict[str, str]:
     formats = reader.get("formats", dict, {})
     for column, pattern in formats.items():
         if schema.get(column) not in ("date", "datetime"):
-            reader.fail(f".formats.{column}", f"formats apply to date and datetime schema columns, {quote(column)} is {quote(schema.get(column))}")
+            reader.fail(
+                f".formats.{column}",
+                f"formats apply to date and datetime schema columns, {quote(column)} is {quote(schema.get(column))}",
+            )
         if not isinstance(pattern, str) or "%" not in pattern:
             reader.fail(f".formats.{column}", f"expected a strptime format such as '%Y/%m/%d', got {quote(pattern)}")
     return {str(column): pattern for column, pattern in formats.items()}
@@ -317,7 +341,9 @@ def _parse_timezone(reader: _Reader) -> str | None:
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        reader.fail(".timezone", f"unknown time zone {quote(name)} (expected an IANA name such as 'Europe/Paris' or 'UTC')")
+        reader.fail(
+            ".timezone", f"unknown time zone {quote(name)} (expected an IANA name such as 'Europe/Paris' or 'UTC')"
+        )
     return name
 
 
@@ -350,14 +376,19 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
     if url is not None and date_column is None:
         reader.fail(".date_column", "is required with 'url': it says which rows belong to which day")
     if date_column is not None and schema.get(date_column) not in ("date", "datetime"):
-        reader.fail(".date_column", f"must be a schema column of type date or datetime, got {quote(schema.get(date_column))}")
+        reader.fail(
+            ".date_column", f"must be a schema column of type date or datetime, got {quote(schema.get(date_column))}"
+        )
     _refuse_reserved_columns(reader, schema, date_column)
     start, end = reader.date("start_date", ...), reader.date("end_date", None)
     if end is not None and end < start:
         reader.fail(".end_date", f"the last day with data must not be before start_date {start}")
     cron = reader.get("fetch_cron", str, SourceSpec.fetch_cron)
     if not _is_valid_cron(cron):
-        reader.fail(".fetch_cron", f"expected a 5-field cron expression that Dagster accepts, e.g. '30 1 * * *', got {quote(cron)}")
+        reader.fail(
+            ".fetch_cron",
+            f"expected a 5-field cron expression that Dagster accepts, e.g. '30 1 * * *', got {quote(cron)}",
+        )
     null_limits, ranges, allow_empty_days = _parse_checks(reader, schema)
     aggregates = tuple(
         _parse_aggregate(file, f"{reader.where}.aggregates[{i}]", raw_aggregate, schema)
@@ -421,7 +452,11 @@ def _refuse_duplicate_keys(file: Path, node: yaml.Node, path: str) -> None:
         for index, item in enumerate(node.value):
             label = f"{path}[{index}]"
             if path == "sources" and isinstance(item, yaml.MappingNode):
-                names = [value.value for key, value in item.value if key.value == "name" and isinstance(value, yaml.ScalarNode)]
+                names = [
+                    value.value
+                    for key, value in item.value
+                    if key.value == "name" and isinstance(value, yaml.ScalarNode)
+                ]
                 label += f" ({_capped(names[0])})" if names else ""
             _refuse_duplicate_keys(file, item, label)
     elif isinstance(node, yaml.MappingNode):

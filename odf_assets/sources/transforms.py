@@ -59,7 +59,11 @@ def _parse_stripped(text: pl.Expr, kind: str, pattern: str | None, parsing: Pars
         return text.cast(pl.Int64, strict=False)
     if kind == "float64":
         # A decimal comma (1.234,5 or 1234,5) becomes a point; thousands points go first.
-        number = text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True) if parsing.csv.decimal_comma else text
+        number = (
+            text.str.replace_all(".", "", literal=True).str.replace(",", ".", literal=True)
+            if parsing.csv.decimal_comma
+            else text
+        )
         return number.cast(pl.Float64, strict=False)
     if kind == "bool":
         lowered = text.str.to_lowercase()
@@ -122,7 +126,9 @@ def with_conversion_flags(
     found = lazy.collect_schema()
     missing = missing_columns(found, schema)
     if missing:
-        raise ConformError(f"{source} {where}: missing column(s) {missing}; expected {list(schema)}, found {found.names()}")
+        raise ConformError(
+            f"{source} {where}: missing column(s) {missing}; expected {list(schema)}, found {found.names()}"
+        )
     # Three projections so each text is stripped once and each value converted once: within one
     # projection the streaming engine would evaluate a shared subexpression per use.
     text = {n: f"{_TEXT_PREFIX}{n}" for n in flagged_columns(schema) if found[n] in (pl.String, pl.Null)}
@@ -171,7 +177,9 @@ def raise_on_flagged_values(
     return flagged.select(list(schema))
 
 
-def conform_to_schema(frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, str], source: str, where: str) -> pl.LazyFrame:
+def conform_to_schema(
+    frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, str], source: str, where: str
+) -> pl.LazyFrame:
     """Select and type the registry's columns, lazily; ``ConformError`` on the first bad value.
 
     One streaming pass over the input finds, per column, how many values do not convert and the
@@ -235,5 +243,8 @@ def aggregate(
     keys = [PARTITION_COLUMN, *[c for c in group_by if c != PARTITION_COLUMN]]
     lazy = frame.lazy()
     schema = lazy.collect_schema()
-    expressions = [_metric_expr(agg, column, name, column is not None and schema[column].is_float()) for agg, column, name in metrics]
+    expressions = [
+        _metric_expr(agg, column, name, column is not None and schema[column].is_float())
+        for agg, column, name in metrics
+    ]
     return lazy.group_by(keys).agg(expressions).sort(keys, nulls_last=True)

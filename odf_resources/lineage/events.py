@@ -8,7 +8,7 @@ upstream assets' datasets as inputs, the Polars schema and the partition's nomin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -53,11 +53,13 @@ class LineageContext:
             ),
             **parts.pop("run_facets", {}),
         }
-        job_type = job_type_job.JobTypeJobFacet(processingType="BATCH", integration="DAGSTER", jobType="ASSET", producer=PRODUCER)
+        job_type = job_type_job.JobTypeJobFacet(
+            processingType="BATCH", integration="DAGSTER", jobType="ASSET", producer=PRODUCER
+        )
         namespace, name = self.dataset(asset)
         return RunEvent(
             eventType=state,
-            eventTime=iso_utc(datetime.fromtimestamp(self.timestamp, tz=timezone.utc)),
+            eventTime=iso_utc(datetime.fromtimestamp(self.timestamp, tz=UTC)),
             producer=PRODUCER,
             run=Run(runId=lineage_run_id(self.dagster_run_id, asset, partition), facets=run_facets),
             job=Job(namespace=self.job_namespace, name=asset, facets={"jobType": job_type}),
@@ -69,7 +71,11 @@ class LineageContext:
 def nominal_time(start: str | None, end: str | None) -> dict[str, nominal_time_run.NominalTimeRunFacet]:
     if not start:
         return {}
-    return {"nominalTime": nominal_time_run.NominalTimeRunFacet(nominalStartTime=start, nominalEndTime=end, producer=PRODUCER)}
+    return {
+        "nominalTime": nominal_time_run.NominalTimeRunFacet(
+            nominalStartTime=start, nominalEndTime=end, producer=PRODUCER
+        )
+    }
 
 
 def nominal_start_only(partition: str | None) -> dict[str, nominal_time_run.NominalTimeRunFacet]:
@@ -81,7 +87,7 @@ def nominal_start_only(partition: str | None) -> dict[str, nominal_time_run.Nomi
     """
     for layout in ("%Y-%m-%d", "%Y-%m-%d-%H:%M"):
         try:
-            start = datetime.strptime(partition or "", layout).replace(tzinfo=timezone.utc)
+            start = datetime.strptime(partition or "", layout).replace(tzinfo=UTC)
         except ValueError:
             continue
         return nominal_time(iso_utc(start), None)
@@ -112,14 +118,19 @@ def complete_event(ctx: LineageContext, materialization: dg.AssetMaterialization
     inputs = published.get("inputs")
     if inputs is None:  # not written by ODF's IO manager: fall back to Dagster's provenance tags
         tags = materialization.tags or {}
-        inputs = sorted(tag[len(_INPUT_VERSION_TAG):] for tag in tags if tag.startswith(_INPUT_VERSION_TAG))
+        inputs = sorted(tag[len(_INPUT_VERSION_TAG) :] for tag in tags if tag.startswith(_INPUT_VERSION_TAG))
     asset = materialization.asset_key.to_user_string()
     namespace, name = ctx.dataset(asset)
     location = f"{namespace}/{name}" if namespace.startswith("s3://") else Path(name).as_uri()
-    facets: dict[str, Any] = {"dataSource": datasource_dataset.DatasourceDatasetFacet(name=namespace, uri=location, producer=PRODUCER)}
+    facets: dict[str, Any] = {
+        "dataSource": datasource_dataset.DatasourceDatasetFacet(name=namespace, uri=location, producer=PRODUCER)
+    }
     schema = _value(metadata.get("dagster/column_schema"))
     if isinstance(schema, dg.TableSchema):
-        fields = [schema_dataset.SchemaDatasetFacetFields(name=c.name, type=c.type, description=c.description) for c in schema.columns]
+        fields = [
+            schema_dataset.SchemaDatasetFacetFields(name=c.name, type=c.type, description=c.description)
+            for c in schema.columns
+        ]
         facets["schema"] = schema_dataset.SchemaDatasetFacet(fields=fields, producer=PRODUCER)
     rows, size = _value(metadata.get("dagster/row_count")), _value(metadata.get("bytes"))
     output_facets = {}
@@ -145,8 +156,12 @@ def failure_event(ctx: LineageContext, state: RunState, asset: str, partition: s
         state,
         asset,
         partition,
-        run_facets={"errorMessage": error_message_run.ErrorMessageRunFacet(message=message.strip(), programmingLanguage="python", producer=PRODUCER),
-                    **nominal_start_only(partition)},
+        run_facets={
+            "errorMessage": error_message_run.ErrorMessageRunFacet(
+                message=message.strip(), programmingLanguage="python", producer=PRODUCER
+            ),
+            **nominal_start_only(partition),
+        },
     )
 
 

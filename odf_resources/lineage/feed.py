@@ -39,7 +39,9 @@ class Naming:
     job_namespace: str
 
 
-def read_records(instance: dg.DagsterInstance, after: int, limit: int, before: float | None = None) -> tuple[list[dg.EventLogRecord], bool]:
+def read_records(
+    instance: dg.DagsterInstance, after: int, limit: int, before: float | None = None
+) -> tuple[list[dg.EventLogRecord], bool]:
     """Up to ``limit`` lineage-relevant records with storage id > ``after``, ascending; and whether more wait.
 
     Each type is read with the same limit, so the ``limit`` smallest ids of the union are exactly
@@ -79,7 +81,11 @@ def lineage_events(instance: dg.DagsterInstance, record: dg.EventLogRecord, nami
         return [complete_event(ctx, event.step_materialization_data.materialization)]
     # Only what was stored before the run ended: a retried tick must compute the same events (its
     # cursor may point inside them), even if a killed run's step process stores more afterwards.
-    records = [r for r in instance.get_records_for_run(entry.run_id, of_type=_OUTCOME_TYPES).records if r.timestamp <= entry.timestamp]
+    records = [
+        r
+        for r in instance.get_records_for_run(entry.run_id, of_type=_OUTCOME_TYPES).records
+        if r.timestamp <= entry.timestamp
+    ]
     return unfinished_events(ctx, records, event.event_type)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from odf_resources.storage import split_storage_uri
@@ -43,4 +43,4 @@ def lineage_run_id(dagster_run_id: str, asset: str, partition: str | None) -> st
 
 def iso_utc(moment: datetime) -> str:
     """ISO-8601 in UTC with milliseconds, the format OpenLineage examples use."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -16,7 +16,14 @@ from odf_resources.text import redact_url
 if TYPE_CHECKING:
     from openlineage.client import OpenLineageClient
 
-_NO_RETRY = {"total": 0, "connect": 0, "read": 0, "backoff_factor": 0, "status_forcelist": [], "allowed_methods": ["POST"]}
+_NO_RETRY = {
+    "total": 0,
+    "connect": 0,
+    "read": 0,
+    "backoff_factor": 0,
+    "status_forcelist": [],
+    "allowed_methods": ["POST"],
+}
 _URL_USERINFO = re.compile(r"//[^/@\s]+@")
 _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
 
@@ -25,8 +32,11 @@ def transport_configured() -> bool:
     """Whether the environment names a lineage transport (else ODF sends nothing, not console spam)."""
     if os.environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
         return False
-    return bool(os.environ.get("OPENLINEAGE_URL") or os.environ.get("OPENLINEAGE_CONFIG")
-                or os.environ.get("OPENLINEAGE__TRANSPORT__TYPE"))  # fmt: skip
+    return bool(
+        os.environ.get("OPENLINEAGE_URL")
+        or os.environ.get("OPENLINEAGE_CONFIG")
+        or os.environ.get("OPENLINEAGE__TRANSPORT__TYPE")
+    )
 
 
 def build_client(timeout: float) -> OpenLineageClient:  # noqa: F821

@@ -18,7 +18,11 @@ def private_imports(path: Path) -> list[str]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module:
             names = [node.module]
-        private = [name for name in names if name.split(".")[0].startswith("dagster") and any(p.startswith("_") for p in name.split(".")[1:])]
+        private = [
+            name
+            for name in names
+            if name.split(".")[0].startswith("dagster") and any(p.startswith("_") for p in name.split(".")[1:])
+        ]
         found += [f"{path.name}:{node.lineno} {name}" for name in private]
     return found
 
@@ -32,5 +36,10 @@ def test_no_module_imports_a_private_dagster_module():
 
 def test_the_scan_recognises_a_private_import(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("from dagster._core.storage.tags import PARTITION_NAME_TAG\nimport dagster_k8s._private\nimport dagster\n")
-    assert [line.split(" ", 1)[1] for line in private_imports(sample)] == ["dagster._core.storage.tags", "dagster_k8s._private"]
+    sample.write_text(
+        "from dagster._core.storage.tags import PARTITION_NAME_TAG\nimport dagster_k8s._private\nimport dagster\n"
+    )
+    assert [line.split(" ", 1)[1] for line in private_imports(sample)] == [
+        "dagster._core.storage.tags",
+        "dagster_k8s._private",
+    ]

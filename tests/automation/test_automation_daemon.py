@@ -37,7 +37,9 @@ AGGREGATES = ("aggregates/iowa_liquor_sales/sales_by_county", "aggregates/iowa_l
 WEEKLY = ("sales/weekly_sales", "sales/sales_trends", "sales/top_sales_days")
 RAW_DAY = "2024-01-10"
 WEEK = [f"2024-01-{day}" for day in range(15, 22)]  # Monday..Sunday, weekly partition 2024-01-15
-RUNS = """query { runsOrError { ... on Runs { results { runId status tags { key value } assetSelection { path } } } } }"""
+RUNS = (
+    """query { runsOrError { ... on Runs { results { runId status tags { key value } assetSelection { path } } } } }"""
+)
 
 
 class Stack:
@@ -50,10 +52,11 @@ class Stack:
 
     def automation_runs(self, partition: str) -> list[dict]:
         return [
-            run for run in self.runs()
+            run
+            for run in self.runs()
             if {"key": "dagster/partition", "value": partition} in run["tags"]
             and any(tag["key"] == "dagster/from_automation_condition" for tag in run["tags"])
-        ]  # fmt: skip
+        ]
 
     def stored(self, asset: str, day: str, column: str = "date") -> bool:
         return (self.storage / asset / f"{column}={day}" / "data.parquet").exists()
@@ -79,8 +82,12 @@ def stack():
     storage = workdir / "storage"
     sources, consolidations = write_portals(workdir)
     registries = f"{sources}:{write_consolidations(consolidations, JOINED)}"
-    env = clean_env(ODF_STORAGE=str(storage), ODF_SOURCES=registries, ODF_AUTOMATION_INTERVAL_SECONDS=str(INTERVAL_SECONDS),
-                    ODF_RETRY_DELAY_SECONDS="0")  # fmt: skip
+    env = clean_env(
+        ODF_STORAGE=str(storage),
+        ODF_SOURCES=registries,
+        ODF_AUTOMATION_INTERVAL_SECONDS=str(INTERVAL_SECONDS),
+        ODF_RETRY_DELAY_SECONDS="0",
+    )
     dev = DagsterDev(workdir / "dagster_home", free_port(), env)
     try:
         dev.start()
@@ -88,7 +95,9 @@ def stack():
     finally:
         dev.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    assert dev.exited_on_sigint and dev.leftovers == 0, f"dagster dev did not shut down on SIGINT: {dev.leftover_details}"
+    assert dev.exited_on_sigint and dev.leftovers == 0, (
+        f"dagster dev did not shut down on SIGINT: {dev.leftover_details}"
+    )
 
 
 @pytest.fixture
@@ -99,7 +108,9 @@ def same_storage(stack, monkeypatch):
 def test_the_automation_sensor_is_running(stack):
     query = "query { repositoriesOrError { ... on RepositoryConnection { nodes { sensors { name sensorState { status } } } } } }"
     data = requests.post(f"{stack.dev.url}/graphql", json={"query": query}, timeout=30).json()["data"]
-    states = {s["name"]: s["sensorState"]["status"] for node in data["repositoriesOrError"]["nodes"] for s in node["sensors"]}
+    states = {
+        s["name"]: s["sensorState"]["status"] for node in data["repositoriesOrError"]["nodes"] for s in node["sensors"]
+    }
     assert states[AUTOMATION_SENSOR] == "RUNNING"
 
 
@@ -108,7 +119,10 @@ def test_a_raw_day_is_followed_by_its_aggregates(stack, same_storage):
     assert not any(stack.stored(asset, RAW_DAY) for asset in AGGREGATES)  # the trigger ran the raw asset alone
 
     runs = wait_for(
-        lambda: [r for r in stack.automation_runs(RAW_DAY) if r["status"] == "SUCCESS"], 240, "the aggregates' automation run", stack
+        lambda: [r for r in stack.automation_runs(RAW_DAY) if r["status"] == "SUCCESS"],
+        240,
+        "the aggregates' automation run",
+        stack,
     )
     assert len(runs) == 1
     assert set(AGGREGATES) | {"sales/cleaned_sales", "sales/enriched_daily_summary"} <= selected(runs[0])
@@ -133,7 +147,9 @@ def test_a_consolidation_follows_once_every_input_has_the_day(stack, same_storag
     time.sleep(4 * INTERVAL_SECONDS)  # portal_b's day is missing: nothing is requested
     assert stack.automation_runs(day) == [] and not stack.stored(asset, day)
     trigger(stack, "raw/portal_b", day)
-    runs = wait_for(lambda: [r for r in stack.automation_runs(day) if r["status"] == "SUCCESS"], 240, "the consolidation run", stack)
+    runs = wait_for(
+        lambda: [r for r in stack.automation_runs(day) if r["status"] == "SUCCESS"], 240, "the consolidation run", stack
+    )
     assert len(runs) == 1 and selected(runs[0]) == {asset}
     assert stack.stored(asset, day)
 
@@ -157,7 +173,9 @@ def test_weekly_assets_run_once_after_the_seventh_day(stack, same_storage):
     assert not stack.stored("sales/weekly_sales", WEEK[0], "week_start")
 
     ingest_day(WEEK[6])
-    runs = wait_for(lambda: [r for r in stack.automation_runs(WEEK[0]) if r["status"] == "SUCCESS"], 240, "the weekly run", stack)
+    runs = wait_for(
+        lambda: [r for r in stack.automation_runs(WEEK[0]) if r["status"] == "SUCCESS"], 240, "the weekly run", stack
+    )
     assert len(runs) == 1 and selected(runs[0]) == set(WEEKLY)
     assert stack.stored("sales/weekly_sales", WEEK[0], "week_start")
     time.sleep(4 * INTERVAL_SECONDS)

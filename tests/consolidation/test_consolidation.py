@@ -29,11 +29,18 @@ DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
 
 def portal(name: str, value_column: str, rows: str, **extra) -> dict:
     return {
-        "name": name, "description": f"{name} per region and day", "license": "CC0-1.0", "owner": "tests",
-        "url": f"{name}.csv", "date_column": "day", "format": "csv",
+        "name": name,
+        "description": f"{name} per region and day",
+        "license": "CC0-1.0",
+        "owner": "tests",
+        "url": f"{name}.csv",
+        "date_column": "day",
+        "format": "csv",
         "schema": {"day": "date", "region": "string", value_column: extra.pop("value_type", "int64")},
-        "start_date": "2024-01-01", "end_date": extra.pop("end_date", "2024-01-03"), **extra,
-    }  # fmt: skip
+        "start_date": "2024-01-01",
+        "end_date": extra.pop("end_date", "2024-01-03"),
+        **extra,
+    }
 
 
 def write_portals(directory: Path) -> tuple[Path, Path]:
@@ -45,23 +52,36 @@ def write_portals(directory: Path) -> tuple[Path, Path]:
         "day,region,fees\n2024-01-01,north,10.5\n2024-01-01,south,20.0\n2024-01-01,south,1.5\n2024-01-03,south,7.25\n"
     )
     sources = directory / "portals.yaml"
-    sources.write_text(yaml.safe_dump({"sources": [portal("portal_a", "permits", ""), portal("portal_b", "fees", "", value_type="float64")]}, sort_keys=False))
+    sources.write_text(
+        yaml.safe_dump(
+            {"sources": [portal("portal_a", "permits", ""), portal("portal_b", "fees", "", value_type="float64")]},
+            sort_keys=False,
+        )
+    )
     return sources, directory / "consolidations.yaml"
 
 
 JOINED = {
-    "name": "permits_and_fees", "combine": "join", "keys": ["region"],
+    "name": "permits_and_fees",
+    "combine": "join",
+    "keys": ["region"],
     "inputs": [{"source": "portal_a"}, {"source": "portal_b", "columns": ["fees"]}],
     "group_by": ["region"],
-    "metrics": [{"agg": "sum", "column": "permits", "name": "permits"}, {"agg": "sum", "column": "fees", "name": "fees"},
-                {"agg": "count", "name": "pairs"}],
-}  # fmt: skip
+    "metrics": [
+        {"agg": "sum", "column": "permits", "name": "permits"},
+        {"agg": "sum", "column": "fees", "name": "fees"},
+        {"agg": "count", "name": "pairs"},
+    ],
+}
 STACKED = {
-    "name": "rows_per_portal", "combine": "union", "keys": ["region"], "source_column": "portal",
+    "name": "rows_per_portal",
+    "combine": "union",
+    "keys": ["region"],
+    "source_column": "portal",
     "inputs": [{"source": "portal_a"}, {"source": "portal_b"}],
     "group_by": ["portal"],
     "metrics": [{"agg": "count", "name": "rows"}, {"agg": "distinct_count", "column": "region", "name": "regions"}],
-}  # fmt: skip
+}
 
 
 def write_consolidations(path: Path, *consolidations: dict) -> Path:
@@ -92,20 +112,53 @@ def changed(base: dict, **changes) -> dict:
 @pytest.mark.parametrize(
     ("consolidation", "expected"),
     [
-        (changed(JOINED, inputs=[{"source": "portal_a"}]), "consolidations[0] (permits_and_fees).inputs: a consolidation needs at least two inputs, got 1"),
-        (changed(JOINED, inputs=[{"source": "portal_a"}, {"source": "nowhere"}]), "inputs[1].source: unknown source 'nowhere'"),
-        (changed(JOINED, inputs=[{"source": "portal_a"}, {"source": "portal_a"}]), "inputs[1].source: 'portal_a' is already inputs[0]"),
+        (
+            changed(JOINED, inputs=[{"source": "portal_a"}]),
+            "consolidations[0] (permits_and_fees).inputs: a consolidation needs at least two inputs, got 1",
+        ),
+        (
+            changed(JOINED, inputs=[{"source": "portal_a"}, {"source": "nowhere"}]),
+            "inputs[1].source: unknown source 'nowhere'",
+        ),
+        (
+            changed(JOINED, inputs=[{"source": "portal_a"}, {"source": "portal_a"}]),
+            "inputs[1].source: 'portal_a' is already inputs[0]",
+        ),
         (changed(JOINED, keys=["county"]), ".keys: column 'county' is not among inputs[0] (portal_a)'s columns"),
-        (changed(JOINED, inputs=[{"source": "portal_a"}, {"source": "portal_b", "columns": {"fees": "amount", "region": "amount"}}]),
-         "inputs[1] (portal_b).columns.region: output name 'amount' is taken twice in this input"),
-        (changed(JOINED, keys=[], inputs=[{"source": "portal_a"}, {"source": "portal_b"}]),
-         "inputs[1].columns: column 'region' is also in inputs[0] (portal_a): rename one"),
-        (changed(JOINED, keys=["permits"], inputs=[{"source": "portal_a"}, {"source": "portal_b", "columns": {"fees": "permits"}}]),
-         ".keys: column 'permits' has types {'portal_a': 'int64', 'portal_b': 'float64'}: join needs the same type"),
-        (changed(JOINED, inputs=[{"source": "portal_a"}, {"source": "portal_b", "columns": ["colour"]}]),
-         "inputs[1] (portal_b).columns: column 'colour' is not in portal_b's schema"),
-        (changed(JOINED, metrics=[{"agg": "sum", "column": "region"}]), "consolidations[0] (permits_and_fees).metrics[0].column: sum needs a numeric column"),
-        (changed(JOINED, metrics=[{"agg": "count", "name": "region"}]), ".metrics[0].name: 'region' is already a group_by column"),
+        (
+            changed(
+                JOINED,
+                inputs=[
+                    {"source": "portal_a"},
+                    {"source": "portal_b", "columns": {"fees": "amount", "region": "amount"}},
+                ],
+            ),
+            "inputs[1] (portal_b).columns.region: output name 'amount' is taken twice in this input",
+        ),
+        (
+            changed(JOINED, keys=[], inputs=[{"source": "portal_a"}, {"source": "portal_b"}]),
+            "inputs[1].columns: column 'region' is also in inputs[0] (portal_a): rename one",
+        ),
+        (
+            changed(
+                JOINED,
+                keys=["permits"],
+                inputs=[{"source": "portal_a"}, {"source": "portal_b", "columns": {"fees": "permits"}}],
+            ),
+            ".keys: column 'permits' has types {'portal_a': 'int64', 'portal_b': 'float64'}: join needs the same type",
+        ),
+        (
+            changed(JOINED, inputs=[{"source": "portal_a"}, {"source": "portal_b", "columns": ["colour"]}]),
+            "inputs[1] (portal_b).columns: column 'colour' is not in portal_b's schema",
+        ),
+        (
+            changed(JOINED, metrics=[{"agg": "sum", "column": "region"}]),
+            "consolidations[0] (permits_and_fees).metrics[0].column: sum needs a numeric column",
+        ),
+        (
+            changed(JOINED, metrics=[{"agg": "count", "name": "region"}]),
+            ".metrics[0].name: 'region' is already a group_by column",
+        ),
         (changed(JOINED, combine="merge"), ".combine: unknown combination 'merge'"),
         (changed(JOINED, source_column="portal"), ".source_column: applies to combine: union only"),
         (changed(STACKED, source_column="region"), ".source_column: 'region' is already a column of the combined rows"),
@@ -121,16 +174,34 @@ def test_bad_consolidations_fail_at_load_naming_file_and_key(tmp_path, consolida
 
 
 def test_union_stacks_int_and_float_as_float_and_refuses_other_mixes(tmp_path):
-    (spec,) = load(tmp_path, changed(STACKED, keys=["amount"], metrics=[{"agg": "sum", "column": "amount"}], inputs=[
-        {"source": "portal_a", "columns": {"permits": "amount"}}, {"source": "portal_b", "columns": {"fees": "amount"}}]))  # fmt: skip
+    (spec,) = load(
+        tmp_path,
+        changed(
+            STACKED,
+            keys=["amount"],
+            metrics=[{"agg": "sum", "column": "amount"}],
+            inputs=[
+                {"source": "portal_a", "columns": {"permits": "amount"}},
+                {"source": "portal_b", "columns": {"fees": "amount"}},
+            ],
+        ),
+    )
     assert spec.schema == {"amount": "float64", "portal": "string"}
     with pytest.raises(RegistryError, match=r"column 'region' has types .*union needs the same type"):
-        load(tmp_path, changed(STACKED, keys=["region"], inputs=[
-            {"source": "portal_a", "columns": {"permits": "region"}}, {"source": "portal_b"}]))  # fmt: skip
+        load(
+            tmp_path,
+            changed(
+                STACKED,
+                keys=["region"],
+                inputs=[{"source": "portal_a", "columns": {"permits": "region"}}, {"source": "portal_b"}],
+            ),
+        )
 
 
 def test_two_consolidations_with_one_name_and_inputs_without_shared_days_are_refused(tmp_path):
-    with pytest.raises(RegistryError, match=r"consolidations\[1\] \(permits_and_fees\).name: 'permits_and_fees' is already declared"):
+    with pytest.raises(
+        RegistryError, match=r"consolidations\[1\] \(permits_and_fees\).name: 'permits_and_fees' is already declared"
+    ):
         load(tmp_path, JOINED, copy.deepcopy(JOINED))
     sources, extra = write_portals(tmp_path)
     document = yaml.safe_load(sources.read_text())
@@ -158,7 +229,9 @@ def read_day(storage_uri: str, asset: str, day: str) -> pl.DataFrame | None:
     return pl.read_parquet(storage.read_bytes(key)) if storage.exists(key) else None
 
 
-def check_results(instance: dg.DagsterInstance, run_id: str, asset: str, check: str) -> dict[str, dg.AssetCheckEvaluation]:
+def check_results(
+    instance: dg.DagsterInstance, run_id: str, asset: str, check: str
+) -> dict[str, dg.AssetCheckEvaluation]:
     """A run's evaluations of one check of one asset, by partition (logged ones included)."""
     found = {}
     for entry in instance.all_logs(run_id):
@@ -175,14 +248,21 @@ def test_join_and_union_per_day_and_a_missing_input_day_fails_naming_it(tmp_path
     defs = build_definitions()
     graph = defs.resolve_asset_graph()
     assert graph.get(dg.AssetKey(["consolidations", "permits_and_fees"])).parent_keys == {
-        dg.AssetKey(["raw", "portal_a"]), dg.AssetKey(["raw", "portal_b"])}  # fmt: skip
+        dg.AssetKey(["raw", "portal_a"]),
+        dg.AssetKey(["raw", "portal_b"]),
+    }
     # portal_b has no rows on 2024-01-02: that raw day is not stored.
     for raw in ("raw/portal_a", "raw/portal_b"):  # one run per partitioning
         run_assets(defs, [raw], partition_range=(DAYS[0], DAYS[-1]))
     assert read_day(storage_uri, "raw/portal_b", DAYS[1]) is None
 
     instance = dg.DagsterInstance.ephemeral()
-    result = run_assets(defs, ["consolidations/permits_and_fees", "consolidations/rows_per_portal"], partition_range=(DAYS[0], DAYS[-1]), instance=instance)
+    result = run_assets(
+        defs,
+        ["consolidations/permits_and_fees", "consolidations/rows_per_portal"],
+        partition_range=(DAYS[0], DAYS[-1]),
+        instance=instance,
+    )
     assert not result.success
     message = failure_messages(result)
     assert "consolidations/permits_and_fees: 1 day(s) failed ERROR checks" in message
@@ -194,10 +274,14 @@ def test_join_and_union_per_day_and_a_missing_input_day_fails_naming_it(tmp_path
         {"date": date(2024, 1, 1), "region": "south", "permits": 10, "fees": 21.5, "pairs": 2},
     ]
     assert read_day(storage_uri, "consolidations/permits_and_fees", DAYS[1]) is None
-    assert read_day(storage_uri, "consolidations/permits_and_fees", DAYS[2]).select("region", "permits", "fees").rows() == [("south", 2, 7.25)]
+    assert read_day(storage_uri, "consolidations/permits_and_fees", DAYS[2]).select(
+        "region", "permits", "fees"
+    ).rows() == [("south", 2, 7.25)]
     stacked = read_day(storage_uri, "consolidations/rows_per_portal", DAYS[0])
     assert stacked.select("portal", "rows", "regions").rows() == [("portal_a", 2, 2), ("portal_b", 3, 2)]
-    assert read_day(storage_uri, "consolidations/rows_per_portal", DAYS[1]) is None  # portal_a's rows alone are not published
+    assert (
+        read_day(storage_uri, "consolidations/rows_per_portal", DAYS[1]) is None
+    )  # portal_a's rows alone are not published
 
     # Lineage: each published day names both raw inputs as its upstream datasets.
     records = instance.fetch_materializations(dg.AssetKey(["consolidations", "permits_and_fees"]), limit=10).records
@@ -216,7 +300,10 @@ def test_a_day_with_no_input_at_all_fails_naming_every_missing_input(tmp_path, m
     monkeypatch.setenv("ODF_SOURCES", f"{sources}:{write_consolidations(extra, JOINED)}")
     result = run_assets(build_definitions(), ["consolidations/permits_and_fees"], partition_key=DAYS[0])
     assert not result.success
-    assert f"{DAYS[0]}: {INPUTS_PRESENT}: no partition of raw/portal_a; no partition of raw/portal_b for this day" in failure_messages(result)
+    assert (
+        f"{DAYS[0]}: {INPUTS_PRESENT}: no partition of raw/portal_a; no partition of raw/portal_b for this day"
+        in failure_messages(result)
+    )
 
 
 # -- the examples: NYC weather × Brent, against DuckDB on the original files ----------------------
@@ -237,7 +324,9 @@ def test_examples_weather_and_brent_equal_duckdb_and_weekends_name_brent(tmp_pat
     assert "3 day(s) failed ERROR checks" in message
 
     # Weather days are cut in the registry's zone for nyc_weather (UTC when it declares none).
-    weather = next(s for s in yaml.safe_load((EXAMPLES / "sources.yaml").read_text())["sources"] if s["name"] == "nyc_weather")
+    weather = next(
+        s for s in yaml.safe_load((EXAMPLES / "sources.yaml").read_text())["sources"] if s["name"] == "nyc_weather"
+    )
     zone = weather.get("timezone") or "UTC"
     con = duckdb.connect()
     con.execute("SET TimeZone = 'UTC'")
@@ -254,7 +343,7 @@ def test_examples_weather_and_brent_equal_duckdb_and_weekends_name_brent(tmp_pat
         FROM weather w JOIN brent b ON w.day = b.day
         WHERE w.day BETWEEN DATE '{first}' AND DATE '{last}'
         GROUP BY w.day, origin ORDER BY w.day, origin
-    """).fetchall()  # fmt: skip
+    """).fetchall()
     assert {str(row[0]) for row in expected} == {"2013-01-02", "2013-01-03", "2013-01-04", "2013-01-07", "2013-01-08"}
     actual = []
     for day in sorted({str(row[0]) for row in expected}):

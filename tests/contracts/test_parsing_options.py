@@ -3,7 +3,7 @@ declaration that describes it, and the typed partitions ODF stores."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import polars as pl
 import pytest
@@ -18,28 +18,38 @@ RAW = "raw/portal"
 def declare(tmp_path, monkeypatch, body: bytes, **keys) -> None:
     (tmp_path / "portal.csv").write_bytes(body)
     source = {
-        "name": "portal", "description": "A portal export.", "license": "CC0-1.0", "owner": "ODF tests",
-        "url": "portal.csv", "date_column": "stamp", "format": "csv", "start_date": "2024-03-30",
-        "schema": {"id": "string", "stamp": "datetime", "amount": "float64"}, **keys,
-    }  # fmt: skip
+        "name": "portal",
+        "description": "A portal export.",
+        "license": "CC0-1.0",
+        "owner": "ODF tests",
+        "url": "portal.csv",
+        "date_column": "stamp",
+        "format": "csv",
+        "start_date": "2024-03-30",
+        "schema": {"id": "string", "stamp": "datetime", "amount": "float64"},
+        **keys,
+    }
     monkeypatch.setenv("ODF_SOURCES", str(write_registry(tmp_path, [source])))
 
 
 def test_latin1_semicolons_decimal_commas_and_a_local_time_zone(tmp_path, monkeypatch):
     body = "id;stamp;amount\r\nCafé-1;30/03/2024 23:30;1.234,50\r\nCafé-2;31/03/2024 03:15;-\r\n".encode("latin-1")
     declare(
-        tmp_path, monkeypatch, body,
+        tmp_path,
+        monkeypatch,
+        body,
         csv={"delimiter": ";", "encoding": "latin1", "decimal_comma": True, "null_values": ["-"]},
-        formats={"stamp": "%d/%m/%Y %H:%M"}, timezone="Europe/Paris",
-    )  # fmt: skip
+        formats={"stamp": "%d/%m/%Y %H:%M"},
+        timezone="Europe/Paris",
+    )
     assert run_assets(build_definitions(), [RAW], partition_range=("2024-03-30", "2024-03-31")).success
     first = read_partition(tmp_path / "storage", RAW, "2024-03-30")
     second = read_partition(tmp_path / "storage", RAW, "2024-03-31")
     assert first["id"].to_list() == ["Café-1"] and first["amount"].to_list() == [1234.5]
     assert first.schema["stamp"] == pl.Datetime("us", "UTC")
     # 23:30 in Paris (UTC+1) is 22:30 UTC; 03:15 on the DST morning (UTC+2) is 01:15 UTC.
-    assert first["stamp"].to_list() == [datetime(2024, 3, 30, 22, 30, tzinfo=timezone.utc)]
-    assert second["stamp"].to_list() == [datetime(2024, 3, 31, 1, 15, tzinfo=timezone.utc)]
+    assert first["stamp"].to_list() == [datetime(2024, 3, 30, 22, 30, tzinfo=UTC)]
+    assert second["stamp"].to_list() == [datetime(2024, 3, 31, 1, 15, tzinfo=UTC)]
     assert second["amount"].to_list() == [None]
 
 
@@ -53,7 +63,8 @@ def test_offsets_and_z_keep_their_instant_and_the_day_follows_the_source_zone(tm
     assert first["id"].to_list() == ["a"]
     assert second["id"].to_list() == ["b", "c"]
     assert second["stamp"].to_list() == [
-        datetime(2024, 3, 30, 23, 30, tzinfo=timezone.utc), datetime(2024, 3, 30, 23, 10, tzinfo=timezone.utc)
+        datetime(2024, 3, 30, 23, 30, tzinfo=UTC),
+        datetime(2024, 3, 30, 23, 10, tzinfo=UTC),
     ]
 
 

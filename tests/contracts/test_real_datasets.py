@@ -144,10 +144,16 @@ class DuckSide:
         self.con.execute("SET TimeZone = 'UTC'")
         date_column = quote(spec["date_column"])
         zone = spec.get("timezone") or "UTC"
-        day = date_column if self.schema[spec["date_column"]] == "date" else f"CAST(timezone('{zone}', {date_column}) AS DATE)"
+        day = (
+            date_column
+            if self.schema[spec["date_column"]] == "date"
+            else f"CAST(timezone('{zone}', {date_column}) AS DATE)"
+        )
         relation = case.relation.format(data=DATA.as_posix(), timezone=zone)
         self.con.execute(f"CREATE TABLE source AS SELECT *, {day} AS {DAY} FROM ({relation})")
-        self.con.execute(f"CREATE TABLE in_range AS SELECT * FROM source WHERE {DAY} BETWEEN DATE '{case.first}' AND DATE '{case.last}'")
+        self.con.execute(
+            f"CREATE TABLE in_range AS SELECT * FROM source WHERE {DAY} BETWEEN DATE '{case.first}' AND DATE '{case.last}'"
+        )
         assert self.columns() == list(self.schema), "the DuckDB relation must give the registry's columns in order"
 
     def columns(self) -> list[str]:
@@ -164,13 +170,20 @@ class DuckSide:
 
     def rows(self, day: date) -> list[tuple]:
         selected = ", ".join(self.value(c) for c in self.schema)
-        return sorted(self.con.execute(f"SELECT {selected} FROM in_range WHERE {DAY} = ?", [day]).fetchall(), key=sort_key)
+        return sorted(
+            self.con.execute(f"SELECT {selected} FROM in_range WHERE {DAY} = ?", [day]).fetchall(), key=sort_key
+        )
 
     def aggregate(self, aggregate: dict) -> dict[tuple, tuple]:
         group_by = [quote(c) for c in aggregate.get("group_by") or []]
-        metrics = [DUCKDB_METRICS[m["agg"]].format(quote(m["column"]) if m.get("column") else "*") for m in aggregate["metrics"]]
+        metrics = [
+            DUCKDB_METRICS[m["agg"]].format(quote(m["column"]) if m.get("column") else "*")
+            for m in aggregate["metrics"]
+        ]
         keys = [DAY, *group_by]
-        result = self.con.execute(f"SELECT {', '.join(keys + metrics)} FROM in_range GROUP BY {', '.join(keys)}").fetchall()
+        result = self.con.execute(
+            f"SELECT {', '.join(keys + metrics)} FROM in_range GROUP BY {', '.join(keys)}"
+        ).fetchall()
         return {tuple(row[: len(keys)]): tuple(row[len(keys) :]) for row in result}
 
 
@@ -198,11 +211,15 @@ def test_example_files_have_the_traits_they_stand_for():
     weather = (DATA / "weather.csv").read_bytes()
     assert b",NA," in weather and b",2013-01-01T06:00:00Z\n" in weather and b"\r" not in weather
     # The registry's America/New_York is the file's own: year..hour are time_hour's New York time.
-    mismatched = duckdb.connect().execute(
-        f"""SELECT count(*) FROM read_csv('{DATA.as_posix()}/weather.csv', header = true, nullstr = 'NA')
+    mismatched = (
+        duckdb.connect()
+        .execute(
+            f"""SELECT count(*) FROM read_csv('{DATA.as_posix()}/weather.csv', header = true, nullstr = 'NA')
             WHERE strftime(timezone('America/New_York', time_hour), '%Y-%m-%d %H')
                   <> printf('%04d-%02d-%02d %02d', "year", "month", "day", "hour")"""
-    ).fetchone()[0]
+        )
+        .fetchone()[0]
+    )
     assert mismatched == 0
 
 

@@ -40,6 +40,10 @@ def test_key_check_reports_the_same_duplicates_past_the_slice_threshold(sales_wi
     in_one_pass = key_check(scan)
     monkeypatch.setattr(quality, "KEYS_PER_PASS", 1_000)
     assert key_check(scan) == key_check(frame) == in_one_pass
-    assert in_one_pass["passed"] is False and in_one_pass["duplicate_rows"] == frame.height - frame.select(pl.struct("store", "invoice").n_unique()).item()
+    assert (
+        in_one_pass["passed"] is False
+        and in_one_pass["duplicate_rows"]
+        == frame.height - frame.select(pl.struct("store", "invoice").n_unique()).item()
+    )
     unique = frame.unique(subset=["store", "invoice"], keep="first", maintain_order=True)
     assert key_check(unique) == {"passed": True, "duplicate_rows": 0}

@@ -17,7 +17,14 @@ BIN = Path(sys.executable).parent
 
 
 def run_cli(*args, env=None, timeout=300):
-    return subprocess.run([str(BIN / args[0]), *args[1:]], cwd=REPO, env=env or os.environ.copy(), capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [str(BIN / args[0]), *args[1:]],
+        cwd=REPO,
+        env=env or os.environ.copy(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def test_definitions_validate_and_asset_list():
@@ -26,8 +33,15 @@ def test_definitions_validate_and_asset_list():
     # `dagster asset list` takes no -w in Dagster 1.13; it loads a module.
     listed = run_cli("dagster", "asset", "list", "-m", "odf_assets.definitions")
     assert listed.returncode == 0, listed.stderr
-    for key in ("raw/iowa_liquor_sales", "aggregates/iowa_liquor_sales/sales_by_county", "sales/cleaned_sales",
-                "sales/daily_sales_summary", "sales/weekly_sales", "analysis/summary", "analysis/stats"):  # fmt: skip
+    for key in (
+        "raw/iowa_liquor_sales",
+        "aggregates/iowa_liquor_sales/sales_by_county",
+        "sales/cleaned_sales",
+        "sales/daily_sales_summary",
+        "sales/weekly_sales",
+        "analysis/summary",
+        "analysis/stats",
+    ):
         assert key in listed.stdout
 
 
@@ -49,8 +63,16 @@ def test_readme_main_command_materializes_the_default_pipeline(tmp_path):
     assert done.returncode == 0, done.stderr
     assert str(storage / "sales" / "weekly_sales" / "week_start=2024-01-01" / "data.parquet") in done.stdout
     days = [(date(2024, 1, 1) + timedelta(d)).isoformat() for d in range(7)]
-    for asset in ("raw/iowa_liquor_sales", "sales/cleaned_sales", "sales/enriched_daily_summary", "analysis/summary", "analysis/stats"):
-        assert sorted(p.parent.name for p in (storage / asset).glob("date=*/data.parquet")) == [f"date={d}" for d in days]
+    for asset in (
+        "raw/iowa_liquor_sales",
+        "sales/cleaned_sales",
+        "sales/enriched_daily_summary",
+        "analysis/summary",
+        "analysis/stats",
+    ):
+        assert sorted(p.parent.name for p in (storage / asset).glob("date=*/data.parquet")) == [
+            f"date={d}" for d in days
+        ]
     daily = pl.read_parquet(storage / "sales/enriched_daily_summary/date=*/data.parquet")
     weekly = pl.read_parquet(storage / "sales/weekly_sales/week_start=2024-01-01/data.parquet")
     assert weekly["revenue"].item() == pytest.approx(daily["revenue"].sum())
@@ -60,9 +82,20 @@ def test_readme_main_command_materializes_the_default_pipeline(tmp_path):
 
 
 def test_main_command_rejects_dates_outside_the_partitions(tmp_path):
-    done = run_cli("odf", "materialize", "--start", "2030-01-01", "--end", "2030-01-02", env={**os.environ, "ODF_STORAGE": str(tmp_path)})
+    done = run_cli(
+        "odf",
+        "materialize",
+        "--start",
+        "2030-01-01",
+        "--end",
+        "2030-01-02",
+        env={**os.environ, "ODF_STORAGE": str(tmp_path)},
+    )
     assert done.returncode == 2
-    assert "no partitions of daily_pipeline between 2030-01-01 and 2030-01-02 (valid: 2024-01-01..2024-03-31)" in done.stderr
+    assert (
+        "no partitions of daily_pipeline between 2030-01-01 and 2030-01-02 (valid: 2024-01-01..2024-03-31)"
+        in done.stderr
+    )
     done = run_cli("odf", "materialize", "--start", "01/02/2024", env={**os.environ, "ODF_STORAGE": str(tmp_path)})
     assert done.returncode == 2 and "'01/02/2024' is not a date (expected YYYY-MM-DD)" in done.stderr
 
@@ -71,11 +104,22 @@ def test_a_source_with_its_own_date_range_loads_with_every_job(tmp_path, monkeyp
     """Jobs must not mix partitionings: an extra source starting on another day still loads."""
     from tests.support.pipeline import write_registry
 
-    registry = write_registry(tmp_path, [{
-        "name": "other_dates", "description": "A source with another range.", "license": "CC0-1.0", "owner": "tests",
-        "url_template": "http://127.0.0.1:9/{date}.csv", "format": "csv", "start_date": "2023-06-15",
-        "schema": {"id": "string"}, "aggregates": [{"name": "rows", "metrics": [{"agg": "count"}]}],
-    }])  # fmt: skip
+    registry = write_registry(
+        tmp_path,
+        [
+            {
+                "name": "other_dates",
+                "description": "A source with another range.",
+                "license": "CC0-1.0",
+                "owner": "tests",
+                "url_template": "http://127.0.0.1:9/{date}.csv",
+                "format": "csv",
+                "start_date": "2023-06-15",
+                "schema": {"id": "string"},
+                "aggregates": [{"name": "rows", "metrics": [{"agg": "count"}]}],
+            }
+        ],
+    )
     monkeypatch.setenv("ODF_SOURCES", str(registry))
     defs = build_definitions()
     for job in defs.jobs:

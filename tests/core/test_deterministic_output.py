@@ -12,7 +12,10 @@ START, END = "2024-01-01", "2024-01-14"
 
 
 def parquet_digests(storage: Path) -> dict[str, str]:
-    return {str(path.relative_to(storage)): hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted(storage.rglob("*.parquet"))}
+    return {
+        str(path.relative_to(storage)): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(storage.rglob("*.parquet"))
+    }
 
 
 def test_default_pipeline_rerun_writes_byte_identical_parquet(tmp_path, monkeypatch):

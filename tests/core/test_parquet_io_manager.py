@@ -22,17 +22,23 @@ FAIL_FLAG = {"on": False}
 @dg.asset(partitions_def=DAILY, io_manager_key="pq", metadata={"partition_expr": "date"})
 def daily_numbers(context: dg.AssetExecutionContext) -> pl.DataFrame:
     days = [date.fromisoformat(k) for k in context.partition_keys]
-    frame = pl.DataFrame({"date": [d for d in days for _ in range(3)], "value": [d.day * 10 + i for d in days for i in range(3)]})
+    frame = pl.DataFrame(
+        {"date": [d for d in days for _ in range(3)], "value": [d.day * 10 + i for d in days for i in range(3)]}
+    )
     if FAIL_FLAG["on"]:
         # Fails while the IO manager streams it to Parquet, after some rows were produced.
-        return frame.lazy().with_columns(pl.col("value").map_elements(lambda v: v // (v % 10 - 2), return_dtype=pl.Int64))
+        return frame.lazy().with_columns(
+            pl.col("value").map_elements(lambda v: v // (v % 10 - 2), return_dtype=pl.Int64)
+        )
     return frame
 
 
 @dg.asset(partitions_def=WEEKLY, io_manager_key="pq", metadata={"partition_expr": "week_start"})
 def weekly_total(daily_numbers: pl.LazyFrame) -> pl.DataFrame:
     assert isinstance(daily_numbers, pl.LazyFrame)
-    return daily_numbers.select(pl.col("date").min().alias("week_start"), pl.col("value").sum(), pl.len().alias("rows")).collect()
+    return daily_numbers.select(
+        pl.col("date").min().alias("week_start"), pl.col("value").sum(), pl.len().alias("rows")
+    ).collect()
 
 
 @dg.asset(io_manager_key="pq")
@@ -56,7 +62,11 @@ def read(base, key):
 def test_round_trip_single_range_weekly_and_unpartitioned(base):
     FAIL_FLAG["on"] = False
     assert run([daily_numbers], base, partition_key="2024-01-01").success
-    ranged = run([daily_numbers], base, tags={"dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-07"})
+    ranged = run(
+        [daily_numbers],
+        base,
+        tags={"dagster/asset_partition_range_start": "2024-01-02", "dagster/asset_partition_range_end": "2024-01-07"},
+    )
     assert ranged.success
     # A range run writes exactly the per-partition objects single runs would, each with its own metadata.
     assert read(base, "daily_numbers/date=2024-01-05/data.parquet")["value"].to_list() == [50, 51, 52]
@@ -69,7 +79,9 @@ def test_round_trip_single_range_weekly_and_unpartitioned(base):
     weekly = run([daily_numbers, weekly_total], base, selection=[weekly_total], partition_key="2024-01-01")
     assert weekly.success
     total = read(base, "weekly_total/week_start=2024-01-01/data.parquet")
-    assert total["rows"].item() == 21 and total["value"].item() == sum(d * 10 + i for d in range(1, 8) for i in range(3))
+    assert total["rows"].item() == 21 and total["value"].item() == sum(
+        d * 10 + i for d in range(1, 8) for i in range(3)
+    )
     assert run([unpartitioned], base).success
     assert read(base, "unpartitioned/data.parquet")["a"].to_list() == [1, 2]
 
@@ -95,7 +107,9 @@ def test_failure_mid_write_keeps_previous_version_and_leaves_no_partial_object(b
         FAIL_FLAG["on"] = False
     assert not failed.success
     assert read(base, "daily_numbers/date=2024-01-03/data.parquet").equals(before)
-    assert [o.key for o in storage_from_uri(base).list("daily_numbers")] == ["daily_numbers/date=2024-01-03/data.parquet"]
+    assert [o.key for o in storage_from_uri(base).list("daily_numbers")] == [
+        "daily_numbers/date=2024-01-03/data.parquet"
+    ]
     if not base.startswith("s3://"):
         leftovers = [p for p in (os.walk(base)) if any(n.endswith(".parquet") and "tmp" in n for n in p[2])]
         assert leftovers == []
@@ -104,7 +118,10 @@ def test_failure_mid_write_keeps_previous_version_and_leaves_no_partial_object(b
 
 
 def test_s3_multipart_upload_failing_midway_commits_nothing(s3_env, tmp_path):
-    storage = S3Storage(f"s3://{s3_env}/odf", TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20, max_concurrency=1))
+    storage = S3Storage(
+        f"s3://{s3_env}/odf",
+        TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20, max_concurrency=1),
+    )
     key = "assets/x/date=2024-01-01/data.parquet"
     storage.publish_bytes(b"previous version", key)
     big = tmp_path / "big.bin"
@@ -124,7 +141,9 @@ def test_s3_multipart_upload_failing_midway_commits_nothing(s3_env, tmp_path):
     assert uploads == [], "the failed multipart upload must be aborted"
 
 
-@pytest.mark.parametrize("bad", ["../etc/passwd", "a/../../b", "/abs", "a//b", ".hidden", "date=2024-01-01/../../x", "a\\b", ""])
+@pytest.mark.parametrize(
+    "bad", ["../etc/passwd", "a/../../b", "/abs", "a//b", ".hidden", "date=2024-01-01/../../x", "a\\b", ""]
+)
 def test_keys_cannot_escape_the_storage_base(bad):
     with pytest.raises(UnsafeKeyError):
         safe_key(bad)

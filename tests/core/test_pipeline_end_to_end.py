@@ -33,23 +33,36 @@ def shop_source(url_template: str, fmt: str = "csv") -> dict:
         "start_date": "2024-02-01",
         "key": ["receipt"],
         "checks": {"ranges": {"amount": {"min": 0}}},
-        "aggregates": [{"name": "sales_by_shop", "group_by": ["shop"], "metrics": [{"agg": "sum", "column": "amount", "name": "revenue"}, {"agg": "count", "name": "receipts"}]}],
+        "aggregates": [
+            {
+                "name": "sales_by_shop",
+                "group_by": ["shop"],
+                "metrics": [
+                    {"agg": "sum", "column": "amount", "name": "revenue"},
+                    {"agg": "count", "name": "receipts"},
+                ],
+            }
+        ],
     }
 
 
 def day_frame(day: str) -> pl.DataFrame:
     n = int(day[-1])
-    return pl.DataFrame({
-        "receipt": [f"{day}-{i}" for i in range(n + 2)],
-        "shop": ["north" if i % 2 else "south" for i in range(n + 2)],
-        "amount": [float(10 * n + i) for i in range(n + 2)],
-        "items": [i + 1 for i in range(n + 2)],
-    })  # fmt: skip
+    return pl.DataFrame(
+        {
+            "receipt": [f"{day}-{i}" for i in range(n + 2)],
+            "shop": ["north" if i % 2 else "south" for i in range(n + 2)],
+            "amount": [float(10 * n + i) for i in range(n + 2)],
+            "items": [i + 1 for i in range(n + 2)],
+        }
+    )
 
 
 def serve_day(root, day: str, fmt: str = "csv") -> bytes:
     frame, buffer = day_frame(day), io.BytesIO()
-    {"csv": frame.write_csv, "jsonl": frame.write_ndjson, "json": frame.write_json, "parquet": frame.write_parquet}[fmt](buffer)
+    {"csv": frame.write_csv, "jsonl": frame.write_ndjson, "json": frame.write_json, "parquet": frame.write_parquet}[
+        fmt
+    ](buffer)
     (root / f"{day}.{fmt}").write_bytes(buffer.getvalue())
     return buffer.getvalue()
 
@@ -79,8 +92,15 @@ def test_extra_registry_source_materializes_raw_and_aggregate(shop_defs, source_
         raw = read_partition(storage, RAW, day)
         assert raw.drop("date").equals(day_frame(day)) and raw["date"].unique().to_list() == [date.fromisoformat(day)]
         aggregate = read_partition(storage, AGG, day)
-        expected = day_frame(day).group_by("shop").agg(pl.col("amount").sum().alias("revenue"), pl.len().alias("receipts")).sort("shop")
-        assert aggregate.select("shop", "revenue", "receipts").equals(expected.with_columns(pl.col("receipts").cast(pl.UInt32)))
+        expected = (
+            day_frame(day)
+            .group_by("shop")
+            .agg(pl.col("amount").sum().alias("revenue"), pl.len().alias("receipts"))
+            .sort("shop")
+        )
+        assert aggregate.select("shop", "revenue", "receipts").equals(
+            expected.with_columns(pl.col("receipts").cast(pl.UInt32))
+        )
     # The raw asset's data version and metadata carry the content hash of what was fetched.
     single = run_assets(defs, [RAW], partition_key=DAYS[1])
     [event] = single.get_asset_materialization_events()
@@ -88,9 +108,12 @@ def test_extra_registry_source_materializes_raw_and_aggregate(shop_defs, source_
     assert event.materialization.tags["dagster/data_version"] == hashlib.sha256(served[DAYS[1]]).hexdigest()
     checks = {e.check_name: e.passed for e in single.get_asset_check_evaluations()}
     assert checks == {
-        "non_empty_partition": True, "schema_matches_registry": True, "rows_conform": True, "key_is_unique": True,
+        "non_empty_partition": True,
+        "schema_matches_registry": True,
+        "rows_conform": True,
+        "key_is_unique": True,
         "values_within_ranges": True,
-    }  # fmt: skip
+    }
 
 
 def test_rematerializing_a_partition_gives_identical_data(shop_defs, source_server, tmp_path):
@@ -110,9 +133,15 @@ def test_rematerializing_a_partition_gives_identical_data(shop_defs, source_serv
 
 
 BAD_INPUTS = {
-    "malformed row": (b"receipt,shop,amount,items\nr1,north,1.0,1\nr2,south,2.0,2,EXTRA\n", r"not valid CSV: line 3 has 5 fields, the header has 4"),
+    "malformed row": (
+        b"receipt,shop,amount,items\nr1,north,1.0,1\nr2,south,2.0,2,EXTRA\n",
+        r"not valid CSV: line 3 has 5 fields, the header has 4",
+    ),
     "missing column": (b"receipt,shop,amount\nr1,north,1.0\n", r"missing column\(s\) \['items'\]"),
-    "wrong type": (b"receipt,shop,amount,items\nr1,north,1.0,1\nr2,south,lots,2\n", r"line 3, column 'amount': 'lots' is not a valid float64"),
+    "wrong type": (
+        b"receipt,shop,amount,items\nr1,north,1.0,1\nr2,south,lots,2\n",
+        r"line 3, column 'amount': 'lots' is not a valid float64",
+    ),
     "empty file": (b"", r"the file is empty \(0 bytes\); expected CSV"),
 }
 
@@ -142,9 +171,16 @@ def test_http_500_oversized_and_disallowed_scheme_fail_clearly(shop_defs, source
     fast = SourceFetcher(max_attempts=2, backoff_seconds=0.01, timeout_seconds=2, allowed_hosts=["127.0.0.1"])
     limited = dg.Definitions(assets=list(defs.assets), resources={**defs.resources, "source_fetcher": fast})
     result = run_assets(limited, [RAW], partition_key=DAYS[0])
-    assert not result.success and "gave up after 2 attempts" in failure_messages(result) and "HTTP 500" in failure_messages(result)
+    assert (
+        not result.success
+        and "gave up after 2 attempts" in failure_messages(result)
+        and "HTTP 500" in failure_messages(result)
+    )
     source_server.scripted.clear()
-    tiny = dg.Definitions(assets=list(defs.assets), resources={**defs.resources, "source_fetcher": SourceFetcher(max_bytes=10, allowed_hosts=["127.0.0.1"])})
+    tiny = dg.Definitions(
+        assets=list(defs.assets),
+        resources={**defs.resources, "source_fetcher": SourceFetcher(max_bytes=10, allowed_hosts=["127.0.0.1"])},
+    )
     result = run_assets(tiny, [RAW], partition_key=DAYS[0])
     assert not result.success and "exceeds the maximum of 10 bytes" in failure_messages(result)
     ftp = shop_defs(template="ftp://127.0.0.1/{date}.csv")

@@ -48,16 +48,34 @@ def test_valid_template_source_and_relative_paths(tmp_path):
         ({"start_date": "yesterday"}, r"\.start_date: expected a date YYYY-MM-DD, got 'yesterday'"),
         ({"url": "http://x/all.csv"}, r"set exactly one of 'url_template'"),
         ({"url_template": None, "url": "http://x/all.csv"}, r"\.date_column: is required with 'url'"),
-        ({"url_template": None, "url": "http://x/a.csv", "date_column": "amount"}, r"\.date_column: must be a schema column of type date"),
+        (
+            {"url_template": None, "url": "http://x/a.csv", "date_column": "amount"},
+            r"\.date_column: must be a schema column of type date",
+        ),
         ({"url_template": "http://x/all.csv"}, r"\.url_template: must contain \{date\}"),
         ({"active": "yes"}, r"\.active: expected bool, got str 'yes'"),
         ({"key": ["nope"]}, r"\.key: column 'nope' is not in the schema"),
-        ({"checks": {"max_null_fraction": {"amount": 2}}}, r"\.checks\.max_null_fraction\.amount: expected a schema column with a fraction"),
+        (
+            {"checks": {"max_null_fraction": {"amount": 2}}},
+            r"\.checks\.max_null_fraction\.amount: expected a schema column with a fraction",
+        ),
         ({"checks": {"ranges": {"id": {"min": 0}}}}, r"\.checks\.ranges\.id: ranges apply to numeric schema columns"),
-        ({"aggregates": [{"name": "by_id", "metrics": [{"agg": "median", "column": "amount"}]}]}, r"aggregates\[0\]\.metrics\[0\]\.agg: unknown metric 'median'"),
-        ({"aggregates": [{"name": "by_id", "metrics": [{"agg": "sum"}]}]}, r"metrics\[0\]\.column: metric 'sum' needs a column"),
-        ({"aggregates": [{"name": "by_id", "metrics": [{"agg": "sum", "column": "id"}]}]}, r"sum needs a numeric column, 'id' is 'string'"),
-        ({"aggregates": [{"name": "x", "group_by": ["shop"], "metrics": [{"agg": "count"}]}]}, r"aggregates\[0\]\.group_by: column 'shop' is not in the schema"),
+        (
+            {"aggregates": [{"name": "by_id", "metrics": [{"agg": "median", "column": "amount"}]}]},
+            r"aggregates\[0\]\.metrics\[0\]\.agg: unknown metric 'median'",
+        ),
+        (
+            {"aggregates": [{"name": "by_id", "metrics": [{"agg": "sum"}]}]},
+            r"metrics\[0\]\.column: metric 'sum' needs a column",
+        ),
+        (
+            {"aggregates": [{"name": "by_id", "metrics": [{"agg": "sum", "column": "id"}]}]},
+            r"sum needs a numeric column, 'id' is 'string'",
+        ),
+        (
+            {"aggregates": [{"name": "x", "group_by": ["shop"], "metrics": [{"agg": "count"}]}]},
+            r"aggregates\[0\]\.group_by: column 'shop' is not in the schema",
+        ),
         ({"fetch_cron": "daily"}, r"\.fetch_cron: expected a 5-field cron expression"),
         ({"end_date": "2023-12-31"}, r"\.end_date: the last day with data must not be before start_date"),
     ],
@@ -94,7 +112,11 @@ def test_duplicate_names_across_files_name_both(tmp_path):
 
 
 def aggregate(name="by_shop", group_by=("id",), metrics=None):
-    return {"name": name, "group_by": list(group_by), "metrics": metrics or [{"agg": "sum", "column": "amount", "name": "total"}]}
+    return {
+        "name": name,
+        "group_by": list(group_by),
+        "metrics": metrics or [{"agg": "sum", "column": "amount", "name": "total"}],
+    }
 
 
 WHOLE_FILE = {"url_template": None, "url": "http://x/all.csv", "date_column": "date"}
@@ -104,11 +126,24 @@ WHOLE_FILE = {"url_template": None, "url": "http://x/all.csv", "date_column": "d
     ("overrides", "expected"),
     [
         # `date` is the partition column: a source column of that name would be overwritten.
-        ({"schema": {"id": "string", "date": "string"}}, r"sources\[0\] \(shop_sales\)\.schema\.date: 'date' is reserved for the partition column"),
-        ({**WHOLE_FILE, "schema": {"id": "string", "date": "datetime"}}, r"sources\[0\] \(shop_sales\)\.schema\.date: 'date' is reserved"),
-        ({"schema": {"id": "string", "__odf_row": "int64"}}, r"sources\[0\] \(shop_sales\)\.schema\.__odf_row: names starting with '__odf' are reserved"),
         (
-            {"aggregates": [aggregate(metrics=[{"agg": "count", "name": "n"}, {"agg": "sum", "column": "amount", "name": "n"}])]},
+            {"schema": {"id": "string", "date": "string"}},
+            r"sources\[0\] \(shop_sales\)\.schema\.date: 'date' is reserved for the partition column",
+        ),
+        (
+            {**WHOLE_FILE, "schema": {"id": "string", "date": "datetime"}},
+            r"sources\[0\] \(shop_sales\)\.schema\.date: 'date' is reserved",
+        ),
+        (
+            {"schema": {"id": "string", "__odf_row": "int64"}},
+            r"sources\[0\] \(shop_sales\)\.schema\.__odf_row: names starting with '__odf' are reserved",
+        ),
+        (
+            {
+                "aggregates": [
+                    aggregate(metrics=[{"agg": "count", "name": "n"}, {"agg": "sum", "column": "amount", "name": "n"}])
+                ]
+            },
             r"sources\[0\] \(shop_sales\)\.aggregates\[0\]\.metrics\[1\]\.name: 'n' is already the name of metrics\[0\]",
         ),
         (
@@ -132,11 +167,17 @@ WHOLE_FILE = {"url_template": None, "url": "http://x/all.csv", "date_column": "d
             r"sources\[0\] \(shop_sales\)\.aggregates\[1\]\.name: 'by_shop' is already the name of aggregates\[0\]",
         ),
         # Five fields, but not a schedule Dagster accepts: minute 61, the 30th of February.
-        ({"fetch_cron": "61 1 * * *"}, r"sources\[0\] \(shop_sales\)\.fetch_cron: expected a 5-field cron expression that Dagster accepts"),
+        (
+            {"fetch_cron": "61 1 * * *"},
+            r"sources\[0\] \(shop_sales\)\.fetch_cron: expected a 5-field cron expression that Dagster accepts",
+        ),
         ({"fetch_cron": "0 0 30 2 *"}, r"sources\[0\] \(shop_sales\)\.fetch_cron: .* got '0 0 30 2 \*'"),
         ({"fetch_cron": "30 1 * * * *"}, r"\.fetch_cron: expected a 5-field cron expression"),
         ({"name": "shop_sales\n"}, r"sources\[0\]\.name: 'shop_sales\\n' must be lowercase"),
-        ({"aggregates": [aggregate(metrics=[{"agg": "count", "column": []}])]}, r"\.aggregates\[0\]\.metrics\[0\]\.column: expected one column, got \[\]"),
+        (
+            {"aggregates": [aggregate(metrics=[{"agg": "count", "column": []}])]},
+            r"\.aggregates\[0\]\.metrics\[0\]\.column: expected one column, got \[\]",
+        ),
     ],
 )
 def test_registry_refuses_collisions_naming_file_and_key_path(tmp_path, overrides, expected):
@@ -148,15 +189,21 @@ def test_registry_refuses_collisions_naming_file_and_key_path(tmp_path, override
 
 def test_a_date_column_named_date_is_allowed_when_it_is_the_day_itself(tmp_path):
     # Iowa Liquor Sales names its day `date`: as the date_column, typed date, it equals the partition.
-    spec = load_registry_file(write_registry(tmp_path, [source(**WHOLE_FILE, schema={"id": "string", "date": "date"})]))[0]
+    spec = load_registry_file(
+        write_registry(tmp_path, [source(**WHOLE_FILE, schema={"id": "string", "date": "date"})])
+    )[0]
     assert spec.date_column == "date" and spec.schema["date"] == "date"
 
 
 def test_new_metric_count_non_null_needs_a_column(tmp_path):
-    path = write_registry(tmp_path, [source(aggregates=[aggregate(metrics=[{"agg": "count_non_null", "column": "amount"}])])])
+    path = write_registry(
+        tmp_path, [source(aggregates=[aggregate(metrics=[{"agg": "count_non_null", "column": "amount"}])])]
+    )
     assert load_registry_file(path)[0].aggregates[0].metrics[0].name == "amount_count_non_null"
     path = write_registry(tmp_path, [source(aggregates=[aggregate(metrics=[{"agg": "count_non_null"}])])])
-    with pytest.raises(RegistryError, match=r"\.aggregates\[0\]\.metrics\[0\]\.column: metric 'count_non_null' needs a column"):
+    with pytest.raises(
+        RegistryError, match=r"\.aggregates\[0\]\.metrics\[0\]\.column: metric 'count_non_null' needs a column"
+    ):
         load_registry_file(path)
 
 
@@ -203,10 +250,16 @@ def test_yaml_anchors_and_aliases_are_refused_before_anything_expands(tmp_path):
 
 def test_quoted_values_and_key_paths_in_errors_are_capped(tmp_path):
     huge = "x" * 300_000
-    cases = [({"format": huge}, ".format: unknown format 'xxx"), ({"schema": {huge: "decimal"}}, ".schema.xxx"), ({huge: 1}, "sources[0].xxx")]
+    cases = [
+        ({"format": huge}, ".format: unknown format 'xxx"),
+        ({"schema": {huge: "decimal"}}, ".schema.xxx"),
+        ({huge: 1}, "sources[0].xxx"),
+    ]
     for overrides, key in cases:
         path = write_registry(tmp_path, [source(**overrides)])
         with pytest.raises(RegistryError) as error:
             load_registry_file(path)
         message = str(error.value)
-        assert key in message and len(message) < 1_000 and re.search(r"… \(3000\d\d characters\)", message), message[:1_000]
+        assert key in message and len(message) < 1_000 and re.search(r"… \(3000\d\d characters\)", message), message[
+            :1_000
+        ]

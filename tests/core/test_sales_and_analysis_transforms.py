@@ -22,8 +22,23 @@ def raw_sales():
         ("I5", WED, 3, "Story", "Gin", "C", 10, 100.0),
         ("I6", NEXT_MON, 3, "Story", "Gin", "C", 1, 10.0),
     ]
-    frame = pl.DataFrame(rows, schema=["invoice_line_no", "date", "store", "county", "category_name", "im_desc", "sale_bottles", "sale_dollars"], orient="row")
-    return frame.with_columns(sale_liters=pl.col("sale_bottles") * 0.75, name=pl.lit("Shop"), city=pl.lit("City"), vendor_name=pl.lit("V")).lazy()
+    frame = pl.DataFrame(
+        rows,
+        schema=[
+            "invoice_line_no",
+            "date",
+            "store",
+            "county",
+            "category_name",
+            "im_desc",
+            "sale_bottles",
+            "sale_dollars",
+        ],
+        orient="row",
+    )
+    return frame.with_columns(
+        sale_liters=pl.col("sale_bottles") * 0.75, name=pl.lit("Shop"), city=pl.lit("City"), vendor_name=pl.lit("V")
+    ).lazy()
 
 
 def test_clean_sales_drops_returns_duplicates_and_fills_text():
@@ -39,7 +54,9 @@ def test_clean_sales_finds_repeats_per_day_so_range_runs_match_day_by_day_runs()
     carried = raw.filter(pl.col("invoice_line_no") == "I4").with_columns(pl.lit(WED).alias("date"))
     frame = pl.concat([raw, carried, carried]).sort("date", maintain_order=True)
     whole_range = sales.clean_sales(frame.lazy()).collect()
-    day_by_day = pl.concat([sales.clean_sales(day.lazy()).collect() for day in frame.partition_by("date", maintain_order=True)])
+    day_by_day = pl.concat(
+        [sales.clean_sales(day.lazy()).collect() for day in frame.partition_by("date", maintain_order=True)]
+    )
     assert whole_range.equals(day_by_day)
     assert whole_range.filter(pl.col("invoice_line_no") == "I4")["date"].to_list() == [TUE, WED]
 
@@ -48,7 +65,12 @@ def test_daily_summary_quality_and_enrichment():
     cleaned = sales.clean_sales(raw_sales())
     summary = sales.daily_sales_summary(cleaned).collect()
     monday = summary.filter(pl.col("date") == MON).row(0, named=True)
-    assert (monday["transactions"], monday["bottles_sold"], monday["revenue"], monday["distinct_stores"]) == (2, 3, 35.0, 2)
+    assert (monday["transactions"], monday["bottles_sold"], monday["revenue"], monday["distinct_stores"]) == (
+        2,
+        3,
+        35.0,
+        2,
+    )
     quality = sales.data_quality_metrics(raw_sales()).collect()
     q = quality.filter(pl.col("date") == MON).row(0, named=True)
     # I1 twice is one repeat: cleaning keeps I1 once and I2, so half of Monday's rows are usable.
@@ -56,7 +78,9 @@ def test_daily_summary_quality_and_enrichment():
     assert (q["usable_rows"], q["usable_fraction"]) == (2, 0.5)
     enriched = sales.enriched_daily_summary(summary.lazy(), quality.lazy()).collect()
     row = enriched.filter(pl.col("date") == MON).row(0, named=True)
-    assert row["weekday"] == "Monday" and row["week_start"] == MON and row["revenue_per_bottle"] == pytest.approx(35 / 3)
+    assert (
+        row["weekday"] == "Monday" and row["week_start"] == MON and row["revenue_per_bottle"] == pytest.approx(35 / 3)
+    )
     assert enriched.filter(pl.col("date") == NEXT_MON)["week_start"].item() == NEXT_MON
 
 
@@ -64,42 +88,60 @@ def test_quality_metrics_agree_with_what_cleaning_keeps_on_every_day():
     raw = raw_sales().collect()
     # Tuesday: one complete line repeated, a return of a repeated line and a line without an invoice.
     extra = raw.filter(pl.col("invoice_line_no") == "I4").with_columns(pl.lit(-3, dtype=pl.Int64).alias("sale_bottles"))
-    orphan = raw.filter(pl.col("invoice_line_no") == "I4").with_columns(pl.lit(None, dtype=pl.String).alias("invoice_line_no"))
+    orphan = raw.filter(pl.col("invoice_line_no") == "I4").with_columns(
+        pl.lit(None, dtype=pl.String).alias("invoice_line_no")
+    )
     frame = pl.concat([raw, raw.filter(pl.col("invoice_line_no") == "I4"), extra, orphan]).lazy()
     kept = sales.clean_sales(frame).group_by("date").agg(pl.len().alias("kept")).collect()
-    quality = sales.data_quality_metrics(frame).collect().join(kept, on="date", how="left").with_columns(pl.col("kept").fill_null(0))
+    quality = (
+        sales.data_quality_metrics(frame)
+        .collect()
+        .join(kept, on="date", how="left")
+        .with_columns(pl.col("kept").fill_null(0))
+    )
     assert quality["usable_rows"].to_list() == quality["kept"].to_list()
     assert quality["usable_fraction"].to_list() == (quality["kept"] / quality["raw_rows"]).to_list()
     tuesday = quality.filter(pl.col("date") == TUE).row(0, named=True)
-    assert (tuesday["raw_rows"], tuesday["duplicate_invoice_rows"], tuesday["usable_rows"], tuesday["usable_fraction"]) == (4, 1, 1, 0.25)
+    assert (
+        tuesday["raw_rows"],
+        tuesday["duplicate_invoice_rows"],
+        tuesday["usable_rows"],
+        tuesday["usable_fraction"],
+    ) == (4, 1, 1, 0.25)
 
 
 def test_float_aggregates_do_not_depend_on_row_order():
     # Adding floats in a different order changes the last bits: 0.1 + 0.2 + 0.3 != 0.3 + 0.2 + 0.1.
     amounts = [0.1, 0.2, 0.3, 1e16, 1.0, -1e16, 2.675, 1 / 3] * 50
-    frame = pl.DataFrame({
-        "invoice_line_no": [f"L{i}" for i in range(len(amounts))],
-        "date": [MON if i % 3 else TUE for i in range(len(amounts))],
-        "store": [i % 4 for i in range(len(amounts))],
-        "county": ["Polk"] * len(amounts),
-        "category_name": ["Gin" if i % 2 else "Rum" for i in range(len(amounts))],
-        "im_desc": ["A"] * len(amounts),
-        "sale_bottles": [1] * len(amounts),
-        "sale_dollars": amounts,
-        "sale_liters": amounts,
-        "state_bottle_retail": amounts,
-    })  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "invoice_line_no": [f"L{i}" for i in range(len(amounts))],
+            "date": [MON if i % 3 else TUE for i in range(len(amounts))],
+            "store": [i % 4 for i in range(len(amounts))],
+            "county": ["Polk"] * len(amounts),
+            "category_name": ["Gin" if i % 2 else "Rum" for i in range(len(amounts))],
+            "im_desc": ["A"] * len(amounts),
+            "sale_bottles": [1] * len(amounts),
+            "sale_dollars": amounts,
+            "sale_liters": amounts,
+            "state_bottle_retail": amounts,
+        }
+    )
     results = []
     for seed in range(4):
         shuffled = frame.sample(fraction=1.0, shuffle=True, seed=seed).lazy()
         summary = sales.daily_sales_summary(shuffled)
         enriched_days = sales.enriched_daily_summary(summary, sales.data_quality_metrics(shuffled)).collect()
-        results.append([
-            summary.collect(engine="streaming"),
-            sales.weekly_sales(enriched_days.sample(fraction=1.0, shuffle=True, seed=seed).lazy()).collect(engine="streaming"),
-            analysis.category_summary(shuffled).collect(engine="streaming"),
-            analysis.descriptive_stats(shuffled, ["sale_dollars", "sale_bottles"]).collect(engine="streaming"),
-        ])  # fmt: skip
+        results.append(
+            [
+                summary.collect(engine="streaming"),
+                sales.weekly_sales(enriched_days.sample(fraction=1.0, shuffle=True, seed=seed).lazy()).collect(
+                    engine="streaming"
+                ),
+                analysis.category_summary(shuffled).collect(engine="streaming"),
+                analysis.descriptive_stats(shuffled, ["sale_dollars", "sale_bottles"]).collect(engine="streaming"),
+            ]
+        )
     for other in results[1:]:
         for expected, got in zip(results[0], other, strict=True):
             assert expected.equals(got)

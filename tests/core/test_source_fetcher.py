@@ -55,12 +55,17 @@ def test_persistent_timeout_is_bounded(source_server, tmp_path):
 
 def test_truncated_body_is_detected(source_server, tmp_path):
     source_server.script("/cut.csv", respond(200, BODY[:5], length=len(BODY)))
-    with pytest.raises(FetchError, match=r"cut.csv: gave up after 3 attempts: .*body truncated after .*IncompleteRead\(5 bytes read, 11 more expected"):
+    with pytest.raises(
+        FetchError,
+        match=r"cut.csv: gave up after 3 attempts: .*body truncated after .*IncompleteRead\(5 bytes read, 11 more expected",
+    ):
         fetcher().fetch(f"{source_server.url}/cut.csv", tmp_path)
 
 
 def test_html_error_page_is_rejected(source_server, tmp_path):
-    source_server.script("/portal.csv", respond(200, b"<html>maintenance</html>", content_type="text/html; charset=utf-8"))
+    source_server.script(
+        "/portal.csv", respond(200, b"<html>maintenance</html>", content_type="text/html; charset=utf-8")
+    )
     with pytest.raises(FetchError, match=r"portal.csv: content type 'text/html; charset=utf-8' is a web page"):
         fetcher().fetch(f"{source_server.url}/portal.csv", tmp_path)
 

@@ -17,7 +17,14 @@ def text_frame(**columns):
 
 
 def test_conform_types_text_columns():
-    frame = text_frame(id=["a", "b"], day=["2024-01-02", "2024-01-03T10:00:00"], amount=["1.5", " 2 "], units=["3", ""], open=["yes", "False"], extra=["x", "y"])
+    frame = text_frame(
+        id=["a", "b"],
+        day=["2024-01-02", "2024-01-03T10:00:00"],
+        amount=["1.5", " 2 "],
+        units=["3", ""],
+        open=["yes", "False"],
+        extra=["x", "y"],
+    )
     out = transforms.conform_to_schema(frame, SCHEMA, "shop", "partition 2024-01-02").collect()
     assert out.columns == list(SCHEMA)
     assert out.schema["day"] == pl.Date and out.schema["units"] == pl.Int64 and out.schema["open"] == pl.Boolean
@@ -28,7 +35,13 @@ def test_conform_types_text_columns():
 
 
 def test_conform_names_source_partition_column_row_and_value():
-    frame = text_frame(id=["a", "b", "c"], day=["2024-01-02"] * 3, amount=["1", "2", "abc"], units=["1", "2", "3"], open=["y", "n", "y"])
+    frame = text_frame(
+        id=["a", "b", "c"],
+        day=["2024-01-02"] * 3,
+        amount=["1", "2", "abc"],
+        units=["1", "2", "3"],
+        open=["y", "n", "y"],
+    )
     with pytest.raises(ConformError) as error:
         transforms.conform_to_schema(frame, SCHEMA, "shop", "partition 2024-01-02 (http://x/2024-01-02.csv)")
     message = str(error.value)
@@ -43,7 +56,15 @@ def test_conform_missing_column_lists_expected_and_found():
 
 
 def test_conform_rejects_fractional_value_for_int_and_drifted_typed_columns():
-    typed = pl.DataFrame({"id": ["a", "b"], "day": [date(2024, 1, 2)] * 2, "amount": [1.0, 2.0], "units": [1.0, 2.5], "open": [True, False]})
+    typed = pl.DataFrame(
+        {
+            "id": ["a", "b"],
+            "day": [date(2024, 1, 2)] * 2,
+            "amount": [1.0, 2.0],
+            "units": [1.0, 2.5],
+            "open": [True, False],
+        }
+    )
     with pytest.raises(ConformError, match=r"'units' row 2: 2.5 is not a valid int64"):
         transforms.conform_to_schema(typed, SCHEMA, "shop", "partition 2024-01-02")
 
@@ -66,7 +87,9 @@ def test_conform_rejects_bad_dates_and_bools():
 
 
 def test_partition_date_from_column_or_file_day_and_window():
-    frame = pl.DataFrame({"ts": pl.Series(["2024-01-01 23:00", "2024-01-02 01:00", "2024-01-03 00:00"]).str.to_datetime()})
+    frame = pl.DataFrame(
+        {"ts": pl.Series(["2024-01-01 23:00", "2024-01-02 01:00", "2024-01-03 00:00"]).str.to_datetime()}
+    )
     dated = transforms.with_partition_date(frame.lazy(), "ts", None)
     window = transforms.rows_in_window(dated, date(2024, 1, 2), date(2024, 1, 3)).collect()
     assert window["date"].to_list() == [date(2024, 1, 2)]
@@ -75,14 +98,22 @@ def test_partition_date_from_column_or_file_day_and_window():
 
 
 def test_aggregate_groups_by_date_and_columns_with_every_metric():
-    frame = pl.DataFrame({
-        "date": [date(2024, 1, 1)] * 3 + [date(2024, 1, 2)],
-        "shop": ["a", "a", "b", "a"],
-        "amount": [1.0, 3.0, 5.0, 7.0],
-        "client": ["x", "y", "x", "x"],
-    })  # fmt: skip
-    metrics = [("count", None, "rows"), ("sum", "amount", "total"), ("mean", "amount", "avg"), ("min", "amount", "low"),
-               ("max", "amount", "high"), ("distinct_count", "client", "clients")]  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "date": [date(2024, 1, 1)] * 3 + [date(2024, 1, 2)],
+            "shop": ["a", "a", "b", "a"],
+            "amount": [1.0, 3.0, 5.0, 7.0],
+            "client": ["x", "y", "x", "x"],
+        }
+    )
+    metrics = [
+        ("count", None, "rows"),
+        ("sum", "amount", "total"),
+        ("mean", "amount", "avg"),
+        ("min", "amount", "low"),
+        ("max", "amount", "high"),
+        ("distinct_count", "client", "clients"),
+    ]
     out = transforms.aggregate(frame, ["shop"], metrics).collect()
     assert out.rows() == [
         (date(2024, 1, 1), "a", 2, 4.0, 2.0, 1.0, 3.0, 2),
@@ -93,19 +124,29 @@ def test_aggregate_groups_by_date_and_columns_with_every_metric():
 
 def test_aggregate_null_semantics_match_sql():
     # Groups with some nulls, only nulls, a null group key; float, int and text columns.
-    frame = pl.DataFrame({
-        "date": [date(2024, 1, 1)] * 7 + [date(2024, 1, 2)] * 3,
-        "shop": ["a", "a", "a", "b", "b", None, None, "a", "a", "c"],
-        "amount": [0.1, None, 0.2, None, None, 3.5, 1.25, 2.0, 0.3, None],
-        "units": [1, None, 3, None, None, 4, None, 7, 8, None],
-        "client": ["x", None, "x", None, None, "y", "z", None, "w", None],
-    })  # fmt: skip
+    frame = pl.DataFrame(
+        {
+            "date": [date(2024, 1, 1)] * 7 + [date(2024, 1, 2)] * 3,
+            "shop": ["a", "a", "a", "b", "b", None, None, "a", "a", "c"],
+            "amount": [0.1, None, 0.2, None, None, 3.5, 1.25, 2.0, 0.3, None],
+            "units": [1, None, 3, None, None, 4, None, 7, 8, None],
+            "client": ["x", None, "x", None, None, "y", "z", None, "w", None],
+        }
+    )
     metrics = [
-        ("count", None, "rows"), ("count", "client", "clients_given"), ("count_non_null", "amount", "amounts_given"),
-        ("distinct_count", "client", "clients"), ("sum", "amount", "total"), ("sum", "units", "units_total"),
-        ("mean", "amount", "avg"), ("mean", "units", "units_avg"), ("min", "amount", "low"), ("max", "units", "most"),
-        ("min", "client", "first_client"), ("max", "client", "last_client"),
-    ]  # fmt: skip
+        ("count", None, "rows"),
+        ("count", "client", "clients_given"),
+        ("count_non_null", "amount", "amounts_given"),
+        ("distinct_count", "client", "clients"),
+        ("sum", "amount", "total"),
+        ("sum", "units", "units_total"),
+        ("mean", "amount", "avg"),
+        ("mean", "units", "units_avg"),
+        ("min", "amount", "low"),
+        ("max", "units", "most"),
+        ("min", "client", "first_client"),
+        ("max", "client", "last_client"),
+    ]
     ours = transforms.aggregate(frame, ["shop"], metrics).collect(engine="streaming")
     sql = duckdb.sql("""
         SELECT date, shop, COUNT(*) AS rows, COUNT(client) AS clients_given, COUNT(amount) AS amounts_given,
@@ -113,7 +154,7 @@ def test_aggregate_null_semantics_match_sql():
                AVG(amount) AS avg, AVG(units) AS units_avg, MIN(amount) AS low, MAX(units) AS most,
                MIN(client) AS first_client, MAX(client) AS last_client
         FROM frame GROUP BY date, shop ORDER BY date, shop NULLS LAST
-    """).pl()  # fmt: skip
+    """).pl()
     assert ours.columns == sql.columns
     assert ours.height == sql.height == 5
     for column in ours.columns:

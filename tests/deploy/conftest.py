@@ -52,7 +52,12 @@ def prod_instance(postgres_cluster, kubeconfig, compute_log_bucket, monkeypatch,
     home = tmp_path / "dagster_home"
     home.mkdir()
     (home / "dagster.yaml").write_text(yaml.safe_dump(render_instance_yaml(kubeconfig)))
-    env = {**postgres_cluster.env(), **CLUSTER_ENV, "ODF_COMPUTE_LOG_BUCKET": compute_log_bucket, "DAGSTER_HOME": str(home)}
+    env = {
+        **postgres_cluster.env(),
+        **CLUSTER_ENV,
+        "ODF_COMPUTE_LOG_BUCKET": compute_log_bucket,
+        "DAGSTER_HOME": str(home),
+    }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     with dg.DagsterInstance.from_config(str(home)) as instance:

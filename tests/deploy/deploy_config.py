@@ -54,7 +54,10 @@ def render_instance_yaml(kubeconfig: Path) -> dict[str, Any]:
     which the ``kubeconfig`` fixture points at ``kubeconfig`` (as a pod's env points at
     deploy/kubeconfig-in-cluster.yaml)."""
     config = load_yaml(DAGSTER_YAML)
-    assert config["run_launcher"]["config"]["load_incluster_config"] is False and "kubeconfig_file" not in config["run_launcher"]["config"]
+    assert (
+        config["run_launcher"]["config"]["load_incluster_config"] is False
+        and "kubeconfig_file" not in config["run_launcher"]["config"]
+    )
     return config
 
 

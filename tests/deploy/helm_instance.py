@@ -14,11 +14,23 @@ from __future__ import annotations
 from typing import Any
 
 # Every key the template reads; anything else in these maps is dropped silently by Helm.
-RUN_MONITORING_KEYS = {"enabled", "startTimeoutSeconds", "cancelTimeoutSeconds", "maxResumeRunAttempts",
-                       "pollIntervalSeconds", "freeSlotsAfterRunEndSeconds"}  # fmt: skip
+RUN_MONITORING_KEYS = {
+    "enabled",
+    "startTimeoutSeconds",
+    "cancelTimeoutSeconds",
+    "maxResumeRunAttempts",
+    "pollIntervalSeconds",
+    "freeSlotsAfterRunEndSeconds",
+}
 RUN_RETRIES_KEYS = {"enabled", "maxRetries"}
-QUEUED_KEYS = {"maxConcurrentRuns", "tagConcurrencyLimits", "dequeueIntervalSeconds", "dequeueUseThreads",
-               "dequeueNumWorkers", "blockOpConcurrencyLimitedRuns"}  # fmt: skip
+QUEUED_KEYS = {
+    "maxConcurrentRuns",
+    "tagConcurrencyLimits",
+    "dequeueIntervalSeconds",
+    "dequeueUseThreads",
+    "dequeueNumWorkers",
+    "blockOpConcurrencyLimitedRuns",
+}
 
 
 class RenderError(ValueError):
@@ -33,14 +45,23 @@ def _queued_run_coordinator(config: dict[str, Any]) -> dict[str, Any]:
     rendered: dict[str, Any] = {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator"}
     if not any(value not in (None, "", [], {}) for value in config.values()):  # `compact (values …)` is empty
         return rendered
-    body: dict[str, Any] = {"max_concurrent_runs": -1 if config.get("maxConcurrentRuns") is None else config["maxConcurrentRuns"]}
-    for helm_key, key in (("tagConcurrencyLimits", "tag_concurrency_limits"), ("dequeueIntervalSeconds", "dequeue_interval_seconds"),
-                          ("dequeueUseThreads", "dequeue_use_threads"), ("dequeueNumWorkers", "dequeue_num_workers")):  # fmt: skip
+    body: dict[str, Any] = {
+        "max_concurrent_runs": -1 if config.get("maxConcurrentRuns") is None else config["maxConcurrentRuns"]
+    }
+    for helm_key, key in (
+        ("tagConcurrencyLimits", "tag_concurrency_limits"),
+        ("dequeueIntervalSeconds", "dequeue_interval_seconds"),
+        ("dequeueUseThreads", "dequeue_use_threads"),
+        ("dequeueNumWorkers", "dequeue_num_workers"),
+    ):
         if config.get(helm_key):  # Go templates: 0, false and empty are falsy, so they are not rendered
             body[key] = config[helm_key]
     if config.get("blockOpConcurrencyLimitedRuns"):
         block = config["blockOpConcurrencyLimitedRuns"]
-        body["block_op_concurrency_limited_runs"] = {"enabled": block.get("enabled"), "op_concurrency_slot_buffer": block.get("opConcurrencySlotBuffer")}
+        body["block_op_concurrency_limited_runs"] = {
+            "enabled": block.get("enabled"),
+            "op_concurrency_slot_buffer": block.get("opConcurrencySlotBuffer"),
+        }
     rendered["config"] = body
     return rendered
 
@@ -60,7 +81,10 @@ def render_daemon_instance(values: dict[str, Any]) -> dict[str, Any]:
     monitoring = daemon.get("runMonitoring", {})
     problems += _unread("dagsterDaemon.runMonitoring", monitoring, RUN_MONITORING_KEYS)
     if daemon.get("enabled") and monitoring.get("enabled"):
-        block: dict[str, Any] = {"enabled": monitoring["enabled"], "start_timeout_seconds": monitoring.get("startTimeoutSeconds")}
+        block: dict[str, Any] = {
+            "enabled": monitoring["enabled"],
+            "start_timeout_seconds": monitoring.get("startTimeoutSeconds"),
+        }
         if monitoring.get("cancelTimeoutSeconds") is not None:
             block["cancel_timeout_seconds"] = monitoring["cancelTimeoutSeconds"]
         if monitoring.get("maxResumeRunAttempts") is not None:
@@ -71,7 +95,10 @@ def render_daemon_instance(values: dict[str, Any]) -> dict[str, Any]:
     retries = daemon.get("runRetries", {})
     problems += _unread("dagsterDaemon.runRetries", retries, RUN_RETRIES_KEYS)
     if daemon.get("enabled") and retries.get("enabled"):
-        rendered["run_retries"] = {"enabled": retries["enabled"], **({"max_retries": retries["maxRetries"]} if retries.get("maxRetries") else {})}
+        rendered["run_retries"] = {
+            "enabled": retries["enabled"],
+            **({"max_retries": retries["maxRetries"]} if retries.get("maxRetries") else {}),
+        }
     for key, value in (values.get("additionalInstanceConfig") or {}).items():
         if key in rendered:
             problems.append(f"additionalInstanceConfig.{key}: the chart renders {key} too (a YAML key twice)")

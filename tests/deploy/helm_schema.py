@@ -80,4 +80,7 @@ def chart_validator(path: Path, k8s_version: str) -> jsonschema.Draft7Validator:
 
 
 def errors(validator: jsonschema.Draft7Validator, values: dict[str, Any]) -> list[str]:
-    return sorted(f"{'.'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}" for error in validator.iter_errors(values))
+    return sorted(
+        f"{'.'.join(map(str, error.absolute_path)) or '<root>'}: {error.message}"
+        for error in validator.iter_errors(values)
+    )

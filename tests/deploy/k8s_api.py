@@ -77,7 +77,9 @@ class RecordingKubernetesApi:
             "kind": "Config",
             "clusters": [{"name": "recorder", "cluster": {"server": self.url}}],
             "users": [{"name": "recorder", "user": {"token": self.token}}],
-            "contexts": [{"name": "recorder", "context": {"cluster": "recorder", "user": "recorder", "namespace": namespace}}],
+            "contexts": [
+                {"name": "recorder", "context": {"cluster": "recorder", "user": "recorder", "namespace": namespace}}
+            ],
             "current-context": "recorder",
         }
         path.write_text(json.dumps(config))  # JSON is valid kubeconfig YAML
@@ -88,7 +90,9 @@ class RecordingKubernetesApi:
         self.httpd.server_close()
 
 
-JOB_PATH = re.compile(r"^/apis/batch/v1/namespaces/(?P<namespace>[^/]+)/jobs(?:/(?P<name>[^/]+))?(?P<status>/status)?/?$")
+JOB_PATH = re.compile(
+    r"^/apis/batch/v1/namespaces/(?P<namespace>[^/]+)/jobs(?:/(?P<name>[^/]+))?(?P<status>/status)?/?$"
+)
 POD_PATH = re.compile(r"^/api/v1/namespaces/(?P<namespace>[^/]+)/pods(?:/(?P<name>[^/]+))?(?P<log>/log)?/?$")
 EVENTS_PATH = re.compile(r"^/api/v1/namespaces/(?P<namespace>[^/]+)/events/?$")
 
@@ -131,17 +135,38 @@ class RunningJob:
             phase, state = "Running", {"running": {"startedAt": self.start_time}}
         else:
             phase = "Succeeded" if code == 0 else "Failed"
-            state = {"terminated": {"exitCode": code, "reason": "Completed" if code == 0 else ("Error" if code > 0 else "OOMKilled")}}
+            state = {
+                "terminated": {
+                    "exitCode": code,
+                    "reason": "Completed" if code == 0 else ("Error" if code > 0 else "OOMKilled"),
+                }
+            }
         template = self.body["spec"]["template"]
         labels = {**(template.get("metadata", {}).get("labels") or {}), "job-name": self.name}
         container = template["spec"]["containers"][0]
         return {
             "apiVersion": "v1",
             "kind": "Pod",
-            "metadata": {"name": f"{self.name}-pod", "namespace": self.namespace, "labels": labels, "uid": str(uuid.uuid4())},
+            "metadata": {
+                "name": f"{self.name}-pod",
+                "namespace": self.namespace,
+                "labels": labels,
+                "uid": str(uuid.uuid4()),
+            },
             "spec": {"containers": [{"name": container["name"], "image": container["image"]}]},
-            "status": {"phase": phase, "containerStatuses": [{"name": container["name"], "image": container["image"], "imageID": "",
-                       "ready": code is None, "restartCount": 0, "state": state}]},  # fmt: skip
+            "status": {
+                "phase": phase,
+                "containerStatuses": [
+                    {
+                        "name": container["name"],
+                        "image": container["image"],
+                        "imageID": "",
+                        "ready": code is None,
+                        "restartCount": 0,
+                        "state": state,
+                    }
+                ],
+            },
         }
 
 
@@ -160,7 +185,12 @@ class ExecutingKubernetesApi:
     """
 
     def __init__(self, workdir: Path, executables: Path, base_env: dict[str, str], grace_seconds: float = 5.0) -> None:
-        self.workdir, self.executables, self.base_env, self.grace_seconds = workdir, executables, base_env, grace_seconds
+        self.workdir, self.executables, self.base_env, self.grace_seconds = (
+            workdir,
+            executables,
+            base_env,
+            grace_seconds,
+        )
         self.token = uuid.uuid4().hex
         self.config_maps: dict[tuple[str, str], dict[str, str]] = {}
         self.secrets: dict[tuple[str, str], dict[str, str]] = {}
@@ -223,8 +253,14 @@ class ExecutingKubernetesApi:
             if method == "POST" and not name:
                 return self._create_job(namespace, json.loads(raw))
             if method == "GET" and not name:
-                return 200, {"kind": "JobList", "apiVersion": "batch/v1", "metadata": {}, "items": [
-                    self._job_object(job) for job in self._select(namespace, params) if isinstance(job, RunningJob)]}  # fmt: skip
+                return 200, {
+                    "kind": "JobList",
+                    "apiVersion": "batch/v1",
+                    "metadata": {},
+                    "items": [
+                        self._job_object(job) for job in self._select(namespace, params) if isinstance(job, RunningJob)
+                    ],
+                }
             job = self.jobs.get((namespace, name or ""))
             if job is None:
                 return 404, _status(404, f'jobs.batch "{name}" not found')
@@ -238,12 +274,19 @@ class ExecutingKubernetesApi:
         if match := POD_PATH.match(path):
             namespace, name = match["namespace"], match["name"]
             if method == "GET" and not name:
-                return 200, {"kind": "PodList", "apiVersion": "v1", "metadata": {}, "items": [job.pod() for job in self._select(namespace, params)]}
+                return 200, {
+                    "kind": "PodList",
+                    "apiVersion": "v1",
+                    "metadata": {},
+                    "items": [job.pod() for job in self._select(namespace, params)],
+                }
             job = next((j for j in self.jobs.values() if f"{j.name}-pod" == name and j.namespace == namespace), None)
             if job is None:
                 return 404, _status(404, f'pods "{name}" not found')
             if method == "GET" and match["log"]:
-                return 200, job.log_path.read_text(errors="replace")[-20000:] if job.log_path and job.log_path.exists() else ""
+                return 200, job.log_path.read_text(errors="replace")[
+                    -20000:
+                ] if job.log_path and job.log_path.exists() else ""
             if method == "GET":
                 return 200, job.pod()
             if method == "DELETE":
@@ -260,8 +303,14 @@ class ExecutingKubernetesApi:
         wanted = dict(item.split("=", 1) for item in unquote(params.get("labelSelector", "")).split(",") if "=" in item)
         with self._lock:
             jobs = [job for job in self.jobs.values() if job.namespace == namespace]
-        return [job for job in jobs if all(job.pod()["metadata"]["labels"].get(k) == v or job.body["metadata"].get("labels", {}).get(k) == v
-                                           for k, v in wanted.items())]  # fmt: skip
+        return [
+            job
+            for job in jobs
+            if all(
+                job.pod()["metadata"]["labels"].get(k) == v or job.body["metadata"].get("labels", {}).get(k) == v
+                for k, v in wanted.items()
+            )
+        ]
 
     def _job_object(self, job: RunningJob) -> dict:
         return {**job.body, "metadata": {**job.body["metadata"], "namespace": job.namespace}, "status": job.status()}
@@ -291,13 +340,22 @@ class ExecutingKubernetesApi:
         for item in container.get("env", []):
             env[item["name"]] = self._env_value(job.namespace, item)
         for mount_path, local in mounts.items():  # the kubelet's mounts, seen from this machine
-            env = {key: value.replace(mount_path, str(local)) if value.startswith(mount_path) else value for key, value in env.items()}
+            env = {
+                key: value.replace(mount_path, str(local)) if value.startswith(mount_path) else value
+                for key, value in env.items()
+            }
         args = [*container.get("command", []), *container.get("args", [])]
         executable = self.executables / args[0]
         job.log_path = root / "pod.log"
         with job.log_path.open("wb") as log:
-            job.process = subprocess.Popen([str(executable) if executable.exists() else args[0], *args[1:]], env=env, cwd=root,
-                                           stdout=log, stderr=subprocess.STDOUT, start_new_session=True)  # fmt: skip
+            job.process = subprocess.Popen(
+                [str(executable) if executable.exists() else args[0], *args[1:]],
+                env=env,
+                cwd=root,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
 
     def _mount_volumes(self, namespace: str, spec: dict, container: dict, root: Path) -> dict[str, Path]:
         volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
@@ -349,8 +407,15 @@ class ExecutingKubernetesApi:
     def job_for_run(self, run_id: str, component: str = "run_worker") -> RunningJob | None:
         with self._lock:
             jobs = list(self.jobs.values())
-        return next((job for job in jobs if job.body["metadata"].get("labels", {}).get("dagster/run-id") == run_id
-                     and job.body["metadata"]["labels"].get("app.kubernetes.io/component") == component), None)  # fmt: skip
+        return next(
+            (
+                job
+                for job in jobs
+                if job.body["metadata"].get("labels", {}).get("dagster/run-id") == run_id
+                and job.body["metadata"]["labels"].get("app.kubernetes.io/component") == component
+            ),
+            None,
+        )
 
     def stop(self, job: RunningJob, sig: int = signal.SIGTERM) -> None:
         """Signal the pod's process group; SIGKILL what is left after the grace period."""
@@ -378,4 +443,11 @@ class ExecutingKubernetesApi:
 
 
 def _status(code: int, message: str) -> dict:
-    return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success" if code < 300 else "Failure", "message": message, "code": code}
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Success" if code < 300 else "Failure",
+        "message": message,
+        "code": code,
+    }

@@ -36,8 +36,17 @@ def instance_yaml() -> str:
 
 
 class K8sStack:
-    def __init__(self, root: Path, postgres, moto_env: dict[str, str], data_bucket: str, log_bucket: str, lineage_url: str,
-                 odf_settings: dict[str, str] | None = None, database: str = "k8s_e2e") -> None:  # fmt: skip
+    def __init__(
+        self,
+        root: Path,
+        postgres,
+        moto_env: dict[str, str],
+        data_bucket: str,
+        log_bucket: str,
+        lineage_url: str,
+        odf_settings: dict[str, str] | None = None,
+        database: str = "k8s_e2e",
+    ) -> None:
         self.root, self.postgres = root, postgres
         self.home = root / "dagster_home"
         self.home.mkdir(parents=True)
@@ -51,35 +60,70 @@ class K8sStack:
         self.api = ExecutingKubernetesApi(root / "pods", BIN, base)
         kubeconfig = self.api.write_kubeconfig(root / "kubeconfig", namespace=NAMESPACE)
         pg = {**postgres.env(), "DAGSTER_PG_DB": database}
-        cluster_env = {**CLUSTER_ENV, **{k: v for k, v in pg.items() if k != "DAGSTER_PG_PASSWORD"},
-                       "ODF_COMPUTE_LOG_BUCKET": log_bucket, "KUBECONFIG": str(kubeconfig), "ODF_STEP_EXECUTOR": "k8s",
-                       "DAGSTER_HOME": str(self.home)}  # fmt: skip
+        cluster_env = {
+            **CLUSTER_ENV,
+            **{k: v for k, v in pg.items() if k != "DAGSTER_PG_PASSWORD"},
+            "ODF_COMPUTE_LOG_BUCKET": log_bucket,
+            "KUBECONFIG": str(kubeconfig),
+            "ODF_STEP_EXECUTOR": "k8s",
+            "DAGSTER_HOME": str(self.home),
+        }
         odf_env = {"ODF_STORAGE": f"s3://{data_bucket}/odf", **moto_env, **(odf_settings or {})}
         # What the cluster holds (deploy/dagster.yaml header): ConfigMaps odf-dagster-env and the
         # instance, Secrets odf-env and the Postgres password.
         self.api.add_config_map(NAMESPACE, "odf-dagster-env", cluster_env)
-        self.api.add_config_map(NAMESPACE, CLUSTER_ENV["DAGSTER_K8S_INSTANCE_CONFIG_MAP"], {"dagster.yaml": instance_yaml()})
-        self.api.add_secret(NAMESPACE, CLUSTER_ENV["DAGSTER_K8S_PG_PASSWORD_SECRET"], {"postgresql-password": pg["DAGSTER_PG_PASSWORD"]})
+        self.api.add_config_map(
+            NAMESPACE, CLUSTER_ENV["DAGSTER_K8S_INSTANCE_CONFIG_MAP"], {"dagster.yaml": instance_yaml()}
+        )
+        self.api.add_secret(
+            NAMESPACE, CLUSTER_ENV["DAGSTER_K8S_PG_PASSWORD_SECRET"], {"postgresql-password": pg["DAGSTER_PG_PASSWORD"]}
+        )
         self.api.add_secret(NAMESPACE, "odf-env", odf_env)
         self.env = {**base, **cluster_env, **odf_env, "DAGSTER_PG_PASSWORD": pg["DAGSTER_PG_PASSWORD"]}
         # The Secret odf-openlineage, which helm/values.yaml gives the code server only.
         self.lineage_env = {"OPENLINEAGE_URL": lineage_url, "ODF_LINEAGE_SENSOR_INTERVAL_SECONDS": "2"}
         self.grpc_port, self.web_port = free_port(), free_port()
         self.url = f"http://127.0.0.1:{self.web_port}"
-        (root / "workspace.yaml").write_text(yaml.safe_dump(
-            {"load_from": [{"grpc_server": {"host": "127.0.0.1", "port": self.grpc_port, "location_name": "odf"}}]}))  # fmt: skip
+        (root / "workspace.yaml").write_text(
+            yaml.safe_dump(
+                {"load_from": [{"grpc_server": {"host": "127.0.0.1", "port": self.grpc_port, "location_name": "odf"}}]}
+            )
+        )
         self.processes: dict[str, subprocess.Popen] = {}
 
     def _spawn(self, name: str, args: list[str], **extra_env: str) -> None:
         log = (self.root / f"{name}.log").open("wb")
-        self.processes[name] = subprocess.Popen(args, cwd=self.root, env={**self.env, **extra_env}, stdout=log, stderr=subprocess.STDOUT,
-                                                start_new_session=True)  # fmt: skip
+        self.processes[name] = subprocess.Popen(
+            args,
+            cwd=self.root,
+            env={**self.env, **extra_env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start(self, timeout: float = 120) -> K8sStack:
         # The chart's user deployment: `dagster api grpc` in ODF's image, which reports that image.
-        self._spawn("code-server", [str(BIN / "dagster"), "api", "grpc", "-m", "odf_assets.definitions", "-h", "127.0.0.1",
-                                    "-p", str(self.grpc_port)], DAGSTER_CURRENT_IMAGE=IMAGE, **self.lineage_env)  # fmt: skip
-        self._spawn("webserver", [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.web_port)])
+        self._spawn(
+            "code-server",
+            [
+                str(BIN / "dagster"),
+                "api",
+                "grpc",
+                "-m",
+                "odf_assets.definitions",
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.grpc_port),
+            ],
+            DAGSTER_CURRENT_IMAGE=IMAGE,
+            **self.lineage_env,
+        )
+        self._spawn(
+            "webserver",
+            [str(BIN / "dagster-webserver"), "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.web_port)],
+        )
         self._spawn("daemon", [str(BIN / "dagster-daemon"), "run", "-w", "workspace.yaml"])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -87,12 +131,18 @@ class K8sStack:
                 assert process.poll() is None, f"{name} exited: {self.log(name)[-3000:]}"
             try:
                 entries = self.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
-                if entries and entries[0]["loadStatus"] == "LOADED" and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation":
+                if (
+                    entries
+                    and entries[0]["loadStatus"] == "LOADED"
+                    and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation"
+                ):
                     return self
             except (requests.ConnectionError, KeyError, TypeError):
                 pass
             time.sleep(1)
-        raise AssertionError(f"stack not up in {timeout}s: {self.log('webserver')[-2000:]} {self.log('code-server')[-2000:]}")
+        raise AssertionError(
+            f"stack not up in {timeout}s: {self.log('webserver')[-2000:]} {self.log('code-server')[-2000:]}"
+        )
 
     def log(self, name: str) -> str:
         path = self.root / f"{name}.log"

@@ -11,8 +11,15 @@ import pytest
 import yaml
 
 from tests.deploy.deploy_config import (
-    DAGSTER_YAML, HELM_README, HELM_SCHEMA_DIR, HELM_VALUES, K8S_VERSIONS, ROOT, load_yaml, locked_version,
-)  # fmt: skip
+    DAGSTER_YAML,
+    HELM_README,
+    HELM_SCHEMA_DIR,
+    HELM_VALUES,
+    K8S_VERSIONS,
+    ROOT,
+    load_yaml,
+    locked_version,
+)
 from tests.deploy.helm_instance import RenderError, render_daemon_instance
 from tests.deploy.helm_schema import chart_validator, errors
 
@@ -42,20 +49,39 @@ def test_user_deployment_values_satisfy_the_subchart_schema(values, k8s_version)
 # case -> (how to break the values, what the error must mention)
 BROKEN_VALUES = {
     "misspelt top-level key": (lambda v: v.update(dagsterWebServer={}), "'dagsterWebServer' was unexpected"),
-    "misspelt webserver option": (lambda v: v["dagsterWebserver"].update(enableReadonly=True), "'enableReadonly' was unexpected"),
-    "unknown user-deployment key": (lambda v: v["dagster-user-deployments"]["deployments"][0].update(grpcArgs=["-m", "x"]), "'grpcArgs' was unexpected"),
-    "unknown Kubernetes resources field": (lambda v: v["dagsterDaemon"]["resources"].update(limitz={"cpu": "1"}), "'limitz' was unexpected"),
-    "unknown container securityContext field": (
-        lambda v: v["dagster-user-deployments"]["deployments"][0]["securityContext"].update(runAsRoot=False), "'runAsRoot' was unexpected"
+    "misspelt webserver option": (
+        lambda v: v["dagsterWebserver"].update(enableReadonly=True),
+        "'enableReadonly' was unexpected",
     ),
-    "incomplete user deployment (lists are not merged)": (lambda v: v["dagster-user-deployments"]["deployments"][0].pop("port"), "'port' is a required"),
-    "S3 logs without their config block": (lambda v: v["computeLogManager"]["config"].pop("s3ComputeLogManager"), "'s3ComputeLogManager' is a required"),
+    "unknown user-deployment key": (
+        lambda v: v["dagster-user-deployments"]["deployments"][0].update(grpcArgs=["-m", "x"]),
+        "'grpcArgs' was unexpected",
+    ),
+    "unknown Kubernetes resources field": (
+        lambda v: v["dagsterDaemon"]["resources"].update(limitz={"cpu": "1"}),
+        "'limitz' was unexpected",
+    ),
+    "unknown container securityContext field": (
+        lambda v: v["dagster-user-deployments"]["deployments"][0]["securityContext"].update(runAsRoot=False),
+        "'runAsRoot' was unexpected",
+    ),
+    "incomplete user deployment (lists are not merged)": (
+        lambda v: v["dagster-user-deployments"]["deployments"][0].pop("port"),
+        "'port' is a required",
+    ),
+    "S3 logs without their config block": (
+        lambda v: v["computeLogManager"]["config"].pop("s3ComputeLogManager"),
+        "'s3ComputeLogManager' is a required",
+    ),
     "queue limit without a limit": (
-        lambda v: v["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"].update(tagConcurrencyLimits=[{"key": "odf/queue"}]),
+        lambda v: v["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"].update(
+            tagConcurrencyLimits=[{"key": "odf/queue"}]
+        ),
         "queuedRunCoordinator",
     ),
     "misspelt queue option": (
-        lambda v: v["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"].update(maxConcurrentRun=3), "maxConcurrentRun",
+        lambda v: v["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"].update(maxConcurrentRun=3),
+        "maxConcurrentRun",
     ),
 }
 
@@ -115,15 +141,23 @@ def test_both_instance_configs_pass_dagsters_own_validation(values, tmp_path):
         (home / "dagster.yaml").write_text(yaml.safe_dump(config))
         dagster_instance_config(str(home))
     (tmp_path / "typo").mkdir()
-    (tmp_path / "typo" / "dagster.yaml").write_text(yaml.safe_dump({"run_retries": {"enabled": True, "retry_on_asset_or_op_failures": False}}))
+    (tmp_path / "typo" / "dagster.yaml").write_text(
+        yaml.safe_dump({"run_retries": {"enabled": True, "retry_on_asset_or_op_failures": False}})
+    )
     with pytest.raises(Exception, match="retry_on_asset_or_op_failures"):
         dagster_instance_config(str(tmp_path / "typo"))
 
 
 # case -> (how to break the values, what the error must mention); the chart's schema accepts all of these.
 UNRENDERED_VALUES = {
-    "misspelt runMonitoring key": (lambda d: d["runMonitoring"].update(startTimeoutSecond=60), "runMonitoring.startTimeoutSecond"),
-    "retry option the chart cannot render": (lambda d: d["runRetries"].update(retryOnAssetOrOpFailure=False), "runRetries.retryOnAssetOrOpFailure"),
+    "misspelt runMonitoring key": (
+        lambda d: d["runMonitoring"].update(startTimeoutSecond=60),
+        "runMonitoring.startTimeoutSecond",
+    ),
+    "retry option the chart cannot render": (
+        lambda d: d["runRetries"].update(retryOnAssetOrOpFailure=False),
+        "runRetries.retryOnAssetOrOpFailure",
+    ),
     "run_retries rendered twice": (lambda d: d["runRetries"].update(enabled=True, maxRetries=2), "run_retries"),
 }
 
@@ -164,7 +198,11 @@ def test_readme_creates_every_secret_the_values_reference(values):
     readme = HELM_README.read_text()
     created = set(re.findall(r"kubectl create secret generic (\S+)", readme))
     referenced = {values["global"]["postgresqlSecretName"]}
-    for section in (values["dagsterWebserver"], values["runLauncher"]["config"]["k8sRunLauncher"], *values["dagster-user-deployments"]["deployments"]):
+    for section in (
+        values["dagsterWebserver"],
+        values["runLauncher"]["config"]["k8sRunLauncher"],
+        *values["dagster-user-deployments"]["deployments"],
+    ):
         referenced |= {secret["name"] for secret in section.get("envSecrets", [])}
     assert referenced <= created, referenced - created
     assert "--from-literal=postgresql-password=" in readme  # the key the chart reads

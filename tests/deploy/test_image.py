@@ -37,7 +37,11 @@ def test_dockerfile_installs_locked_dependencies_in_a_cached_layer_before_the_pr
     lock_copy = index_of(steps, "COPY", "pyproject.toml uv.lock")
     deps = index_of(steps, "RUN", "uv sync --frozen --no-install-project --no-dev")
     project_copy = index_of(steps, "COPY", ". .")
-    project = [i for i, (kw, arg) in enumerate(steps) if kw == "RUN" and "uv sync --frozen --no-dev" in arg and "--no-install-project" not in arg]
+    project = [
+        i
+        for i, (kw, arg) in enumerate(steps)
+        if kw == "RUN" and "uv sync --frozen --no-dev" in arg and "--no-install-project" not in arg
+    ]
     assert lock_copy < deps < project_copy < project[0], steps
 
     base = steps[0][1]
@@ -63,8 +67,12 @@ def test_code_server_command_from_the_chart_serves_odf(tmp_path):
     env = clean_env(DAGSTER_CURRENT_IMAGE=USER_CODE_IMAGE, ODF_STORAGE=str(tmp_path / "storage"))
     server = subprocess.Popen(
         [DAGSTER, "api", "grpc", "-h", "127.0.0.1", "-p", str(port), *deployment["dagsterApiGrpcArgs"]],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         client = DagsterGrpcClient(port=port, host="127.0.0.1")
         deadline = time.monotonic() + 90
@@ -73,7 +81,9 @@ def test_code_server_command_from_the_chart_serves_odf(tmp_path):
             assert time.monotonic() < deadline, "code server not healthy within 90s"
             time.sleep(0.5)
         # The chart's readiness probe command agrees.
-        probe = subprocess.run([DAGSTER, "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(port)], capture_output=True, env=env)
+        probe = subprocess.run(
+            [DAGSTER, "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(port)], capture_output=True, env=env
+        )
         assert probe.returncode == 0, probe.stderr
 
         # Runs launched from this location use this image (K8sRunLauncher leaves job_image unset).

@@ -99,12 +99,16 @@ def test_production_instance_loads_with_postgres_k8s_queue_and_s3_logs(prod_inst
 
 
 @pytest.mark.timeout(180)
-def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(prod_instance, postgres_cluster, compute_log_bucket):
+def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(
+    prod_instance, postgres_cluster, compute_log_bucket
+):
     from odf_assets.definitions import build_definitions
 
     defs = build_definitions()
     raw_sales = [assets for assets in defs.assets if RAW_SALES in assets.keys]
-    result = dg.materialize(raw_sales, partition_key=PARTITION, instance=prod_instance, resources=defs.resources, tags=ACQUISITION_TAGS)
+    result = dg.materialize(
+        raw_sales, partition_key=PARTITION, instance=prod_instance, resources=defs.resources, tags=ACQUISITION_TAGS
+    )
     assert result.success
 
     with psycopg2.connect(**postgres_cluster.connect_kwargs()) as conn, conn.cursor() as cursor:
@@ -117,7 +121,10 @@ def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(prod
             (result.run_id,),
         )
         assert cursor.fetchall() == [(RAW_SALES.to_string(), PARTITION)]
-        cursor.execute("SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_CHECK_EVALUATION'", (result.run_id,))
+        cursor.execute(
+            "SELECT count(*) FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_CHECK_EVALUATION'",
+            (result.run_id,),
+        )
         assert cursor.fetchone()[0] >= 1
     conn.close()
 
@@ -156,14 +163,19 @@ def test_lineage_sensor_delivers_from_the_postgres_instance(prod_instance, monke
         ids = [(e["run"]["runId"], e["eventType"]) for e in backend.events]
         assert len(ids) == len(set(ids))
         mine = [e for e in backend.events if e["run"]["facets"]["parent"]["run"]["runId"] == result.run_id]
-        assert [(e["job"]["name"], e["eventType"]) for e in mine] == [(RAW_SALES.to_user_string(), "START"), (RAW_SALES.to_user_string(), "COMPLETE")]
+        assert [(e["job"]["name"], e["eventType"]) for e in mine] == [
+            (RAW_SALES.to_user_string(), "START"),
+            (RAW_SALES.to_user_string(), "COMPLETE"),
+        ]
         assert mine[1]["outputs"][0]["facets"]["schema"]["fields"]
     finally:
         backend.stop()
 
 
 @pytest.mark.timeout(180)
-def test_dagster_cli_runs_outside_the_cluster_with_kubeconfig_from_env(postgres_cluster, kubeconfig, compute_log_bucket, tmp_path):
+def test_dagster_cli_runs_outside_the_cluster_with_kubeconfig_from_env(
+    postgres_cluster, kubeconfig, compute_log_bucket, tmp_path
+):
     """deploy/dagster.yaml unchanged, from a laptop or CI: KUBECONFIG names the cluster, no pod needed.
     Also with the default launcher swapped in (max_resume_run_attempts is already 0)."""
     import subprocess
@@ -181,12 +193,19 @@ def test_dagster_cli_runs_outside_the_cluster_with_kubeconfig_from_env(postgres_
         home = tmp_path / name.replace(" ", "_")
         home.mkdir()
         (home / "dagster.yaml").write_text(text)
-        env = clean_env(**postgres_cluster.env(), **CLUSTER_ENV, DAGSTER_HOME=str(home), KUBECONFIG=str(kubeconfig),
-                        ODF_COMPUTE_LOG_BUCKET=compute_log_bucket)  # fmt: skip
+        env = clean_env(
+            **postgres_cluster.env(),
+            **CLUSTER_ENV,
+            DAGSTER_HOME=str(home),
+            KUBECONFIG=str(kubeconfig),
+            ODF_COMPUTE_LOG_BUCKET=compute_log_bucket,
+        )
         env = {k: v for k, v in env.items() if not k.startswith("KUBERNETES_")}  # not in a pod
         commands = (["instance", "migrate"], ["instance", "info"]) if name == "k8s" else (["instance", "info"],)
         for command in commands:
-            done = subprocess.run([dagster, *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+            done = subprocess.run(
+                [dagster, *command], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120
+            )
             assert done.returncode == 0, f"{name}: dagster {' '.join(command)}: {done.stderr[-1500:]}"
         assert ("K8sRunLauncher" if name == "k8s" else "DefaultRunLauncher") in done.stdout
 
@@ -209,7 +228,9 @@ def test_in_cluster_kubeconfig_uses_the_pods_service_account(tmp_path, monkeypat
     assert configuration.ssl_ca_cert == str(mount / "ca.crt")
 
 
-def test_default_launcher_swap_needs_max_resume_run_attempts_zero(postgres_cluster, compute_log_bucket, monkeypatch, tmp_path):
+def test_default_launcher_swap_needs_max_resume_run_attempts_zero(
+    postgres_cluster, compute_log_bucket, monkeypatch, tmp_path
+):
     """Why deploy/dagster.yaml keeps max_resume_run_attempts at 0: with resumes on, Dagster refuses a
     launcher that cannot resume, and builds the launcher as soon as the instance loads."""
     import yaml

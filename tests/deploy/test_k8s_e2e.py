@@ -37,8 +37,15 @@ RUNS = """query Runs { runsOrError(filter: {}) { ... on Runs { results { runId s
 @pytest.fixture(scope="module")
 def stack(postgres_cluster, moto_server, tmp_path_factory):
     moto_env = moto_server.env()
-    s3 = boto3.client("s3", **{"endpoint_url": moto_env["AWS_ENDPOINT_URL"], "region_name": moto_env.get("AWS_DEFAULT_REGION", "us-east-1"),
-                               "aws_access_key_id": moto_env["AWS_ACCESS_KEY_ID"], "aws_secret_access_key": moto_env["AWS_SECRET_ACCESS_KEY"]})  # fmt: skip
+    s3 = boto3.client(
+        "s3",
+        **{
+            "endpoint_url": moto_env["AWS_ENDPOINT_URL"],
+            "region_name": moto_env.get("AWS_DEFAULT_REGION", "us-east-1"),
+            "aws_access_key_id": moto_env["AWS_ACCESS_KEY_ID"],
+            "aws_secret_access_key": moto_env["AWS_SECRET_ACCESS_KEY"],
+        },
+    )
     data, logs = f"odf-e2e-{uuid.uuid4().hex[:8]}", f"odf-e2e-logs-{uuid.uuid4().hex[:8]}"
     for bucket in (data, logs):
         s3.create_bucket(Bucket=bucket)
@@ -55,9 +62,17 @@ def stack(postgres_cluster, moto_server, tmp_path_factory):
 
 def ui_materialize(stack: K8sStack, day: str) -> str:
     """What the UI's Materialize button sends for one partition of the raw asset."""
-    params = {"mode": "default", "runConfigData": {}, "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
-              "selector": {"repositoryLocationName": "odf", "repositoryName": "__repository__", "pipelineName": "__ASSET_JOB",
-                           "assetSelection": [{"path": RAW}]}}  # fmt: skip
+    params = {
+        "mode": "default",
+        "runConfigData": {},
+        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
+        "selector": {
+            "repositoryLocationName": "odf",
+            "repositoryName": "__repository__",
+            "pipelineName": "__ASSET_JOB",
+            "assetSelection": [{"path": RAW}],
+        },
+    }
     result = stack.graphql(LAUNCH_RUN, {"executionParams": params})["launchPipelineExecution"]
     assert result["__typename"] == "LaunchRunSuccess", result
     return result["run"]["runId"]
@@ -111,10 +126,17 @@ def test_trigger_and_backfill_runs_queue_per_pool_and_run_as_valid_right_sized_j
     # Limit 0 first, so both runs are queued together whatever the daemon's timing; then 1.
     assert stack.graphql(SET_POOL_LIMIT, {"key": ACQUISITION_POOL, "limit": 0})["setConcurrencyLimit"] is True
     days = ["2024-01-02", "2024-01-03"]
-    trigger = subprocess.run([str(BIN / "odf"), "trigger", "--url", stack.url, "--asset", "raw/iowa_liquor_sales", "--date", days[0]],
-                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    trigger = subprocess.run(
+        [str(BIN / "odf"), "trigger", "--url", stack.url, "--asset", "raw/iowa_liquor_sales", "--date", days[0]],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert trigger.returncode == 0, trigger.stderr
-    backfill = stack.graphql(LAUNCH_BACKFILL, {"backfillParams": {"assetSelection": [{"path": RAW}], "partitionNames": [days[1]], "fromFailure": False}})
+    backfill = stack.graphql(
+        LAUNCH_BACKFILL,
+        {"backfillParams": {"assetSelection": [{"path": RAW}], "partitionNames": [days[1]], "fromFailure": False}},
+    )
     assert backfill["launchPartitionBackfill"]["__typename"] == "LaunchBackfillSuccess", backfill
 
     def both_queued():
@@ -146,7 +168,10 @@ def test_trigger_and_backfill_runs_queue_per_pool_and_run_as_valid_right_sized_j
     for body in stack.api.created:
         validate_strict(body)
     assert not stack.api.unexpected, stack.api.unexpected
-    stored = {item["Key"] for item in stack.s3.list_objects_v2(Bucket=stack.data_bucket, Prefix="odf/raw/").get("Contents", [])}
+    stored = {
+        item["Key"]
+        for item in stack.s3.list_objects_v2(Bucket=stack.data_bucket, Prefix="odf/raw/").get("Contents", [])
+    }
     assert {f"odf/raw/iowa_liquor_sales/date={day}/data.parquet" for day in days} <= stored
     assert stack.graphql(SET_POOL_LIMIT, {"key": ACQUISITION_POOL, "limit": 4})["setConcurrencyLimit"] is True
 
@@ -159,7 +184,12 @@ def test_killed_run_pod_is_failed_and_retried_and_a_deleted_job_fails_cleanly(st
     killed_id, deleted_id = ui_materialize(stack, "2024-01-05"), ui_materialize(stack, "2024-01-06")
     killed = wait_for(lambda: stack.api.job_for_run(killed_id), 120, "the run worker Job", stack)
     deleted = wait_for(lambda: stack.api.job_for_run(deleted_id), 120, "the run worker Job", stack)
-    wait_for(lambda: {runs(stack)[killed_id]["status"], runs(stack)[deleted_id]["status"]} == {"STARTED"}, 120, "both runs to start", stack)
+    wait_for(
+        lambda: {runs(stack)[killed_id]["status"], runs(stack)[deleted_id]["status"]} == {"STARTED"},
+        120,
+        "both runs to start",
+        stack,
+    )
     # Mid-run: each run's step pod is up (the UI's launch path sizes it like the others).
     wait_for(lambda: step_job(stack, killed_id) and step_job(stack, deleted_id), 60, "both step Jobs", stack)
     assert_right_sized(stack, killed_id)
@@ -174,16 +204,30 @@ def test_killed_run_pod_is_failed_and_retried_and_a_deleted_job_fails_cleanly(st
     wait_for(lambda: runs(stack)[killed_id]["status"] == "FAILURE", 60, "run monitoring to fail the killed run", stack)
     # The daemon's run-retry loop polls on its own interval, slower when the machine is busy.
     retried = wait_for(lambda: retry_of(killed_id), 150, "the run retry", stack)
-    status = wait_for(lambda: runs(stack)[deleted_id]["status"] in TERMINAL and runs(stack)[deleted_id]["status"], 90, "the deleted run to end", stack)
+    status = wait_for(
+        lambda: runs(stack)[deleted_id]["status"] in TERMINAL and runs(stack)[deleted_id]["status"],
+        90,
+        "the deleted run to end",
+        stack,
+    )
     assert status == "FAILURE"
     assert deleted.process.poll() is not None
     step = stack.api.job_for_run(deleted_id, component="step_worker")
     if step is not None:  # the run worker deleted its step Job on the way out, or the step pod ends
         wait_for(lambda: step.process.poll() is not None, 60, "the deleted run's step pod to stop", stack)
-    events = json.dumps(stack.graphql('{ runOrError(runId: "%s") { ... on Run { eventConnection { events { __typename } } } } }' % deleted_id))
+    events = json.dumps(
+        stack.graphql(
+            '{ runOrError(runId: "%s") { ... on Run { eventConnection { events { __typename } } } } }' % deleted_id
+        )
+    )
     assert "RunFailureEvent" in events
 
-    final = wait_for(lambda: runs(stack)[retried["runId"]]["status"] in TERMINAL and runs(stack)[retried["runId"]], 150, "the retry to finish", stack)
+    final = wait_for(
+        lambda: runs(stack)[retried["runId"]]["status"] in TERMINAL and runs(stack)[retried["runId"]],
+        150,
+        "the retry to finish",
+        stack,
+    )
     assert final["status"] == "SUCCESS"
     assert tags(final)["dagster/retry_number"] == "1"
     assert_right_sized(stack, retried["runId"])
@@ -198,5 +242,10 @@ def test_killed_run_pod_is_failed_and_retried_and_a_deleted_job_fails_cleanly(st
     wait_for(lambda: lineage_of(retried["runId"]) == ["START", "COMPLETE"], 60, "the retry's lineage", stack)
     # (COMPLETE if the step pod finished first; FAIL if the interrupted step recorded its failure.)
     ended = (["ABORT"], ["COMPLETE"], ["FAIL"])
-    wait_for(lambda: lineage_of(killed_id)[-1:] in ended and lineage_of(deleted_id)[-1:] in ended, 60, "the failed runs' lineage", stack)
+    wait_for(
+        lambda: lineage_of(killed_id)[-1:] in ended and lineage_of(deleted_id)[-1:] in ended,
+        60,
+        "the failed runs' lineage",
+        stack,
+    )
     assert lineage_of(killed_id)[0] == lineage_of(deleted_id)[0] == "START"

@@ -22,9 +22,20 @@ from dagster_k8s.executor import _K8S_EXECUTOR_CONFIG_SCHEMA
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS, HEAVY_CONTAINER_RESOURCES
 from odf_assets.sources.assets import ACQUISITION_TAGS
 from tests.deploy.deploy_config import (
-    CLUSTER_ENV, HELM_VALUES, K8S_VERSIONS, NAMESPACE, USER_CODE_IMAGE, build_launcher, container, env_from_names,
-    launcher_config_from_helm, load_yaml, offline_run_job, render_instance_yaml, validate_strict,
-)  # fmt: skip
+    CLUSTER_ENV,
+    HELM_VALUES,
+    K8S_VERSIONS,
+    NAMESPACE,
+    USER_CODE_IMAGE,
+    build_launcher,
+    container,
+    env_from_names,
+    launcher_config_from_helm,
+    load_yaml,
+    offline_run_job,
+    render_instance_yaml,
+    validate_strict,
+)
 
 K8S_CONFIG_TAG = "dagster-k8s/config"
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
@@ -93,7 +104,11 @@ def test_every_odf_job_runs_steps_in_pods_sized_by_their_op_tags(monkeypatch):
     jobs = [defs.resolve_implicit_global_asset_job_def(), *(defs.resolve_job_def(job.name) for job in defs.jobs)]
     assert {job.executor_def.name for job in jobs} == {k8s_job_executor.name}
     asset_job = defs.resolve_implicit_global_asset_job_def()
-    heavy = {node.name: node.tags[K8S_CONFIG_TAG] for node in asset_job.nodes_in_topological_order if node.tags.get(K8S_CONFIG_TAG)}
+    heavy = {
+        node.name: node.tags[K8S_CONFIG_TAG]
+        for node in asset_job.nodes_in_topological_order
+        if node.tags.get(K8S_CONFIG_TAG)
+    }
     assert set(heavy) == {"raw__iowa_liquor_sales", "sales__cleaned_sales"}
     for tag in heavy.values():
         assert (json.loads(tag) if isinstance(tag, str) else tag) == HEAVY_ASSET_OP_TAGS[K8S_CONFIG_TAG]
@@ -132,13 +147,21 @@ def test_k8s_run_launcher_posts_a_valid_job_to_the_api(prod_instance, k8s_api):
 def step_handler_context(instance, run, executor):
     plan = create_execution_plan(heavy_job)
     plan_context = PlanOrchestrationContext(
-        plan_data=PlanData(job=dg.reconstructable(heavy_job), dagster_run=run, instance=instance, execution_plan=plan, raise_on_error=True),
+        plan_data=PlanData(
+            job=dg.reconstructable(heavy_job),
+            dagster_run=run,
+            instance=instance,
+            execution_plan=plan,
+            raise_on_error=True,
+        ),
         log_manager=create_context_free_log_manager(instance, run),
         executor=executor,
         output_capture=None,
     )
     args = ExecuteStepArgs(run.job_code_origin, run.run_id, ["heavy_step"])
-    return StepHandlerContext(instance=instance, plan_context=plan_context, steps=plan.steps, execute_step_args=args, dagster_run=run)
+    return StepHandlerContext(
+        instance=instance, plan_context=plan_context, steps=plan.steps, execute_step_args=args, dagster_run=run
+    )
 
 
 @pytest.mark.timeout(120)
@@ -146,7 +169,12 @@ def test_k8s_job_executor_posts_a_valid_heavy_step_job(prod_instance, k8s_api):
     run = launch_heavy_job_run(prod_instance, tags={})
     processed = process_config(resolve_to_config_type(_K8S_EXECUTOR_CONFIG_SCHEMA), {})
     executor = k8s_job_executor.executor_creation_fn(
-        InitExecutorContext(job=dg.reconstructable(heavy_job), executor_def=k8s_job_executor, executor_config=processed.value, instance=prod_instance)
+        InitExecutorContext(
+            job=dg.reconstructable(heavy_job),
+            executor_def=k8s_job_executor,
+            executor_config=processed.value,
+            instance=prod_instance,
+        )
     )
     assert executor.retries == RetryMode.ENABLED
     list(executor._step_handler.launch_step(step_handler_context(prod_instance, run, executor)))  # noqa: SLF001

@@ -23,7 +23,10 @@ def holdout_items(prefix: str, transform=lambda row, label: row) -> list[dict]:
     """The held-out iris rows (never trained on) as landing records, optionally transformed."""
     holdout = iris_holdout()
     return [
-        {"id": f"{prefix}{index}", **dict(zip(FEATURES, (round(float(v), 3) for v in transform(list(row), int(label)))))}
+        {
+            "id": f"{prefix}{index}",
+            **dict(zip(FEATURES, (round(float(v), 3) for v in transform(list(row), int(label))))),
+        }
         for index, (row, label) in enumerate(zip(holdout.test_x, holdout.test_y, strict=True))
     ]
 
@@ -64,7 +67,10 @@ def test_levels_follow_the_warn_and_error_limits():
     wide = frame(list(CLASS_LABELS) * 10, inside * 29 + [[5.0, 5.0, 11.5, 5.0]])
     report = drift.assess(wide, profile, DEFAULTS)
     assert report.level == drift.WARN and report.outside_fraction["petal_length"] == pytest.approx(1 / 30)
-    assert drift.assess(frame(list(CLASS_LABELS) * 10, inside * 29 + [[5.0, 5.0, 10.9, 5.0]]), profile, DEFAULTS).level == drift.OK
+    assert (
+        drift.assess(frame(list(CLASS_LABELS) * 10, inside * 29 + [[5.0, 5.0, 10.9, 5.0]]), profile, DEFAULTS).level
+        == drift.OK
+    )
     assert drift.assess(frame([], []), profile, DEFAULTS).level == drift.OK
 
 
@@ -87,7 +93,10 @@ def test_thresholds_come_from_the_environment_and_are_checked(monkeypatch):
 
 def score_and_check(storage_uri: str, day: str) -> dg.AssetCheckEvaluation:
     result = dg.materialize(
-        [iris_predictions, prediction_drift], resources=resources_for(storage_uri), partition_key=day, raise_on_error=False
+        [iris_predictions, prediction_drift],
+        resources=resources_for(storage_uri),
+        partition_key=day,
+        raise_on_error=False,
     )
     (evaluation,) = [e for e in result.get_asset_check_evaluations() if e.check_name == PREDICTION_DRIFT]
     return evaluation

@@ -34,7 +34,10 @@ RUN_FACETS = {
         nominalStartTime=f["nominalStartTime"], nominalEndTime=f.get("nominalEndTime"), **_producer(f)
     ),
     "errorMessage": lambda f: error_message_run.ErrorMessageRunFacet(
-        message=f["message"], programmingLanguage=f["programmingLanguage"], stackTrace=f.get("stackTrace"), **_producer(f)
+        message=f["message"],
+        programmingLanguage=f["programmingLanguage"],
+        stackTrace=f.get("stackTrace"),
+        **_producer(f),
     ),
     # openlineage-python adds its own version as a run tag.
     "tags": lambda f: tags_run.TagsRunFacet(tags=[tags_run.TagsRunFacetFields(**t) for t in f["tags"]], **_producer(f)),
@@ -48,7 +51,9 @@ DATASET_FACETS = {
     "schema": lambda f: schema_dataset.SchemaDatasetFacet(
         fields=[schema_dataset.SchemaDatasetFacetFields(**field) for field in f["fields"]], **_producer(f)
     ),
-    "dataSource": lambda f: datasource_dataset.DatasourceDatasetFacet(name=f.get("name"), uri=f.get("uri"), **_producer(f)),
+    "dataSource": lambda f: datasource_dataset.DatasourceDatasetFacet(
+        name=f.get("name"), uri=f.get("uri"), **_producer(f)
+    ),
 }
 OUTPUT_FACETS = {
     "outputStatistics": lambda f: output_statistics_output_dataset.OutputStatisticsOutputDatasetFacet(
@@ -70,7 +75,11 @@ def validate(body: dict) -> RunEvent:
         eventTime=body["eventTime"],
         producer=body["producer"],
         run=Run(runId=body["run"]["runId"], facets=_facets(RUN_FACETS, body["run"].get("facets"))),
-        job=Job(namespace=body["job"]["namespace"], name=body["job"]["name"], facets=_facets(JOB_FACETS, body["job"].get("facets"))),
+        job=Job(
+            namespace=body["job"]["namespace"],
+            name=body["job"]["name"],
+            facets=_facets(JOB_FACETS, body["job"].get("facets")),
+        ),
         inputs=[
             InputDataset(namespace=d["namespace"], name=d["name"], facets=_facets(DATASET_FACETS, d.get("facets")))
             for d in body.get("inputs", [])

@@ -19,7 +19,12 @@ def numbers() -> pl.DataFrame:
     return pl.DataFrame({"n": [1, 2, 3]})
 
 
-@dg.asset(key=["lt", "numbers_total"], partitions_def=daily, io_manager_key="io", ins={"numbers": dg.AssetIn(key=["lt", "numbers"])})
+@dg.asset(
+    key=["lt", "numbers_total"],
+    partitions_def=daily,
+    io_manager_key="io",
+    ins={"numbers": dg.AssetIn(key=["lt", "numbers"])},
+)
 def numbers_total(numbers: pl.DataFrame) -> pl.DataFrame:
     """Their sum."""
     return numbers.select(pl.col("n").sum())
@@ -42,13 +47,19 @@ def published_then_killed(context: dg.AssetExecutionContext) -> None:
     *published, _last = context.partition_keys
     for day in published:
         window = daily.time_window_for_partition_key(day)
-        context.log_event(dg.AssetMaterialization(asset_key=context.asset_key, partition=day, metadata=lineage_entry(["lt/numbers"], window)))
+        context.log_event(
+            dg.AssetMaterialization(
+                asset_key=context.asset_key, partition=day, metadata=lineage_entry(["lt/numbers"], window)
+            )
+        )
     Path(os.environ["ODF_TEST_MARKER"]).write_text("published")
     time.sleep(120)
 
 
 def killed_job() -> dg.JobDefinition:
-    defs = dg.Definitions(assets=[published_then_killed], jobs=[dg.define_asset_job("lt_killed", selection=[published_then_killed.key])])
+    defs = dg.Definitions(
+        assets=[published_then_killed], jobs=[dg.define_asset_job("lt_killed", selection=[published_then_killed.key])]
+    )
     return defs.resolve_job_def("lt_killed")
 
 

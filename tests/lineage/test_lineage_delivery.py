@@ -1,7 +1,6 @@
 """At-least-once delivery by ODF's lineage sensor: a backend that is down for the whole run, a slow
 backend and a SIGKILLed run worker lose no event, and a healthy backend gets each event once."""
 
-
 import os
 import signal
 import subprocess
@@ -32,8 +31,14 @@ RANGE = ("2024-01-02", "2024-01-04")
 BAD_DAY = "2024-01-03"
 
 
-@dg.asset(key=CHECKED, partitions_def=DAILY, backfill_policy=dg.BackfillPolicy.single_run(), metadata={"partition_expr": "date"},
-          check_specs=checks.check_specs(CHECKED, checks.Contract(key=("date", "id")), DAILY), io_manager_key="parquet_io_manager")  # fmt: skip
+@dg.asset(
+    key=CHECKED,
+    partitions_def=DAILY,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    metadata={"partition_expr": "date"},
+    check_specs=checks.check_specs(CHECKED, checks.Contract(key=("date", "id")), DAILY),
+    io_manager_key="parquet_io_manager",
+)
 def checked_days(context: dg.AssetExecutionContext, odf_storage: OdfStorage):
     """One row per day, but a duplicated key on BAD_DAY: ODF publishes the other days, then fails."""
     days = context.partition_keys
@@ -114,8 +119,11 @@ def test_backend_down_for_the_whole_run_then_up_gets_every_event_once_in_order(m
         fail = next(e for e in events if e["eventType"] == "FAIL")
         assert fail["run"]["facets"]["nominalTime"]["nominalStartTime"].startswith(BAD_DAY)
         assert "key_is_unique" in fail["run"]["facets"]["errorMessage"]["message"]
-        completed = sorted(e["run"]["facets"]["nominalTime"]["nominalStartTime"][:10] for e in events
-                           if e["eventType"] == "COMPLETE" and e["job"]["name"] == "lt/checked_days")  # fmt: skip
+        completed = sorted(
+            e["run"]["facets"]["nominalTime"]["nominalStartTime"][:10]
+            for e in events
+            if e["eventType"] == "COMPLETE" and e["job"]["name"] == "lt/checked_days"
+        )
         assert completed == ["2024-01-02", "2024-01-04"]
         assert {h.get("Authorization") for h in backend.headers} == {f"Bearer {secret}"}
         assert not [body for body in backend.raw_bodies if secret.encode() in body]
@@ -146,14 +154,27 @@ def test_slow_backend_loses_nothing(make_instance, monkeypatch):
 
 
 @pytest.mark.timeout(180)
-def test_sigkilled_run_worker_still_gets_complete_events_for_published_partitions(make_instance, collector, monkeypatch, tmp_path):
+def test_sigkilled_run_worker_still_gets_complete_events_for_published_partitions(
+    make_instance, collector, monkeypatch, tmp_path
+):
     monkeypatch.setenv("OPENLINEAGE_URL", collector.url)
     instance = make_instance()
     marker = tmp_path / "published"
-    env = {**clean_env(), "DAGSTER_HOME": str(tmp_path / "dagster_home"), "ODF_TEST_MARKER": str(marker),
-           "PYTHONPATH": ROOT, "ODF_STORAGE": os.environ["ODF_STORAGE"]}  # fmt: skip
-    worker = subprocess.Popen([sys.executable, "-m", "tests.lineage.subprocess_defs", *RANGE], cwd=ROOT, env=env, start_new_session=True,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    env = {
+        **clean_env(),
+        "DAGSTER_HOME": str(tmp_path / "dagster_home"),
+        "ODF_TEST_MARKER": str(marker),
+        "PYTHONPATH": ROOT,
+        "ODF_STORAGE": os.environ["ODF_STORAGE"],
+    }
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "tests.lineage.subprocess_defs", *RANGE],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 90
         while not marker.exists():
@@ -171,7 +192,9 @@ def test_sigkilled_run_worker_still_gets_complete_events_for_published_partition
     events = collector.events
     assert Counter(e["eventType"] for e in events) == {"START": 3, "COMPLETE": 2, "ABORT": 1}
     assert_once_and_in_order(events)
-    complete_days = sorted(e["run"]["facets"]["nominalTime"]["nominalStartTime"][:10] for e in events if e["eventType"] == "COMPLETE")
+    complete_days = sorted(
+        e["run"]["facets"]["nominalTime"]["nominalStartTime"][:10] for e in events if e["eventType"] == "COMPLETE"
+    )
     assert complete_days == ["2024-01-02", "2024-01-03"]
     abort = next(e for e in events if e["eventType"] == "ABORT")
     assert abort["run"]["facets"]["nominalTime"]["nominalStartTime"].startswith("2024-01-04")

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from odf_assets.definitions import build_definitions
-from odf_resources.parquet_io_manager import PolarsParquetIOManager
 from odf_resources.lineage.naming import PRODUCER
+from odf_resources.parquet_io_manager import PolarsParquetIOManager
 from tests.lineage.conftest import SensorTicks
 from tests.lineage.spec import validate
 from tests.support.pipeline import run_assets
@@ -52,13 +52,19 @@ def test_chain_and_failure_emit_spec_valid_events(collector, make_instance, monk
 
     fails_key = dg.AssetKey(["lineage_test", "always_fails"])
 
-    @dg.asset(key=fails_key, partitions_def=dg.DailyPartitionsDefinition("2024-01-01"), deps=[dg.AssetKey.from_user_string(RAW)],
-              io_manager_key="parquet_io_manager")  # fmt: skip
+    @dg.asset(
+        key=fails_key,
+        partitions_def=dg.DailyPartitionsDefinition("2024-01-01"),
+        deps=[dg.AssetKey.from_user_string(RAW)],
+        io_manager_key="parquet_io_manager",
+    )
     def always_fails() -> pl.DataFrame:
         """Fails on purpose."""
         raise ValueError("boom: the source went away")
 
-    failing = dg.Definitions(assets=[always_fails], resources={"parquet_io_manager": PolarsParquetIOManager(base=str(storage))})
+    failing = dg.Definitions(
+        assets=[always_fails], resources={"parquet_io_manager": PolarsParquetIOManager(base=str(storage))}
+    )
     failed_run = run_assets(failing, ["lineage_test/always_fails"], instance=instance, partition_key=DAYS[0])
     assert not failed_run.success
     delivered(instance)
@@ -84,10 +90,14 @@ def test_chain_and_failure_emit_spec_valid_events(collector, make_instance, monk
             # COMPLETE has the partition's window; START (single-partition run) knows only its start.
             assert nominal(complete) == day_window(day)
             assert nominal(start) == (day_window(day)[0], None)
-            columns = [{k: f[k] for k in ("name", "type")} for f in complete["outputs"][0]["facets"]["schema"]["fields"]]
+            columns = [
+                {k: f[k] for k in ("name", "type")} for f in complete["outputs"][0]["facets"]["schema"]["fields"]
+            ]
             assert columns == parquet_columns(Path(name) / f"date={day}")
             assert complete["outputs"][0]["outputFacets"]["outputStatistics"]["rowCount"] > 0
-        agg_complete = next(e for e in collector.of("COMPLETE", AGG) if e["run"]["facets"]["parent"]["run"]["runId"] == dagster_run)
+        agg_complete = next(
+            e for e in collector.of("COMPLETE", AGG) if e["run"]["facets"]["parent"]["run"]["runId"] == dagster_run
+        )
         assert datasets(agg_complete["inputs"]) == [("file", raw_name)]
     assert all(e["inputs"] == [] for e in collector.of("COMPLETE", RAW))
     # Exactly once: one START and one COMPLETE per lineage run; 2 days × 2 assets.
@@ -111,20 +121,30 @@ def test_range_run_reports_each_partition_and_weekly_windows(collector, make_ins
     instance = make_instance()
     daily_key, weekly_key = dg.AssetKey(["lt", "daily_numbers"]), dg.AssetKey(["lt", "weekly_total"])
 
-    @dg.asset(key=daily_key, partitions_def=dg.DailyPartitionsDefinition("2024-01-01"), io_manager_key="io",
-              backfill_policy=dg.BackfillPolicy.single_run())  # fmt: skip
+    @dg.asset(
+        key=daily_key,
+        partitions_def=dg.DailyPartitionsDefinition("2024-01-01"),
+        io_manager_key="io",
+        backfill_policy=dg.BackfillPolicy.single_run(),
+    )
     def daily_numbers(context: dg.AssetExecutionContext) -> pl.DataFrame:
         """One row per day of the range."""
         days = context.partition_keys
         return pl.DataFrame({"date": pl.Series(days).str.to_date(), "value": range(len(days))})
 
-    @dg.asset(key=weekly_key, partitions_def=dg.WeeklyPartitionsDefinition("2024-01-01"), io_manager_key="io",
-              ins={"daily": dg.AssetIn(key=daily_key)})  # fmt: skip
+    @dg.asset(
+        key=weekly_key,
+        partitions_def=dg.WeeklyPartitionsDefinition("2024-01-01"),
+        io_manager_key="io",
+        ins={"daily": dg.AssetIn(key=daily_key)},
+    )
     def weekly_total(daily: pl.DataFrame) -> pl.DataFrame:
         """Sum of the week's values."""
         return daily.select(pl.col("value").sum())
 
-    defs = dg.Definitions(assets=[daily_numbers, weekly_total], resources={"io": PolarsParquetIOManager(base=str(tmp_path / "storage"))})
+    defs = dg.Definitions(
+        assets=[daily_numbers, weekly_total], resources={"io": PolarsParquetIOManager(base=str(tmp_path / "storage"))}
+    )
     week = [f"2024-01-{d:02d}" for d in range(7, 14)]  # weekly partitions start on Sunday
     assert run_assets(defs, ["lt/daily_numbers"], instance=instance, partition_range=(week[0], week[-1])).success
     assert run_assets(defs, ["lt/weekly_total"], instance=instance, partition_key="2024-01-07").success
@@ -152,7 +172,9 @@ def test_steps_in_child_processes_deliver_before_exit(collector, make_instance, 
 
     monkeypatch.setenv("OPENLINEAGE_URL", collector.url)
     instance = make_instance()
-    with dg.execute_job(dg.reconstructable(chain_job), instance=instance, tags={"dagster/partition": "2024-01-09"}) as result:
+    with dg.execute_job(
+        dg.reconstructable(chain_job), instance=instance, tags={"dagster/partition": "2024-01-09"}
+    ) as result:
         assert result.success
     delivered(instance)
     completes = {e["job"]["name"]: e for e in collector.of("COMPLETE")}

@@ -51,7 +51,11 @@ def test_without_transport_the_sensor_reads_nothing_and_keeps_its_cursor(make_in
     assert ticks.cursor is None and "no OpenLineage transport configured" in ticks.skip_reasons[-1]
 
 
-@dg.asset(key=["lt", "days"], partitions_def=dg.DailyPartitionsDefinition("2024-01-01"), backfill_policy=dg.BackfillPolicy.single_run())
+@dg.asset(
+    key=["lt", "days"],
+    partitions_def=dg.DailyPartitionsDefinition("2024-01-01"),
+    backfill_policy=dg.BackfillPolicy.single_run(),
+)
 def days(context: dg.AssetExecutionContext) -> None:
     """Fails: the run's failure record then stands for three FAIL events."""
     raise ValueError("no data")
@@ -70,7 +74,10 @@ def test_a_failed_send_resumes_at_the_same_event_of_a_record_and_backs_off(make_
             raise ConnectionError("backend away")
         sent.append(event)
 
-    naming, config = Naming(str(tmp_path), "odf"), Settings(batch_size=100, tick_seconds=30, timeout=1, backoff_seconds=10, settle_seconds=1)
+    naming, config = (
+        Naming(str(tmp_path), "odf"),
+        Settings(batch_size=100, tick_seconds=30, timeout=1, backoff_seconds=10, settle_seconds=1),
+    )
     clock = time.time() + 60  # every record is settled
     first = deliver(instance, LineageCursor(), flaky, naming, config, now=lambda: clock)
     # 3 STARTs, then the run-failure record (3 FAILs) was cut after its first event; the cursor says so.
@@ -81,11 +88,24 @@ def test_a_failed_send_resumes_at_the_same_event_of_a_record_and_backs_off(make_
     second = deliver(instance, first.cursor, flaky, naming, config, now=lambda: clock)
     assert second.error is None and second.cursor.failures == 0 and second.cursor.sent == 0 and second.delivered == 2
     keys = [(e.eventType.value, e.run.facets["nominalTime"].nominalStartTime[:10]) for e in sent]
-    assert keys == [("START", "2024-01-01"), ("START", "2024-01-02"), ("START", "2024-01-03"),
-                    ("FAIL", "2024-01-01"), ("FAIL", "2024-01-02"), ("FAIL", "2024-01-03")]  # fmt: skip
+    assert keys == [
+        ("START", "2024-01-01"),
+        ("START", "2024-01-02"),
+        ("START", "2024-01-03"),
+        ("FAIL", "2024-01-01"),
+        ("FAIL", "2024-01-02"),
+        ("FAIL", "2024-01-03"),
+    ]
     assert LineageCursor.parse(second.cursor.dump()) == second.cursor
     # Backoff doubles per consecutive failure and is capped.
-    always = deliver(instance, LineageCursor(failures=9), lambda e: (_ for _ in ()).throw(OSError("x")), naming, config, now=lambda: clock)
+    always = deliver(
+        instance,
+        LineageCursor(failures=9),
+        lambda e: (_ for _ in ()).throw(OSError("x")),
+        naming,
+        config,
+        now=lambda: clock,
+    )
     assert always.cursor.retry_at == clock + 600.0
 
 

@@ -13,13 +13,25 @@ BIN = Path(__import__("sys").executable).parent
 
 def permits_source(url: str) -> dict:
     return {
-        "name": "city_permits", "description": "Building permits per day (operator test source).", "license": "CC0-1.0",
-        "owner": "City open-data portal", "group": "permits", "url_template": f"{url}/{{date}}.csv", "format": "csv",
+        "name": "city_permits",
+        "description": "Building permits per day (operator test source).",
+        "license": "CC0-1.0",
+        "owner": "City open-data portal",
+        "group": "permits",
+        "url_template": f"{url}/{{date}}.csv",
+        "format": "csv",
         "schema": {"permit_id": "string", "district": "string", "fee": "float64"},
-        "start_date": "2024-02-01", "end_date": "2024-02-29", "key": ["permit_id"],
-        "aggregates": [{"name": "permits_by_district", "group_by": ["district"],
-                        "metrics": [{"agg": "count", "name": "permits"}, {"agg": "sum", "column": "fee", "name": "fees"}]}],
-    }  # fmt: skip
+        "start_date": "2024-02-01",
+        "end_date": "2024-02-29",
+        "key": ["permit_id"],
+        "aggregates": [
+            {
+                "name": "permits_by_district",
+                "group_by": ["district"],
+                "metrics": [{"agg": "count", "name": "permits"}, {"agg": "sum", "column": "fee", "name": "fees"}],
+            }
+        ],
+    }
 
 
 def serve_days(root: Path, days: list[str], duplicate_on: str | None = None) -> None:
@@ -44,4 +56,6 @@ def cli_env(workdir: Path, source_url: str, **extra: str) -> dict[str, str]:
 
 def odf(cwd: Path, env: dict[str, str], *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     """``odf`` as a subprocess: stdout is a pipe, so the CLI sees no terminal."""
-    return subprocess.run([str(BIN / "odf"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [str(BIN / "odf"), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )

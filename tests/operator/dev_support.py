@@ -18,9 +18,14 @@ class OdfDev(DagsterDev):
     def start(self, timeout: float = 180) -> OdfDev:
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                [str(BIN / "odf"), "dev", "--port", str(self.port)], cwd=self.workdir, env=self.env,
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_restore_sigint,
-            )  # fmt: skip
+                [str(BIN / "odf"), "dev", "--port", str(self.port)],
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_restore_sigint,
+            )
         self._wait_until_loaded(timeout)
         return self
 

@@ -38,7 +38,9 @@ def flow(tmp_path, monkeypatch, storage_uri):
 
         def run(self, request: dg.RunRequest) -> dg.ExecuteInProcessResult:
             job = defs.resolve_job_def(iris_predictions_job.name)
-            return job.execute_in_process(instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False)
+            return job.execute_in_process(
+                instance=instance, partition_key=request.partition_key, tags=request.tags, raise_on_error=False
+            )
 
     yield Flow(), instance
     instance.dispose()

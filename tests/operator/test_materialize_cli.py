@@ -25,8 +25,17 @@ def test_select_registry_source_by_keys_then_by_group_with_progress_and_summary(
     serve_days(source_server.root, ["2024-02-01", "2024-02-02"])
     env = cli_env(workdir, source_server.url)
 
-    done = odf(workdir, env, "materialize", "--select", "raw/city_permits,aggregates/city_permits/permits_by_district",
-               "--start", "2024-01-30", "--end", "2024-02-02")  # fmt: skip
+    done = odf(
+        workdir,
+        env,
+        "materialize",
+        "--select",
+        "raw/city_permits,aggregates/city_permits/permits_by_district",
+        "--start",
+        "2024-01-30",
+        "--end",
+        "2024-02-02",
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
     assert "warning: 2024-01-30..2024-02-02 clipped to 2024-02-01..2024-02-02" in out
@@ -53,8 +62,12 @@ def test_select_errors_answer_before_anything_runs(workdir, source_server):
     assert unknown.returncode == 2 and "raw/no_such_source" in unknown.stderr
     empty = odf(workdir, env, "materialize", "--select", "group:no_such_group")
     assert empty.returncode == 2 and "selects no assets" in empty.stderr
-    outside = odf(workdir, env, "materialize", "--select", "group:permits", "--start", "2030-01-01", "--end", "2030-01-02")
-    assert outside.returncode == 2 and "no partitions of" in outside.stderr and "2024-02-01..2024-02-29" in outside.stderr
+    outside = odf(
+        workdir, env, "materialize", "--select", "group:permits", "--start", "2030-01-01", "--end", "2030-01-02"
+    )
+    assert (
+        outside.returncode == 2 and "no partitions of" in outside.stderr and "2024-02-01..2024-02-29" in outside.stderr
+    )
 
 
 def test_runs_follow_each_assets_backfill_policy():
@@ -64,7 +77,11 @@ def test_runs_follow_each_assets_backfill_policy():
     from odf_cli.pipeline_run import partition_batches
 
     graph = build_definitions().resolve_asset_graph()
-    days = [f"2024-01-{day:02d}" for day in range(1, 32)] + [f"2024-02-{day:02d}" for day in range(1, 30)] + ["2024-03-01", "2024-03-02"]
+    days = (
+        [f"2024-01-{day:02d}" for day in range(1, 32)]
+        + [f"2024-02-{day:02d}" for day in range(1, 30)]
+        + ["2024-03-01", "2024-03-02"]
+    )
     raw = [dg.AssetKey(["raw", "iowa_liquor_sales"])]
     assert [len(batch) for batch in partition_batches(graph, raw, days)] == [62]  # multi_run(62)
     assert [len(batch) for batch in partition_batches(graph, raw, days + ["2024-03-03"])] == [62, 1]

@@ -40,5 +40,8 @@ def test_an_unreachable_source_fails_as_a_dg_failure_with_metadata(source_server
 def test_progress_and_status_show_the_last_attempt_not_the_retry_bookkeeping():
     from odf_cli.progress import step_error_text
 
-    assert step_error_text("Exceeded max_retries of 2\n", "Failure: raw/x: source unavailable") == "Failure: raw/x: source unavailable"
+    assert (
+        step_error_text("Exceeded max_retries of 2\n", "Failure: raw/x: source unavailable")
+        == "Failure: raw/x: source unavailable"
+    )
     assert step_error_text("ValueError: bad", None) == "ValueError: bad"

@@ -32,7 +32,9 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def chromium() -> str | None:
-    return next((found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None)
+    return next(
+        (found for name in ("chromium", "chromium-browser", "google-chrome") if (found := shutil.which(name))), None
+    )
 
 
 @pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed (apt-get install chromium)")
@@ -50,10 +52,21 @@ def test_docs_screenshots_from_a_real_odf_dev(tmp_path):
         for name, page in PAGES.items():
             target = tmp_path / name
             subprocess.run(
-                [chromium(), "--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1440,900",
-                 "--virtual-time-budget=20000", f"--screenshot={target}", f"{dev.url}/{page}"],
-                capture_output=True, timeout=120, check=True,
-            )  # fmt: skip
+                [
+                    chromium(),
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--hide-scrollbars",
+                    "--window-size=1440,900",
+                    "--virtual-time-budget=20000",
+                    f"--screenshot={target}",
+                    f"{dev.url}/{page}",
+                ],
+                capture_output=True,
+                timeout=120,
+                check=True,
+            )
             data = target.read_bytes()
             # A blank or error page compresses to a few KB; a rendered Dagster page is far larger.
             assert data.startswith(PNG_SIGNATURE) and len(data) > 40_000, f"{name}: {len(data)} bytes"

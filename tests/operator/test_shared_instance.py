@@ -30,7 +30,9 @@ def test_cli_runs_show_in_odf_dev_and_remote_commands_explain_failures(tmp_path,
     shutil.copy(REPO / "dagster.yaml", tmp_path / "dagster.yaml")
     serve_days(source_server.root, ["2024-02-01", "2024-02-02"])
     env = cli_env(tmp_path, source_server.url, ODF_LANDING_SENSOR_INTERVAL_SECONDS="1")
-    done = odf(tmp_path, env, "materialize", "--select", "raw/city_permits", "--start", "2024-02-01", "--end", "2024-02-02")
+    done = odf(
+        tmp_path, env, "materialize", "--select", "raw/city_permits", "--start", "2024-02-01", "--end", "2024-02-02"
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
     dev = OdfDev(tmp_path, free_port(), env)
@@ -42,15 +44,23 @@ def test_cli_runs_show_in_odf_dev_and_remote_commands_explain_failures(tmp_path,
         assert server.execute(PARTITIONS)["assetNodes"][0]["partitionStats"]["numMaterialized"] == 2
 
         results = odf(tmp_path, env, "results", "--url", dev.url, "--asset", "raw/city_permits", "--date", "2024-02-02")
-        assert results.returncode == 0 and "date=2024-02-02/data.parquet" in results.stdout and runs[0]["runId"] in results.stdout
+        assert (
+            results.returncode == 0
+            and "date=2024-02-02/data.parquet" in results.stdout
+            and runs[0]["runId"] in results.stdout
+        )
 
         # 2024-02-05 has no file (HTTP 404): the run fails; --wait shows the step and the reason as they happen.
-        trigger = odf(tmp_path, env, "trigger", "--url", dev.url, "--asset", "raw/city_permits", "--date", "2024-02-05", "--wait")
+        trigger = odf(
+            tmp_path, env, "trigger", "--url", dev.url, "--asset", "raw/city_permits", "--date", "2024-02-05", "--wait"
+        )
         assert trigger.returncode == 1, trigger.stdout + trigger.stderr
         assert "✗ raw/city_permits" in trigger.stdout and "Summary:" in trigger.stdout
         failed_id = trigger.stdout.split("launched run ", 1)[1].split()[0]
 
-        assert "Checking for new runs for sensor" not in dev.log_path.read_text(), "sensor ticks are not shown by default"
+        assert "Checking for new runs for sensor" not in dev.log_path.read_text(), (
+            "sensor ticks are not shown by default"
+        )
 
         retry = server.execute(REEXECUTE, {"id": failed_id})["launchRunReexecution"]
         assert retry["__typename"] == "LaunchRunSuccess", retry

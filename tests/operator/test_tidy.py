@@ -19,7 +19,9 @@ HEAVY = ("sklearn", "skl2onnx", "onnxruntime", "boto3", "numpy")
 
 def modules_after(code: str, **env: str) -> set[str]:
     probe = f"{code}\nimport json, sys\nprint(json.dumps(sorted(sys.modules)))"
-    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={**os.environ, **env})
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env={**os.environ, **env}
+    )
     return set(json.loads(done.stdout.splitlines()[-1]))
 
 
@@ -29,10 +31,14 @@ def test_code_location_loads_without_model_libraries_storage_or_network_and_cli_
     assert not loaded & set(HEAVY), f"imported while loading definitions: {sorted(loaded & set(HEAVY))}"
     assert not storage.exists(), "loading definitions must not touch storage"
     # An S3 storage behind a closed port: loading still needs neither boto3 nor the network.
-    on_s3 = modules_after("import odf_assets.definitions", ODF_STORAGE="s3://no-bucket/odf", AWS_ENDPOINT_URL="http://127.0.0.1:9")
+    on_s3 = modules_after(
+        "import odf_assets.definitions", ODF_STORAGE="s3://no-bucket/odf", AWS_ENDPOINT_URL="http://127.0.0.1:9"
+    )
     assert "boto3" not in on_s3
     cli = modules_after("from odf_cli.main import build_parser\nbuild_parser().format_help()")
-    assert not cli & {"dagster", "polars", "requests", "odf_assets"}, sorted(cli & {"dagster", "polars", "requests", "odf_assets"})
+    assert not cli & {"dagster", "polars", "requests", "odf_assets"}, sorted(
+        cli & {"dagster", "polars", "requests", "odf_assets"}
+    )
 
 
 def test_every_sensor_schedule_job_and_command_has_a_description():
@@ -42,7 +48,11 @@ def test_every_sensor_schedule_job_and_command_has_a_description():
     repository = defs.get_repository_def()
     undescribed = [
         f"{kind} {item.name}"
-        for kind, items in (("sensor", repository.sensor_defs), ("schedule", repository.schedule_defs), ("job", repository.get_all_jobs()))
+        for kind, items in (
+            ("sensor", repository.sensor_defs),
+            ("schedule", repository.schedule_defs),
+            ("job", repository.get_all_jobs()),
+        )
         for item in items
         if not item.name.startswith("__") and not (item.description or "").strip()
     ]

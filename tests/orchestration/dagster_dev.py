@@ -50,12 +50,28 @@ class DagsterDev:
     def start(self, timeout: float = 150) -> DagsterDev:
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text(instance_yaml())
-        command = [sys.executable, "-m", "dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(self.port)]
+        command = [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-w",
+            "workspace.yaml",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+        ]
         with self.log_path.open("wb") as log:
             self.process = subprocess.Popen(
-                command, cwd=REPO, env={**self.env, "DAGSTER_HOME": str(self.home)}, stdout=log, stderr=subprocess.STDOUT,
-                start_new_session=True, preexec_fn=_restore_sigint,
-            )  # fmt: skip
+                command,
+                cwd=REPO,
+                env={**self.env, "DAGSTER_HOME": str(self.home)},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_restore_sigint,
+            )
         self._wait_until_loaded(timeout)
         return self
 

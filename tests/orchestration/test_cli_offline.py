@@ -26,8 +26,12 @@ def test_unreachable_webserver_through_the_installed_entry_point():
     odf_script = Path(sys.executable).parent / "odf"
     done = subprocess.run(
         [str(odf_script), "trigger", "--asset", "raw/iowa_liquor_sales", "--date", "2024-01-05", "--url", url],
-        cwd=REPO, env=clean_env(), capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        cwd=REPO,
+        env=clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
         f"odf trigger: cannot reach the Dagster webserver at {url} (is `dagster dev` running? set --url or ODF_DAGSTER_URL)"
@@ -49,19 +53,40 @@ def test_every_remote_command_names_the_unreachable_url_from_the_environment(cap
     monkeypatch.setenv("ODF_DAGSTER_URL", url)
     status, err = cli(capsys, *args)
     assert status == 2
-    assert err == f"odf {args[0]}: cannot reach the Dagster webserver at {url} (is `dagster dev` running? set --url or ODF_DAGSTER_URL)\n"
+    assert (
+        err
+        == f"odf {args[0]}: cannot reach the Dagster webserver at {url} (is `dagster dev` running? set --url or ODF_DAGSTER_URL)\n"
+    )
 
 
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["trigger", "--asset", "raw/x", "--date", "2024-02-30"], "odf trigger: --date '2024-02-30' is not a date (expected YYYY-MM-DD)"),
-        (["trigger", "--asset", "raw/x", "--date", "yesterday"], "odf trigger: --date 'yesterday' is not a date (expected YYYY-MM-DD)"),
-        (["backfill", "--asset", "raw/x", "--start", "2024-01-31", "--end", "2024-01-01"], "odf backfill: --end 2024-01-01 is before --start 2024-01-31"),
-        (["backfill", "--asset", "raw/x", "--start", "2024-01-01", "--end", "2024/01/31"], "odf backfill: --end '2024/01/31' is not a date"),
+        (
+            ["trigger", "--asset", "raw/x", "--date", "2024-02-30"],
+            "odf trigger: --date '2024-02-30' is not a date (expected YYYY-MM-DD)",
+        ),
+        (
+            ["trigger", "--asset", "raw/x", "--date", "yesterday"],
+            "odf trigger: --date 'yesterday' is not a date (expected YYYY-MM-DD)",
+        ),
+        (
+            ["backfill", "--asset", "raw/x", "--start", "2024-01-31", "--end", "2024-01-01"],
+            "odf backfill: --end 2024-01-01 is before --start 2024-01-31",
+        ),
+        (
+            ["backfill", "--asset", "raw/x", "--start", "2024-01-01", "--end", "2024/01/31"],
+            "odf backfill: --end '2024/01/31' is not a date",
+        ),
         # Python reads ISO basic format as a date, but it names no partition folder as typed: refused.
-        (["results", "--asset", "raw/x", "--date", "20240105"], "odf results: --date '20240105' is not a date (expected YYYY-MM-DD)"),
-        (["trigger", "--asset", "raw/x", "--date", "2024-01-05", "--url", "ftp://127.0.0.1:3000"], "odf trigger: --url 'ftp://127.0.0.1:3000' is not an http(s) URL"),
+        (
+            ["results", "--asset", "raw/x", "--date", "20240105"],
+            "odf results: --date '20240105' is not a date (expected YYYY-MM-DD)",
+        ),
+        (
+            ["trigger", "--asset", "raw/x", "--date", "2024-01-05", "--url", "ftp://127.0.0.1:3000"],
+            "odf trigger: --url 'ftp://127.0.0.1:3000' is not an http(s) URL",
+        ),
     ],
     ids=["impossible-day", "not-a-date", "reversed-range", "slashes", "basic-iso", "bad-url"],
 )
@@ -76,4 +101,7 @@ def test_malformed_input_is_refused_before_contacting_the_server(capsys, monkeyp
 def test_a_server_that_is_not_dagster_is_named(capsys, source_server):
     status, err = cli(capsys, "status", "abcdefgh", "--url", source_server.url)
     assert status == 2
-    assert err == f"odf status: {source_server.url}/graphql answered HTTP 501 without GraphQL data: is this a Dagster webserver?\n"
+    assert (
+        err
+        == f"odf status: {source_server.url}/graphql answered HTTP 501 without GraphQL data: is this a Dagster webserver?\n"
+    )

@@ -47,17 +47,36 @@ PREFIX = "odf"
 
 def shop_source(url: str) -> dict:
     return {
-        "name": "e2e_shop", "description": "Daily receipts of two shops (e2e test source).", "license": "CC0-1.0",
-        "owner": "ODF tests", "group": "tests", "url_template": f"{url}/{{date}}.csv", "format": "csv",
+        "name": "e2e_shop",
+        "description": "Daily receipts of two shops (e2e test source).",
+        "license": "CC0-1.0",
+        "owner": "ODF tests",
+        "group": "tests",
+        "url_template": f"{url}/{{date}}.csv",
+        "format": "csv",
         "schema": {"receipt": "string", "shop": "string", "amount": "float64"},
-        "start_date": "2024-01-01", "end_date": "2024-03-31", "key": ["receipt"],
-        "aggregates": [{"name": "by_shop", "group_by": ["shop"], "metrics": [{"agg": "sum", "column": "amount", "name": "revenue"}]}],
-    }  # fmt: skip
+        "start_date": "2024-01-01",
+        "end_date": "2024-03-31",
+        "key": ["receipt"],
+        "aggregates": [
+            {
+                "name": "by_shop",
+                "group_by": ["shop"],
+                "metrics": [{"agg": "sum", "column": "amount", "name": "revenue"}],
+            }
+        ],
+    }
 
 
 def day_frame(day: str) -> pl.DataFrame:
     n = date.fromisoformat(day).day % 4 + 2
-    return pl.DataFrame({"receipt": [f"{day}-{i}" for i in range(n)], "shop": ["north", "south"] * (n // 2) + ["north"] * (n % 2), "amount": [float(i + 1) for i in range(n)]})
+    return pl.DataFrame(
+        {
+            "receipt": [f"{day}-{i}" for i in range(n)],
+            "shop": ["north", "south"] * (n // 2) + ["north"] * (n % 2),
+            "amount": [float(i + 1) for i in range(n)],
+        }
+    )
 
 
 class Stack:
@@ -70,7 +89,9 @@ class Stack:
 
     def runs(self, **tags: str) -> list[dict]:
         query = "query($tags: [ExecutionTag!]) { runsOrError(filter: {tags: $tags}) { ... on Runs { results { runId status tags { key value } } } } }"
-        return self.graphql(query, {"tags": [{"key": k, "value": v} for k, v in tags.items()]})["runsOrError"]["results"]
+        return self.graphql(query, {"tags": [{"key": k, "value": v} for k, v in tags.items()]})["runsOrError"][
+            "results"
+        ]
 
     def parquet(self, *path: str) -> pl.DataFrame:
         body = self.s3.get_object(Bucket=self.bucket, Key="/".join((PREFIX, *path, "data.parquet")))["Body"].read()
@@ -89,8 +110,13 @@ def stack(moto_server):
         day_frame(day).write_csv(workdir / "served" / f"{day}.csv")
     sources = SourceServer(workdir / "served")
     webhook = Receiver()
-    s3 = boto3.client("s3", endpoint_url=moto_server.endpoint, region_name="us-east-1",
-                      aws_access_key_id="odf-test", aws_secret_access_key="odf-test-secret")  # fmt: skip
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=moto_server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="odf-test",
+        aws_secret_access_key="odf-test-secret",
+    )
     bucket = f"odf-e2e-{free_port()}"
     s3.create_bucket(Bucket=bucket)
     env = clean_env(
@@ -114,7 +140,9 @@ def stack(moto_server):
         sources.stop()
         webhook.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    assert dev.exited_on_sigint and dev.leftovers == 0, f"dagster dev did not shut down on SIGINT: {dev.leftover_details}\n{dev.log_tail()}"
+    assert dev.exited_on_sigint and dev.leftovers == 0, (
+        f"dagster dev did not shut down on SIGINT: {dev.leftover_details}\n{dev.log_tail()}"
+    )
 
 
 def cli(capsys, *args: str) -> tuple[int, str, str]:
@@ -129,7 +157,22 @@ def backfill_id(stack):
     """Launched before the other tests run, so the daemon's backfill loop overlaps them."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
-        assert odf(["backfill", "--asset", f"{RAW},{AGG}", "--start", BACKFILL_DAYS[0], "--end", BACKFILL_DAYS[-1], "--url", stack.url]) == 0
+        assert (
+            odf(
+                [
+                    "backfill",
+                    "--asset",
+                    f"{RAW},{AGG}",
+                    "--start",
+                    BACKFILL_DAYS[0],
+                    "--end",
+                    BACKFILL_DAYS[-1],
+                    "--url",
+                    stack.url,
+                ]
+            )
+            == 0
+        )
     text = out.getvalue()
     assert f"30 partitions of {RAW}, {AGG}" in text
     return text.split("launched backfill ", 1)[1].split(":", 1)[0]
@@ -138,16 +181,43 @@ def backfill_id(stack):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["trigger", "--asset", "raw/e2e_shp", "--date", "2024-01-03"], "unknown asset 'raw/e2e_shp' at {url}; did you mean raw/e2e_shop"),
-        (["trigger", "--asset", RAW, "--date", "2999-01-01"], "2999-01-01 is in the future; a day becomes a partition once it has closed: raw/e2e_shop has partitions 2024-01-01..2024-03-31"),
-        (["trigger", "--asset", RAW, "--date", "2023-12-31"], "2023-12-31 is outside the asset's partitions: raw/e2e_shop has partitions 2024-01-01..2024-03-31"),
+        (
+            ["trigger", "--asset", "raw/e2e_shp", "--date", "2024-01-03"],
+            "unknown asset 'raw/e2e_shp' at {url}; did you mean raw/e2e_shop",
+        ),
+        (
+            ["trigger", "--asset", RAW, "--date", "2999-01-01"],
+            "2999-01-01 is in the future; a day becomes a partition once it has closed: raw/e2e_shop has partitions 2024-01-01..2024-03-31",
+        ),
+        (
+            ["trigger", "--asset", RAW, "--date", "2023-12-31"],
+            "2023-12-31 is outside the asset's partitions: raw/e2e_shop has partitions 2024-01-01..2024-03-31",
+        ),
         (["trigger", "--asset", RAW], "raw/e2e_shop is partitioned (Daily, starting 2024-01-01 UTC"),
-        (["trigger", "--asset", "predictions/iris_model", "--date", "2024-01-03"], "predictions/iris_model is not partitioned: leave out --date"),
-        (["trigger", "--asset", f"{RAW},sales/weekly_sales", "--date", "2024-03-04"], "the selected assets are partitioned differently"),
-        (["backfill", "--asset", RAW, "--start", "2024-03-01", "--end", "2024-04-30"], "2024-04-30 is outside the asset's partitions"),
+        (
+            ["trigger", "--asset", "predictions/iris_model", "--date", "2024-01-03"],
+            "predictions/iris_model is not partitioned: leave out --date",
+        ),
+        (
+            ["trigger", "--asset", f"{RAW},sales/weekly_sales", "--date", "2024-03-04"],
+            "the selected assets are partitioned differently",
+        ),
+        (
+            ["backfill", "--asset", RAW, "--start", "2024-03-01", "--end", "2024-04-30"],
+            "2024-04-30 is outside the asset's partitions",
+        ),
         (["results", "--asset", AGG, "--date", "2024-06-01"], "2024-06-01 is outside the asset's partitions"),
     ],
-    ids=["unknown-asset", "future-date", "before-start", "missing-date", "unpartitioned-with-date", "mixed-partitioning", "backfill-past-end", "results-bad-date"],
+    ids=[
+        "unknown-asset",
+        "future-date",
+        "before-start",
+        "missing-date",
+        "unpartitioned-with-date",
+        "mixed-partitioning",
+        "backfill-past-end",
+        "results-bad-date",
+    ],
 )
 def test_invalid_requests_are_refused_before_launching(stack, backfill_id, capsys, args, message):
     status, out, err = cli(capsys, *args, "--url", stack.url)
@@ -167,13 +237,30 @@ def test_the_instance_limits_runs_per_pool(stack):
 
 
 def test_a_trigger_one_partition_and_read_its_parquet(stack, backfill_id, capsys):
-    status, out, _ = cli(capsys, "trigger", "--asset", f"{RAW},{AGG}", "--date", TRIGGER_DAY, "--wait", "--timeout", "240", "--url", stack.url)
+    status, out, _ = cli(
+        capsys,
+        "trigger",
+        "--asset",
+        f"{RAW},{AGG}",
+        "--date",
+        TRIGGER_DAY,
+        "--wait",
+        "--timeout",
+        "240",
+        "--url",
+        stack.url,
+    )
     assert status == 0, out + stack.dev.log_tail()
     assert "SUCCESS" in out and f"partition {TRIGGER_DAY}  queue acquisition" in out
     raw = stack.parquet("raw", "e2e_shop", f"date={TRIGGER_DAY}")
     assert raw.drop("date").sort("receipt").equals(day_frame(TRIGGER_DAY).sort("receipt"))
     expected = day_frame(TRIGGER_DAY).group_by("shop").agg(pl.col("amount").sum().alias("revenue")).sort("shop")
-    assert stack.parquet("aggregates", "e2e_shop", "by_shop", f"date={TRIGGER_DAY}").sort("shop").select("shop", "revenue").equals(expected)
+    assert (
+        stack.parquet("aggregates", "e2e_shop", "by_shop", f"date={TRIGGER_DAY}")
+        .sort("shop")
+        .select("shop", "revenue")
+        .equals(expected)
+    )
 
     status, out, _ = cli(capsys, "results", "--asset", f"{RAW},{AGG}", "--date", TRIGGER_DAY, "--url", stack.url)
     assert status == 0
@@ -187,8 +274,10 @@ def test_a_trigger_one_partition_and_read_its_parquet(stack, backfill_id, capsys
 def test_b_landing_file_runs_the_sensor_launched_predictions(stack, backfill_id, capsys):
     # From an empty storage: no model step; the first predictions run publishes the model itself.
     assert "Contents" not in stack.s3.list_objects_v2(Bucket=stack.bucket, Prefix=f"{PREFIX}/predictions/iris_model/")
-    items = [{"id": "a", "sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
-             {"id": "b", "sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}]  # fmt: skip
+    items = [
+        {"id": "a", "sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2},
+        {"id": "b", "sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3},
+    ]
     body = "".join(json.dumps(item) + "\n" for item in items).encode()
     stack.s3.put_object(Bucket=stack.bucket, Key=f"{PREFIX}/landing/iris/date={LANDING_DAY}/x.jsonl", Body=body)
     deadline = time.monotonic() + 240
@@ -219,30 +308,43 @@ def test_c_thirty_day_backfill_takes_a_handful_of_runs(stack, backfill_id, capsy
         assert stored == {"/".join((PREFIX, *asset, f"date={day}", "data.parquet")) for day in BACKFILL_DAYS} | (
             {"/".join((PREFIX, *asset, f"date={TRIGGER_DAY}", "data.parquet"))}
         )
-    assert stack.parquet("raw", "e2e_shop", "date=2024-01-17").drop("date").sort("receipt").equals(day_frame("2024-01-17").sort("receipt"))
+    assert (
+        stack.parquet("raw", "e2e_shop", "date=2024-01-17")
+        .drop("date")
+        .sort("receipt")
+        .equals(day_frame("2024-01-17").sort("receipt"))
+    )
     # Range runs check each day: one evaluation per check per day, each with its partition.
     run_ids = {run["runId"] for run in runs}
     query = """query($key: AssetKeyInput!, $check: String!) {
       assetCheckExecutions(assetKey: $key, checkName: $check, limit: 500) { runId partition status }
     }"""
-    for asset, names in ((RAW, ("non_empty_partition", "schema_matches_registry", "rows_conform", "key_is_unique")),
-                         (AGG, ("non_empty_partition", "key_is_unique"))):  # fmt: skip
+    for asset, names in (
+        (RAW, ("non_empty_partition", "schema_matches_registry", "rows_conform", "key_is_unique")),
+        (AGG, ("non_empty_partition", "key_is_unique")),
+    ):
         for name in names:
-            executions = stack.graphql(query, {"key": {"path": asset.split("/")}, "check": name})["assetCheckExecutions"]
+            executions = stack.graphql(query, {"key": {"path": asset.split("/")}, "check": name})[
+                "assetCheckExecutions"
+            ]
             in_backfill = [e for e in executions if e["runId"] in run_ids]
             assert sorted(e["partition"] for e in in_backfill) == BACKFILL_DAYS, (asset, name, in_backfill[:3])
             assert {e["status"] for e in in_backfill} == {"SUCCEEDED"}
 
 
 def test_d_a_failed_run_is_posted_to_the_alert_webhook(stack, capsys):
-    status, out, _ = cli(capsys, "trigger", "--asset", RAW, "--date", MISSING_DAY, "--wait", "--timeout", "240", "--url", stack.url)
+    status, out, _ = cli(
+        capsys, "trigger", "--asset", RAW, "--date", MISSING_DAY, "--wait", "--timeout", "240", "--url", stack.url
+    )
     assert status == 1 and "FAILURE" in out
     run_id = out.split("launched run ", 1)[1].split(" ", 1)[0]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and not any(post["json"]["run_id"] == run_id for post in stack.webhook.posts):
         time.sleep(0.5)
     [payload] = [post["json"] for post in stack.webhook.posts if post["json"]["run_id"] == run_id]
-    assert payload["job"] == "__ASSET_JOB" and payload["partition"] == MISSING_DAY and payload["step"] == "raw__e2e_shop"
+    assert (
+        payload["job"] == "__ASSET_JOB" and payload["partition"] == MISSING_DAY and payload["step"] == "raw__e2e_shop"
+    )
     assert f"{MISSING_DAY}.csv" in payload["error"] and SECRET not in json.dumps(payload)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -300,6 +402,8 @@ def test_e_sigkilled_run_worker_fails_the_run_and_reexecution_recovers(stack, ca
         {"id": run_id},
     )["launchRunReexecution"]
     assert relaunch["__typename"] == "LaunchRunSuccess", relaunch
-    assert wait_for_status(stack, relaunch["run"]["runId"], {"SUCCESS", "FAILURE", "CANCELED"}) == "SUCCESS", stack.dev.log_tail()
+    assert wait_for_status(stack, relaunch["run"]["runId"], {"SUCCESS", "FAILURE", "CANCELED"}) == "SUCCESS", (
+        stack.dev.log_tail()
+    )
     stored = stack.parquet("raw", "e2e_shop", f"date={KILL_DAY}")
     assert stored.drop("date").sort("receipt").equals(day_frame(KILL_DAY).sort("receipt"))

@@ -20,12 +20,20 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 def open_source(**overrides) -> dict:
     return {
-        "name": "city_counts", "description": "Open-ended test source.", "license": "CC0-1.0", "owner": "ODF tests",
-        "url_template": "http://127.0.0.1:9/{date}.csv", "format": "csv", "schema": {"city": "string", "n": "int64"},
-        "start_date": "2025-01-01", "fetch_cron": "15 6 * * *",
-        "aggregates": [{"name": "by_city", "group_by": ["city"], "metrics": [{"agg": "sum", "column": "n", "name": "total"}]}],
+        "name": "city_counts",
+        "description": "Open-ended test source.",
+        "license": "CC0-1.0",
+        "owner": "ODF tests",
+        "url_template": "http://127.0.0.1:9/{date}.csv",
+        "format": "csv",
+        "schema": {"city": "string", "n": "int64"},
+        "start_date": "2025-01-01",
+        "fetch_cron": "15 6 * * *",
+        "aggregates": [
+            {"name": "by_city", "group_by": ["city"], "metrics": [{"agg": "sum", "column": "n", "name": "total"}]}
+        ],
         **overrides,
-    }  # fmt: skip
+    }
 
 
 @pytest.fixture
@@ -71,7 +79,9 @@ def test_sample_daily_schedule_requests_the_day_that_closed(orchestration, tick,
     assert request.tags["odf/queue"] == "acquisition"
 
 
-@pytest.mark.parametrize("tick", ["2024-01-01T01:30:00+00:00", "2024-04-02T01:30:00+00:00", "2026-05-31T01:30:00+00:00"])
+@pytest.mark.parametrize(
+    "tick", ["2024-01-01T01:30:00+00:00", "2024-04-02T01:30:00+00:00", "2026-05-31T01:30:00+00:00"]
+)
 def test_sample_daily_schedule_skips_outside_the_sources_range(orchestration, tick):
     result = evaluate(orchestration(), SAMPLE_DAILY, tick)
     assert isinstance(result, dg.SkipReason)
@@ -94,8 +104,18 @@ def test_open_source_schedule_follows_its_fetch_cron_and_covers_raw_and_downstre
 def test_sample_job_chains_every_daily_asset_downstream_of_the_raw_one_and_no_weekly_one():
     job = build_definitions().resolve_job_def("ingest_iowa_liquor_sales")
     keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
-    assert {"raw/iowa_liquor_sales", "aggregates/iowa_liquor_sales/sales_by_county", "sales/enriched_daily_summary", "analysis/stats"} <= keys
-    assert not keys & {"sales/weekly_sales", "sales/sales_trends", "sales/top_sales_days", "predictions/iris_predictions"}
+    assert {
+        "raw/iowa_liquor_sales",
+        "aggregates/iowa_liquor_sales/sales_by_county",
+        "sales/enriched_daily_summary",
+        "analysis/stats",
+    } <= keys
+    assert not keys & {
+        "sales/weekly_sales",
+        "sales/sales_trends",
+        "sales/top_sales_days",
+        "predictions/iris_predictions",
+    }
     assert isinstance(job.partitions_def, dg.DailyPartitionsDefinition)
 
 
@@ -123,7 +143,10 @@ def test_schedule_requests_resolve_against_the_code_location():
     """Through Dagster's own tick evaluation: the requested partition is valid for the target job."""
     defs = build_definitions()
     repo = defs.get_repository_def()
-    for name, tick, partition in [(SAMPLE_DAILY, "2024-02-02T01:30:00+00:00", "2024-02-01"), (WEEKLY, "2024-02-05T04:00:00+00:00", "2024-01-29")]:
+    for name, tick, partition in [
+        (SAMPLE_DAILY, "2024-02-02T01:30:00+00:00", "2024-02-01"),
+        (WEEKLY, "2024-02-05T04:00:00+00:00", "2024-01-29"),
+    ]:
         context = dg.build_schedule_context(scheduled_execution_time=datetime.fromisoformat(tick), repository_def=repo)
         data = schedule(defs, name).evaluate_tick(context)
         assert [r.partition_key for r in data.run_requests] == [partition]

@@ -51,7 +51,9 @@ def materialize_model(uri: str, run_config: dict | None = None) -> dg.ExecuteInP
 def materialize_predictions(uri: str, day: str, raise_on_error: bool = True) -> dg.ExecuteInProcessResult:
     from odf_assets.predictions.assets import iris_predictions
 
-    return dg.materialize([iris_predictions], resources=resources_for(uri), partition_key=day, raise_on_error=raise_on_error)
+    return dg.materialize(
+        [iris_predictions], resources=resources_for(uri), partition_key=day, raise_on_error=raise_on_error
+    )
 
 
 def materialization_metadata(result: dg.ExecuteInProcessResult, key: dg.AssetKey) -> dict:

@@ -19,7 +19,14 @@ from odf_assets.predictions import store
 from odf_assets.predictions.assets import IRIS_MODEL
 from odf_assets.predictions.model import iris_holdout, to_onnx_bytes, train_iris_classifier
 from odf_resources.storage import storage_from_uri
-from tests.predictions.helpers import item, jsonl, land, materialization_metadata, materialize_model, materialize_predictions
+from tests.predictions.helpers import (
+    item,
+    jsonl,
+    land,
+    materialization_metadata,
+    materialize_model,
+    materialize_predictions,
+)
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -27,7 +34,9 @@ pytestmark = pytest.mark.timeout(180)
 def other_model_bytes() -> bytes:
     """A different classifier than the asset trains, so its checksum proves which model scored."""
     holdout = iris_holdout()
-    return to_onnx_bytes(make_pipeline(DecisionTreeClassifier(max_depth=2, random_state=0)).fit(holdout.train_x, holdout.train_y))
+    return to_onnx_bytes(
+        make_pipeline(DecisionTreeClassifier(max_depth=2, random_state=0)).fit(holdout.train_x, holdout.train_y)
+    )
 
 
 def test_model_asset_stores_onnx_matching_scikit_learn(storage_uri):

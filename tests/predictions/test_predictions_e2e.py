@@ -13,7 +13,15 @@ from odf_assets.predictions import store
 from odf_assets.predictions.assets import EVERY_LANDED_ITEM_ACCOUNTED_FOR, IRIS_PREDICTIONS, IRIS_REJECTS
 from odf_assets.predictions.model import iris_holdout, train_iris_classifier
 from odf_cli.main import main as odf
-from tests.predictions.helpers import item, jsonl, land, land_raw, materialization_metadata, materialize_model, materialize_predictions
+from tests.predictions.helpers import (
+    item,
+    jsonl,
+    land,
+    land_raw,
+    materialization_metadata,
+    materialize_model,
+    materialize_predictions,
+)
 
 pytestmark = pytest.mark.timeout(240)
 DAY = "2024-04-10"
@@ -21,8 +29,18 @@ CSV_HEADER = "id,sepal_length,sepal_width,petal_length,petal_width\n"
 
 
 def land_day(storage, storage_uri) -> None:
-    land(storage, DAY, "morning.jsonl", jsonl(item("s1"), item("v1", 6.4, 3.2, 4.5, 1.5), item("g1", 7.7, 2.8, 6.7, 2.0)) + b"{broken\n")
-    land(storage, DAY, "bulk-2.csv", (CSV_HEADER + "s2,5.0,3.4,1.5,0.2\nbad,1.0,inf,1.0,1.0\ns1,1,1,1,1\n,5,3,1,0.2\n").encode())
+    land(
+        storage,
+        DAY,
+        "morning.jsonl",
+        jsonl(item("s1"), item("v1", 6.4, 3.2, 4.5, 1.5), item("g1", 7.7, 2.8, 6.7, 2.0)) + b"{broken\n",
+    )
+    land(
+        storage,
+        DAY,
+        "bulk-2.csv",
+        (CSV_HEADER + "s2,5.0,3.4,1.5,0.2\nbad,1.0,inf,1.0,1.0\ns1,1,1,1,1\n,5,3,1,0.2\n").encode(),
+    )
     land(storage, DAY, "readme.txt", b"not items")
     land_raw(storage_uri, f"landing/iris/date={DAY}/items from bob.jsonl", jsonl(item("bob")))
 
@@ -40,9 +58,20 @@ def test_a_date_is_scored_from_landing_files_and_queryable(storage, storage_uri,
 
     predictions = store.read_stored(storage, store.PREDICTIONS_PATH, DAY)
     assert sorted(predictions["id"]) == ["g1", "s2", "v1"]
-    features = predictions.sort("id").select("sepal_length", "sepal_width", "petal_length", "petal_width").to_numpy().astype(np.float32)
-    expected = np.asarray(["setosa", "versicolor", "virginica"])[train_iris_classifier(iris_holdout()).predict(features)]
-    assert predictions.sort("id")["predicted_label"].to_list() == expected.tolist() == ["virginica", "setosa", "versicolor"]
+    features = (
+        predictions.sort("id")
+        .select("sepal_length", "sepal_width", "petal_length", "petal_width")
+        .to_numpy()
+        .astype(np.float32)
+    )
+    expected = np.asarray(["setosa", "versicolor", "virginica"])[
+        train_iris_classifier(iris_holdout()).predict(features)
+    ]
+    assert (
+        predictions.sort("id")["predicted_label"].to_list()
+        == expected.tolist()
+        == ["virginica", "setosa", "versicolor"]
+    )
     sums = predictions.select(pl.sum_horizontal(pl.col("^probability_.*$"))).to_series()
     assert np.allclose(sums.to_numpy(), 1.0, atol=1e-5)
     assert predictions["model_checksum"].str.len_chars().to_list() == [64] * 3
@@ -58,7 +87,9 @@ def test_a_date_is_scored_from_landing_files_and_queryable(storage, storage_uri,
     assert "file name 'items from bob.jsonl' is not allowed" in reasons[("items from bob.jsonl", 0)]
 
     metadata = materialization_metadata(result, IRIS_PREDICTIONS)
-    assert metadata["landed_records"].value == 10 and metadata["predicted"].value == 3 and metadata["rejected"].value == 7
+    assert (
+        metadata["landed_records"].value == 10 and metadata["predicted"].value == 3 and metadata["rejected"].value == 7
+    )
     assert metadata["dagster/row_count"].value == 3
     assert materialization_metadata(result, IRIS_REJECTS)["dagster/row_count"].value == 7
     (check,) = result.get_asset_check_evaluations()

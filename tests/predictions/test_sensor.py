@@ -21,7 +21,9 @@ def tick(storage_uri):
     instance = dg.DagsterInstance.ephemeral()
 
     def evaluate(cursor: str | None) -> dg.SensorResult:
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, resources={"odf_storage": OdfStorage(base=storage_uri)})
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, resources={"odf_storage": OdfStorage(base=storage_uri)}
+        )
         return iris_landing_sensor(context)
 
     return evaluate

@@ -40,18 +40,20 @@ def test_landing_keys_are_classified_with_a_reason(key, date, problem):
 
 
 def test_jsonl_records_parse_and_problems_are_named_per_line():
-    data = b"\n".join([
-        jsonl(item("a")).strip(),
-        b'{"id": 7, "sepal_length": 6, "sepal_width": 3.0, "petal_length": 4.5, "petal_width": 1.5}',
-        b"",
-        b"{not json",
-        b"[1, 2]",
-        jsonl({**item("b"), "petal_width": "0.2"}).strip(),
-        jsonl({**item("c"), "sepal_width": True}).strip(),
-        jsonl({k: v for k, v in item("d").items() if k != "petal_length"}).strip(),
-        jsonl({**item("e"), "colour": "blue"}).strip(),
-        jsonl({k: v for k, v in item("x").items() if k != "id"}).strip(),
-    ])  # fmt: skip
+    data = b"\n".join(
+        [
+            jsonl(item("a")).strip(),
+            b'{"id": 7, "sepal_length": 6, "sepal_width": 3.0, "petal_length": 4.5, "petal_width": 1.5}',
+            b"",
+            b"{not json",
+            b"[1, 2]",
+            jsonl({**item("b"), "petal_width": "0.2"}).strip(),
+            jsonl({**item("c"), "sepal_width": True}).strip(),
+            jsonl({k: v for k, v in item("d").items() if k != "petal_length"}).strip(),
+            jsonl({**item("e"), "colour": "blue"}).strip(),
+            jsonl({k: v for k, v in item("x").items() if k != "id"}).strip(),
+        ]
+    )
     landed = t.parse_landing_file(entry("a.jsonl"), data)
     problems = dict(zip(landed["line"], landed["problem"]))
     assert landed["id"].to_list()[:2] == ["a", "7"]
@@ -96,7 +98,9 @@ def test_unreadable_files_become_one_file_level_row():
 
 def test_validate_rejects_non_finite_and_duplicate_ids_and_keeps_every_row_once():
     first = t.parse_landing_file(entry("a.jsonl"), jsonl(item("a"), item("b"), item("dup")))
-    second = t.parse_landing_file(entry("b.csv", "v2"), b"id,sepal_length,sepal_width,petal_length,petal_width\ndup,1,2,3,4\nn,nan,1,1,1\n")
+    second = t.parse_landing_file(
+        entry("b.csv", "v2"), b"id,sepal_length,sepal_width,petal_length,petal_width\ndup,1,2,3,4\nn,nan,1,1,1\n"
+    )
     landed = pl.concat([first, second])
     valid, rejects = t.validate(landed)
     assert sorted(valid["id"]) == ["a", "b"]
@@ -110,13 +114,17 @@ def test_prediction_frame_labels_by_highest_probability_and_records_the_model():
     valid, _ = t.validate(t.parse_landing_file(entry("a.jsonl"), jsonl(item("a"), item("b"))))
     probabilities = np.array([[0.1, 0.7, 0.2], [0.05, 0.15, 0.8]], dtype=np.float32)
     at = datetime(2024, 2, 3, 12, tzinfo=UTC)
-    frame = t.prediction_frame(valid, probabilities, day=date(2024, 2, 3), model_version="m1", model_checksum="c" * 64, predicted_at=at)
+    frame = t.prediction_frame(
+        valid, probabilities, day=date(2024, 2, 3), model_version="m1", model_checksum="c" * 64, predicted_at=at
+    )
     assert frame["predicted_label"].to_list() == ["versicolor", "virginica"]
     assert frame["probability_virginica"].to_list() == pytest.approx([0.2, 0.8])
     assert set(frame["model_version"]) == {"m1"} and frame["predicted_at"][0] == at
     assert frame["date"].unique().to_list() == [date(2024, 2, 3)]
     with pytest.raises(ValueError, match="shape"):
-        t.prediction_frame(valid, probabilities[:1], day=date(2024, 2, 3), model_version="m", model_checksum="c", predicted_at=at)
+        t.prediction_frame(
+            valid, probabilities[:1], day=date(2024, 2, 3), model_version="m", model_checksum="c", predicted_at=at
+        )
 
 
 def test_unaccounted_finds_records_missing_from_both_outputs_or_from_an_older_file_version():

@@ -21,20 +21,44 @@ GOOD_DAY = "receipt,amount\r\nr1,1.0\r\nr2,2.5\r\n"
 
 
 def per_day_registry(tmp_path: Path, url: str) -> Path:
-    return write_registry(tmp_path, [{
-        "name": "shop_sales", "description": "Test shop sales.", "license": "CC0-1.0", "owner": "ODF tests",
-        "url_template": url, "format": "csv", "start_date": "2024-02-01", "key": ["receipt"],
-        "schema": {"receipt": "string", "amount": "float64"},
-    }])  # fmt: skip
+    return write_registry(
+        tmp_path,
+        [
+            {
+                "name": "shop_sales",
+                "description": "Test shop sales.",
+                "license": "CC0-1.0",
+                "owner": "ODF tests",
+                "url_template": url,
+                "format": "csv",
+                "start_date": "2024-02-01",
+                "key": ["receipt"],
+                "schema": {"receipt": "string", "amount": "float64"},
+            }
+        ],
+    )
 
 
 def whole_file_registry(tmp_path: Path, url: str) -> Path:
-    return write_registry(tmp_path, [{
-        "name": "shop_sales", "description": "Test shop sales.", "license": "CC0-1.0", "owner": "ODF tests",
-        "url": url, "date_column": "sold_on", "format": "csv", "start_date": "2024-02-01", "key": ["receipt"],
-        "formats": {"sold_on": "%d/%m/%Y"}, "csv": {"null_values": ["NA"]},
-        "schema": {"receipt": "string", "sold_on": "date", "amount": "float64"},
-    }])  # fmt: skip
+    return write_registry(
+        tmp_path,
+        [
+            {
+                "name": "shop_sales",
+                "description": "Test shop sales.",
+                "license": "CC0-1.0",
+                "owner": "ODF tests",
+                "url": url,
+                "date_column": "sold_on",
+                "format": "csv",
+                "start_date": "2024-02-01",
+                "key": ["receipt"],
+                "formats": {"sold_on": "%d/%m/%Y"},
+                "csv": {"null_values": ["NA"]},
+                "schema": {"receipt": "string", "sold_on": "date", "amount": "float64"},
+            }
+        ],
+    )
 
 
 def digest(storage: Path, day: str) -> str | None:
@@ -45,9 +69,18 @@ def digest(storage: Path, day: str) -> str | None:
 BAD_DAYS = {
     "header only": ("receipt,amount\r\n", "non_empty_partition: no rows for this day"),
     "short rows": ("receipt,amount\r\nr1,1.0\r\nr2\r\n", "rows_conform: .*line 3 has 1 field\\(s\\), the header has 2"),
-    "duplicate keys": ("receipt,amount\r\nr1,1.0\r\nr1,3.0\r\n", "key_is_unique: 1 row\\(s\\) repeat a \\(receipt\\) key"),
-    "duplicate header": ("receipt,amount,amount\r\nr1,1.0,2.0\r\n", "schema_matches_registry: .*'amount' more than once"),
-    "bad value": ("receipt,amount\r\nr1,1.0\r\nr2,lots\r\n", "rows_conform: .*line 3, column 'amount': 'lots' is not a valid float64"),
+    "duplicate keys": (
+        "receipt,amount\r\nr1,1.0\r\nr1,3.0\r\n",
+        "key_is_unique: 1 row\\(s\\) repeat a \\(receipt\\) key",
+    ),
+    "duplicate header": (
+        "receipt,amount,amount\r\nr1,1.0,2.0\r\n",
+        "schema_matches_registry: .*'amount' more than once",
+    ),
+    "bad value": (
+        "receipt,amount\r\nr1,1.0\r\nr2,lots\r\n",
+        "rows_conform: .*line 3, column 'amount': 'lots' is not a valid float64",
+    ),
 }
 
 
@@ -92,7 +125,9 @@ def test_an_empty_day_inside_a_range_is_not_stored_and_the_others_are(source_ser
     check = dg.AssetCheckKey(dg.AssetKey.from_user_string(RAW), "non_empty_partition")
     records = instance.event_log_storage.get_asset_check_execution_history(check, limit=10)
     assert {(r.partition, r.evaluation.passed) for r in records} == {
-        ("2024-02-01", True), ("2024-02-02", False), ("2024-02-03", True)
+        ("2024-02-01", True),
+        ("2024-02-02", False),
+        ("2024-02-03", True),
     }
 
 
@@ -106,7 +141,9 @@ def test_one_bad_cell_in_a_whole_file_source_fails_only_its_day(source_server, t
     before = {day: digest(storage, day) for day in ("2024-02-01", "2024-02-02", "2024-02-03")}
     # A quoted field spanning two lines before the bad cell: the error must give the file's line.
     bad = (
-        'receipt,sold_on,amount\r\n"r1\r\nx",01/02/2024,1.0\r\nr2,02/02/2024,' + "9" * 500 + "x\r\nr3,03/02/2024,4.0\r\n"
+        'receipt,sold_on,amount\r\n"r1\r\nx",01/02/2024,1.0\r\nr2,02/02/2024,'
+        + "9" * 500
+        + "x\r\nr3,03/02/2024,4.0\r\n"
     )
     (source_server.root / "all.csv").write_text(bad, newline="")
     result = run_assets(defs, [RAW], partition_range=("2024-02-01", "2024-02-03"))
@@ -116,7 +153,9 @@ def test_one_bad_cell_in_a_whole_file_source_fails_only_its_day(source_server, t
     assert "2024-02-01:" not in message and "2024-02-03:" not in message, "only the bad day is named"
     assert "(501 characters)" in message and "9" * 300 not in message, "the quoted value is capped"
     assert digest(storage, "2024-02-02") == before["2024-02-02"]
-    assert digest(storage, "2024-02-01") != before["2024-02-01"] and digest(storage, "2024-02-03") != before["2024-02-03"]
+    assert (
+        digest(storage, "2024-02-01") != before["2024-02-01"] and digest(storage, "2024-02-03") != before["2024-02-03"]
+    )
 
 
 def test_an_unchanged_partition_is_not_rewritten(source_server, tmp_path, monkeypatch):

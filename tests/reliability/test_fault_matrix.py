@@ -19,11 +19,21 @@ RAW = "raw/shop_sales"
 
 
 def registry(tmp_path, url_template, fmt="csv"):
-    return write_registry(tmp_path, [{
-        "name": "shop_sales", "description": "Test shop sales.", "license": "CC0-1.0", "owner": "ODF tests",
-        "url_template": url_template, "format": fmt, "start_date": "2024-02-01",
-        "schema": {"receipt": "string", "amount": "float64"},
-    }])  # fmt: skip
+    return write_registry(
+        tmp_path,
+        [
+            {
+                "name": "shop_sales",
+                "description": "Test shop sales.",
+                "license": "CC0-1.0",
+                "owner": "ODF tests",
+                "url_template": url_template,
+                "format": fmt,
+                "start_date": "2024-02-01",
+                "schema": {"receipt": "string", "amount": "float64"},
+            }
+        ],
+    )
 
 
 def s3_frame(bucket, key):
@@ -31,7 +41,9 @@ def s3_frame(bucket, key):
     return pl.read_parquet(io.BytesIO(body))
 
 
-def test_s3_failing_mid_upload_keeps_previous_version_and_recovers(source_server, s3_env, moto_server, tmp_path, monkeypatch):
+def test_s3_failing_mid_upload_keeps_previous_version_and_recovers(
+    source_server, s3_env, moto_server, tmp_path, monkeypatch
+):
     (source_server.root / "2024-02-01.csv").write_text("receipt,amount\nr1,1.0\n")
     monkeypatch.setenv("ODF_SOURCES", str(registry(tmp_path, f"{source_server.url}/{{date}}.csv")))
     monkeypatch.setenv("ODF_STORAGE", f"s3://{s3_env}/odf")
@@ -60,21 +72,28 @@ def test_s3_failing_mid_upload_keeps_previous_version_and_recovers(source_server
 
 
 def test_type_drift_between_days_fails_naming_source_partition_column_and_row(source_server, tmp_path, monkeypatch):
-    (source_server.root / "2024-02-01.jsonl").write_text('{"receipt": "r1", "amount": 1.5}\n{"receipt": "r2", "amount": 2}\n')
-    (source_server.root / "2024-02-02.jsonl").write_text('{"receipt": "r3", "amount": "3.25"}\n{"receipt": "r4", "amount": "n/a"}\n')
+    (source_server.root / "2024-02-01.jsonl").write_text(
+        '{"receipt": "r1", "amount": 1.5}\n{"receipt": "r2", "amount": 2}\n'
+    )
+    (source_server.root / "2024-02-02.jsonl").write_text(
+        '{"receipt": "r3", "amount": "3.25"}\n{"receipt": "r4", "amount": "n/a"}\n'
+    )
     monkeypatch.setenv("ODF_SOURCES", str(registry(tmp_path, f"{source_server.url}/{{date}}.jsonl", "jsonl")))
     defs = build_definitions()
     assert run_assets(defs, [RAW], partition_key="2024-02-01").success
     drifted = run_assets(defs, [RAW], partition_key="2024-02-02")
     assert not drifted.success
     message = failure_messages(drifted)
-    assert "shop_sales partition 2024-02-02" in message and "line 2, column 'amount': 'n/a' is not a valid float64" in message
+    assert (
+        "shop_sales partition 2024-02-02" in message
+        and "line 2, column 'amount': 'n/a' is not a valid float64" in message
+    )
     day_one = pl.read_parquet(tmp_path / "storage" / RAW / "date=2024-02-01" / "data.parquet")
     assert day_one["amount"].to_list() == [1.5, 2.0]
     assert not (tmp_path / "storage" / RAW / "date=2024-02-02").exists()
 
 
-WRITER = textwrap.dedent('''
+WRITER = textwrap.dedent("""
     import sys, dagster as dg, polars as pl
     from odf_resources.parquet_io_manager import PolarsParquetIOManager
     base, label, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -85,7 +104,7 @@ WRITER = textwrap.dedent('''
 
     for _ in range(rounds):
         assert dg.materialize([contested], partition_key="2024-01-05", resources={"pq": PolarsParquetIOManager(base=base)}).success
-''')
+""")
 
 
 def test_concurrent_runs_of_one_partition_never_interleave(storage_uri):

@@ -27,10 +27,15 @@ DATA_FAILURES = {
 
 def source(name: str, base: str) -> dict:
     return {
-        "name": name, "description": f"Canary source: {name}.", "license": "CC0-1.0", "owner": "ODF tests",
-        "format": "csv", "start_date": DAY, "schema": {"receipt": "string", "amount": "float64"},
+        "name": name,
+        "description": f"Canary source: {name}.",
+        "license": "CC0-1.0",
+        "owner": "ODF tests",
+        "format": "csv",
+        "start_date": DAY,
+        "schema": {"receipt": "string", "amount": "float64"},
         "url_template": f"{base}/{name}/{{date}}.csv?token={TOKEN}&day={{date}}",
-    }  # fmt: skip
+    }
 
 
 def with_credentials(url: str) -> str:
@@ -55,7 +60,9 @@ def lineage_payloads(home: Path, storage: str) -> list[bytes]:
     with dg.DagsterInstance.from_config(str(home)) as instance:
         records, _ = read_records(instance, 0, 10_000)
         naming = Naming(storage, "odf")
-        return [Serde.to_json(event).encode() for record in records for event in lineage_events(instance, record, naming)]
+        return [
+            Serde.to_json(event).encode() for record in records for event in lineage_events(instance, record, naming)
+        ]
 
 
 def everything_written(*folders: Path) -> bytes:
@@ -82,8 +89,14 @@ def test_no_failure_mode_leaks_url_credentials(source_server, tmp_path, monkeypa
     source_server.script(f"/truncated/{DAY}.csv", respond(200, b"receipt,amount\n", length=500))
     source_server.script(f"/metadata_redirect/{DAY}.csv", redirect(f"http://169.254.169.254/latest/?token={TOKEN}"))
     dripping = RawServer(drip_body)
-    sources = [source(name, served) for name in ("not_found", "http_500", "timeout", "html_page", "truncated", "metadata_redirect", *DATA_FAILURES)]
-    sources += [source("refused", with_credentials(f"http://127.0.0.1:{free_port()}")), source("slow_drip", with_credentials(dripping.url))]
+    sources = [
+        source(name, served)
+        for name in ("not_found", "http_500", "timeout", "html_page", "truncated", "metadata_redirect", *DATA_FAILURES)
+    ]
+    sources += [
+        source("refused", with_credentials(f"http://127.0.0.1:{free_port()}")),
+        source("slow_drip", with_credentials(dripping.url)),
+    ]
     monkeypatch.setenv("ODF_SOURCES", str(write_registry(tmp_path, sources)))
     try:
         selection = ",".join(f"raw/{s['name']}" for s in sources)
@@ -97,8 +110,15 @@ def test_no_failure_mode_leaks_url_credentials(source_server, tmp_path, monkeypa
     storage = Path(os.environ["ODF_STORAGE"])
     events = lineage_payloads(home, str(storage))
     assert sum(b'"FAIL"' in body for body in events) == len(sources), "one lineage FAIL event per failed source"
-    haystack = b"\n".join([everything_written(home, storage) if storage.exists() else everything_written(home),
-                           out.encode(), err.encode(), caplog.text.encode(), *events])  # fmt: skip
+    haystack = b"\n".join(
+        [
+            everything_written(home, storage) if storage.exists() else everything_written(home),
+            out.encode(),
+            err.encode(),
+            caplog.text.encode(),
+            *events,
+        ]
+    )
     assert b"token=" in haystack, "the failing URLs are named (redacted) where the errors are recorded"
     for canary in CANARIES:
         assert canary.encode() not in haystack, f"{canary} leaked"
@@ -108,7 +128,9 @@ def test_lineage_delivery_logs_redact_backend_urls(monkeypatch):
     from odf_resources.lineage.transport import redact
 
     monkeypatch.setenv("OPENLINEAGE_API_KEY", "olk-canary-key")
-    text = redact(f"POST https://{USER}:{PASSWORD}@lineage.example/api/v1/lineage?api_key={TOKEN}&x=1 failed: olk-canary-key")
+    text = redact(
+        f"POST https://{USER}:{PASSWORD}@lineage.example/api/v1/lineage?api_key={TOKEN}&x=1 failed: olk-canary-key"
+    )
     assert "lineage.example/api/v1/lineage?api_key=…&x=…" in text
     for canary in (*CANARIES, "olk-canary-key"):
         assert canary not in text

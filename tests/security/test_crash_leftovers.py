@@ -54,7 +54,9 @@ def test_sigkill_mid_multipart_upload_is_aborted_by_the_maintenance_job(s3_env, 
     finally:
         child.kill()
         child.wait(10)
-    assert [u["Key"] for u in client.list_multipart_uploads(Bucket=s3_env, Prefix="odf/")["Uploads"]] == ["odf/big/date=2024-01-01/data.parquet"]
+    assert [u["Key"] for u in client.list_multipart_uploads(Bucket=s3_env, Prefix="odf/")["Uploads"]] == [
+        "odf/big/date=2024-01-01/data.parquet"
+    ]
     assert "Contents" not in client.list_objects_v2(Bucket=s3_env, Prefix="odf/"), "no partial object is visible"
 
     # moto dates every upload 2010-11-10, so the age cut-off is tested on its own below.
@@ -129,10 +131,12 @@ class Uploads:
 
 def test_only_uploads_older_than_the_cut_off_are_aborted():
     now = datetime.now(UTC)
-    client = Uploads([
-        {"Key": "odf/a", "UploadId": "old", "Initiated": now - timedelta(hours=25)},
-        {"Key": "odf/b", "UploadId": "running", "Initiated": now - timedelta(minutes=5)},
-        {"Key": "other/c", "UploadId": "foreign", "Initiated": now - timedelta(days=9)},
-    ])  # fmt: skip
+    client = Uploads(
+        [
+            {"Key": "odf/a", "UploadId": "old", "Initiated": now - timedelta(hours=25)},
+            {"Key": "odf/b", "UploadId": "running", "Initiated": now - timedelta(minutes=5)},
+            {"Key": "other/c", "UploadId": "foreign", "Initiated": now - timedelta(days=9)},
+        ]
+    )
     assert abort_stale_multipart_uploads(client, "bucket", "odf/", max_age_seconds=24 * 3600) == ["odf/a"]
     assert client.aborted == ["old"]

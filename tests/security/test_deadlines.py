@@ -10,8 +10,13 @@ DEADLINE = 2.0
 
 
 def fetcher(**options) -> SourceFetcher:
-    defaults = {"timeout_seconds": 1.0, "deadline_seconds": DEADLINE, "max_attempts": 4,
-                "backoff_seconds": 0.05, "allowed_hosts": ["127.0.0.1"]}  # fmt: skip
+    defaults = {
+        "timeout_seconds": 1.0,
+        "deadline_seconds": DEADLINE,
+        "max_attempts": 4,
+        "backoff_seconds": 0.05,
+        "allowed_hosts": ["127.0.0.1"],
+    }
     return SourceFetcher(**{**defaults, **options})
 
 
@@ -28,7 +33,9 @@ def serve():
         server.stop()
 
 
-@pytest.mark.parametrize("behaviour", [hostile.slow_headers, hostile.drip_body, hostile.drip_close_delimited, hostile.silent_after_status])
+@pytest.mark.parametrize(
+    "behaviour", [hostile.slow_headers, hostile.drip_body, hostile.drip_close_delimited, hostile.silent_after_status]
+)
 def test_slow_servers_are_cut_off_at_the_deadline(behaviour, serve, tmp_path):
     server = serve(behaviour)
     workdir = tmp_path / "work"
@@ -56,7 +63,9 @@ def test_incomplete_responses_are_errors_not_empty_successes(behaviour, expected
 
 def test_retries_stop_at_the_deadline(serve, tmp_path):
     server = serve(hostile.silent_after_status)
-    seconds, error = hostile.elapsed(lambda: fetcher(timeout_seconds=0.5, max_attempts=100).fetch(f"{server.url}/a.csv", tmp_path))
+    seconds, error = hostile.elapsed(
+        lambda: fetcher(timeout_seconds=0.5, max_attempts=100).fetch(f"{server.url}/a.csv", tmp_path)
+    )
     assert isinstance(error, FetchError) and "gave up after" in str(error)
     assert seconds <= DEADLINE + 1.0
     assert 2 <= server.connections < 100

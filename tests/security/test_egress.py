@@ -10,9 +10,19 @@ from tests.support.servers import respond
 BODY = b"id,amount\n1,2.5\n"
 NON_PUBLIC = ["127.0.0.1", "::1", "10.0.0.5", "172.16.3.4", "192.168.1.1", "100.64.0.1", "fd12:3456::1", "198.18.0.1"]
 METADATA_FORMS = [
-    "169.254.169.254", "::ffff:169.254.169.254", "fd00:ec2::254", "64:ff9b::a9fe:a9fe", "64:ff9b:1::a9fe:a9fe",
-    "2002:a9fe:a9fe::1", "::a9fe:a9fe", "169.254.170.2", "fe80::1", "224.0.0.1", "0.0.0.0", "::",
-]  # fmt: skip
+    "169.254.169.254",
+    "::ffff:169.254.169.254",
+    "fd00:ec2::254",
+    "64:ff9b::a9fe:a9fe",
+    "64:ff9b:1::a9fe:a9fe",
+    "2002:a9fe:a9fe::1",
+    "::a9fe:a9fe",
+    "169.254.170.2",
+    "fe80::1",
+    "224.0.0.1",
+    "0.0.0.0",
+    "::",
+]
 
 
 def fetcher(resolver: FakeResolver, **options) -> SourceFetcher:
@@ -23,7 +33,10 @@ def fetcher(resolver: FakeResolver, **options) -> SourceFetcher:
 @pytest.mark.parametrize("address", NON_PUBLIC)
 def test_non_public_addresses_are_refused_unless_the_host_is_named(address, tmp_path, loopback_only):
     resolver = FakeResolver({"portal.test": [[address]]})
-    with pytest.raises(FetchError, match=rf"'portal.test' resolves to {address}, an? .* address; refused unless ODF_ALLOWED_HOSTS names the host"):
+    with pytest.raises(
+        FetchError,
+        match=rf"'portal.test' resolves to {address}, an? .* address; refused unless ODF_ALLOWED_HOSTS names the host",
+    ):
         fetcher(resolver).fetch("http://portal.test/data.csv", tmp_path)
     assert resolver.calls == ["portal.test"]
 
@@ -53,7 +66,9 @@ def test_a_named_host_connects_to_the_vetted_address_and_keeps_its_host_header(s
         respond(200, BODY)(handler)
 
     source_server.script("/a.csv", record)
-    fetched = fetcher(FakeResolver({"data.test": [["127.0.0.1"]]}), allowed_hosts=["data.test"]).fetch(f"http://data.test:{port}/a.csv", tmp_path)
+    fetched = fetcher(FakeResolver({"data.test": [["127.0.0.1"]]}), allowed_hosts=["data.test"]).fetch(
+        f"http://data.test:{port}/a.csv", tmp_path
+    )
     assert fetched.path.read_bytes() == BODY
     assert seen == [f"data.test:{port}"]
 
@@ -83,7 +98,15 @@ def test_redirects_from_a_portal_to_internal_addresses_are_refused(source_server
         "/to-private.csv": ("http://internal.test/admin", r"host 'internal.test' is not in the allowlist"),
     }
     for path, (location, expected) in cases.items():
-        source_server.script(path, lambda h, loc=location: (h.send_response(302), h.send_header("Location", loc), h.send_header("Content-Length", "0"), h.end_headers()))
+        source_server.script(
+            path,
+            lambda h, loc=location: (
+                h.send_response(302),
+                h.send_header("Location", loc),
+                h.send_header("Content-Length", "0"),
+                h.end_headers(),
+            ),
+        )
         with pytest.raises(FetchError, match=expected):
             portal.fetch(f"http://portal.test:{port}{path}", tmp_path)
 

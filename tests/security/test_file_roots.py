@@ -21,7 +21,13 @@ def test_shared_folders_are_never_implicit_file_roots(tmp_path, monkeypatch):
     shared.chmod(0o1777)  # like /tmp: anyone can plant a file next to the registry
     own = tmp_path / "project"
     own.mkdir()
-    registries = [home / "r.yaml", shared / "r.yaml", Path(tempfile.gettempdir()) / "r.yaml", Path("/r.yaml"), own / "r.yaml"]
+    registries = [
+        home / "r.yaml",
+        shared / "r.yaml",
+        Path(tempfile.gettempdir()) / "r.yaml",
+        Path("/r.yaml"),
+        own / "r.yaml",
+    ]
     explicit = tmp_path / "explicit"
     assert registry_file_roots(registries, [explicit]) == sorted([str(own.resolve()), str(explicit.resolve())])
 

@@ -56,8 +56,10 @@ def test_symlinks_are_refused_with_a_reason_and_never_read(base, tmp_path, capsy
     assert "odf-canary-secret" not in out
     listed = LocalStorage(base).list("landing/iris")
     assert {o.key: o.symlink for o in listed} == {
-        f"landing/iris/date={DAY}/good.jsonl": False, f"landing/iris/date={DAY}/passwd.jsonl": True, "landing/iris/date=2024-05-02": True,
-    }  # fmt: skip
+        f"landing/iris/date={DAY}/good.jsonl": False,
+        f"landing/iris/date={DAY}/passwd.jsonl": True,
+        "landing/iris/date=2024-05-02": True,
+    }
     log = Log()
     by_date, ignored = group_by_partition(store.landing_entries(LocalStorage(base)))
     _log_problems(log, by_date[DAY] + ignored)
@@ -83,7 +85,10 @@ def test_files_above_the_size_limit_are_rejected_whole_without_being_read(base, 
     monkeypatch.setenv("ODF_LANDING_MAX_FILE_BYTES", "2000")
     landed, _ = store.read_landed(LocalStorage(base), DAY, 2000)
     big = landed.filter(landed["source_file"] == "big.jsonl")
-    assert big.height == 1 and "above the per-file limit of 2000 bytes (ODF_LANDING_MAX_FILE_BYTES)" in big["problem"].item()
+    assert (
+        big.height == 1
+        and "above the per-file limit of 2000 bytes (ODF_LANDING_MAX_FILE_BYTES)" in big["problem"].item()
+    )
     assert landed.filter(landed["source_file"] == "good.jsonl").height == 2
 
     class Growing:  # listed small, larger when read: the limit holds while streaming too
@@ -114,7 +119,11 @@ def test_a_date_folder_with_a_control_character_is_refused_not_counted(base):
 
 
 def test_a_huge_bad_value_is_quoted_capped(base):
-    land_raw(str(base), f"landing/iris/date={DAY}/huge.jsonl", (json.dumps({**item("h"), "sepal_length": "9" * 5_000_000}) + "\n").encode())
+    land_raw(
+        str(base),
+        f"landing/iris/date={DAY}/huge.jsonl",
+        (json.dumps({**item("h"), "sepal_length": "9" * 5_000_000}) + "\n").encode(),
+    )
     landed, _ = store.read_landed(LocalStorage(base), DAY)
     problem = landed.filter(landed["source_file"] == "huge.jsonl")["problem"].item()
     assert "is not a number" in problem and len(problem) < 400

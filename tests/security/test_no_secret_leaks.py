@@ -16,11 +16,21 @@ def test_planted_secrets_do_not_leak(source_server, s3_env, tmp_path, monkeypatc
     monkeypatch.setenv("ODF_STORAGE", f"s3://{s3_env}/odf")
     (source_server.root / "2024-02-01.csv").write_text("receipt,amount\nr1,1.0\n")
     (source_server.root / "2024-02-02.csv").write_text("receipt,amount\nr1,oops\n")
-    registry = write_registry(tmp_path, [{
-        "name": "token_source", "description": "A source whose URL carries an API token.", "license": "CC0-1.0",
-        "owner": "ODF tests", "format": "csv", "start_date": "2024-02-01", "schema": {"receipt": "string", "amount": "float64"},
-        "url_template": f"{source_server.url}/{{date}}.csv?api_key={PLANTED_TOKEN}&day={{date}}",
-    }])  # fmt: skip
+    registry = write_registry(
+        tmp_path,
+        [
+            {
+                "name": "token_source",
+                "description": "A source whose URL carries an API token.",
+                "license": "CC0-1.0",
+                "owner": "ODF tests",
+                "format": "csv",
+                "start_date": "2024-02-01",
+                "schema": {"receipt": "string", "amount": "float64"},
+                "url_template": f"{source_server.url}/{{date}}.csv?api_key={PLANTED_TOKEN}&day={{date}}",
+            }
+        ],
+    )
     monkeypatch.setenv("ODF_SOURCES", str(registry))
     instance = dg.DagsterInstance.ephemeral()
     defs = build_definitions()

@@ -27,7 +27,9 @@ def landed(storage, day: str = DAY) -> dict[str, list[str]]:
     """Ids per landed file name, read with the landing parser; every record must be valid."""
     files = {}
     records = []
-    for entry in (transforms.classify_landing_key(o.key, o.version, o.size) for o in storage.list(transforms.date_prefix(day))):
+    for entry in (
+        transforms.classify_landing_key(o.key, o.version, o.size) for o in storage.list(transforms.date_prefix(day))
+    ):
         frame = transforms.parse_landing_stream(entry, io.BytesIO(storage.read_bytes(entry.key)))
         records.append(frame)
         files[entry.name] = frame["id"].to_list()
@@ -45,7 +47,7 @@ def test_a_file_lands_as_one_object_with_its_key_and_count(storage, storage_uri,
     done = odf("submit", "--date", DAY, str(batch))
     assert done.returncode == 0, done.stderr.decode()
     out = done.stdout.decode()
-    (name, ids), = landed(storage).items()
+    ((name, ids),) = landed(storage).items()
     assert sorted(ids) == ["3", "a1", "a2"]
     assert f"landed 3 item(s) for {DAY} as landing/iris/date={DAY}/{name}" in out
     assert storage.uri_for(f"landing/iris/date={DAY}/{name}") in out
@@ -61,11 +63,18 @@ def test_csv_from_standard_input(storage):
 @pytest.mark.parametrize(
     ("body", "expected"),
     [
-        (jsonl(item("x"), {"id": "y", "sepal_length": "5.1", "sepal_width": 3, "petal_length": 1, "petal_width": 0.2}),
-         "line 2: sepal_length='5.1' is not a number"),
+        (
+            jsonl(
+                item("x"), {"id": "y", "sepal_length": "5.1", "sepal_width": 3, "petal_length": 1, "petal_width": 0.2}
+            ),
+            "line 2: sepal_length='5.1' is not a number",
+        ),
         (jsonl(item("x"), item("x")), "duplicate id 'x'"),
         (jsonl({"sepal_length": 1, "sepal_width": 1, "petal_length": 1, "petal_width": 1}), "line 1: id is missing"),
-        (jsonl(item("x"), {"id": "z", "sepal_length": 1, "sepal_width": 1, "petal_length": 1}), "line 2: petal_width is missing"),
+        (
+            jsonl(item("x"), {"id": "z", "sepal_length": 1, "sepal_width": 1, "petal_length": 1}),
+            "line 2: petal_width is missing",
+        ),
         (b"{not json\n", "line 1: not valid JSON"),
         (b"", "no records in the input"),
     ],
@@ -98,7 +107,9 @@ def test_landed_ids_are_refused_unless_replace_which_swaps_only_those_records(st
     again.write_bytes(jsonl(item("k2", petal_length=5.9), item("k3", petal_length=6.1), item("k4")))
     refused = odf("submit", "--date", DAY, str(again))
     assert refused.returncode == 2
-    assert "2 id(s) already landed for 2024-05-01" in refused.stderr.decode() and "['k2', 'k3']" in refused.stderr.decode()
+    assert (
+        "2 id(s) already landed for 2024-05-01" in refused.stderr.decode() and "['k2', 'k3']" in refused.stderr.decode()
+    )
     assert sorted(i for ids in landed(storage).values() for i in ids) == ["k1", "k2", "k3"]
 
     replaced = odf("submit", "--date", DAY, "--replace", str(again))
@@ -120,12 +131,18 @@ def test_submitted_items_are_scored_by_the_predictions_asset(storage, storage_ur
     assert odf("submit", "--date", DAY, str(batch)).returncode == 0
     materialize_model(storage_uri)
     result = materialize_predictions(storage_uri, DAY)
-    (event,) = [e for e in result.get_asset_materialization_events() if e.asset_key == dg.AssetKey(["predictions", "iris_predictions"])]
+    (event,) = [
+        e
+        for e in result.get_asset_materialization_events()
+        if e.asset_key == dg.AssetKey(["predictions", "iris_predictions"])
+    ]
     assert event.materialization.metadata["predicted"].value == 20
     assert event.materialization.metadata["rejected"].value == 0
 
 
 def test_odf_help_and_submit_help_do_not_import_dagster():
-    done = subprocess.run([sys.executable, "-X", "importtime", "-m", "odf_cli.main", "submit", "--help"], capture_output=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "odf_cli.main", "submit", "--help"], capture_output=True, timeout=60
+    )
     assert done.returncode == 0
     assert b"dagster" not in done.stderr and b"polars" not in done.stderr

@@ -72,7 +72,9 @@ class PostgresCluster:
     def _run(self, *args: str, timeout: float = 60) -> None:
         result = subprocess.run(self._as_server_user(*args), capture_output=True, text=True, timeout=timeout)
         if result.returncode != 0:
-            raise RuntimeError(f"{' '.join(args[:2])} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
+            raise RuntimeError(
+                f"{' '.join(args[:2])} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}"
+            )
 
     def start(self) -> PostgresCluster:
         try:
@@ -88,13 +90,37 @@ class PostgresCluster:
             shutil.chown(self.socket_dir, user=SERVER_USER)
             shutil.chown(pwfile, user=SERVER_USER)
         self._run(
-            initdb, "-D", str(self.data_dir), "-U", self.user, f"--pwfile={pwfile}", "--auth-local=trust",
-            "--auth-host=scram-sha-256", "-E", "UTF8", "--no-sync",
-        )  # fmt: skip
+            initdb,
+            "-D",
+            str(self.data_dir),
+            "-U",
+            self.user,
+            f"--pwfile={pwfile}",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         pwfile.unlink()
-        options = f"-p {self.port} -k {self.socket_dir} -c listen_addresses={self.host} -c fsync=off -c full_page_writes=off"
+        options = (
+            f"-p {self.port} -k {self.socket_dir} -c listen_addresses={self.host} -c fsync=off -c full_page_writes=off"
+        )
         try:
-            self._run(pg_ctl, "-D", str(self.data_dir), "-o", options, "-l", str(self.root / "server.log"), "-w", "-t", "60", "start", timeout=90)
+            self._run(
+                pg_ctl,
+                "-D",
+                str(self.data_dir),
+                "-o",
+                options,
+                "-l",
+                str(self.root / "server.log"),
+                "-w",
+                "-t",
+                "60",
+                "start",
+                timeout=90,
+            )
             self._create_database()
         except BaseException:
             self.stop()
@@ -113,7 +139,13 @@ class PostgresCluster:
             conn.close()
 
     def connect_kwargs(self, database: str | None = None) -> dict[str, object]:
-        return {"host": self.host, "port": self.port, "user": self.user, "password": self.password, "dbname": database or self.database}
+        return {
+            "host": self.host,
+            "port": self.port,
+            "user": self.user,
+            "password": self.password,
+            "dbname": database or self.database,
+        }
 
     def env(self) -> dict[str, str]:
         """The DAGSTER_PG_* variables the production dagster.yaml reads."""

@@ -19,9 +19,21 @@ from pathlib import Path
 OUTPUT = Path(__file__).with_name("iowa_liquor_sales_2024q1.csv")
 FIRST_DAY, LAST_DAY = date(2024, 1, 1), date(2024, 3, 31)
 FIELDS = [
-    "invoice_line_no", "date", "store", "name", "city", "county", "category_name", "vendor_name",
-    "im_desc", "bottle_volume_ml", "state_bottle_retail", "sale_bottles", "sale_dollars", "sale_liters",
-]  # fmt: skip
+    "invoice_line_no",
+    "date",
+    "store",
+    "name",
+    "city",
+    "county",
+    "category_name",
+    "vendor_name",
+    "im_desc",
+    "bottle_volume_ml",
+    "state_bottle_retail",
+    "sale_bottles",
+    "sale_dollars",
+    "sale_liters",
+]
 STORES = [
     (2190, "Central City Liquor", "Des Moines", "Polk"),
     (2633, "Hy-Vee #3 Food and Drugstore", "Des Moines", "Polk"),
@@ -33,7 +45,7 @@ STORES = [
     (2248, "Ames Liquor, Tobacco & Beer", "Ames", "Story"),
     (4167, "Fareway Stores #124", "Sioux City", "Woodbury"),
     (2620, "Hy-Vee Food Store", "Waterloo", "Black Hawk"),
-]  # fmt: skip
+]
 ITEMS = [
     ("Canadian Whiskies", "Diageo Americas", "Crown Royal", 750, 32.99),
     ("American Vodkas", "Fifth Generation Inc", "Titos Handmade Vodka", 1000, 26.24),
@@ -43,7 +55,7 @@ ITEMS = [
     ("100% Agave Tequila", "Proximo", "Jose Cuervo Tradicional Silver", 750, 26.99),
     ("Imported Vodkas", "Pernod Ricard USA", "Absolut Swedish Vodka 80prf", 1750, 35.99),
     ("Tennessee Whiskies", "Brown Forman Corp.", "Jack Daniels Old #7 Black Label", 750, 26.24),
-]  # fmt: skip
+]
 
 
 def rows(seed: int = 20240101):

@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1.7
-# ODF user-code image: serves odf_assets.definitions over gRPC (Helm user deployment) and runs the
+# ODF user-code image: serves odf.definitions over gRPC (Helm user deployment) and runs the
 # run/step pods that K8sRunLauncher and k8s_job_executor start. Build from the repository root:
 #   docker build -t registry.example.com/odf/odf-user-code:$(git rev-parse --short HEAD) .
 FROM python:3.11-slim-bookworm
@@ -35,4 +35,4 @@ USER 10001:10001
 
 EXPOSE 3030
 # The Helm chart passes its own args (same command); this default makes `docker run` serve too.
-CMD ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", "3030", "-m", "odf_assets.definitions"]
+CMD ["dagster", "api", "grpc", "-h", "0.0.0.0", "-p", "3030", "-m", "odf.definitions"]

@@ -85,7 +85,7 @@ def write_source(folder: Path, days: int, rows_per_day: int) -> Path:
 def load_job(storage: Path):
     """The source's ingest job, built from the registry exactly as the code location builds it."""
     os.environ["ODF_STORAGE"] = str(storage)
-    from odf_assets.definitions import build_definitions
+    from odf.definitions import build_definitions
 
     return build_definitions().resolve_job_def(f"ingest_{SOURCE}")
 
@@ -126,7 +126,7 @@ def stored_partitions(storage: Path) -> int:
 def code_load_seconds(env: dict[str, str]) -> float:
     """What every real run pays before its first step: a fresh interpreter importing the code location."""
     started = time.perf_counter()
-    subprocess.run([sys.executable, "-c", "import odf_assets.definitions"], env=env, check=True)
+    subprocess.run([sys.executable, "-c", "import odf.definitions"], env=env, check=True)
     return time.perf_counter() - started
 
 

@@ -65,11 +65,11 @@ def commands(odf: str) -> dict[str, tuple[list[str], int]]:
     python = sys.executable
     return {
         "import dagster": ([python, "-c", "import dagster"], 0),
-        "import odf_assets.definitions": ([python, "-c", "import odf_assets.definitions"], 0),
+        "import odf.definitions": ([python, "-c", "import odf.definitions"], 0),
         "odf --help": ([odf, "--help"], 0),
         "odf materialize --start bad (argument error)": ([odf, "materialize", "--start", "bad"], 2),
         "dagster definitions validate": (
-            [str(BIN / "dagster"), "definitions", "validate", "-m", "odf_assets.definitions"],
+            [str(BIN / "dagster"), "definitions", "validate", "-m", "odf.definitions"],
             0,
         ),
     }
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> dict:
         cells = "".join(f" {modes[mode]:>8.2f}s" if mode in modes else f" {'-':>9}" for mode in ("no .pyc", "compiled"))
         print(f"{name:<52}{cells}")
     ratios = {
-        mode: processes["import odf_assets.definitions"][mode] / processes["import dagster"][mode]
+        mode: processes["import odf.definitions"][mode] / processes["import dagster"][mode]
         for mode in ("no .pyc", "compiled")
     }
     cli = max(

@@ -51,18 +51,3 @@ FOLLOW_WEEK_OF_DAYS = (
     )
     & ~AC.in_progress()
 ).with_label("follow_week_of_days")
-
-AUTOMATION_SENSOR = "odf_automation_sensor"
-
-
-def build_automation_sensor(minimum_interval_seconds: int) -> dg.AutomationConditionSensorDefinition:
-    """Evaluates every asset's condition (running by default: without it nothing follows)."""
-    return dg.AutomationConditionSensorDefinition(
-        AUTOMATION_SENSOR,
-        target=dg.AssetSelection.all(),
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        minimum_interval_seconds=minimum_interval_seconds,
-        # Follow-up runs compute, they never fetch.
-        run_tags={"odf/queue": "aggregation"},
-        description="Runs aggregates, consolidations and weekly assets once their inputs are updated.",
-    )

@@ -12,11 +12,9 @@ tests) the tags are inert and Dagster's default executor runs the steps.
 
 from __future__ import annotations
 
-import os
-
 import dagster as dg
 
-STEP_EXECUTOR_ENV = "ODF_STEP_EXECUTOR"
+from odf_resources import settings
 
 # Cleaning sales de-duplicates a whole partition range in memory; raw fetches stream, but keep the
 # download, a staged Parquet copy and the upload's staging file on local disk (about 1.3x the
@@ -38,11 +36,8 @@ HEAVY_ASSET_OP_TAGS = {
 
 def step_executor() -> dg.ExecutorDefinition | None:
     """``k8s_job_executor`` when ``ODF_STEP_EXECUTOR=k8s``; None (Dagster's default) when unset."""
-    choice = os.environ.get(STEP_EXECUTOR_ENV, "").strip().lower()
-    if not choice:
+    if settings.step_executor_choice() is None:
         return None
-    if choice != "k8s":
-        raise ValueError(f"{STEP_EXECUTOR_ENV}={choice!r}: expected 'k8s' or unset")
     from dagster_k8s import k8s_job_executor  # only in the cluster: the kubernetes client is a slow import
 
     return k8s_job_executor

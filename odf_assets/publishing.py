@@ -13,7 +13,7 @@ Assets compute their rows and per-day verdicts, then hand both here:
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -143,3 +143,10 @@ def emit_checked(
         return stage_partitions(rows, column, days, directory, asset)
 
     yield from publish_checked(context, verdicts=verdicts, value=result, stage_days=stage_days, storage=storage)
+
+
+def emit_unique_by(
+    context: dg.AssetExecutionContext, frame: pl.LazyFrame, unique_by: Sequence[str], storage: Storage
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """``emit_checked`` for a derived asset whose only contract is a key: its rows are unique by ``unique_by``."""
+    yield from emit_checked(context, frame, checks.Contract(key=tuple(unique_by)), storage)

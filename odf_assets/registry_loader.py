@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 from odf_assets.sources.consolidations import ConsolidationSpec, load_consolidations
 from odf_assets.sources.registry import DEFAULT_REGISTRY, SourceSpec, load_registry
 from odf_resources import settings
 
 
-def registry_files():
+def registry_files() -> list[Path]:
     return [DEFAULT_REGISTRY, *settings.extra_registry_paths()]
 
 
@@ -15,8 +18,15 @@ def load_sources() -> list[SourceSpec]:
     return load_registry(registry_files())
 
 
-def load_sources_and_consolidations() -> tuple[list[SourceSpec], list[ConsolidationSpec]]:
+@dataclass(frozen=True)
+class Registries:
+    files: list[Path]
+    sources: list[SourceSpec]
+    consolidations: list[ConsolidationSpec]
+
+
+def load_registries() -> Registries:
     """Sources first: a consolidation may read sources declared in any registry file."""
     files = registry_files()
     sources = load_registry(files)
-    return sources, load_consolidations(files, sources)
+    return Registries(files, sources, load_consolidations(files, sources))

@@ -44,7 +44,7 @@ def is_tick_line(line: str) -> bool:
 
 def dev_command(args: argparse.Namespace) -> int:
     home = use_local_instance()
-    target = ["-w", "workspace.yaml"] if Path("workspace.yaml").is_file() else ["-m", "odf_assets.definitions"]
+    target = ["-w", "workspace.yaml"] if Path("workspace.yaml").is_file() else ["-m", "odf.definitions"]
     extra = args.dagster_args[1:] if args.dagster_args[:1] == ["--"] else args.dagster_args
     command = [sys.executable, "-m", "dagster", "dev", *target, "-h", args.host, "-p", str(args.port), *extra]
     print(

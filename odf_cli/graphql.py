@@ -3,12 +3,12 @@ with every transport or API problem turned into one clear ``CommandError`` namin
 
 from __future__ import annotations
 
-import os
 import warnings
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from odf_cli.main import CommandError
+from odf_resources import settings
 
 # requests and dagster_graphql are imported inside the calls: the CLI parses arguments without them.
 
@@ -119,7 +119,7 @@ query OdfResults($key: AssetKeyInput!, $partitions: [String!]) {
 
 def default_url() -> str:
     """``ODF_DAGSTER_URL``: the Dagster webserver the remote commands talk to (default 127.0.0.1:3000)."""
-    return os.environ.get("ODF_DAGSTER_URL", "").strip() or DEFAULT_URL
+    return settings.dagster_url(DEFAULT_URL)
 
 
 @dataclass(frozen=True)

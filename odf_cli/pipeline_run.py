@@ -26,7 +26,7 @@ from odf_cli.progress import (
     RunEvent,
     step_error_text,
 )
-from odf_sensors.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+from odf_resources.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 
 ROW_COUNT = "dagster/row_count"
 _KINDS = {
@@ -139,9 +139,9 @@ def resolve_selection(defs: dg.Definitions, selection: str) -> set[dg.AssetKey]:
 
 def default_selection(defs: dg.Definitions) -> tuple[set[dg.AssetKey], dict]:
     """What ``odf materialize`` runs without --select: the assets of the default pipeline's daily and
-    weekly jobs (``odf_assets.jobs`` selects them by partitioning, and so does this), and the job
+    weekly jobs (``odf_sensors.jobs`` selects them by partitioning, and so does this), and the job
     name per partitioning for messages."""
-    from odf_assets.jobs import DAILY_PIPELINE_JOB, WEEKLY_SALES_JOB
+    from odf_sensors.jobs import DAILY_PIPELINE_JOB, WEEKLY_SALES_JOB
 
     graph = defs.resolve_asset_graph()
     jobs = {job.name: job for job in defs.resolve_all_job_defs()}
@@ -228,7 +228,7 @@ def materialize(
     log_level: str = "WARNING",
 ) -> dict[str, list[str]]:
     """Runs the selection (default: the default pipeline) over [start, end]; returns stored URIs per asset."""
-    from odf_assets.definitions import build_definitions
+    from odf.definitions import build_definitions
 
     defs = build_definitions()
     keys, labels = (resolve_selection(defs, selection), {}) if selection else default_selection(defs)

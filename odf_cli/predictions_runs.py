@@ -6,7 +6,7 @@ import dagster as dg
 
 from odf_assets.predictions.assets import IRIS_PREDICTIONS_JOB
 from odf_cli.progress import first_line, step_error_text
-from odf_sensors.run_tags import PARTITION_TAG
+from odf_resources.run_tags import PARTITION_TAG
 
 
 def _first_line(text: str | None) -> str:

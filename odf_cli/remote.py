@@ -29,7 +29,7 @@ from odf_cli.progress import (
     first_line,
     step_error_text,
 )
-from odf_sensors.run_tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG, run_partition
+from odf_resources.run_tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG, run_partition
 
 QUEUE_TAG = "odf/queue"
 RUN_DONE = {"SUCCESS", "FAILURE", "CANCELED"}

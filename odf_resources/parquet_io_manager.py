@@ -18,11 +18,11 @@ import polars as pl
 import pydantic
 from pydantic import PrivateAttr
 
+from odf_resources.constants import PARTITION_COLUMN
 from odf_resources.lineage.metadata import lineage_metadata
 from odf_resources.storage import Storage, safe_key, storage_from_uri
 
 DATA_FILE = "data.parquet"
-DEFAULT_PARTITION_COLUMN = "date"
 PREVIEW_ROWS = 5
 
 
@@ -31,7 +31,7 @@ class MissingPartitionError(dg.Failure):
 
 
 def partition_column(metadata: dict | None) -> str:
-    return str((metadata or {}).get("partition_expr", DEFAULT_PARTITION_COLUMN))
+    return str((metadata or {}).get("partition_expr", PARTITION_COLUMN))
 
 
 def object_key(asset_path: Sequence[str], column: str | None, partition_key: str | None) -> str:

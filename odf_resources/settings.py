@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 DEFAULT_LOCAL_STORAGE = "./.odf/storage"
@@ -123,3 +124,127 @@ def drift_thresholds() -> dict[str, float]:
         if values[f"{kind}_error"] < values[f"{kind}_warn"]:
             raise ValueError(f"ODF_DRIFT_{kind.upper()}_ERROR must not be below ODF_DRIFT_{kind.upper()}_WARN")
     return values
+
+
+def is_set(name: str) -> bool:
+    """Whether the operator set ``name``: resources then take it as ``dg.EnvVar`` (the UI shows its source)."""
+    return bool(os.environ.get(name, "").strip())
+
+
+# --- Orchestration -------------------------------------------------------------------------------
+
+
+def schedules_default_running() -> bool:
+    """``ODF_SCHEDULES_DEFAULT_STATUS``: ``running`` starts the schedules of sources that have not ended
+    when the code location loads; default ``stopped`` (turn them on in the UI or with this variable)."""
+    raw = os.environ.get("ODF_SCHEDULES_DEFAULT_STATUS", "stopped").strip().lower()
+    if raw not in ("running", "stopped"):
+        raise ValueError(f"ODF_SCHEDULES_DEFAULT_STATUS={raw!r}: expected 'running' or 'stopped'")
+    return raw == "running"
+
+
+def sensor_min_interval_seconds() -> int:
+    """``ODF_SENSOR_MIN_INTERVAL_SECONDS``: least time between run-failure sensor ticks (default 30)."""
+    return int(positive_number("ODF_SENSOR_MIN_INTERVAL_SECONDS", 30, int))
+
+
+def alert_webhook_url() -> str | None:
+    """``ODF_ALERT_WEBHOOK_URL``: where the run-failure sensor POSTs alerts (optional; a secret)."""
+    return os.environ.get("ODF_ALERT_WEBHOOK_URL", "").strip() or None
+
+
+def alert_webhook_timeout_seconds() -> float:
+    """``ODF_ALERT_WEBHOOK_TIMEOUT_SECONDS``: per-POST timeout of alerts (default 5)."""
+    return positive_number("ODF_ALERT_WEBHOOK_TIMEOUT_SECONDS", 5.0, float)
+
+
+DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS = 30
+
+
+def landing_sensor_interval_seconds() -> int:
+    """``ODF_LANDING_SENSOR_INTERVAL_SECONDS``: the least time between two landing sensor ticks (default 30)."""
+    return int(positive_number("ODF_LANDING_SENSOR_INTERVAL_SECONDS", DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS, int))
+
+
+DEFAULT_LANDING_RETRY_SECONDS = 60.0
+
+
+def landing_retry_seconds() -> float:
+    """``ODF_LANDING_RETRY_SECONDS``: wait before the first re-request of a failed date (default 60; 0 retries at once)."""
+    raw = os.environ.get("ODF_LANDING_RETRY_SECONDS", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_LANDING_RETRY_SECONDS
+    except ValueError:
+        value = -1.0
+    if not value >= 0:
+        raise ValueError(f"ODF_LANDING_RETRY_SECONDS={raw!r}: expected a number of seconds ≥ 0")
+    return value
+
+
+STEP_EXECUTOR_ENV = "ODF_STEP_EXECUTOR"
+
+
+def step_executor_choice() -> str | None:
+    """``ODF_STEP_EXECUTOR``: ``k8s`` runs each step in its own pod; unset keeps Dagster's default executor."""
+    choice = os.environ.get(STEP_EXECUTOR_ENV, "").strip().lower()
+    if choice and choice != "k8s":
+        raise ValueError(f"{STEP_EXECUTOR_ENV}={choice!r}: expected 'k8s' or unset")
+    return choice or None
+
+
+# --- Predictions ---------------------------------------------------------------------------------
+
+
+def external_model_uri() -> str:
+    """``ODF_IRIS_MODEL_URI``: an existing ONNX model (local path or s3://bucket/key) used instead of training."""
+    return os.environ.get("ODF_IRIS_MODEL_URI", "").strip()
+
+
+# --- Lineage -------------------------------------------------------------------------------------
+
+
+def lineage_sensor_interval_seconds() -> int:
+    """``ODF_LINEAGE_SENSOR_INTERVAL_SECONDS``: least time between lineage sensor ticks (default 30)."""
+    return int(positive_number("ODF_LINEAGE_SENSOR_INTERVAL_SECONDS", 30, int))
+
+
+def lineage_namespace(default: str) -> str:
+    """``OPENLINEAGE_NAMESPACE``: the OpenLineage job namespace (default ``odf``)."""
+    return os.environ.get("OPENLINEAGE_NAMESPACE", "").strip() or default
+
+
+# --- The odf CLI ---------------------------------------------------------------------------------
+
+
+def dagster_url(default: str) -> str:
+    """``ODF_DAGSTER_URL``: the Dagster webserver the ``odf`` CLI's remote commands talk to."""
+    return os.environ.get("ODF_DAGSTER_URL", "").strip() or default
+
+
+@dataclass(frozen=True)
+class OpenLineageEnvironment:
+    """openlineage-python's own variables, as ODF reads them to decide whether and how to send."""
+
+    disabled: bool  # OPENLINEAGE_DISABLED=true
+    url: str  # OPENLINEAGE_URL
+    config_file: str  # OPENLINEAGE_CONFIG: the client's YAML configuration
+    transport_type: str  # OPENLINEAGE__TRANSPORT__TYPE: the client's variable-based configuration
+    endpoint: str  # OPENLINEAGE_ENDPOINT (default api/v1/lineage)
+    api_key: str  # OPENLINEAGE_API_KEY (a secret)
+
+    @property
+    def client_configured(self) -> bool:
+        """The client configures itself (a config file or OPENLINEAGE__TRANSPORT__* variables)."""
+        return bool(self.config_file or self.transport_type)
+
+
+def openlineage_environment() -> OpenLineageEnvironment:
+    get = os.environ.get
+    return OpenLineageEnvironment(
+        disabled=get("OPENLINEAGE_DISABLED", "").strip().lower() == "true",
+        url=get("OPENLINEAGE_URL", ""),
+        config_file=get("OPENLINEAGE_CONFIG", ""),
+        transport_type=get("OPENLINEAGE__TRANSPORT__TYPE", ""),
+        endpoint=get("OPENLINEAGE_ENDPOINT", "api/v1/lineage"),
+        api_key=get("OPENLINEAGE_API_KEY", ""),
+    )

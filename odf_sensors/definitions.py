@@ -1,59 +1,42 @@
-"""The orchestration Definitions (per-source jobs, schedules, the run-failure sensor), merged into the
-ODF code location by ``odf_assets.definitions``. The environment is read here only:
+"""The orchestration layer's Definitions: jobs, schedules, sensors and the step executor.
 
-* ``ODF_SCHEDULES_DEFAULT_STATUS`` — ``running`` starts the schedules of sources that have not ended
-  when the code location loads; default ``stopped`` (turn them on in the UI or with this variable).
-  Sources whose ``end_date`` has passed, like the bundled sample, always default to stopped: their
-  ticks would only skip.
-* ``ODF_ALERT_WEBHOOK_URL`` — where the run-failure sensor POSTs alerts (optional; a secret).
-* ``ODF_ALERT_WEBHOOK_TIMEOUT_SECONDS`` — per-POST timeout (default 5).
-* ``ODF_SENSOR_MIN_INTERVAL_SECONDS`` — least time between run-failure sensor ticks (default 30).
+Merged into the code location by ``odf.definitions``; every setting comes from
+``odf_resources.settings``.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import UTC, datetime
 
 import dagster as dg
 
-from odf_assets.jobs import WEEKLY_SALES_JOB
+from odf_assets.k8s_config import step_executor
+from odf_assets.partitions import weekly_partitions
+from odf_assets.sales.definitions import default_source
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
-from odf_resources.settings import positive_number
+from odf_resources import settings
+from odf_sensors.automation import build_automation_sensor
+from odf_sensors.jobs import WEEKLY_SALES_JOB, build_default_pipeline_jobs
+from odf_sensors.landing import build_iris_landing_sensor
+from odf_sensors.lineage import build_lineage_sensor
 from odf_sensors.maintenance import build_maintenance_schedule, maintenance_job
 from odf_sensors.run_failure import build_run_failure_sensor
 from odf_sensors.schedules import build_daily_schedule, build_source_job, build_weekly_schedule, source_has_ended
 
-DEFAULT_SENSOR_INTERVAL_SECONDS = 30
-DEFAULT_WEBHOOK_TIMEOUT_SECONDS = 5.0
+
+def _status(ended: bool, running: bool) -> dg.DefaultScheduleStatus:
+    """Sources whose ``end_date`` has passed, like the bundled sample, always default to stopped:
+    their ticks would only skip."""
+    return dg.DefaultScheduleStatus.RUNNING if running and not ended else dg.DefaultScheduleStatus.STOPPED
 
 
-def schedules_default_status() -> dg.DefaultScheduleStatus:
-    raw = os.environ.get("ODF_SCHEDULES_DEFAULT_STATUS", "stopped").strip().lower()
-    if raw not in ("running", "stopped"):
-        raise ValueError(f"ODF_SCHEDULES_DEFAULT_STATUS={raw!r}: expected 'running' or 'stopped'")
-    return dg.DefaultScheduleStatus.RUNNING if raw == "running" else dg.DefaultScheduleStatus.STOPPED
-
-
-def sensor_min_interval_seconds() -> int:
-    return int(positive_number("ODF_SENSOR_MIN_INTERVAL_SECONDS", DEFAULT_SENSOR_INTERVAL_SECONDS, int))
-
-
-def alert_webhook_url() -> str | None:
-    return os.environ.get("ODF_ALERT_WEBHOOK_URL", "").strip() or None
-
-
-def alert_webhook_timeout_seconds() -> float:
-    return positive_number("ODF_ALERT_WEBHOOK_TIMEOUT_SECONDS", DEFAULT_WEBHOOK_TIMEOUT_SECONDS, float)
-
-
-def build_orchestration_definitions(
-    sources: list[SourceSpec], assets: list[dg.AssetsDefinition], now: datetime | None = None
-) -> dg.Definitions:
-    """Per-source ingest jobs with their daily schedules, the weekly sales schedule and the failure sensor."""
+def defs(sources: list[SourceSpec], assets: list[dg.AssetsDefinition], now: datetime | None = None) -> dg.Definitions:
+    """Per-source ingest jobs with their daily schedules, the default pipeline's jobs and weekly
+    schedule, the maintenance job, and every sensor. ``assets``: the sources, sales and analysis
+    assets (consolidations and predictions have their own triggers)."""
     now = now or datetime.now(UTC)
-    status = schedules_default_status()
+    running = settings.schedules_default_running()
     by_key = {key: asset for asset in assets for key in asset.keys}
     jobs, schedules = [], []
     for source in sources:
@@ -61,23 +44,28 @@ def build_orchestration_definitions(
         if raw is None:  # inactive sources build no assets
             continue
         job = build_source_job(source, assets)
-        ended = source_has_ended(source, now)
         jobs.append(job)
         schedules.append(
-            build_daily_schedule(source, job, raw.partitions_def, dg.DefaultScheduleStatus.STOPPED if ended else status)
+            build_daily_schedule(source, job, raw.partitions_def, _status(source_has_ended(source, now), running))
         )
-    weekly = {a.partitions_def for a in assets if isinstance(a.partitions_def, dg.WeeklyPartitionsDefinition)}
-    if len(weekly) == 1:  # odf_assets.jobs builds WEEKLY_SALES_JOB over exactly these assets
-        partitions_def = weekly.pop()
-        ended = partitions_def.end is not None and partitions_def.end <= now
-        schedules.append(build_weekly_schedule(partitions_def, dg.DefaultScheduleStatus.STOPPED if ended else status))
-    elif weekly:
-        raise ValueError(
-            f"{WEEKLY_SALES_JOB}: weekly assets with {len(weekly)} different partitionings cannot share one schedule"
-        )
-    failure_sensor = build_run_failure_sensor(
-        alert_webhook_url(), alert_webhook_timeout_seconds(), sensor_min_interval_seconds()
-    )
-    jobs.append(maintenance_job)  # its odf_storage resource comes with the predictions definitions
-    schedules.append(build_maintenance_schedule(status))
-    return dg.Definitions(jobs=jobs, schedules=schedules, sensors=[failure_sensor])
+    default = default_source(sources)
+    if default is not None:
+        pipeline_jobs = build_default_pipeline_jobs(assets, default)
+        jobs += pipeline_jobs
+        if any(job.name == WEEKLY_SALES_JOB for job in pipeline_jobs):
+            weeks = weekly_partitions(default.start_date, default.end_date)
+            schedules.append(build_weekly_schedule(weeks, _status(source_has_ended(default, now), running)))
+    jobs.append(maintenance_job)
+    schedules.append(build_maintenance_schedule(_status(False, running)))
+    sensors = [
+        build_automation_sensor(settings.automation_interval_seconds()),
+        build_iris_landing_sensor(settings.landing_sensor_interval_seconds()),
+        build_run_failure_sensor(
+            settings.alert_webhook_url(),
+            settings.alert_webhook_timeout_seconds(),
+            settings.sensor_min_interval_seconds(),
+        ),
+        build_lineage_sensor(settings.lineage_sensor_interval_seconds()),
+    ]
+    # In the cluster every step gets its own pod, sized by its op tags (odf_assets/k8s_config.py).
+    return dg.Definitions(jobs=jobs, schedules=schedules, sensors=sensors, executor=step_executor())

@@ -17,7 +17,7 @@ from collections import defaultdict
 
 import dagster as dg
 
-from odf_assets.predictions import settings, store
+from odf_assets.predictions import store
 from odf_assets.predictions.assets import FIRST_DATE, iris_daily_partitions, iris_predictions_job
 from odf_assets.predictions.transforms import LANDING_PREFIX, LandingEntry
 from odf_resources.storage_resource import OdfStorage
@@ -84,15 +84,18 @@ def group_by_partition(entries: list[LandingEntry]) -> tuple[dict[str, list[Land
     return by_date, ignored
 
 
-@dg.sensor(
-    name=LANDING_SENSOR,
-    job=iris_predictions_job,
-    minimum_interval_seconds=settings.landing_sensor_interval_seconds(),
-    default_status=dg.DefaultSensorStatus.RUNNING,
-    description="Requests an iris predictions run for each landing date whose files are new or changed, "
-    "and again (with backoff) for a date whose last run failed.",
-)
-def iris_landing_sensor(context: dg.SensorEvaluationContext, odf_storage: OdfStorage) -> dg.SensorResult:
+def build_iris_landing_sensor(minimum_interval_seconds: int) -> dg.SensorDefinition:
+    return dg.sensor(
+        name=LANDING_SENSOR,
+        job=iris_predictions_job,
+        minimum_interval_seconds=minimum_interval_seconds,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Requests an iris predictions run for each landing date whose files are new or changed, "
+        "and again (with backoff) for a date whose last run failed.",
+    )(request_changed_dates)
+
+
+def request_changed_dates(context: dg.SensorEvaluationContext, odf_storage: OdfStorage) -> dg.SensorResult:
     """Requests an iris predictions run for every landing date folder whose files are new or changed."""
     previous = parse_cursor(context.cursor, context.log)
     by_date, ignored = group_by_partition(store.landing_entries(odf_storage.get()))

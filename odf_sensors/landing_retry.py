@@ -9,28 +9,18 @@ run-failure alert and the operator.
 
 from __future__ import annotations
 
-import os
 import time
 
 import dagster as dg
 
-from odf_sensors.run_tags import PARTITION_TAG, WILL_RETRY_TAG
+from odf_resources import settings
+from odf_resources.run_tags import PARTITION_TAG, WILL_RETRY_TAG
 
 RETRY_TAG = "odf/landing_retry"
 DIGEST_TAG = "odf/landing_digest"
 MAX_RETRIES = 5
 MAX_DELAY_SECONDS = 1800
-DEFAULT_RETRY_SECONDS = 60.0
 RECENT_RUNS = 200
-
-
-def retry_base_seconds() -> float:
-    """``ODF_LANDING_RETRY_SECONDS``: wait before the first re-request of a failed date (default 60; 0 retries at once)."""
-    raw = os.environ.get("ODF_LANDING_RETRY_SECONDS", "").strip()
-    value = float(raw) if raw else DEFAULT_RETRY_SECONDS
-    if value < 0:
-        raise ValueError(f"ODF_LANDING_RETRY_SECONDS={raw!r}: expected a number of seconds ≥ 0")
-    return value
 
 
 def retry_delay(attempt: int, base: float) -> float:
@@ -43,7 +33,7 @@ def failed_dates_to_retry(
     """(date, attempt, failed run id) for dates whose latest run failed on the files they still hold
     and whose backoff has passed."""
     now = time.time() if now is None else now
-    base = retry_base_seconds()
+    base = settings.landing_retry_seconds()
     latest: dict[str, dg.RunRecord] = {}
     for record in instance.get_run_records(filters=dg.RunsFilter(job_name=job_name), limit=RECENT_RUNS):  # newest first
         partition = record.dagster_run.tags.get(PARTITION_TAG)

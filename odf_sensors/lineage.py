@@ -23,7 +23,6 @@ budget + timeout stay under Dagster's 60 s sensor timeout),
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -132,7 +131,7 @@ def backlog(instance: dg.DagsterInstance, cursor: LineageCursor) -> int:
 
 
 def build_lineage_sensor(interval_seconds: int | None = None) -> dg.SensorDefinition:
-    interval = interval_seconds or int(settings.positive_number("ODF_LINEAGE_SENSOR_INTERVAL_SECONDS", 30, int))
+    interval = interval_seconds or settings.lineage_sensor_interval_seconds()
 
     @dg.sensor(
         name=LINEAGE_SENSOR,
@@ -154,7 +153,7 @@ def build_lineage_sensor(interval_seconds: int | None = None) -> dg.SensorDefini
         config = Settings.from_env()
         from odf_resources.lineage.feed import Naming
 
-        naming = Naming(settings.storage_uri(), os.environ.get("OPENLINEAGE_NAMESPACE") or DEFAULT_NAMESPACE)
+        naming = Naming(settings.storage_uri(), settings.lineage_namespace(DEFAULT_NAMESPACE))
         client = build_client(config.timeout)
         outcome = deliver(context.instance, cursor, client.emit, naming, config)
         pending = backlog(context.instance, outcome.cursor)

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
-from odf_sensors.run_tags import WILL_RETRY_TAG, run_partition
+from odf_resources.run_tags import WILL_RETRY_TAG, run_partition
 
 RUN_FAILURE_SENSOR = "odf_run_failure_sensor"
 ALERT_TAG = "odf/alert"

@@ -14,9 +14,10 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from odf_assets.jobs import WEEKLY_SALES_JOB
-from odf_assets.sources.assets import ACQUISITION_TAGS, AGGREGATION_TAGS, raw_asset_key
+from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
+from odf_resources.constants import ACQUISITION_TAGS, AGGREGATION_TAGS
+from odf_sensors.jobs import WEEKLY_SALES_JOB
 
 # Monday 04:00 UTC: Sunday's daily partition is fetched at the sources' default 01:30 fetch_cron.
 WEEKLY_CRON = "0 4 * * 1"

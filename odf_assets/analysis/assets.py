@@ -7,10 +7,10 @@ from odf_assets import checks
 from odf_assets.analysis import transforms as analysis
 from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
-from odf_assets.pools import AGGREGATION_POOL
-from odf_assets.sales.assets import CLEANED_SALES, emit
-from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY
+from odf_assets.publishing import emit_unique_by
+from odf_assets.sales.assets import CLEANED_SALES
 from odf_assets.sources.registry import SourceSpec
+from odf_resources.constants import AGGREGATION_POOL, AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_resources.storage_resource import OdfStorage
 
 SUMMARY = dg.AssetKey(["analysis", "summary"])
@@ -41,7 +41,7 @@ def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     )
     def summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: pl.LazyFrame):
         """Per date and category: rows, total sales and share of the day (the old summary.parquet)."""
-        yield from emit(context, odf_storage, analysis.category_summary(sales), summary_key)
+        yield from emit_unique_by(context, analysis.category_summary(sales), summary_key, odf_storage.get())
 
     @dg.asset(
         key=STATS,
@@ -50,6 +50,8 @@ def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     )
     def stats(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: pl.LazyFrame):
         """Per date and numeric column: descriptive statistics (the old stats.parquet)."""
-        yield from emit(context, odf_storage, analysis.descriptive_stats(sales, STATS_COLUMNS), stats_key)
+        yield from emit_unique_by(
+            context, analysis.descriptive_stats(sales, STATS_COLUMNS), stats_key, odf_storage.get()
+        )
 
     return [summary, stats]

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 import pydantic
 
-from odf_assets.predictions import scoring, settings, store, transforms
+from odf_assets.predictions import scoring, store, transforms
 from odf_assets.predictions.model import (
     ModelSignatureError,
     iris_holdout,
@@ -20,8 +20,8 @@ from odf_assets.predictions.model import (
     to_onnx_bytes,
     train_iris_classifier,
 )
-from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_resources import settings as odf_settings
+from odf_resources.constants import AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import quote
 
@@ -89,7 +89,7 @@ def iris_model(
 ) -> dg.MaterializeResult:
     """The iris classifier as ONNX in ODF storage, trained here or supplied by an operator, with its model card.
     The first predictions run publishes it too when none is published yet."""
-    uri = config.onnx_uri.strip() or settings.external_model_uri()
+    uri = config.onnx_uri.strip() or odf_settings.external_model_uri()
     card, stored = publish_iris_model(odf_storage.get(), uri)
     context.log.info(f"published iris model {card['model_version']} ({card['source']}) to {stored}")
     return dg.MaterializeResult(metadata=model_metadata(card, stored), data_version=dg.DataVersion(card["sha256"]))
@@ -104,7 +104,7 @@ def current_or_bootstrapped_model(context: dg.AssetExecutionContext, storage):
         context.log.info(
             "no iris model published yet: this first predictions run publishes it (see docs/predictions.md)"
         )
-        card, stored = publish_iris_model(storage, settings.external_model_uri())
+        card, stored = publish_iris_model(storage, odf_settings.external_model_uri())
         context.log_event(
             dg.AssetMaterialization(
                 asset_key=IRIS_MODEL,

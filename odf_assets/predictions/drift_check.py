@@ -15,7 +15,8 @@ from odf_assets.predictions import drift
 from odf_assets.predictions.assets import IRIS_PREDICTIONS, iris_daily_partitions
 from odf_assets.predictions.store import PREDICTIONS_PATH
 from odf_resources import settings
-from odf_resources.parquet_io_manager import DEFAULT_PARTITION_COLUMN, object_key
+from odf_resources.constants import PARTITION_COLUMN
+from odf_resources.parquet_io_manager import object_key
 from odf_resources.storage_resource import OdfStorage
 
 PREDICTION_DRIFT = "prediction_drift"
@@ -40,7 +41,7 @@ def iris_training_profile() -> drift.TrainingProfile:
 def prediction_drift(context: dg.AssetCheckExecutionContext, odf_storage: OdfStorage) -> dg.AssetCheckResult:
     thresholds = settings.drift_thresholds()
     storage = odf_storage.get()
-    key = object_key(PREDICTIONS_PATH, DEFAULT_PARTITION_COLUMN, context.partition_key)
+    key = object_key(PREDICTIONS_PATH, PARTITION_COLUMN, context.partition_key)
     predictions = pl.read_parquet(io.BytesIO(storage.read_bytes(key))) if storage.exists(key) else pl.DataFrame()
     profile = iris_training_profile()
     report = drift.assess(predictions, profile, thresholds)

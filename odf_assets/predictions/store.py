@@ -21,7 +21,8 @@ from botocore.exceptions import ClientError
 
 from odf_assets.predictions import transforms
 from odf_assets.predictions.model import cached_session, session_for
-from odf_resources.parquet_io_manager import DEFAULT_PARTITION_COLUMN, object_key
+from odf_resources.constants import PARTITION_COLUMN
+from odf_resources.parquet_io_manager import object_key
 from odf_resources.storage import Storage, UnsafeKeyError
 
 if TYPE_CHECKING:  # numpy is imported where used: the code location loads without it
@@ -169,7 +170,7 @@ def scan_stored_keys(storage: Storage, asset_path: Sequence[str], partition: str
 
 
 def stored_key(asset_path: Sequence[str], partition: str) -> str:
-    return object_key(asset_path, DEFAULT_PARTITION_COLUMN, partition)
+    return object_key(asset_path, PARTITION_COLUMN, partition)
 
 
 def read_stored(storage: Storage, asset_path: Sequence[str], partition: str) -> pl.DataFrame | None:

@@ -1,6 +1,6 @@
 """Dagster wiring of the sales pipeline; the logic lives in ``odf_assets.sales.transforms``."""
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 
 import dagster as dg
 import polars as pl
@@ -9,11 +9,11 @@ from odf_assets import checks
 from odf_assets.automation import FOLLOW_DAILY_INPUTS, FOLLOW_WEEK_OF_DAYS
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, WEEKLY_BACKFILL_POLICY, daily_partitions, weekly_partitions
-from odf_assets.pools import AGGREGATION_POOL
-from odf_assets.publishing import emit_checked
+from odf_assets.publishing import emit_unique_by
 from odf_assets.sales import transforms as sales
-from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY, raw_asset_key
+from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
+from odf_resources.constants import AGGREGATION_POOL, AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_resources.storage_resource import OdfStorage
 
 SALES_SOURCE = "iowa_liquor_sales"
@@ -31,13 +31,6 @@ ENRICHED_DAILY_SUMMARY = sales_key("enriched_daily_summary")
 WEEKLY_SALES = sales_key("weekly_sales")
 SALES_TRENDS = sales_key("sales_trends")
 TOP_SALES_DAYS = sales_key("top_sales_days")
-
-
-def emit(
-    context: dg.AssetExecutionContext, storage: OdfStorage, frame: pl.LazyFrame, unique_by: Sequence[str]
-) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
-    """Collect with the streaming engine, check every day, and publish the days that passed."""
-    yield from emit_checked(context, frame, checks.Contract(key=tuple(unique_by)), storage.get())
 
 
 def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
@@ -73,17 +66,17 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     @sales_asset(CLEANED_SALES, {"raw": raw}, [sales.DATE, sales.INVOICE], heavy=True)
     def cleaned_sales(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: pl.LazyFrame):
         """Sales without incomplete rows, returns or a day's repeated invoice lines; text trimmed."""
-        yield from emit(context, odf_storage, sales.clean_sales(raw), [sales.DATE, sales.INVOICE])
+        yield from emit_unique_by(context, sales.clean_sales(raw), [sales.DATE, sales.INVOICE], odf_storage.get())
 
     @sales_asset(DATA_QUALITY_METRICS, {"raw": raw}, [sales.DATE])
     def data_quality_metrics(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: pl.LazyFrame):
         """Per day: raw rows, missing values, returns and repeated invoice lines."""
-        yield from emit(context, odf_storage, sales.data_quality_metrics(raw), [sales.DATE])
+        yield from emit_unique_by(context, sales.data_quality_metrics(raw), [sales.DATE], odf_storage.get())
 
     @sales_asset(DAILY_SALES_SUMMARY, {"cleaned": CLEANED_SALES}, [sales.DATE])
     def daily_sales_summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, cleaned: pl.LazyFrame):
         """Per day: transactions, bottles, liters, revenue, average sale, distinct stores and items."""
-        yield from emit(context, odf_storage, sales.daily_sales_summary(cleaned), [sales.DATE])
+        yield from emit_unique_by(context, sales.daily_sales_summary(cleaned), [sales.DATE], odf_storage.get())
 
     @sales_asset(
         ENRICHED_DAILY_SUMMARY, {"summary": DAILY_SALES_SUMMARY, "quality": DATA_QUALITY_METRICS}, [sales.DATE]
@@ -92,22 +85,24 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext, odf_storage: OdfStorage, summary: pl.LazyFrame, quality: pl.LazyFrame
     ):
         """The daily summary with weekday, week, revenue per bottle and the day's data quality."""
-        yield from emit(context, odf_storage, sales.enriched_daily_summary(summary, quality), [sales.DATE])
+        yield from emit_unique_by(
+            context, sales.enriched_daily_summary(summary, quality), [sales.DATE], odf_storage.get()
+        )
 
     @sales_asset(WEEKLY_SALES, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.WEEK], is_weekly=True)
     def weekly_sales(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: pl.LazyFrame):
         """Per Monday-start week: revenue, bottles, transactions, active days and the best day."""
-        yield from emit(context, odf_storage, sales.weekly_sales(enriched), [sales.WEEK])
+        yield from emit_unique_by(context, sales.weekly_sales(enriched), [sales.WEEK], odf_storage.get())
 
     @sales_asset(SALES_TRENDS, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.DATE], is_weekly=True)
     def sales_trends(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: pl.LazyFrame):
         """Day-over-day revenue change and 3-day moving average within each week."""
-        yield from emit(context, odf_storage, sales.sales_trends(enriched), [sales.DATE])
+        yield from emit_unique_by(context, sales.sales_trends(enriched), [sales.DATE], odf_storage.get())
 
     @sales_asset(TOP_SALES_DAYS, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.WEEK, "rank"], is_weekly=True)
     def top_sales_days(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: pl.LazyFrame):
         """The three highest-revenue days of each week."""
-        yield from emit(context, odf_storage, sales.top_sales_days(enriched), [sales.WEEK, "rank"])
+        yield from emit_unique_by(context, sales.top_sales_days(enriched), [sales.WEEK, "rank"], odf_storage.get())
 
     return [
         cleaned_sales,

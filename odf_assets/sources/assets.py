@@ -11,21 +11,22 @@ from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.owners import dagster_owner
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
-from odf_assets.pools import ACQUISITION_POOL, AGGREGATION_POOL
 from odf_assets.publishing import emit_checked, publish_checked
 from odf_assets.sources import transforms
 from odf_assets.sources.acquisition import contract_for, stage_source
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
 from odf_resources import settings
+from odf_resources.constants import (
+    ACQUISITION_POOL,
+    ACQUISITION_TAGS,
+    AGGREGATION_POOL,
+    AGGREGATION_TAGS,
+    IO_MANAGER_KEY,
+)
 from odf_resources.parquet_io_manager import StagedPartitions
 from odf_resources.source_fetcher import SourceFetcher, SourceUnavailableError
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import redact_url
-
-IO_MANAGER_KEY = "parquet_io_manager"
-# Run tags naming a run's queue, for people and alerts; the limits are pools (odf_assets/pools.py).
-ACQUISITION_TAGS = {"odf/queue": "acquisition"}
-AGGREGATION_TAGS = {"odf/queue": "aggregation"}
 
 
 def fetch_retry_policy() -> dg.RetryPolicy:

@@ -14,11 +14,10 @@ import polars as pl
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_EVERY_INPUT_UPDATE
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
-from odf_assets.pools import AGGREGATION_POOL
 from odf_assets.publishing import publish_checked
 from odf_assets.sources import transforms
-from odf_assets.sources.assets import AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_assets.sources.consolidations import ConsolidationSpec, combine_inputs
+from odf_resources.constants import AGGREGATION_POOL, AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_resources.parquet_io_manager import object_key, stage_partitions
 from odf_resources.storage import Storage
 from odf_resources.storage_resource import OdfStorage

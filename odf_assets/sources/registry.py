@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from odf_resources.constants import PARTITION_COLUMN
 from odf_resources.text import QUOTE_LIMIT, quote
 
 DEFAULT_REGISTRY = Path(__file__).with_name("sources.yaml")
@@ -24,7 +25,6 @@ METRICS = ("count", "count_non_null", "sum", "mean", "min", "max", "distinct_cou
 # Used with fullmatch: "$" alone would accept a trailing newline.
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 # The partition column every raw and aggregate asset adds, and the prefix of ODF's internal columns.
-PARTITION_COLUMN = "date"
 INTERNAL_PREFIX = "__odf"
 
 SOURCE_KEYS = {

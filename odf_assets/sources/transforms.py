@@ -12,7 +12,8 @@ import polars as pl
 
 from odf_assets.deterministic import ordered_mean, ordered_sum
 from odf_assets.quality import REGISTRY_DTYPES
-from odf_assets.sources.registry import PARTITION_COLUMN, ParseOptions
+from odf_assets.sources.registry import ParseOptions
+from odf_resources.constants import PARTITION_COLUMN
 
 ROW_NUMBER = "__odf_row"
 # Marks a value that did not convert to its registry type: "__odf_bad.<column>".

@@ -7,10 +7,10 @@ hangs on a slow backend, and a failed event is simply tried again on a later tic
 
 from __future__ import annotations
 
-import os
 import re
 from typing import TYPE_CHECKING
 
+from odf_resources import settings
 from odf_resources.text import redact_url
 
 if TYPE_CHECKING:
@@ -30,13 +30,8 @@ _URL = re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s'\"<>]+", re.IGNORECASE)
 
 def transport_configured() -> bool:
     """Whether the environment names a lineage transport (else ODF sends nothing, not console spam)."""
-    if os.environ.get("OPENLINEAGE_DISABLED", "").strip().lower() == "true":
-        return False
-    return bool(
-        os.environ.get("OPENLINEAGE_URL")
-        or os.environ.get("OPENLINEAGE_CONFIG")
-        or os.environ.get("OPENLINEAGE__TRANSPORT__TYPE")
-    )
+    env = settings.openlineage_environment()
+    return not env.disabled and bool(env.url or env.client_configured)
 
 
 def build_client(timeout: float) -> OpenLineageClient:  # noqa: F821
@@ -50,23 +45,23 @@ def build_client(timeout: float) -> OpenLineageClient:  # noqa: F821
     from openlineage.client import OpenLineageClient
     from openlineage.client.transport.http import HttpConfig, HttpTransport
 
-    url = os.environ.get("OPENLINEAGE_URL")
-    if not url or os.environ.get("OPENLINEAGE_CONFIG") or os.environ.get("OPENLINEAGE__TRANSPORT__TYPE"):
+    env = settings.openlineage_environment()
+    if not env.url or env.client_configured:
         return OpenLineageClient()
     config: dict[str, object] = {
-        "url": url,
-        "endpoint": os.environ.get("OPENLINEAGE_ENDPOINT", "api/v1/lineage"),
+        "url": env.url,
+        "endpoint": env.endpoint,
         "timeout": timeout,
         "retry": dict(_NO_RETRY),
     }
-    if api_key := os.environ.get("OPENLINEAGE_API_KEY"):
-        config["auth"] = {"type": "api_key", "apiKey": api_key}
+    if env.api_key:
+        config["auth"] = {"type": "api_key", "apiKey": env.api_key}
     return OpenLineageClient(transport=HttpTransport(HttpConfig.from_dict(config)))
 
 
 def redact(text: str) -> str:
     """``text`` without the API key, URL credentials or URL query values (tokens), for log lines."""
-    secret = os.environ.get("OPENLINEAGE_API_KEY")
+    secret = settings.openlineage_environment().api_key
     if secret:
         text = text.replace(secret, "***")
     text = _URL.sub(lambda url: redact_url(url.group(0)), text)

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("odf_assets", "odf_resources", "odf_sensors", "odf_cli")
+PACKAGES = ("odf", "odf_assets", "odf_resources", "odf_sensors", "odf_cli")
 
 
 def private_imports(path: Path) -> list[str]:

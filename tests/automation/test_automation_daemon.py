@@ -23,8 +23,8 @@ import dagster as dg
 import pytest
 import requests
 
-from odf_assets.automation import AUTOMATION_SENSOR
 from odf_cli.main import main as odf
+from odf_sensors.automation import AUTOMATION_SENSOR
 from tests.consolidation.test_consolidation import JOINED, write_consolidations, write_portals
 from tests.orchestration.dagster_dev import DagsterDev
 from tests.support.servers import clean_env, free_port
@@ -155,7 +155,7 @@ def test_a_consolidation_follows_once_every_input_has_the_day(stack, same_storag
 
 
 def test_weekly_assets_run_once_after_the_seventh_day(stack, same_storage):
-    from odf_assets.definitions import build_definitions
+    from odf.definitions import build_definitions
 
     defs = build_definitions()
     ingest = defs.resolve_job_def("ingest_iowa_liquor_sales")

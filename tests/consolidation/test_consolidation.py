@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 import yaml
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from odf_assets.sources.consolidation_assets import INPUTS_PRESENT
 from odf_assets.sources.consolidations import load_consolidations
 from odf_assets.sources.registry import RegistryError, load_registry

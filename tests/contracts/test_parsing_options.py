@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 import polars as pl
 import pytest
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from odf_assets.sources.registry import RegistryError, load_registry_file
 from tests.support.pipeline import failure_messages, read_partition, run_assets, write_registry
 

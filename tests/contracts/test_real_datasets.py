@@ -20,7 +20,7 @@ import polars as pl
 import pytest
 import yaml
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from tests.support.pipeline import failure_messages, run_assets
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"

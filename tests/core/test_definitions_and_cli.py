@@ -10,7 +10,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -31,7 +31,7 @@ def test_definitions_validate_and_asset_list():
     validated = run_cli("dagster", "definitions", "validate", "-w", "workspace.yaml")
     assert validated.returncode == 0, validated.stderr
     # `dagster asset list` takes no -w in Dagster 1.13; it loads a module.
-    listed = run_cli("dagster", "asset", "list", "-m", "odf_assets.definitions")
+    listed = run_cli("dagster", "asset", "list", "-m", "odf.definitions")
     assert listed.returncode == 0, listed.stderr
     for key in (
         "raw/iowa_liquor_sales",

@@ -11,7 +11,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from odf_resources.source_fetcher import SourceFetcher
 from tests.support.pipeline import failure_messages, read_partition, run_assets, write_registry
 from tests.support.servers import respond

@@ -111,7 +111,7 @@ class K8sStack:
                 "api",
                 "grpc",
                 "-m",
-                "odf_assets.definitions",
+                "odf.definitions",
                 "-h",
                 "127.0.0.1",
                 "-p",

@@ -213,7 +213,7 @@ def test_readme_graphql_requests_are_valid_for_the_locked_dagster():
     from graphql import parse, validate
     from graphql.execution.values import get_variable_values
 
-    from odf_assets.jobs import DAILY_PIPELINE_JOB
+    from odf_sensors.jobs import DAILY_PIPELINE_JOB
 
     schema = create_schema().graphql_schema
     payloads = [json.loads(text) for text in re.findall(r"<<'JSON'\n(.*?)\nJSON", HELM_README.read_text(), re.S)]

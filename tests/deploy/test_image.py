@@ -61,7 +61,7 @@ def test_dockerfile_installs_locked_dependencies_in_a_cached_layer_before_the_pr
 
 @pytest.mark.timeout(120)
 def test_code_server_command_from_the_chart_serves_odf(tmp_path):
-    """Runs the chart's `dagster api grpc ... -m odf_assets.definitions` (on loopback) and queries it."""
+    """Runs the chart's `dagster api grpc ... -m odf.definitions` (on loopback) and queries it."""
     [deployment] = load_yaml(HELM_VALUES)["dagster-user-deployments"]["deployments"]
     port = free_port()
     env = clean_env(DAGSTER_CURRENT_IMAGE=USER_CODE_IMAGE, ODF_STORAGE=str(tmp_path / "storage"))

@@ -15,7 +15,7 @@ from dagster_k8s import K8sRunLauncher
 from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, PostgresScheduleStorage
 from sqlalchemy.engine import make_url
 
-from odf_assets.sources.assets import ACQUISITION_TAGS
+from odf_resources.constants import ACQUISITION_TAGS
 from tests.deploy.deploy_config import CLUSTER_ENV, DAGSTER_YAML, NAMESPACE, ROOT, load_yaml
 from tests.support import postgres
 
@@ -102,7 +102,7 @@ def test_production_instance_loads_with_postgres_k8s_queue_and_s3_logs(prod_inst
 def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(
     prod_instance, postgres_cluster, compute_log_bucket
 ):
-    from odf_assets.definitions import build_definitions
+    from odf.definitions import build_definitions
 
     defs = build_definitions()
     raw_sales = [assets for assets in defs.assets if RAW_SALES in assets.keys]
@@ -145,7 +145,7 @@ def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(
 @pytest.mark.timeout(180)
 def test_lineage_sensor_delivers_from_the_postgres_instance(prod_instance, monkeypatch):
     """The lineage sensor's cursor over the production (Postgres) event log, as on SQLite."""
-    from odf_assets.definitions import build_definitions
+    from odf.definitions import build_definitions
     from tests.lineage.collector import LineageCollector
     from tests.lineage.conftest import SensorTicks
 

@@ -17,7 +17,7 @@ import kubernetes
 import pytest
 
 from odf_assets.k8s_config import HEAVY_CONTAINER_RESOURCES
-from odf_assets.pools import ACQUISITION_POOL
+from odf_resources.constants import ACQUISITION_POOL
 from tests.deploy.deploy_config import NAMESPACE, validate_strict
 from tests.deploy.k8s_stack import BIN, IMAGE, K8sStack
 from tests.lineage.collector import LineageCollector

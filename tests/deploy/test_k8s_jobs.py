@@ -20,7 +20,7 @@ from dagster_k8s import k8s_job_executor
 from dagster_k8s.executor import _K8S_EXECUTOR_CONFIG_SCHEMA
 
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS, HEAVY_CONTAINER_RESOURCES
-from odf_assets.sources.assets import ACQUISITION_TAGS
+from odf_resources.constants import ACQUISITION_TAGS
 from tests.deploy.deploy_config import (
     CLUSTER_ENV,
     HELM_VALUES,
@@ -97,7 +97,7 @@ def test_every_odf_job_runs_steps_in_pods_sized_by_their_op_tags(monkeypatch):
     """With ODF_STEP_EXECUTOR=k8s (as helm/values.yaml sets it) every job ODF defines, the implicit
     asset job the UI and backfills use included, runs its steps with k8s_job_executor, and the heavy
     assets' steps carry the heavy sizing."""
-    from odf_assets.definitions import build_definitions
+    from odf.definitions import build_definitions
 
     monkeypatch.setenv("ODF_STEP_EXECUTOR", "k8s")
     defs = build_definitions()

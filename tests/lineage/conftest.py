@@ -26,7 +26,7 @@ class SensorTicks:
     the cursor between ticks as the daemon does."""
 
     def __init__(self, instance: dg.DagsterInstance) -> None:
-        from odf_assets.definitions import build_definitions
+        from odf.definitions import build_definitions
 
         self.instance = instance
         self.sensor = next(s for s in build_definitions().sensors if s.name == LINEAGE_SENSOR)

@@ -13,8 +13,8 @@ import dagster as dg
 import polars as pl
 import pytest
 
+from odf.definitions import build_definitions
 from odf_assets import checks
-from odf_assets.definitions import build_definitions
 from odf_assets.publishing import emit_checked
 from odf_resources.storage_resource import OdfStorage
 from tests.lineage.collector import LineageCollector

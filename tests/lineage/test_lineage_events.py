@@ -7,7 +7,7 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from odf_resources.lineage.naming import PRODUCER
 from odf_resources.parquet_io_manager import PolarsParquetIOManager
 from tests.lineage.conftest import SensorTicks

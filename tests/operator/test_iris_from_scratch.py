@@ -8,7 +8,7 @@ import pytest
 
 from odf_assets.predictions.assets import IRIS_MODEL, PREDICTION_ASSETS, iris_predictions_job
 from odf_cli.main import main as odf
-from odf_sensors.landing import iris_landing_sensor
+from odf_sensors.landing import build_iris_landing_sensor
 from odf_sensors.landing_retry import RETRY_TAG
 from tests.predictions.helpers import item, jsonl, land, resources_for
 
@@ -32,7 +32,7 @@ def flow(tmp_path, monkeypatch, storage_uri):
 
         def tick(self) -> list[dg.RunRequest]:
             context = dg.build_sensor_context(instance=instance, cursor=self.cursor, resources=resources_for(uri))
-            result = iris_landing_sensor(context)
+            result = build_iris_landing_sensor(30)(context)
             self.cursor = result.cursor
             return list(result.run_requests or [])
 

@@ -73,7 +73,7 @@ def test_select_errors_answer_before_anything_runs(workdir, source_server):
 def test_runs_follow_each_assets_backfill_policy():
     import dagster as dg
 
-    from odf_assets.definitions import build_definitions
+    from odf.definitions import build_definitions
     from odf_cli.pipeline_run import partition_batches
 
     graph = build_definitions().resolve_asset_graph()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from odf_resources.source_fetcher import SourceFetcher
 from tests.operator.cli_support import permits_source
 from tests.support.pipeline import run_assets, write_registry

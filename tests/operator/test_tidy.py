@@ -27,12 +27,12 @@ def modules_after(code: str, **env: str) -> set[str]:
 
 def test_code_location_loads_without_model_libraries_storage_or_network_and_cli_without_dagster(tmp_path):
     storage = tmp_path / "not-created"
-    loaded = modules_after("import odf_assets.definitions", ODF_STORAGE=str(storage))
+    loaded = modules_after("import odf.definitions", ODF_STORAGE=str(storage))
     assert not loaded & set(HEAVY), f"imported while loading definitions: {sorted(loaded & set(HEAVY))}"
     assert not storage.exists(), "loading definitions must not touch storage"
     # An S3 storage behind a closed port: loading still needs neither boto3 nor the network.
     on_s3 = modules_after(
-        "import odf_assets.definitions", ODF_STORAGE="s3://no-bucket/odf", AWS_ENDPOINT_URL="http://127.0.0.1:9"
+        "import odf.definitions", ODF_STORAGE="s3://no-bucket/odf", AWS_ENDPOINT_URL="http://127.0.0.1:9"
     )
     assert "boto3" not in on_s3
     cli = modules_after("from odf_cli.main import build_parser\nbuild_parser().format_help()")
@@ -42,7 +42,7 @@ def test_code_location_loads_without_model_libraries_storage_or_network_and_cli_
 
 
 def test_every_sensor_schedule_job_and_command_has_a_description():
-    from odf_assets.definitions import build_definitions
+    from odf.definitions import build_definitions
 
     defs = build_definitions()
     repository = defs.get_repository_def()
@@ -62,7 +62,7 @@ def test_every_sensor_schedule_job_and_command_has_a_description():
 
 
 def test_registry_owners_are_dagster_owners_and_the_text_stays_in_metadata():
-    from odf_assets.definitions import build_definitions
+    from odf.definitions import build_definitions
 
     graph = build_definitions().resolve_asset_graph()
     raw = graph.get(dg.AssetKey(["raw", "iowa_liquor_sales"]))

@@ -9,7 +9,8 @@ import time
 import dagster as dg
 import pytest
 
-from odf_sensors.definitions import build_orchestration_definitions, sensor_min_interval_seconds
+from odf_resources.settings import sensor_min_interval_seconds
+from odf_sensors import definitions as orchestration
 from odf_sensors.run_failure import ALERT_TAG, RUN_FAILURE_SENSOR, build_run_failure_sensor, scrub
 from tests.orchestration.webhook import SECRET, Receiver
 from tests.support.servers import free_port
@@ -111,8 +112,8 @@ def test_scrub_removes_url_credentials_and_query_values_and_bounds_length():
 def test_intervals_and_webhook_come_from_the_environment(monkeypatch):
     monkeypatch.setenv("ODF_SENSOR_MIN_INTERVAL_SECONDS", "1")
     monkeypatch.setenv("ODF_ALERT_WEBHOOK_URL", f"http://127.0.0.1:9/{SECRET}")
-    defs = build_orchestration_definitions([], [])
-    [sensor] = defs.sensors
+    defs = orchestration.defs([], [])
+    [sensor] = [sensor for sensor in defs.sensors if sensor.name == RUN_FAILURE_SENSOR]
     assert sensor.name == RUN_FAILURE_SENSOR and sensor.minimum_interval_seconds == 1
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     assert SECRET not in (sensor.description or "")

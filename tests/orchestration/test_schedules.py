@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 import dagster as dg
 import pytest
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from odf_assets.registry_loader import load_sources
 from odf_assets.sales.assets import build_sales_assets
 from odf_assets.sources.assets import build_source_assets
-from odf_sensors.definitions import build_orchestration_definitions
+from odf_sensors import definitions as orchestration_layer
 from tests.support.pipeline import write_registry
 
 SAMPLE_DAILY = "ingest_iowa_liquor_sales_daily"
@@ -47,7 +47,7 @@ def orchestration(tmp_path, monkeypatch):
         sources = load_sources()
         by_name = {s.name: s for s in sources}
         assets = build_source_assets(sources) + build_sales_assets(by_name["iowa_liquor_sales"])
-        return build_orchestration_definitions(sources, assets, now=NOW)
+        return orchestration_layer.defs(sources, assets, now=NOW)
 
     return build
 

@@ -131,7 +131,7 @@ def test_check_fails_when_files_land_during_the_run(storage, storage_uri, monkey
 
 @pytest.mark.parametrize("storage_uri", ["local"], indirect=True)
 def test_the_code_location_runs_what_the_sensor_requests(storage, storage_uri):
-    from odf_assets.definitions import build_definitions
+    from odf.definitions import build_definitions
     from odf_sensors.landing import LANDING_SENSOR
 
     defs = build_definitions()

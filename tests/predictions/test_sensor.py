@@ -8,9 +8,10 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pytest
 
-from odf_assets.predictions import settings
+from odf_resources import settings
 from odf_resources.storage_resource import OdfStorage
-from odf_sensors.landing import iris_landing_sensor
+from odf_sensors import definitions as orchestration
+from odf_sensors.landing import LANDING_SENSOR, build_iris_landing_sensor
 from tests.predictions.helpers import item, jsonl, land, land_raw
 
 pytestmark = pytest.mark.timeout(120)
@@ -24,7 +25,7 @@ def tick(storage_uri):
         context = dg.build_sensor_context(
             instance=instance, cursor=cursor, resources={"odf_storage": OdfStorage(base=storage_uri)}
         )
-        return iris_landing_sensor(context)
+        return build_iris_landing_sensor(30)(context)
 
     return evaluate
 
@@ -84,9 +85,12 @@ def test_unreadable_cursor_starts_over_with_the_same_run_keys(storage, tick):
 
 @pytest.mark.parametrize("storage_uri", ["local"], indirect=True)
 def test_sensor_interval_comes_from_the_environment(monkeypatch, storage_uri):
-    assert iris_landing_sensor.minimum_interval_seconds == settings.DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS
+    def interval() -> int:
+        return next(s for s in orchestration.defs([], []).sensors if s.name == LANDING_SENSOR).minimum_interval_seconds
+
+    assert interval() == settings.DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS
     monkeypatch.setenv("ODF_LANDING_SENSOR_INTERVAL_SECONDS", "120")
-    assert settings.landing_sensor_interval_seconds() == 120
+    assert interval() == 120
     monkeypatch.setenv("ODF_LANDING_SENSOR_INTERVAL_SECONDS", "soon")
     with pytest.raises(ValueError, match="ODF_LANDING_SENSOR_INTERVAL_SECONDS='soon'"):
         settings.landing_sensor_interval_seconds()

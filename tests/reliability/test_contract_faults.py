@@ -13,7 +13,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from tests.support.pipeline import failure_messages, run_assets, write_registry
 
 RAW = "raw/shop_sales"

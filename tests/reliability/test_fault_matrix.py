@@ -11,7 +11,7 @@ import textwrap
 import boto3
 import polars as pl
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from tests.support.faults import CuttableProxy
 from tests.support.pipeline import failure_messages, run_assets, write_registry
 

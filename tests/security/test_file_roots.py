@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from odf_resources.source_fetcher import FetchError, SourceFetcher, registry_file_roots
 from tests.support.pipeline import write_registry
 

@@ -4,7 +4,7 @@ materialization metadata, run config/tags or console output."""
 import dagster as dg
 from dagster._serdes import serialize_value
 
-from odf_assets.definitions import build_definitions
+from odf.definitions import build_definitions
 from tests.support.pipeline import run_assets, write_registry
 
 PLANTED_KEY = "odf-planted-aws-secret-5f1c2e"

@@ -1,12 +1,14 @@
 """Asset jobs of the default pipeline. A job runs one partition (range) of one partitioning, so each
-job selects only assets sharing the default source's partitions; every other source gets its own
-``ingest_<source>`` job from ``odf_sensors``."""
+job selects only assets sharing the default source's partitions; every source also gets its own
+``ingest_<source>`` job (odf_sensors/schedules.py)."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from odf_assets.sources.assets import ACQUISITION_TAGS, AGGREGATION_TAGS
+from odf_assets.partitions import daily_partitions, weekly_partitions
+from odf_assets.sources.registry import SourceSpec
+from odf_resources.constants import ACQUISITION_TAGS, AGGREGATION_TAGS
 
 DAILY_PIPELINE_JOB = "daily_pipeline"
 WEEKLY_SALES_JOB = "weekly_sales"
@@ -14,7 +16,7 @@ WEEKLY_SALES_JOB = "weekly_sales"
 
 def build_jobs(
     assets: list[dg.AssetsDefinition], daily: dg.PartitionsDefinition | None, weekly: dg.PartitionsDefinition | None
-) -> list[dg.UnresolvedAssetJobDefinition]:
+):
     """``daily_pipeline`` over the assets partitioned like ``daily``; ``weekly_sales`` likewise."""
     jobs = []
     daily_keys = [a.key for a in assets if daily is not None and a.partitions_def == daily]
@@ -39,3 +41,12 @@ def build_jobs(
             )
         )
     return jobs
+
+
+def build_default_pipeline_jobs(assets: list[dg.AssetsDefinition], default: SourceSpec):
+    """``build_jobs`` over the default (sales) source's daily and weekly partitions."""
+    return build_jobs(
+        assets,
+        daily_partitions(default.start_date, default.end_date),
+        weekly_partitions(default.start_date, default.end_date),
+    )

@@ -1,0 +1,33 @@
+"""The ODF code location: one ``defs()`` per layer and domain, merged here and nowhere else.
+
+Dependency rule (tests/architecture/test_layers.py): ``odf_resources`` ← domains (``odf_assets``)
+← orchestration (``odf_sensors``) ← this root and the ``odf`` CLI. Nothing imports this module.
+"""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from odf_assets.analysis import definitions as analysis
+from odf_assets.predictions import definitions as predictions
+from odf_assets.registry_loader import load_registries
+from odf_assets.sales import definitions as sales
+from odf_assets.sources import definitions as sources
+from odf_resources import definitions as resources
+from odf_sensors import definitions as orchestration
+
+
+def build_definitions() -> dg.Definitions:
+    registries = load_registries()
+    pipeline = [sources.defs(registries.sources), sales.defs(registries.sources), analysis.defs(registries.sources)]
+    pipeline_assets = [asset for domain in pipeline for asset in domain.assets or []]
+    return dg.Definitions.merge(
+        resources.defs(registries.files),
+        *pipeline,
+        sources.consolidation_defs(registries.consolidations),
+        predictions.defs(),
+        orchestration.defs(registries.sources, pipeline_assets),
+    )
+
+
+defs = build_definitions()

@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from odf_resources import settings
+
 LOCAL_HOME = Path(".odf") / "dagster_home"
 INSTANCE_FILE = "dagster.yaml"
 
 
 def dagster_home() -> Path:
     """The instance directory, created and given the checkout's ``dagster.yaml`` when it is ODF's own."""
-    configured = os.environ.get("DAGSTER_HOME", "").strip()
+    configured = settings.dagster_home()
     if configured:
         return Path(configured)
     home = LOCAL_HOME.resolve()

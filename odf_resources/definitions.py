@@ -9,7 +9,7 @@ import dagster as dg
 
 from odf_resources import settings
 from odf_resources.constants import IO_MANAGER_KEY, SOURCE_FETCHER_KEY, STORAGE_RESOURCE_KEY
-from odf_resources.parquet_io_manager import PolarsParquetIOManager
+from odf_resources.parquet_io_manager import OdfParquetIOManager
 from odf_resources.source_fetcher import SourceFetcher, registry_file_roots
 from odf_resources.storage_resource import OdfStorage
 
@@ -17,16 +17,24 @@ from odf_resources.storage_resource import OdfStorage
 def defs(registry_files: Sequence[Path]) -> dg.Definitions:
     """``registry_files``: the registries in force; ``file:`` sources may read their folders."""
     file_roots = registry_file_roots(registry_files, settings.extra_file_roots())
+    storage = OdfStorage(base=_from_env("ODF_STORAGE", settings.DEFAULT_LOCAL_STORAGE))
     return dg.Definitions(
         resources={
-            IO_MANAGER_KEY: PolarsParquetIOManager(base=settings.storage_uri()),
-            # Assets that publish the passing days of a partly failed range write through it.
-            STORAGE_RESOURCE_KEY: OdfStorage(base=settings.storage_uri()),
+            # One storage: the IO manager nests it; assets, sensors and jobs that read or write
+            # objects directly (landing, predictions, partly failed ranges) take it by key.
+            STORAGE_RESOURCE_KEY: storage,
+            IO_MANAGER_KEY: OdfParquetIOManager(storage=storage),
             SOURCE_FETCHER_KEY: SourceFetcher(
                 file_roots=file_roots,
                 allowed_hosts=settings.allowed_source_hosts(),
                 deadline_seconds=settings.fetch_deadline_seconds(),
-                ca_bundle=settings.source_ca_bundle(),
+                ca_bundle=_from_env("REQUESTS_CA_BUNDLE", None) or _from_env("SSL_CERT_FILE", ""),
             ),
         }
     )
+
+
+def _from_env(variable: str, default):
+    """``dg.EnvVar(variable)`` when the operator set it, so the UI shows the value's source and a
+    secret is resolved in the run, never stored in config; ``default`` otherwise."""
+    return dg.EnvVar(variable) if settings.is_set(variable) else default

@@ -15,12 +15,11 @@ from pathlib import Path
 
 import dagster as dg
 import polars as pl
-import pydantic
-from pydantic import PrivateAttr
 
 from odf_resources.constants import PARTITION_COLUMN
 from odf_resources.lineage.metadata import lineage_metadata
-from odf_resources.storage import Storage, safe_key, storage_from_uri
+from odf_resources.storage import Storage, safe_key
+from odf_resources.storage_resource import OdfStorage
 
 DATA_FILE = "data.parquet"
 PREVIEW_ROWS = 5
@@ -121,6 +120,35 @@ def stage_partitions(
     return staged
 
 
+def scan_stored(
+    storage: Storage,
+    asset_path: Sequence[str],
+    column: str,
+    partitions: Sequence[str | None],
+    allow_missing: bool = False,
+) -> pl.LazyFrame:
+    """The stored objects of ``partitions`` as one scan (nothing is read yet).
+
+    A partition never written raises ``MissingPartitionError`` unless ``allow_missing``; then it is
+    left out, and all missing still raises (there is no schema to return).
+    """
+    asset = "/".join(asset_path)
+    uris = []
+    for partition in partitions:
+        key = object_key(asset_path, column, partition)
+        if storage.exists(key):
+            uris.append(storage.scan_uri(key))
+        elif not allow_missing:
+            raise MissingPartitionError(
+                f"{asset} partition {partition or '(unpartitioned)'} is not stored at {storage.uri_for(key)}: "
+                "materialize it first"
+            )
+    if not uris:
+        raise MissingPartitionError(f"{asset}: none of partitions {list(partitions)} are stored")
+    # Partitions written on different days may differ in nullability/width: relax, don't fail.
+    return pl.concat([pl.scan_parquet(uri) for uri in uris], how="diagonal_relaxed")
+
+
 @dataclass(frozen=True)
 class StagedPartitions:
     """Finished Parquet files, one per partition key, that an asset wrote and checked itself:
@@ -153,17 +181,19 @@ def describe_stored(storage: Storage, local: Path, key: str) -> dict[str, dg.Raw
     }
 
 
-class PolarsParquetIOManager(dg.ConfigurableIOManager):
-    """Stores Polars DataFrames/LazyFrames as Parquet: one atomic object per asset × partition."""
+class OdfParquetIOManager(dg.ConfigurableIOManager):
+    """Stores Polars DataFrames/LazyFrames as Parquet: one atomic object per asset × partition.
 
-    base: str = pydantic.Field(description="Local directory or s3://bucket/prefix (see ODF_STORAGE).")
-    _storage: Storage | None = PrivateAttr(default=None)
+    Its storage is the code location's ``odf_storage`` resource, nested: one configuration and one
+    client for the IO manager and every asset, sensor and job that reads or writes objects directly.
+    """
 
-    @property
-    def storage(self) -> Storage:
-        if self._storage is None:
-            self._storage = storage_from_uri(self.base)
-        return self._storage
+    storage: OdfStorage
+
+    @classmethod
+    def at(cls, base: str) -> OdfParquetIOManager:
+        """An IO manager over its own ``OdfStorage(base=base)``."""
+        return cls(storage=OdfStorage(base=base))
 
     # -- writing -----------------------------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None) -> None:
@@ -187,7 +217,9 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         column = partition_column(context.definition_metadata)
         self._record(
             context,
-            publish_staged(self.storage, context.asset_key.path, column, {p: staged.files[p] for p in partitions}),
+            publish_staged(
+                self.storage.get(), context.asset_key.path, column, {p: staged.files[p] for p in partitions}
+            ),
         )
 
     def _record(self, context: dg.OutputContext, written: dict) -> None:
@@ -204,13 +236,13 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
     ) -> dict:
         """Serialize every partition to staging first, then publish: a failure while computing or
         encoding any partition leaves all stored objects untouched. Returns metadata per partition."""
-        with tempfile.TemporaryDirectory(dir=self.storage.staging_dir(), prefix=".tmp-") as staging:
+        with tempfile.TemporaryDirectory(dir=self.storage.get().staging_dir(), prefix=".tmp-") as staging:
             if len(partitions) == 1:
                 staged = {partitions[0]: Path(staging) / "0.parquet"}
                 write_parquet(frame, staged[partitions[0]])
             else:
                 staged = stage_partitions(frame, column, partitions, Path(staging), asset)
-            return publish_staged(self.storage, asset_path, column, staged)
+            return publish_staged(self.storage.get(), asset_path, column, staged)
 
     # -- reading -----------------------------------------------------------------------------
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
@@ -219,19 +251,6 @@ class PolarsParquetIOManager(dg.ConfigurableIOManager):
         asset = context.asset_key
         partitions: list[str | None] = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
         allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions", False))
-        uris = []
-        for partition in partitions:
-            key = object_key(asset.path, column, partition)
-            if self.storage.exists(key):
-                uris.append(self.storage.scan_uri(key))
-            elif not allow_missing:
-                raise MissingPartitionError(
-                    f"{asset.to_user_string()} partition {partition or '(unpartitioned)'} is not stored at "
-                    f"{self.storage.uri_for(key)}: materialize it first"
-                )
-        if not uris:
-            raise MissingPartitionError(f"{asset.to_user_string()}: none of partitions {partitions} are stored")
-        # Partitions written on different days may differ in nullability/width: relax, don't fail.
-        lazy = pl.concat([pl.scan_parquet(uri) for uri in uris], how="diagonal_relaxed")
+        lazy = scan_stored(self.storage.get(), asset.path, column, partitions, allow_missing)
         wants_lazy = context.dagster_type.typing_type is pl.LazyFrame
         return lazy if wants_lazy else lazy.collect()

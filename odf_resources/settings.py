@@ -216,6 +216,11 @@ def lineage_namespace(default: str) -> str:
 # --- The odf CLI ---------------------------------------------------------------------------------
 
 
+def dagster_home() -> str:
+    """``DAGSTER_HOME``: the instance the ``odf`` CLI uses; unset, it shares ``./.odf/dagster_home``."""
+    return os.environ.get("DAGSTER_HOME", "").strip()
+
+
 def dagster_url(default: str) -> str:
     """``ODF_DAGSTER_URL``: the Dagster webserver the ``odf`` CLI's remote commands talk to."""
     return os.environ.get("ODF_DAGSTER_URL", "").strip() or default

@@ -1,4 +1,5 @@
-"""ODF storage as a Dagster resource, for sensors and assets that read/write raw objects."""
+"""ODF storage as a Dagster resource: the IO manager nests it; sensors, jobs and assets that read or
+write objects directly take it as ``odf_storage``."""
 
 import dagster as dg
 import pydantic
@@ -15,5 +16,5 @@ class OdfStorage(dg.ConfigurableResource):
 
     def get(self) -> Storage:
         if self._storage is None:
-            self._storage = storage_from_uri(self.base)
+            self._storage = storage_from_uri(self.base.strip())
         return self._storage

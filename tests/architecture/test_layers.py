@@ -65,5 +65,7 @@ def test_only_the_root_and_the_cli_know_the_composition_root():
 
 def test_the_scan_sees_lazy_and_dotted_imports(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("import odf_sensors.landing\n\ndef f():\n    from odf_cli.main import main\n    from . import x\n")
+    sample.write_text(
+        "import odf_sensors.landing\n\ndef f():\n    from odf_cli.main import main\n    from . import x\n"
+    )
     assert imported_packages(sample) == [(1, "odf_sensors"), (4, "odf_cli")]

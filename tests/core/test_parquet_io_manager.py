@@ -1,4 +1,4 @@
-"""PolarsParquetIOManager round trips on a temp dir and on the loopback S3-compatible server."""
+"""OdfParquetIOManager round trips on a temp dir and on the loopback S3-compatible server."""
 
 import io
 import os
@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from odf_resources.parquet_io_manager import PolarsParquetIOManager
+from odf_resources.parquet_io_manager import OdfParquetIOManager
 from odf_resources.storage import S3Storage, UnsafeKeyError, safe_key, storage_from_uri
 from tests.support.pipeline import failure_messages
 
@@ -52,7 +52,7 @@ def base(storage_uri):
 
 
 def run(assets, base, **kwargs):
-    return dg.materialize(assets, resources={"pq": PolarsParquetIOManager(base=base)}, raise_on_error=False, **kwargs)
+    return dg.materialize(assets, resources={"pq": OdfParquetIOManager.at(base)}, raise_on_error=False, **kwargs)
 
 
 def read(base, key):

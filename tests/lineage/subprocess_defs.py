@@ -8,7 +8,7 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
-from odf_resources.parquet_io_manager import PolarsParquetIOManager
+from odf_resources.parquet_io_manager import OdfParquetIOManager
 
 daily = dg.DailyPartitionsDefinition("2024-01-01")
 
@@ -34,7 +34,7 @@ def chain_job() -> dg.JobDefinition:
     defs = dg.Definitions(
         assets=[numbers, numbers_total],
         jobs=[dg.define_asset_job("lt_chain", selection=[numbers.key, numbers_total.key])],
-        resources={"io": PolarsParquetIOManager(base=os.environ["ODF_STORAGE"])},
+        resources={"io": OdfParquetIOManager.at(os.environ["ODF_STORAGE"])},
     )
     return defs.resolve_job_def("lt_chain")
 

@@ -9,7 +9,7 @@ import pytest
 
 from odf.definitions import build_definitions
 from odf_resources.lineage.naming import PRODUCER
-from odf_resources.parquet_io_manager import PolarsParquetIOManager
+from odf_resources.parquet_io_manager import OdfParquetIOManager
 from tests.lineage.conftest import SensorTicks
 from tests.lineage.spec import validate
 from tests.support.pipeline import run_assets
@@ -63,7 +63,7 @@ def test_chain_and_failure_emit_spec_valid_events(collector, make_instance, monk
         raise ValueError("boom: the source went away")
 
     failing = dg.Definitions(
-        assets=[always_fails], resources={"parquet_io_manager": PolarsParquetIOManager(base=str(storage))}
+        assets=[always_fails], resources={"parquet_io_manager": OdfParquetIOManager.at(str(storage))}
     )
     failed_run = run_assets(failing, ["lineage_test/always_fails"], instance=instance, partition_key=DAYS[0])
     assert not failed_run.success
@@ -143,7 +143,7 @@ def test_range_run_reports_each_partition_and_weekly_windows(collector, make_ins
         return daily.select(pl.col("value").sum())
 
     defs = dg.Definitions(
-        assets=[daily_numbers, weekly_total], resources={"io": PolarsParquetIOManager(base=str(tmp_path / "storage"))}
+        assets=[daily_numbers, weekly_total], resources={"io": OdfParquetIOManager.at(str(tmp_path / "storage"))}
     )
     week = [f"2024-01-{d:02d}" for d in range(7, 14)]  # weekly partitions start on Sunday
     assert run_assets(defs, ["lt/daily_numbers"], instance=instance, partition_range=(week[0], week[-1])).success

@@ -12,7 +12,7 @@ from odf_resources.lineage.feed import Naming
 from odf_resources.lineage.metadata import lineage_metadata
 from odf_resources.lineage.naming import dataset_identity, lineage_run_id
 from odf_resources.lineage.transport import redact
-from odf_resources.parquet_io_manager import PolarsParquetIOManager
+from odf_resources.parquet_io_manager import OdfParquetIOManager
 from odf_sensors.lineage import LineageCursor, Settings, deliver
 from tests.lineage.conftest import SensorTicks
 from tests.lineage.spec import validate
@@ -122,7 +122,7 @@ def test_openlineage_config_file_transport_and_configured_storage_base(make_inst
         """Two rows."""
         return pl.DataFrame({"a": [1, 2]})
 
-    io = PolarsParquetIOManager(base=str(tmp_path / "storage"))
+    io = OdfParquetIOManager.at(str(tmp_path / "storage"))
     assert dg.materialize([tiny], instance=instance, partition_key="2024-01-05", resources={"io": io}).success
     monkeypatch.setenv("ODF_STORAGE", "s3://odf-bucket/prod")  # the code location's storage names the datasets
     SensorTicks(instance).drain()

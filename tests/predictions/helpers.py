@@ -9,13 +9,13 @@ import boto3
 import dagster as dg
 
 from odf_assets.predictions.transforms import FEATURES
-from odf_resources.parquet_io_manager import PolarsParquetIOManager
+from odf_resources.parquet_io_manager import OdfParquetIOManager
 from odf_resources.storage import Storage
 from odf_resources.storage_resource import OdfStorage
 
 
 def resources_for(uri: str) -> dict:
-    return {"odf_storage": OdfStorage(base=uri), "parquet_io_manager": PolarsParquetIOManager(base=uri)}
+    return {"odf_storage": OdfStorage(base=uri), "parquet_io_manager": OdfParquetIOManager.at(uri)}
 
 
 def jsonl(*records: dict) -> bytes:

@@ -95,7 +95,7 @@ def test_type_drift_between_days_fails_naming_source_partition_column_and_row(so
 
 WRITER = textwrap.dedent("""
     import sys, dagster as dg, polars as pl
-    from odf_resources.parquet_io_manager import PolarsParquetIOManager
+    from odf_resources.parquet_io_manager import OdfParquetIOManager
     base, label, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
 
     @dg.asset(partitions_def=dg.DailyPartitionsDefinition(start_date="2024-01-01"), io_manager_key="pq")
@@ -103,7 +103,7 @@ WRITER = textwrap.dedent("""
         return pl.DataFrame({"writer": [label] * 200_000, "n": range(200_000)})
 
     for _ in range(rounds):
-        assert dg.materialize([contested], partition_key="2024-01-05", resources={"pq": PolarsParquetIOManager(base=base)}).success
+        assert dg.materialize([contested], partition_key="2024-01-05", resources={"pq": OdfParquetIOManager.at(base)}).success
 """)
 
 

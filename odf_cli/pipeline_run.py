@@ -14,28 +14,19 @@ from datetime import date, timedelta
 
 import dagster as dg
 
+from odf_cli import progress as kinds
 from odf_cli.main import CommandError
-from odf_cli.progress import (
-    CHECK,
-    FAILURE,
-    MATERIALIZATION,
-    SKIPPED,
-    START,
-    SUCCESS,
-    Progress,
-    RunEvent,
-    step_error_text,
-)
+from odf_cli.progress import Progress, RunEvent, step_error_text
 from odf_resources.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 
 ROW_COUNT = "dagster/row_count"
 _KINDS = {
-    dg.DagsterEventType.STEP_START: START,
-    dg.DagsterEventType.STEP_SUCCESS: SUCCESS,
-    dg.DagsterEventType.STEP_FAILURE: FAILURE,
-    dg.DagsterEventType.STEP_SKIPPED: SKIPPED,
-    dg.DagsterEventType.ASSET_MATERIALIZATION: MATERIALIZATION,
-    dg.DagsterEventType.ASSET_CHECK_EVALUATION: CHECK,
+    dg.DagsterEventType.STEP_START: kinds.START,
+    dg.DagsterEventType.STEP_SUCCESS: kinds.SUCCESS,
+    dg.DagsterEventType.STEP_FAILURE: kinds.FAILURE,
+    dg.DagsterEventType.STEP_SKIPPED: kinds.SKIPPED,
+    dg.DagsterEventType.ASSET_MATERIALIZATION: kinds.MATERIALIZATION,
+    dg.DagsterEventType.ASSET_CHECK_EVALUATION: kinds.CHECK,
 }
 
 
@@ -45,7 +36,7 @@ def run_event(entry: dg.EventLogEntry) -> RunEvent | None:
     if kind is None:
         return None
     common = {"kind": kind, "step": entry.step_key, "timestamp": entry.timestamp}
-    if kind == MATERIALIZATION:
+    if kind == kinds.MATERIALIZATION:
         materialization = entry.asset_materialization
         rows = materialization.metadata.get(ROW_COUNT)
         return RunEvent(
@@ -54,7 +45,7 @@ def run_event(entry: dg.EventLogEntry) -> RunEvent | None:
             partition=materialization.partition,
             rows=int(rows.value) if rows is not None else None,
         )
-    if kind == CHECK:
+    if kind == kinds.CHECK:
         evaluation = entry.asset_check_evaluation
         return RunEvent(
             **common,
@@ -65,7 +56,7 @@ def run_event(entry: dg.EventLogEntry) -> RunEvent | None:
             partition=evaluation.partition,
             message=evaluation.description,
         )
-    if kind == FAILURE:
+    if kind == kinds.FAILURE:
         error = entry.get_dagster_event().step_failure_data.error
         if error is None:
             return RunEvent(**common, message=entry.message)

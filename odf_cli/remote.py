@@ -15,20 +15,10 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
+from odf_cli import progress as kinds
 from odf_cli.graphql import AssetNode, Webserver, default_url
 from odf_cli.main import CommandError, parse_date
-from odf_cli.progress import (
-    CHECK,
-    FAILURE,
-    MATERIALIZATION,
-    SKIPPED,
-    START,
-    SUCCESS,
-    Progress,
-    RunEvent,
-    first_line,
-    step_error_text,
-)
+from odf_cli.progress import Progress, RunEvent, first_line, step_error_text
 from odf_resources.run_tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG, run_partition
 
 QUEUE_TAG = "odf/queue"
@@ -103,12 +93,12 @@ def wait_for(fetch, done: set[str], timeout: float, what: str) -> dict:
 
 
 _EVENT_KINDS = {
-    "STEP_START": START,
-    "STEP_SUCCESS": SUCCESS,
-    "STEP_FAILURE": FAILURE,
-    "STEP_SKIPPED": SKIPPED,
-    "ASSET_MATERIALIZATION": MATERIALIZATION,
-    "ASSET_CHECK_EVALUATION": CHECK,
+    "STEP_START": kinds.START,
+    "STEP_SUCCESS": kinds.SUCCESS,
+    "STEP_FAILURE": kinds.FAILURE,
+    "STEP_SKIPPED": kinds.SKIPPED,
+    "ASSET_MATERIALIZATION": kinds.MATERIALIZATION,
+    "ASSET_CHECK_EVALUATION": kinds.CHECK,
 }
 
 
@@ -122,12 +112,12 @@ def run_event(raw: dict) -> RunEvent | None:
         "step": raw.get("stepKey"),
         "timestamp": float(raw["timestamp"]) / 1000 if raw.get("timestamp") else None,
     }
-    if kind == MATERIALIZATION:
+    if kind == kinds.MATERIALIZATION:
         rows = next(
             (e.get("intValue") for e in raw.get("metadataEntries", []) if e["label"] == "dagster/row_count"), None
         )
         return RunEvent(**common, asset="/".join(raw["assetKey"]["path"]), partition=raw.get("partition"), rows=rows)
-    if kind == CHECK:
+    if kind == kinds.CHECK:
         evaluation = raw["evaluation"]
         return RunEvent(
             **common,
@@ -138,7 +128,7 @@ def run_event(raw: dict) -> RunEvent | None:
             partition=evaluation.get("partition"),
             message=evaluation.get("description"),
         )
-    if kind == FAILURE:
+    if kind == kinds.FAILURE:
         error = raw.get("error") or {}
         return RunEvent(
             **common,

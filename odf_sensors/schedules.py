@@ -43,8 +43,23 @@ def closed_partition(partitions_def: dg.TimeWindowPartitionsDefinition, tick: da
         return key if partitions_def.has_partition_key(key) else None
 
 
-def _tick(context: dg.ScheduleEvaluationContext) -> datetime:
-    return context.scheduled_execution_time or datetime.now(UTC)
+def request_closed_partition(
+    context: dg.ScheduleEvaluationContext,
+    partitions_def: dg.TimeWindowPartitionsDefinition,
+    name: str,
+    unit: str,
+    tags: dict[str, str],
+) -> dg.RunRequest | dg.SkipReason:
+    """A run of the partition that closed before the tick (run key ``name:partition``: a repeated
+    tick starts nothing twice), or a skip naming the definition's range.
+
+    The request repeats the job's tags (same values) so each tick's recorded request names its queue.
+    """
+    tick = context.scheduled_execution_time or datetime.now(UTC)
+    key = closed_partition(partitions_def, tick)
+    if key is None:
+        return dg.SkipReason(f"{name}: no {unit} closed before {tick.isoformat()} (range {_range(partitions_def)})")
+    return dg.RunRequest(run_key=f"{name}:{key}", partition_key=key, tags=tags)
 
 
 def source_job_selection(source: SourceSpec, assets: list[dg.AssetsDefinition]) -> dg.AssetSelection:
@@ -81,14 +96,8 @@ def build_daily_schedule(
     )
     def daily_source_schedule(context: dg.ScheduleEvaluationContext):
         """Requests the day that closed before the tick, or skips when it is outside the source's range."""
-        tick = _tick(context)
-        key = closed_partition(partitions_def, tick)
-        if key is None:
-            return dg.SkipReason(
-                f"{source.name}: no partition closed before {tick.isoformat()} (range {_range(partitions_def)})"
-            )
-        return dg.RunRequest(
-            run_key=f"{source.name}:{key}", partition_key=key, tags={**ACQUISITION_TAGS, "odf/source": source.name}
+        return request_closed_partition(
+            context, partitions_def, source.name, "partition", {**ACQUISITION_TAGS, "odf/source": source.name}
         )
 
     return daily_source_schedule
@@ -107,13 +116,7 @@ def build_weekly_schedule(
     )
     def weekly_sales_schedule(context: dg.ScheduleEvaluationContext):
         """Requests the Monday-to-Sunday week that closed before the tick, or skips outside the range."""
-        tick = _tick(context)
-        key = closed_partition(partitions_def, tick)
-        if key is None:
-            return dg.SkipReason(
-                f"{WEEKLY_SALES_JOB}: no week closed before {tick.isoformat()} (range {_range(partitions_def)})"
-            )
-        return dg.RunRequest(run_key=f"{WEEKLY_SALES_JOB}:{key}", partition_key=key, tags=AGGREGATION_TAGS)
+        return request_closed_partition(context, partitions_def, WEEKLY_SALES_JOB, "week", AGGREGATION_TAGS)
 
     return weekly_sales_schedule
 

@@ -6,11 +6,11 @@ import polars as pl
 from odf_assets import checks
 from odf_assets.analysis import transforms as analysis
 from odf_assets.automation import FOLLOW_DAILY_INPUTS
-from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
+from odf_assets.derived import derived_asset_options
+from odf_assets.partitions import daily_partitions
 from odf_assets.publishing import emit_unique_by
 from odf_assets.sales.assets import CLEANED_SALES
 from odf_assets.sources.registry import SourceSpec
-from odf_resources.constants import AGGREGATION_POOL, AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_resources.storage_resource import OdfStorage
 
 SUMMARY = dg.AssetKey(["analysis", "summary"])
@@ -21,12 +21,7 @@ STATS_COLUMNS = ("sale_bottles", "sale_dollars", "sale_liters", "state_bottle_re
 def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     common = dict(
         group_name="analysis",
-        partitions_def=daily_partitions(source.start_date, source.end_date),
-        backfill_policy=DAILY_BACKFILL_POLICY,
-        io_manager_key=IO_MANAGER_KEY,
-        kinds={"polars", "parquet"},
-        pool=AGGREGATION_POOL,
-        tags=AGGREGATION_TAGS,
+        **derived_asset_options(daily_partitions(source.start_date, source.end_date)),
         metadata={"partition_expr": analysis.DATE},
         ins={"sales": dg.AssetIn(key=CLEANED_SALES)},
         automation_condition=FOLLOW_DAILY_INPUTS,

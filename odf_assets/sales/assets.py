@@ -7,13 +7,13 @@ import polars as pl
 
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_DAILY_INPUTS, FOLLOW_WEEK_OF_DAYS
+from odf_assets.derived import derived_asset_options
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
-from odf_assets.partitions import DAILY_BACKFILL_POLICY, WEEKLY_BACKFILL_POLICY, daily_partitions, weekly_partitions
+from odf_assets.partitions import WEEKLY_BACKFILL_POLICY, daily_partitions, weekly_partitions
 from odf_assets.publishing import emit_unique_by
 from odf_assets.sales import transforms as sales
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
-from odf_resources.constants import AGGREGATION_POOL, AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_resources.storage_resource import OdfStorage
 
 SALES_SOURCE = "iowa_liquor_sales"
@@ -50,12 +50,7 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
             key=key,
             ins={name: dg.AssetIn(key=upstream) for name, upstream in ins.items()},
             group_name=GROUP,
-            partitions_def=weekly if is_weekly else daily,
-            backfill_policy=WEEKLY_BACKFILL_POLICY if is_weekly else DAILY_BACKFILL_POLICY,
-            io_manager_key=IO_MANAGER_KEY,
-            kinds={"polars", "parquet"},
-            pool=AGGREGATION_POOL,
-            tags=AGGREGATION_TAGS,
+            **(derived_asset_options(weekly, WEEKLY_BACKFILL_POLICY) if is_weekly else derived_asset_options(daily)),
             op_tags=HEAVY_ASSET_OP_TAGS if heavy else None,
             metadata={"partition_expr": column},
             check_specs=checks.check_specs(key, checks.Contract(key=tuple(unique_by)), weekly if is_weekly else daily),

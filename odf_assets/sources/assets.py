@@ -8,6 +8,7 @@ import polars as pl
 
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_DAILY_INPUTS
+from odf_assets.derived import derived_asset_options
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.owners import dagster_owner
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
@@ -19,8 +20,6 @@ from odf_resources import settings
 from odf_resources.constants import (
     ACQUISITION_POOL,
     ACQUISITION_TAGS,
-    AGGREGATION_POOL,
-    AGGREGATION_TAGS,
     IO_MANAGER_KEY,
 )
 from odf_resources.parquet_io_manager import StagedPartitions
@@ -146,12 +145,7 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         group_name=source.group,
         owners=[dagster_owner(source.owner)],
         ins={"raw": dg.AssetIn(key=raw_asset_key(source))},
-        partitions_def=partitions_def,
-        backfill_policy=DAILY_BACKFILL_POLICY,
-        io_manager_key=IO_MANAGER_KEY,
-        kinds={"polars", "parquet"},
-        pool=AGGREGATION_POOL,
-        tags=AGGREGATION_TAGS,
+        **derived_asset_options(partitions_def),
         metadata={"partition_expr": transforms.PARTITION_COLUMN, "group_by": list(aggregate.group_by)},
         check_specs=checks.check_specs(key, contract, partitions_def),
         automation_condition=FOLLOW_DAILY_INPUTS,

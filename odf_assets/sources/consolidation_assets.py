@@ -13,11 +13,11 @@ import polars as pl
 
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_EVERY_INPUT_UPDATE
-from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
+from odf_assets.derived import derived_asset_options
+from odf_assets.partitions import daily_partitions
 from odf_assets.publishing import publish_checked
 from odf_assets.sources import transforms
 from odf_assets.sources.consolidations import ConsolidationSpec, combine_inputs
-from odf_resources.constants import AGGREGATION_POOL, AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_resources.parquet_io_manager import object_key, stage_partitions
 from odf_resources.storage import Storage
 from odf_resources.storage_resource import OdfStorage
@@ -86,12 +86,7 @@ def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
         + f" ({combined}).",
         group_name=spec.group,
         deps=inputs,
-        partitions_def=partitions_def,
-        backfill_policy=DAILY_BACKFILL_POLICY,
-        io_manager_key=IO_MANAGER_KEY,
-        kinds={"polars", "parquet"},
-        pool=AGGREGATION_POOL,
-        tags=AGGREGATION_TAGS,
+        **derived_asset_options(partitions_def),
         metadata={
             "partition_expr": DATE,
             "combine": spec.combine,

@@ -151,46 +151,6 @@ def with_conversion_flags(
     return lazy.select(*[pl.col(typed[name]).alias(name) for name in schema], *flags, *extra)
 
 
-def raise_on_flagged_values(
-    flagged: pl.LazyFrame, original: pl.DataFrame | pl.LazyFrame, schema: dict[str, str], source: str, where: str
-) -> pl.LazyFrame:
-    """``ConformError`` naming the first value that did not convert, quoted from ``original``;
-    otherwise ``flagged`` without its flags. Reads only the flag columns, in one streaming pass.
-
-    Rows are reported 1-based in data order (header excluded), which is the line number minus one
-    for CSV. ``where`` says which file/partition this is.
-    """
-    names = flagged_columns(schema)
-    rows = flagged.select([FLAG_PREFIX + name for name in names]).with_row_index(ROW_NUMBER, offset=1)
-    summary = rows.select(
-        *[pl.col(FLAG_PREFIX + name).sum().alias(f"{name}.count") for name in names],
-        *[pl.col(ROW_NUMBER).filter(pl.col(FLAG_PREFIX + name)).first().alias(f"{name}.row") for name in names],
-    ).collect(engine="streaming")
-    for name in names:
-        kind = schema[name]
-        count = summary[f"{name}.count"].item()
-        if count:
-            row = summary[f"{name}.row"].item()
-            value = original.lazy().slice(row - 1, 1).select(name).collect().item()
-            raise ConformError(
-                f"{source} {where}: column {name!r} row {row}: {value!r} is not a valid {kind} ({count} bad value(s) in this column)"
-            )
-    return flagged.select(list(schema))
-
-
-def conform_to_schema(
-    frame: pl.DataFrame | pl.LazyFrame, schema: dict[str, str], source: str, where: str
-) -> pl.LazyFrame:
-    """Select and type the registry's columns, lazily; ``ConformError`` on the first bad value.
-
-    One streaming pass over the input finds, per column, how many values do not convert and the
-    first such row, so multi-GB files are validated without being loaded. To validate while
-    writing the rows somewhere, stage ``with_conversion_flags`` and check the staged copy with
-    ``raise_on_flagged_values`` instead: one pass over the input, not two.
-    """
-    return raise_on_flagged_values(with_conversion_flags(frame, schema, source, where), frame, schema, source, where)
-
-
 def partition_day(frame: pl.LazyFrame, date_column: str, timezone: str | None = None) -> pl.Expr:
     """Each row's day from ``date_column``; a datetime's day is taken in the source's time zone."""
     value = pl.col(date_column)

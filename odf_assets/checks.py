@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from odf_assets import quality
 from odf_assets.sources.registry import RangeSpec
+
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
 SCHEMA_MATCHES_REGISTRY = "schema_matches_registry"
 NON_EMPTY_PARTITION = "non_empty_partition"
@@ -173,6 +176,8 @@ def verdicts_by_day(
     frame: pl.DataFrame | pl.LazyFrame, partition_column: str, days: Sequence[str], contract: Contract
 ) -> dict[str, list[Verdict]]:
     """Verdicts for every day of ``days`` from a frame holding their rows (derived assets)."""
+    import polars as pl
+
     rows = quality.row_total(frame)
     keys_in_pass = rows <= quality.KEYS_PER_PASS
     measured = quality.measure_by_day(frame, partition_column, measures(contract, keys_in_pass))

@@ -16,14 +16,17 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from odf_assets import checks
 from odf_resources.lineage.metadata import lineage_entry
 from odf_resources.parquet_io_manager import partition_column, publish_staged, stage_partitions
 from odf_resources.storage import Storage
+
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
 # How many failed days the run's error message lists before summarising the rest.
 _DAYS_IN_MESSAGE = 10
@@ -139,6 +142,8 @@ def emit_checked(
     asset = context.asset_key.to_user_string()
 
     def stage_days(days: list[str], directory: Path) -> dict[str, Path]:
+        import polars as pl
+
         rows = result.filter(pl.col(column).cast(pl.String).is_in(days))
         return stage_partitions(rows, column, days, directory, asset)
 

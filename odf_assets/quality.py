@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import polars as pl
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
-REGISTRY_DTYPES = {
-    "string": pl.String,
-    "int64": pl.Int64,
-    "float64": pl.Float64,
-    "bool": pl.Boolean,
-    "date": pl.Date,
-    "datetime": pl.Datetime("us", "UTC"),
-}
+
+@functools.cache
+def registry_dtypes() -> dict[str, pl.DataType]:
+    """Registry column kinds as Polars dtypes; built on first use, so loading definitions needs no Polars."""
+    import polars as pl
+
+    return {
+        "string": pl.String,
+        "int64": pl.Int64,
+        "float64": pl.Float64,
+        "bool": pl.Boolean,
+        "date": pl.Date,
+        "datetime": pl.Datetime("us", "UTC"),
+    }
 
 
 def schema_mismatches(schema: pl.Schema, expected: dict[str, str]) -> list[str]:
@@ -22,16 +31,20 @@ def schema_mismatches(schema: pl.Schema, expected: dict[str, str]) -> list[str]:
     for column, kind in expected.items():
         if column not in schema:
             problems.append(f"{column}: missing (expected {kind})")
-        elif schema[column] != REGISTRY_DTYPES[kind]:
+        elif schema[column] != registry_dtypes()[kind]:
             problems.append(f"{column}: is {schema[column]}, expected {kind}")
     return problems
 
 
 def row_count() -> pl.Expr:
+    import polars as pl
+
     return pl.len().alias("rows")
 
 
 def null_counts(columns: Sequence[str]) -> list[pl.Expr]:
+    import polars as pl
+
     return [pl.col(column).null_count().alias(f"nulls.{column}") for column in columns]
 
 
@@ -42,11 +55,15 @@ KEYS_PER_PASS = 2_000_000
 
 def distinct_keys(keys: Sequence[str]) -> pl.Expr:
     """Distinct key tuples; rows minus this is how many rows repeat an earlier row's key."""
+    import polars as pl
+
     return pl.struct(list(keys)).n_unique().alias("distinct_keys")
 
 
 def row_total(frame: pl.DataFrame | pl.LazyFrame) -> int:
     """Rows in ``frame``; for a Parquet scan this comes from the file footers, not a data pass."""
+    import polars as pl
+
     if isinstance(frame, pl.DataFrame):
         return frame.height
     return frame.select(pl.len()).collect(engine="streaming").item()
@@ -58,6 +75,8 @@ def distinct_keys_in_passes(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[s
     Equal keys hash equally, so each key's repeats all fall in the same slice and the slices'
     distinct counts add up to the whole. Meant for a frame that is cheap to re-read (Parquet).
     """
+    import polars as pl
+
     slices = max(1, -(-rows // KEYS_PER_PASS))
     key = pl.struct(list(keys))
     lazy = frame.lazy()
@@ -68,6 +87,8 @@ def distinct_keys_in_passes(frame: pl.DataFrame | pl.LazyFrame, keys: Sequence[s
 
 
 def out_of_range(column: str, low: float | None, high: float | None) -> pl.Expr:
+    import polars as pl
+
     condition = pl.lit(False)
     if low is not None:
         condition = condition | (pl.col(column) < low)
@@ -94,6 +115,8 @@ def measure_by_day(
     frame: pl.DataFrame | pl.LazyFrame, partition_column: str, expressions: list[pl.Expr]
 ) -> dict[str, dict]:
     """``expressions`` evaluated per partition key, in one streaming pass: {key: {name: value}}."""
+    import polars as pl
+
     day = pl.col(partition_column).alias(DAY)
     measured = (
         frame.lazy()

@@ -12,17 +12,49 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from odf_resources.constants import PARTITION_COLUMN
 from odf_resources.lineage.metadata import lineage_metadata
 from odf_resources.storage import Storage, safe_key
 from odf_resources.storage_resource import OdfStorage
 
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
+
 DATA_FILE = "data.parquet"
 PREVIEW_ROWS = 5
+
+
+class _DeferredPolarsClass(type):
+    """isinstance against the Polars class of the same name, imported on first check."""
+
+    def __instancecheck__(cls, instance: object) -> bool:
+        import polars as pl
+
+        return isinstance(instance, getattr(pl, cls.__name__))
+
+    def __subclasscheck__(cls, subclass: type) -> bool:
+        import polars as pl
+
+        return issubclass(subclass, getattr(pl, cls.__name__))
+
+
+if TYPE_CHECKING:
+    from polars import LazyFrame
+else:
+
+    class LazyFrame(metaclass=_DeferredPolarsClass):
+        """Annotation of asset inputs that ``load_input`` should hand over as a ``pl.LazyFrame``.
+
+        Dagster resolves asset parameter annotations while definitions load: annotating with
+        ``pl.LazyFrame`` itself would import Polars (~0.2 s) in every process that loads the code
+        location, sensor daemons included."""
+
+        # Polars' own qualified name: the Dagster type inferred from the hint keeps its key and description.
+        __module__ = "polars.lazyframe.frame"
 
 
 class MissingPartitionError(dg.Failure):
@@ -55,6 +87,8 @@ def markdown_preview(frame: pl.DataFrame) -> str:
 
 def describe_parquet(path: Path) -> dict[str, dg.RawMetadataValue]:
     """Row count, schema and preview read from a finished Parquet file (footer plus a few rows)."""
+    import polars as pl
+
     schema = pl.read_parquet_schema(path)
     rows = pl.scan_parquet(path).select(pl.len()).collect().item()
     preview = pl.read_parquet(path, n_rows=PREVIEW_ROWS)
@@ -73,6 +107,8 @@ STREAMED_ROW_GROUP_ROWS = 65_536
 
 
 def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
+    import polars as pl
+
     if isinstance(frame, pl.LazyFrame):
         # Streams: large inputs never need to fit in memory.
         frame.sink_parquet(path, compression="zstd", row_group_size=STREAMED_ROW_GROUP_ROWS)
@@ -88,6 +124,8 @@ def stage_partitions(
     Rows whose partition value is outside ``keys`` are an error; keys without rows get an empty
     file with the frame's schema, so every partition of the range is materialized.
     """
+    import polars as pl
+
     schema = frame.lazy().collect_schema()
     if column not in schema:
         raise dg.Failure(
@@ -132,6 +170,8 @@ def scan_stored(
     A partition never written raises ``MissingPartitionError`` unless ``allow_missing``; then it is
     left out, and all missing still raises (there is no schema to return).
     """
+    import polars as pl
+
     asset = "/".join(asset_path)
     uris = []
     for partition in partitions:
@@ -197,6 +237,8 @@ class OdfParquetIOManager(dg.ConfigurableIOManager):
 
     # -- writing -----------------------------------------------------------------------------
     def handle_output(self, context: dg.OutputContext, obj: pl.DataFrame | pl.LazyFrame | None) -> None:
+        import polars as pl
+
         if obj is None:
             return
         if isinstance(obj, StagedPartitions):
@@ -246,11 +288,13 @@ class OdfParquetIOManager(dg.ConfigurableIOManager):
 
     # -- reading -----------------------------------------------------------------------------
     def load_input(self, context: dg.InputContext) -> pl.DataFrame | pl.LazyFrame:
+        import polars as pl
+
         upstream = context.upstream_output
         column = partition_column(upstream.definition_metadata if upstream else None)
         asset = context.asset_key
         partitions: list[str | None] = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
         allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions", False))
         lazy = scan_stored(self.storage.get(), asset.path, column, partitions, allow_missing)
-        wants_lazy = context.dagster_type.typing_type is pl.LazyFrame
+        wants_lazy = context.dagster_type.typing_type in (pl.LazyFrame, LazyFrame)
         return lazy if wants_lazy else lazy.collect()

@@ -19,10 +19,13 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import certifi
-import urllib3
-from urllib3.connection import HTTPConnection, HTTPSConnection
+
+if TYPE_CHECKING:  # urllib3 is imported where used: the code location loads without it
+    import urllib3
+    from urllib3.connection import HTTPConnection
 
 USER_AGENT = "odf-source-fetcher"
 
@@ -86,6 +89,8 @@ class Response:
         self._response, self._watchdog, self._deadline_seconds = response, watchdog, deadline_seconds
 
     def chunks(self, size: int) -> Iterator[bytes]:
+        import urllib3
+
         received = 0
         try:
             for chunk in self._response.stream(size, decode_content=False):
@@ -110,6 +115,8 @@ def _deadline_error(seconds: float, where: str) -> TransferError:
 
 
 def _connection(target: Target, address: str, timeout: float, ca_bundle: str) -> HTTPConnection:
+    from urllib3.connection import HTTPConnection, HTTPSConnection
+
     if target.scheme == "https":
         return HTTPSConnection(
             address,
@@ -125,6 +132,8 @@ def _connection(target: Target, address: str, timeout: float, ca_bundle: str) ->
 @contextmanager
 def get(target: Target, *, deadline: float, timeout: float, ca_bundle: str = "") -> Iterator[Response]:
     """GET ``target`` through one of its vetted addresses; ``deadline`` is a ``time.monotonic()`` instant."""
+    import urllib3
+
     total = max(deadline - time.monotonic(), 0.0)
     last_error: Exception | None = None
     for address in target.addresses:

@@ -8,11 +8,13 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from odf_resources.polars_tuning import bound_csv_read_memory
 from odf_resources.text import quote
+
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
 # Large enough that transcoding runs at disk speed, small enough to stay out of the memory budget.
 _TRANSCODE_CHUNK_CHARS = 1 << 20
@@ -124,6 +126,8 @@ def scan_source_file(path: Path, fmt: str, where: str, dialect: CsvDialect | Non
     Scanning reads only the header/footer, so errors in the body surface when the frame is first
     collected: wrap that in ``parse_errors(path, fmt, where, dialect)``.
     """
+    import polars as pl
+
     dialect = dialect or CsvDialect()
     if path.stat().st_size == 0:
         raise SourceFileError(f"{where}: the file is empty (0 bytes); expected {fmt.upper()} data")
@@ -151,6 +155,8 @@ def scan_source_file(path: Path, fmt: str, where: str, dialect: CsvDialect | Non
 @contextmanager
 def parse_errors(path: Path, fmt: str, where: str, dialect: CsvDialect | None = None) -> Iterator[None]:
     """Turn a reader's error into a SourceFileError that names the file and, for CSV, the line."""
+    import polars as pl
+
     try:
         yield
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as error:

@@ -1,7 +1,6 @@
 """The analysis-service pair: per date, ``analysis/summary`` and ``analysis/stats`` of cleaned sales."""
 
 import dagster as dg
-import polars as pl
 
 from odf_assets import checks
 from odf_assets.analysis import transforms as analysis
@@ -11,6 +10,7 @@ from odf_assets.partitions import daily_partitions
 from odf_assets.publishing import emit_unique_by
 from odf_assets.sales.assets import CLEANED_SALES
 from odf_assets.sources.registry import SourceSpec
+from odf_resources.parquet_io_manager import LazyFrame
 from odf_resources.storage_resource import OdfStorage
 
 SUMMARY = dg.AssetKey(["analysis", "summary"])
@@ -34,7 +34,7 @@ def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         check_specs=checks.check_specs(SUMMARY, checks.Contract(key=tuple(summary_key)), common["partitions_def"]),
         **common,
     )
-    def summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: pl.LazyFrame):
+    def summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: LazyFrame):
         """Per date and category: rows, total sales and share of the day (the old summary.parquet)."""
         yield from emit_unique_by(context, analysis.category_summary(sales), summary_key, odf_storage.get())
 
@@ -43,7 +43,7 @@ def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         check_specs=checks.check_specs(STATS, checks.Contract(key=tuple(stats_key)), common["partitions_def"]),
         **common,
     )
-    def stats(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: pl.LazyFrame):
+    def stats(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: LazyFrame):
         """Per date and numeric column: descriptive statistics (the old stats.parquet)."""
         yield from emit_unique_by(
             context, analysis.descriptive_stats(sales, STATS_COLUMNS), stats_key, odf_storage.get()

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from odf_assets.deterministic import ordered_mean, ordered_std, ordered_sum
+
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
 DATE = "date"
 STATISTICS = ("count", "null_count", "mean", "std", "min", "p25", "median", "p75", "max")
@@ -16,6 +18,8 @@ def category_summary(
     sales: pl.LazyFrame, category: str = "category_name", amount: str = "sale_dollars"
 ) -> pl.LazyFrame:
     """Per day and category: rows, total amount and the category's share of the day's total."""
+    import polars as pl
+
     return (
         sales.group_by(DATE, category)
         .agg(pl.len().alias("rows"), ordered_sum(amount).alias("total"))
@@ -26,6 +30,8 @@ def category_summary(
 
 def descriptive_stats(sales: pl.LazyFrame, columns: Sequence[str]) -> pl.LazyFrame:
     """Per day and numeric column: count, nulls, mean, std, min, quartiles, max (long format)."""
+    import polars as pl
+
     per_column = [
         sales.group_by(DATE)
         .agg(

@@ -6,9 +6,9 @@ import tempfile
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 import pydantic
 
 from odf_assets.predictions import scoring, store, transforms
@@ -24,6 +24,11 @@ from odf_resources import settings as odf_settings
 from odf_resources.constants import AGGREGATION_TAGS, IO_MANAGER_KEY
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import quote
+
+# Annotations naming polars are quoted: without ``from __future__ import annotations`` here, Dagster
+# reads the asset functions' context and config annotations as the classes they name.
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
 GROUP = "predictions"
 IRIS_MODEL = dg.AssetKey(["predictions", "iris_model"])
@@ -123,7 +128,7 @@ def current_or_bootstrapped_model(context: dg.AssetExecutionContext, storage):
     return store.load_current_model(storage)
 
 
-def _reason_summary(rejects: pl.DataFrame) -> dg.MetadataValue:
+def _reason_summary(rejects: "pl.DataFrame") -> dg.MetadataValue:
     # Reasons embed values, ids and counts: blank those out so like reasons group together.
     counts = Counter(
         re.sub(r"'[^']*'|=\S+|\([^)]*\)|\d+", "…", reason).strip() for reason in rejects["reason"].to_list()
@@ -132,7 +137,9 @@ def _reason_summary(rejects: pl.DataFrame) -> dg.MetadataValue:
     return dg.MetadataValue.md("\n".join(lines))
 
 
-def _rows(frame: pl.LazyFrame) -> int:
+def _rows(frame: "pl.LazyFrame") -> int:
+    import polars as pl
+
     return frame.select(pl.len()).collect().item()
 
 
@@ -191,6 +198,8 @@ def _coverage_check(storage, partition: str, scored: scoring.ScoredDay) -> dg.As
 )
 def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage):
     """Scores every iris item landed for the day in one batched ONNX call; invalid records go to rejects."""
+    import polars as pl
+
     partition = context.partition_key
     storage = odf_storage.get()
     model = current_or_bootstrapped_model(context, storage)

@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from odf_assets.predictions.transforms import CLASS_LABELS, FEATURES
+
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
 EPSILON = 1e-4
 OK, WARN, ERROR = "ok", "warn", "error"
@@ -57,6 +59,8 @@ class DriftReport:
 
 def training_profile(features: Sequence[Sequence[float]], labels: Sequence[int]) -> TrainingProfile:
     """From the training matrix (rows of ``FEATURES``) and label indexes into ``CLASS_LABELS``."""
+    import polars as pl
+
     frame = pl.DataFrame([list(row) for row in features], schema=list(FEATURES), orient="row")
     counts = {label: 0 for label in CLASS_LABELS}
     for index in labels:
@@ -78,6 +82,8 @@ def outside_fractions(
     frame: pl.DataFrame, ranges: Mapping[str, tuple[float, float]], margin: float
 ) -> dict[str, float]:
     """Per feature, the share of non-null values outside the widened training range."""
+    import polars as pl
+
     if frame.is_empty():
         return {name: 0.0 for name in ranges}
     checks = []

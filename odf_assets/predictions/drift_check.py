@@ -9,7 +9,6 @@ import functools
 import io
 
 import dagster as dg
-import polars as pl
 
 from odf_assets.predictions import drift
 from odf_assets.predictions.assets import IRIS_PREDICTIONS, iris_daily_partitions
@@ -39,6 +38,8 @@ def iris_training_profile() -> drift.TrainingProfile:
     "above the ODF_DRIFT_* limits.",
 )
 def prediction_drift(context: dg.AssetCheckExecutionContext, odf_storage: OdfStorage) -> dg.AssetCheckResult:
+    import polars as pl
+
     thresholds = settings.drift_thresholds()
     storage = odf_storage.get()
     key = object_key(PREDICTIONS_PATH, PARTITION_COLUMN, context.partition_key)

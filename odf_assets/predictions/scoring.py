@@ -15,14 +15,13 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
-
 from odf_assets.predictions import store, transforms
 from odf_assets.predictions.model import predict_probabilities
 from odf_resources.storage import Storage
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy and polars are imported where used: the code location loads without them
     import numpy as np
+    import polars as pl
 
 SCORE_ROWS = 65_536
 SINK_ROWS = 16_384
@@ -43,6 +42,8 @@ def score_day(
     storage: Storage, partition: str, workdir: Path, model: tuple, predicted_at: datetime, max_file_bytes: int | None
 ) -> ScoredDay:
     """Reads, validates and scores every item landed for ``partition``; ``model`` is (card, session, signature)."""
+    import polars as pl
+
     card, session, sig = model
     day = date.fromisoformat(partition)
     staged = store.stage_landed(storage, partition, workdir / "landed", max_file_bytes)

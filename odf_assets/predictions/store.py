@@ -16,17 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import polars as pl
-from botocore.exceptions import ClientError
-
 from odf_assets.predictions import transforms
 from odf_assets.predictions.model import cached_session, session_for
 from odf_resources.constants import PARTITION_COLUMN
 from odf_resources.parquet_io_manager import object_key
 from odf_resources.storage import Storage, UnsafeKeyError
 
-if TYPE_CHECKING:  # numpy is imported where used: the code location loads without it
+if TYPE_CHECKING:  # numpy and polars are imported where used: the code location loads without them
     import numpy as np
+    import polars as pl
 
 MODEL_FOLDER = "predictions/iris_model"
 MODEL_CARD_KEY = f"{MODEL_FOLDER}/model_card.json"
@@ -77,6 +75,9 @@ def read_landed(
 ) -> tuple[pl.DataFrame, list[transforms.LandingEntry]]:
     """Every landed record of one date (``LANDED_SCHEMA``) and the files it came from. Files are
     streamed; one above ``max_file_bytes`` becomes a file-level reject instead of being read."""
+    import polars as pl
+    from botocore.exceptions import ClientError
+
     entries, frames = [], []
     for entry in landing_entries(storage, partition):
         # A file replaced or deleted between list and read changes the date's digest, so the
@@ -98,7 +99,7 @@ def read_landed(
             frame = transforms.file_problem(entry, f"not readable: {type(error).__name__}")
         entries.append(entry)
         frames.append(frame)
-    landed = pl.concat(frames) if frames else pl.DataFrame(schema=transforms.LANDED_SCHEMA)
+    landed = pl.concat(frames) if frames else pl.DataFrame(schema=transforms.polars_schema(transforms.LANDED_SCHEMA))
     return landed, entries
 
 
@@ -116,6 +117,8 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
     """``read_landed`` for days larger than memory: each file's batches go to Parquet files in
     ``directory`` as they are parsed, hashed on the way so no later pass must read them all."""
     import numpy as np
+    import polars as pl
+    from botocore.exceptions import ClientError
 
     directory.mkdir(parents=True, exist_ok=True)
     entries, ids, keys = [], [], []
@@ -151,7 +154,9 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
         ids += hashed[0]
         keys += hashed[1]
     files = sorted(directory.glob("*.parquet"))
-    landed = pl.scan_parquet(files) if files else pl.LazyFrame(schema=transforms.LANDED_SCHEMA)
+    landed = (
+        pl.scan_parquet(files) if files else pl.LazyFrame(schema=transforms.polars_schema(transforms.LANDED_SCHEMA))
+    )
     empty = np.array([], dtype=np.uint64)
     return StagedDay(landed, entries, np.concatenate(ids or [empty]), np.concatenate(keys or [empty]))
 
@@ -163,9 +168,11 @@ def _unlink(paths: list[Path]) -> None:
 
 def scan_stored_keys(storage: Storage, asset_path: Sequence[str], partition: str) -> pl.LazyFrame:
     """The source columns of one stored partition, scanned (not loaded); empty when never written."""
+    import polars as pl
+
     key = stored_key(asset_path, partition)
     if not storage.exists(key):
-        return pl.LazyFrame(schema=transforms.SOURCE_COLUMNS)
+        return pl.LazyFrame(schema=transforms.polars_schema(transforms.SOURCE_COLUMNS))
     return pl.scan_parquet(storage.scan_uri(key)).select(list(transforms.SOURCE_COLUMNS))
 
 
@@ -175,6 +182,8 @@ def stored_key(asset_path: Sequence[str], partition: str) -> str:
 
 def read_stored(storage: Storage, asset_path: Sequence[str], partition: str) -> pl.DataFrame | None:
     """One stored Parquet partition of an asset, or None when it was never written."""
+    import polars as pl
+
     key = stored_key(asset_path, partition)
     if not storage.exists(key):
         return None
@@ -183,5 +192,7 @@ def read_stored(storage: Storage, asset_path: Sequence[str], partition: str) -> 
 
 def read_stored_or_empty(storage: Storage, asset_path: Sequence[str], partition: str) -> pl.DataFrame:
     """``read_stored``, with a partition never written read as no items (the source columns only)."""
+    import polars as pl
+
     frame = read_stored(storage, asset_path, partition)
-    return pl.DataFrame(schema=transforms.SOURCE_COLUMNS) if frame is None else frame
+    return pl.DataFrame(schema=transforms.polars_schema(transforms.SOURCE_COLUMNS)) if frame is None else frame

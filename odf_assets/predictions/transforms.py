@@ -12,17 +12,16 @@ import io
 import itertools
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, BinaryIO
 
-import polars as pl
-
 from odf_resources.text import quote
 
-if TYPE_CHECKING:  # numpy is imported where used: the code location loads without it
+if TYPE_CHECKING:  # numpy and polars are imported where used: the code location loads without them
     import numpy as np
+    import polars as pl
 
 FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 CLASS_LABELS = ("setosa", "versicolor", "virginica")
@@ -42,15 +41,24 @@ BATCH_ROWS = 4_096
 # Mirrors odf_resources.storage.safe_key: other names cannot be read through ODF storage.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=\-]*")
 
-SOURCE_COLUMNS = {"source_file": pl.String, "source_version": pl.String, "line": pl.Int64}
+# Schemas as Polars dtype names, resolved by ``polars_schema`` where a frame is built: importing
+# this module (and so loading the code location) needs no Polars.
+SOURCE_COLUMNS = {"source_file": "String", "source_version": "String", "line": "Int64"}
 LANDED_SCHEMA = {
     **SOURCE_COLUMNS,
-    "id": pl.String,
-    **{f: pl.Float64 for f in FEATURES},
-    "record": pl.String,
-    "problem": pl.String,
+    "id": "String",
+    **{f: "Float64" for f in FEATURES},
+    "record": "String",
+    "problem": "String",
 }
-REJECT_SCHEMA = {"date": pl.Date, **SOURCE_COLUMNS, "id": pl.String, "reason": pl.String, "record": pl.String}
+REJECT_SCHEMA = {"date": "Date", **SOURCE_COLUMNS, "id": "String", "reason": "String", "record": "String"}
+
+
+def polars_schema(dtype_names: Mapping[str, str]) -> dict[str, type[pl.DataType]]:
+    """``{column: Polars dtype name}`` as ``{column: Polars dtype}``."""
+    import polars as pl
+
+    return {column: getattr(pl, name) for column, name in dtype_names.items()}
 
 
 @dataclass(frozen=True)
@@ -136,6 +144,8 @@ class _Capped(io.RawIOBase):
 
 def file_problem(entry: LandingEntry, problem: str) -> pl.DataFrame:
     """A single landed row standing for a whole unreadable file."""
+    import polars as pl
+
     row = {
         "source_file": entry.name,
         "source_version": entry.version,
@@ -145,7 +155,7 @@ def file_problem(entry: LandingEntry, problem: str) -> pl.DataFrame:
         "record": None,
         "problem": problem,
     }
-    return pl.DataFrame([row], schema=LANDED_SCHEMA)
+    return pl.DataFrame([row], schema=polars_schema(LANDED_SCHEMA))
 
 
 def _too_large(entry: LandingEntry, limit: int) -> str:
@@ -250,6 +260,8 @@ class LandingFileProblem(Exception):
 def landing_batches(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None = None) -> Iterator[pl.DataFrame]:
     """The records of one landed file as ``LANDED_SCHEMA`` frames of up to ``BATCH_ROWS`` rows, read
     as a stream: memory follows the batch, not the file. ``LandingFileProblem`` voids the file."""
+    import polars as pl
+
     if entry.problem:
         raise LandingFileProblem(entry.problem)
     if max_bytes is not None and entry.size is not None and entry.size > max_bytes:
@@ -258,7 +270,7 @@ def landing_batches(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None
     rows = _csv_rows(text) if entry.name.endswith(".csv") else _jsonl_rows(text)
     try:
         while batch := list(itertools.islice(rows, BATCH_ROWS)):
-            frame = pl.DataFrame(batch, schema=_ROW_SCHEMA, orient="row")
+            frame = pl.DataFrame(batch, schema=polars_schema(_ROW_SCHEMA), orient="row")
             yield frame.with_columns(
                 source_file=pl.lit(entry.name, pl.String), source_version=pl.lit(entry.version, pl.String)
             ).select(list(LANDED_SCHEMA))
@@ -272,11 +284,13 @@ def landing_batches(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None
 
 def parse_landing_stream(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None = None) -> pl.DataFrame:
     """Every record of one landed file as a row of ``LANDED_SCHEMA``; problems noted, never raised."""
+    import polars as pl
+
     try:
         batches = list(landing_batches(entry, stream, max_bytes))
     except LandingFileProblem as problem:
         return file_problem(entry, str(problem))
-    return pl.concat(batches) if batches else pl.DataFrame(schema=LANDED_SCHEMA)
+    return pl.concat(batches) if batches else pl.DataFrame(schema=polars_schema(LANDED_SCHEMA))
 
 
 def parse_landing_file(entry: LandingEntry, data: bytes) -> pl.DataFrame:
@@ -289,6 +303,8 @@ def parse_landing_file(entry: LandingEntry, data: bytes) -> pl.DataFrame:
 
 def id_hashes(frame: pl.DataFrame | pl.LazyFrame):
     """64-bit hashes of the non-null ids, as a numpy array (8 bytes a record)."""
+    import polars as pl
+
     if isinstance(frame, pl.LazyFrame):
         frame = frame.select("id").collect(engine="streaming")
     return frame["id"].drop_nulls().hash(HASH_SEED).to_numpy(writable=True)
@@ -296,6 +312,8 @@ def id_hashes(frame: pl.DataFrame | pl.LazyFrame):
 
 def key_hashes(frame: pl.DataFrame | pl.LazyFrame):
     """64-bit hashes of (source_file, source_version, line), as a numpy array."""
+    import polars as pl
+
     if isinstance(frame, pl.LazyFrame):  # hashed while streaming: only 8 bytes a row are collected
         keyed = frame.select(pl.struct(list(SOURCE_COLUMNS)).hash(HASH_SEED))
         return keyed.collect(engine="streaming").to_series().to_numpy(writable=True)
@@ -307,6 +325,7 @@ def duplicate_ids(landed: pl.LazyFrame, hashes=None) -> pl.DataFrame:
     to find repeats; ``hashes`` if the caller collected them while staging); the few ids behind a
     repeated hash are then counted exactly."""
     import numpy as np
+    import polars as pl
 
     ordered = id_hashes(landed) if hashes is None else hashes
     ordered.sort()
@@ -326,6 +345,8 @@ def duplicate_ids(landed: pl.LazyFrame, hashes=None) -> pl.DataFrame:
 
 def with_reasons(landed: pl.LazyFrame, duplicates: pl.DataFrame) -> pl.LazyFrame:
     """``landed`` plus ``reason`` (null for a valid record); ``duplicates`` from ``duplicate_ids``."""
+    import polars as pl
+
     not_finite = [
         pl.when(pl.col(f).is_not_null() & ~pl.col(f).is_finite()).then(pl.format(f"{f}={{}} is not finite", pl.col(f)))
         for f in FEATURES
@@ -348,10 +369,14 @@ def with_reasons(landed: pl.LazyFrame, duplicates: pl.DataFrame) -> pl.LazyFrame
 
 
 def valid_rows(checked: pl.LazyFrame) -> pl.LazyFrame:
+    import polars as pl
+
     return checked.filter(pl.col("reason").is_null()).drop("problem", "reason", "record")
 
 
 def rejected_rows(checked: pl.LazyFrame) -> pl.LazyFrame:
+    import polars as pl
+
     return checked.filter(pl.col("reason").is_not_null())
 
 
@@ -378,6 +403,8 @@ def prediction_frame(
     predicted_at: datetime,
 ) -> pl.DataFrame:
     """Valid records plus class probabilities, the arg-max label and the model that produced them."""
+    import polars as pl
+
     if probabilities.shape != (valid.height, len(CLASS_LABELS)):
         raise ValueError(
             f"model returned probabilities of shape {probabilities.shape}, expected ({valid.height}, {len(CLASS_LABELS)})"
@@ -417,7 +444,13 @@ def prediction_frame(
 
 
 def reject_frame(rejects: pl.DataFrame, day: date) -> pl.DataFrame:
-    return rejects.with_columns(date=pl.lit(day, dtype=pl.Date)).select(list(REJECT_SCHEMA)).cast(REJECT_SCHEMA)
+    import polars as pl
+
+    return (
+        rejects.with_columns(date=pl.lit(day, dtype=pl.Date))
+        .select(list(REJECT_SCHEMA))
+        .cast(polars_schema(REJECT_SCHEMA))
+    )
 
 
 def unaccounted_count(landed_keys, *done: pl.LazyFrame) -> int:
@@ -439,6 +472,8 @@ def unaccounted_count(landed_keys, *done: pl.LazyFrame) -> int:
 
 def unaccounted(landed: pl.DataFrame, predictions: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:
     """Landed rows with neither a prediction nor a reject for the same file version and line."""
+    import polars as pl
+
     keys = list(SOURCE_COLUMNS)
     done = pl.concat([predictions.select(keys), rejects.select(keys)]).unique()
     return landed.join(done, on=keys, how="anti", nulls_equal=True)

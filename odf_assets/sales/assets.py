@@ -3,7 +3,6 @@
 from collections.abc import Sequence
 
 import dagster as dg
-import polars as pl
 
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_DAILY_INPUTS, FOLLOW_WEEK_OF_DAYS
@@ -14,6 +13,7 @@ from odf_assets.publishing import emit_unique_by
 from odf_assets.sales import transforms as sales
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
+from odf_resources.parquet_io_manager import LazyFrame
 from odf_resources.storage_resource import OdfStorage
 
 SALES_SOURCE = "iowa_liquor_sales"
@@ -59,17 +59,17 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
 
     # Row-level work over every sale of the range (dedup, text cleaning): a big pod under k8s.
     @sales_asset(CLEANED_SALES, {"raw": raw}, [sales.DATE, sales.INVOICE], heavy=True)
-    def cleaned_sales(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: pl.LazyFrame):
+    def cleaned_sales(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: LazyFrame):
         """Sales without incomplete rows, returns or a day's repeated invoice lines; text trimmed."""
         yield from emit_unique_by(context, sales.clean_sales(raw), [sales.DATE, sales.INVOICE], odf_storage.get())
 
     @sales_asset(DATA_QUALITY_METRICS, {"raw": raw}, [sales.DATE])
-    def data_quality_metrics(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: pl.LazyFrame):
+    def data_quality_metrics(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: LazyFrame):
         """Per day: raw rows, missing values, returns and repeated invoice lines."""
         yield from emit_unique_by(context, sales.data_quality_metrics(raw), [sales.DATE], odf_storage.get())
 
     @sales_asset(DAILY_SALES_SUMMARY, {"cleaned": CLEANED_SALES}, [sales.DATE])
-    def daily_sales_summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, cleaned: pl.LazyFrame):
+    def daily_sales_summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, cleaned: LazyFrame):
         """Per day: transactions, bottles, liters, revenue, average sale, distinct stores and items."""
         yield from emit_unique_by(context, sales.daily_sales_summary(cleaned), [sales.DATE], odf_storage.get())
 
@@ -77,7 +77,7 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         ENRICHED_DAILY_SUMMARY, {"summary": DAILY_SALES_SUMMARY, "quality": DATA_QUALITY_METRICS}, [sales.DATE]
     )
     def enriched_daily_summary(
-        context: dg.AssetExecutionContext, odf_storage: OdfStorage, summary: pl.LazyFrame, quality: pl.LazyFrame
+        context: dg.AssetExecutionContext, odf_storage: OdfStorage, summary: LazyFrame, quality: LazyFrame
     ):
         """The daily summary with weekday, week, revenue per bottle and the day's data quality."""
         yield from emit_unique_by(
@@ -85,17 +85,17 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         )
 
     @sales_asset(WEEKLY_SALES, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.WEEK], is_weekly=True)
-    def weekly_sales(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: pl.LazyFrame):
+    def weekly_sales(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: LazyFrame):
         """Per Monday-start week: revenue, bottles, transactions, active days and the best day."""
         yield from emit_unique_by(context, sales.weekly_sales(enriched), [sales.WEEK], odf_storage.get())
 
     @sales_asset(SALES_TRENDS, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.DATE], is_weekly=True)
-    def sales_trends(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: pl.LazyFrame):
+    def sales_trends(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: LazyFrame):
         """Day-over-day revenue change and 3-day moving average within each week."""
         yield from emit_unique_by(context, sales.sales_trends(enriched), [sales.DATE], odf_storage.get())
 
     @sales_asset(TOP_SALES_DAYS, {"enriched": ENRICHED_DAILY_SUMMARY}, [sales.WEEK, "rank"], is_weekly=True)
-    def top_sales_days(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: pl.LazyFrame):
+    def top_sales_days(context: dg.AssetExecutionContext, odf_storage: OdfStorage, enriched: LazyFrame):
         """The three highest-revenue days of each week."""
         yield from emit_unique_by(context, sales.top_sales_days(enriched), [sales.WEEK, "rank"], odf_storage.get())
 

@@ -7,9 +7,12 @@ Column names follow the Iowa Liquor Sales dataset the default source is shaped l
 
 from __future__ import annotations
 
-import polars as pl
+from typing import TYPE_CHECKING
 
 from odf_assets.deterministic import ordered_mean, ordered_sum
+
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
 DATE, WEEK = "date", "week_start"
 INVOICE, REVENUE, BOTTLES, LITERS, STORE = "invoice_line_no", "sale_dollars", "sale_bottles", "sale_liters", "store"
@@ -22,6 +25,8 @@ def clean_sales(raw: pl.LazyFrame) -> pl.LazyFrame:
     invoice lines; trim text and name missing counties, so aggregates count real sales once.
     Repeats are found within each day, like the partitions, so a range run keeps the same rows as
     day-by-day runs. Keeps source order (first occurrence wins): same input, same file."""
+    import polars as pl
+
     present = [c for c in TEXT_COLUMNS if c in raw.collect_schema().names()]
     return (
         raw.filter(_is_complete_sale())
@@ -32,6 +37,8 @@ def clean_sales(raw: pl.LazyFrame) -> pl.LazyFrame:
 
 def _is_complete_sale() -> pl.Expr:
     """The rows ``clean_sales`` keeps before removing repeats (shared with the quality metrics)."""
+    import polars as pl
+
     return (
         pl.col(INVOICE).is_not_null()
         & pl.col(DATE).is_not_null()
@@ -43,6 +50,8 @@ def _is_complete_sale() -> pl.Expr:
 
 def daily_sales_summary(cleaned: pl.LazyFrame) -> pl.LazyFrame:
     """One row per day: transactions, bottles, liters, revenue, average sale, distinct stores/items."""
+    import polars as pl
+
     return (
         cleaned.group_by(DATE)
         .agg(
@@ -64,6 +73,8 @@ def data_quality_metrics(raw: pl.LazyFrame) -> pl.LazyFrame:
     ``usable_rows`` is exactly what ``clean_sales`` keeps: complete sales, each invoice line once.
     ``duplicate_invoice_rows`` counts only the repeats it drops (a line sold twice is one repeat,
     not two unusable rows)."""
+    import polars as pl
+
     complete = _is_complete_sale()
     usable_rows = pl.col(INVOICE).filter(complete).n_unique()
     return (
@@ -83,6 +94,8 @@ def data_quality_metrics(raw: pl.LazyFrame) -> pl.LazyFrame:
 
 def enriched_daily_summary(summary: pl.LazyFrame, quality: pl.LazyFrame) -> pl.LazyFrame:
     """The daily summary with calendar fields, revenue per bottle and the day's data quality."""
+    import polars as pl
+
     return (
         summary.join(quality.select(DATE, "raw_rows", "usable_fraction"), on=DATE, how="left")
         .with_columns(
@@ -97,6 +110,8 @@ def enriched_daily_summary(summary: pl.LazyFrame, quality: pl.LazyFrame) -> pl.L
 
 def weekly_sales(enriched: pl.LazyFrame) -> pl.LazyFrame:
     """One row per Monday-start week from its daily rows."""
+    import polars as pl
+
     return (
         enriched.group_by(WEEK)
         .agg(
@@ -114,6 +129,8 @@ def weekly_sales(enriched: pl.LazyFrame) -> pl.LazyFrame:
 
 def sales_trends(enriched: pl.LazyFrame) -> pl.LazyFrame:
     """Day-over-day revenue change and a 3-day moving average, computed within each week."""
+    import polars as pl
+
     ordered = enriched.sort(DATE)
     return ordered.select(
         WEEK,
@@ -126,6 +143,8 @@ def sales_trends(enriched: pl.LazyFrame) -> pl.LazyFrame:
 
 def top_sales_days(enriched: pl.LazyFrame, top_n: int = 3) -> pl.LazyFrame:
     """The ``top_n`` highest-revenue days of each week, ranked 1..n."""
+    import polars as pl
+
     # Sorted first: "ordinal" ranks tied revenues by row order, which must be the days' order.
     return (
         enriched.sort(DATE)

@@ -13,8 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from odf_assets import checks, quality
 from odf_assets.sources import transforms
@@ -29,6 +28,9 @@ from odf_resources.source_files import (
     transcode_to_utf8,
 )
 from odf_resources.text import quote, redact_url
+
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
 ROW = transforms.ROW_NUMBER
 MAYBE_SHORT = "__odf_maybe_short"
@@ -102,6 +104,8 @@ class _FileStager:
             return {}, {key: checks.DayFindings(schema_problems=(problem,)) for key in keys}, 0
 
     def _stage(self, frame: pl.LazyFrame, days, keys, fixed_day, fetched_bytes) -> tuple[dict, dict, int]:
+        import polars as pl
+
         spec, schema = self.spec, self.spec.schema
         found = frame.collect_schema()
         missing = transforms.missing_columns(found, schema)
@@ -169,6 +173,8 @@ class _FileStager:
         return files, findings, without_day
 
     def _day_files(self, parts: Path, keys: list[str]) -> dict[str, Path]:
+        import polars as pl
+
         files = {}
         for key in keys:
             pieces = sorted((parts / f"{transforms.PARTITION_COLUMN}={key}").glob("*.parquet"))
@@ -240,6 +246,8 @@ class _FileStager:
     def _first_bad_rows(self, flagged: pl.LazyFrame, by_day: dict) -> dict[str | None, dict[str, int]]:
         """Per day and column, the first row (1-based, data order) whose value did not convert;
         a second pass over the file, made only when the staging pass counted bad values."""
+        import polars as pl
+
         columns = [
             c
             for c in transforms.flagged_columns(self.spec.schema)
@@ -266,6 +274,8 @@ class _FileStager:
     def _short_row_candidates(self, flagged: pl.LazyFrame, days: set) -> dict[str | None, list[int]]:
         """Rows whose last field is empty, by day: the only rows that can be short. Re-read only
         when there are some; the Python CSV pass then counts their fields."""
+        import polars as pl
+
         day_key = pl.col(transforms.PARTITION_COLUMN).cast(pl.String).alias(quality.DAY)
         rows = (
             flagged.with_row_index(ROW, offset=1)
@@ -281,6 +291,8 @@ class _FileStager:
 
     def _original_values(self, frame: pl.LazyFrame, columns_by_row: dict[int, str]) -> dict[int, str]:
         """The source's own text of each (row, column), quoted and capped, from one re-read."""
+        import polars as pl
+
         if not columns_by_row:
             return {}
         columns = sorted(set(columns_by_row.values()))

@@ -4,7 +4,6 @@ import tempfile
 from pathlib import Path
 
 import dagster as dg
-import polars as pl
 
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_DAILY_INPUTS
@@ -22,7 +21,7 @@ from odf_resources.constants import (
     ACQUISITION_TAGS,
     IO_MANAGER_KEY,
 )
-from odf_resources.parquet_io_manager import StagedPartitions
+from odf_resources.parquet_io_manager import LazyFrame, StagedPartitions
 from odf_resources.source_fetcher import SourceFetcher, SourceUnavailableError
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import redact_url
@@ -150,7 +149,7 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         check_specs=checks.check_specs(key, contract, partitions_def),
         automation_condition=FOLLOW_DAILY_INPUTS,
     )
-    def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: pl.LazyFrame):
+    def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: LazyFrame):
         yield from emit_checked(
             context, transforms.aggregate(raw, aggregate.group_by, metrics), contract, odf_storage.get()
         )

@@ -7,9 +7,9 @@ of the run are published, as ``publishing.publish_checked`` does for every asset
 """
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dagster as dg
-import polars as pl
 
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_EVERY_INPUT_UPDATE
@@ -22,6 +22,11 @@ from odf_resources.parquet_io_manager import object_key, stage_partitions
 from odf_resources.storage import Storage
 from odf_resources.storage_resource import OdfStorage
 
+# Annotations naming polars are quoted: without ``from __future__ import annotations`` here, Dagster
+# reads the asset functions' context and config annotations as the classes they name.
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
+
 INPUTS_PRESENT = "inputs_present"
 DATE = transforms.PARTITION_COLUMN
 
@@ -32,8 +37,10 @@ def consolidation_asset_key(spec: ConsolidationSpec) -> dg.AssetKey:
 
 def read_inputs(
     storage: Storage, spec: ConsolidationSpec, days: list[str]
-) -> tuple[dict[str, pl.LazyFrame], dict[str, list[str]]]:
+) -> "tuple[dict[str, pl.LazyFrame], dict[str, list[str]]]":
     """Each input's stored raw rows for ``days`` and, per day, what each lacking input lacks."""
+    import polars as pl
+
     frames, missing = {}, {day: [] for day in days}
     for input_spec in spec.inputs:
         path = ["raw", input_spec.source]
@@ -98,6 +105,8 @@ def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
         automation_condition=FOLLOW_EVERY_INPUT_UPDATE,
     )
     def consolidation(context: dg.AssetExecutionContext, odf_storage: OdfStorage):
+        import polars as pl
+
         storage = odf_storage.get()
         days = list(context.partition_keys)
         frames, missing = read_inputs(storage, spec, days)
@@ -124,8 +133,10 @@ def raw_asset_key_for(source_name: str) -> dg.AssetKey:
     return dg.AssetKey(["raw", source_name])
 
 
-def _empty_schema(spec: ConsolidationSpec) -> dict[str, pl.DataType]:
+def _empty_schema(spec: ConsolidationSpec) -> "dict[str, pl.DataType]":
     """Columns of a run where some input has no day at all: every day fails, nothing is written."""
+    import polars as pl
+
     return {DATE: pl.Date, **{column: pl.String for column in spec.aggregate.group_by}}
 
 

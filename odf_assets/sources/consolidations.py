@@ -12,11 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import polars as pl
-
-from odf_assets.quality import REGISTRY_DTYPES
+from odf_assets.quality import registry_dtypes
 from odf_assets.sources import registry
 from odf_assets.sources.registry import (
     INTERNAL_PREFIX,
@@ -27,6 +25,9 @@ from odf_assets.sources.registry import (
     _Reader,
 )
 from odf_resources.text import quote
+
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
 # Not "on": YAML 1.1 reads a bare on: as the boolean true.
 CONSOLIDATION_KEYS = {
@@ -255,6 +256,8 @@ def load_consolidations(files: Sequence[Path], sources: Sequence[SourceSpec]) ->
 
 def _input_rows(frame: pl.LazyFrame, spec: InputSpec, types: Mapping[str, pl.DataType]) -> pl.LazyFrame:
     """One input's rows as ``date`` plus its output columns, cast to the combined types."""
+    import polars as pl
+
     return frame.select(
         pl.col(PARTITION_COLUMN),
         *[pl.col(column).alias(output).cast(types[output]) for column, output in spec.columns.items()],
@@ -264,7 +267,9 @@ def _input_rows(frame: pl.LazyFrame, spec: InputSpec, types: Mapping[str, pl.Dat
 def combine_inputs(spec: ConsolidationSpec, frames: Mapping[str, pl.LazyFrame]) -> pl.LazyFrame:
     """The combined rows of ``frames`` (input source name → its raw rows, with ``date``):
     an inner join on date + ``keys``, or the inputs stacked (only date + ``keys`` kept)."""
-    types = {column: REGISTRY_DTYPES[kind] for column, kind in spec.schema.items()}
+    import polars as pl
+
+    types = {column: registry_dtypes()[kind] for column, kind in spec.schema.items()}
     keys = [PARTITION_COLUMN, *spec.keys]
     if spec.combine == "union":
         parts = []

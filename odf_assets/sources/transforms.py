@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-
-import polars as pl
+from typing import TYPE_CHECKING
 
 from odf_assets.deterministic import ordered_mean, ordered_sum
-from odf_assets.quality import REGISTRY_DTYPES
+from odf_assets.quality import registry_dtypes
 from odf_assets.sources.registry import ParseOptions
 from odf_resources.constants import PARTITION_COLUMN
+
+if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
+    import polars as pl
 
 ROW_NUMBER = "__odf_row"
 # Marks a value that did not convert to its registry type: "__odf_bad.<column>".
@@ -22,8 +24,6 @@ _TEXT_PREFIX, _TYPED_PREFIX = "__odf_text.", "__odf_typed."
 
 _TRUE = ["true", "t", "yes", "y", "1"]
 _FALSE = ["false", "f", "no", "n", "0"]
-# Values stored for ``datetime`` columns: instants in UTC, whatever zone the source wrote.
-DATETIME = REGISTRY_DTYPES["datetime"]
 _ISO_DATE = r"^(\d{4}-\d{2}-\d{2})[ T]"
 
 
@@ -39,6 +39,8 @@ def _to_utc(naive: pl.Expr, timezone: str | None) -> pl.Expr:
 
 
 def _parse_datetime(text: pl.Expr, pattern: str | None, timezone: str | None) -> pl.Expr:
+    import polars as pl
+
     if pattern is not None:
         if "%z" in pattern or "%Z" in pattern or "%:z" in pattern:
             return text.str.to_datetime(pattern, strict=False, time_unit="us").dt.convert_time_zone("UTC")
@@ -56,6 +58,8 @@ def _parse_datetime(text: pl.Expr, pattern: str | None, timezone: str | None) ->
 
 def _parse_stripped(text: pl.Expr, kind: str, pattern: str | None, parsing: ParseOptions) -> pl.Expr:
     """Text already stripped of surrounding whitespace, as ``kind``; what does not convert is null."""
+    import polars as pl
+
     if kind == "int64":
         return text.cast(pl.Int64, strict=False)
     if kind == "float64":
@@ -81,22 +85,26 @@ def _parse_stripped(text: pl.Expr, kind: str, pattern: str | None, parsing: Pars
 
 def _convert(name: str, dtype: pl.DataType, kind: str, parsing: ParseOptions) -> pl.Expr:
     """Non-strict conversion of one column; failures become nulls that the flags then mark."""
+    import polars as pl
+
     column = pl.col(name)
+    # Values stored for ``datetime`` columns: instants in UTC, whatever zone the source wrote.
+    utc_datetime = registry_dtypes()["datetime"]
     if kind == "string":
         return column.cast(pl.String)
     if kind == "datetime":
         if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
-            return column.dt.convert_time_zone("UTC").cast(DATETIME)
+            return column.dt.convert_time_zone("UTC").cast(utc_datetime)
         if isinstance(dtype, (pl.Datetime, pl.Date)):
             return _to_utc(column.cast(pl.Datetime("us")), parsing.timezone)
-        return column.cast(DATETIME, strict=False)
+        return column.cast(utc_datetime, strict=False)
     if kind == "date" and isinstance(dtype, pl.Datetime):
         return column.dt.date()
     if kind in ("int64", "float64") and dtype.is_numeric():
-        converted = column.cast(REGISTRY_DTYPES[kind], strict=False)
+        converted = column.cast(registry_dtypes()[kind], strict=False)
         # A float that isn't whole must not silently become an int.
         return pl.when(column == converted).then(converted).otherwise(None) if kind == "int64" else converted
-    return column.cast(REGISTRY_DTYPES[kind], strict=False)
+    return column.cast(registry_dtypes()[kind], strict=False)
 
 
 def flagged_columns(schema: dict[str, str]) -> list[str]:
@@ -122,6 +130,8 @@ def with_conversion_flags(
     missing columns. Extra columns are dropped here; the schema check reports them. ``extra``
     expressions over the source's own columns are kept alongside.
     """
+    import polars as pl
+
     parsing = parsing or ParseOptions()
     lazy = frame.lazy()
     found = lazy.collect_schema()
@@ -153,6 +163,8 @@ def with_conversion_flags(
 
 def partition_day(frame: pl.LazyFrame, date_column: str, timezone: str | None = None) -> pl.Expr:
     """Each row's day from ``date_column``; a datetime's day is taken in the source's time zone."""
+    import polars as pl
+
     value = pl.col(date_column)
     if isinstance(frame.collect_schema()[date_column], pl.Datetime):
         return value.dt.convert_time_zone(timezone or "UTC").dt.date()
@@ -163,6 +175,8 @@ def with_partition_date(
     frame: pl.LazyFrame, date_column: str | None, partition_date: date | None, timezone: str | None = None
 ) -> pl.LazyFrame:
     """Add the ``date`` partition column: from ``date_column`` or, per-day files, the partition's day."""
+    import polars as pl
+
     if date_column is not None:
         return frame.with_columns(partition_day(frame, date_column, timezone).alias(PARTITION_COLUMN))
     if partition_date is None:
@@ -172,6 +186,8 @@ def with_partition_date(
 
 def rows_in_window(frame: pl.LazyFrame, start: date, end: date) -> pl.LazyFrame:
     """Rows whose ``date`` is in [start, end), in source order (so re-runs write identical files)."""
+    import polars as pl
+
     return frame.filter(pl.col(PARTITION_COLUMN).is_between(start, end, closed="left"))
 
 
@@ -180,6 +196,8 @@ def _metric_expr(agg: str, column: str | None, name: str, is_float: bool = False
     COUNT(column); ``distinct_count`` is COUNT(DISTINCT column), nulls not counted; sum, mean, min
     and max ignore nulls and give NULL for a group without values (Polars' own sum gives 0).
     Float sums and means add the values in ascending order, so re-runs give the same bits."""
+    import polars as pl
+
     if agg == "count" and column is None:
         return pl.len().alias(name)
     values = pl.col(column)

@@ -26,9 +26,7 @@ def environment_reads(path: Path) -> list[str]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr == "getenv" or (node.func.attr == "get" and is_environ(node.func.value)):
                 found.append(node.lineno)
-        elif isinstance(node, ast.Subscript) and is_environ(node.value) and isinstance(node.ctx, ast.Load):
-            found.append(node.lineno)
-        elif isinstance(node, ast.Compare) and any(is_environ(c) for c in node.comparators):
+        elif isinstance(node, ast.Subscript) and is_environ(node.value) and isinstance(node.ctx, ast.Load) or isinstance(node, ast.Compare) and any(is_environ(c) for c in node.comparators):
             found.append(node.lineno)
     name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
     return [f"{name}:{line}" for line in found]
@@ -71,5 +69,7 @@ def test_operator_set_variables_reach_resources_as_env_vars(monkeypatch, tmp_pat
 
 def test_unset_variables_leave_plain_defaults(monkeypatch):
     resources = _resources(monkeypatch)
-    assert resources["odf_storage"].base == "./.odf/storage" and not isinstance(resources["odf_storage"].base, dg.EnvVar)
+    assert resources["odf_storage"].base == "./.odf/storage" and not isinstance(
+        resources["odf_storage"].base, dg.EnvVar
+    )
     assert resources["source_fetcher"].ca_bundle == ""

@@ -12,7 +12,6 @@ Assets compute their rows and per-day verdicts, then hand both here:
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from datetime import date
 from pathlib import Path
@@ -110,7 +109,7 @@ def publish_checked(
     passed = [day for day in verdicts if day not in failed]
     if passed:
         column = partition_column(context.assets_def.metadata_by_key.get(asset_key))
-        with tempfile.TemporaryDirectory(dir=storage.staging_dir(), prefix=".tmp-") as directory:
+        with storage.staging_area() as directory:
             written = publish_staged(storage, asset_key.path, column, stage_days(passed, Path(directory)))
         inputs = sorted(key.to_user_string() for key in context.assets_def.asset_deps.get(asset_key, ()))
         tags = {"dagster/data_version": data_version} if data_version else None

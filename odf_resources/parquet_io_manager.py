@@ -8,7 +8,6 @@ partition and is split on the asset's partition column (metadata ``partition_exp
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -278,7 +277,7 @@ class OdfParquetIOManager(dg.ConfigurableIOManager):
     ) -> dict:
         """Serialize every partition to staging first, then publish: a failure while computing or
         encoding any partition leaves all stored objects untouched. Returns metadata per partition."""
-        with tempfile.TemporaryDirectory(dir=self.storage.get().staging_dir(), prefix=".tmp-") as staging:
+        with self.storage.get().staging_area() as staging:
             if len(partitions) == 1:
                 staged = {partitions[0]: Path(staging) / "0.parquet"}
                 write_parquet(frame, staged[partitions[0]])

@@ -15,6 +15,8 @@ import shutil
 import tempfile
 import uuid
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISLNK, S_ISREG
@@ -118,14 +120,31 @@ class Storage(ABC):
         killed process left there long ago is swept the first time a process asks for it."""
         return _swept(Path(tempfile.gettempdir()) / "odf-staging")
 
-    def publish_bytes(self, data: bytes, key: str) -> None:
-        with tempfile.NamedTemporaryFile(dir=self.staging_dir(), prefix=_TEMP_PREFIX, delete=False) as handle:
-            handle.write(data)
-            temp_path = Path(handle.name)
+    @contextmanager
+    def staging_area(self, prefix: str = _TEMP_PREFIX) -> Iterator[Path]:
+        """A private temporary folder in ``staging_dir``, removed on exit together with the
+        staging directory itself once no other write is using it (nothing is left behind)."""
+        parent = self.staging_dir()
+        for _ in range(3):
+            try:
+                folder = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+                break
+            except FileNotFoundError:  # another process removed the empty parent just now
+                parent.mkdir(parents=True, exist_ok=True)
+        else:
+            folder = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
         try:
-            self.publish_file(temp_path, key)
+            yield folder
         finally:
-            temp_path.unlink(missing_ok=True)
+            shutil.rmtree(folder, ignore_errors=True)
+            with suppress(OSError):  # not empty: another run is staging there, it removes it
+                parent.rmdir()
+
+    def publish_bytes(self, data: bytes, key: str) -> None:
+        with self.staging_area() as folder:
+            temp_path = folder / "data"
+            temp_path.write_bytes(data)
+            self.publish_file(temp_path, key)
 
 
 class LocalStorage(Storage):

@@ -74,3 +74,45 @@ def test_registry_owners_are_dagster_owners_and_the_text_stays_in_metadata():
 def test_previews_round_floats():
     preview = markdown_preview(pl.DataFrame({"revenue": [13200.760000000002, None], "n": [3, 4]}))
     assert "| 13200.76 | 3 |" in preview and "|  | 4 |" in preview
+
+
+def test_a_materialization_leaves_no_staging_folder_behind(tmp_path):
+    """Each write stages in a private folder; the shared staging directory goes once it is empty."""
+    from odf_resources.parquet_io_manager import OdfParquetIOManager
+
+    daily = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-04")
+
+    @dg.asset(partitions_def=daily, io_manager_key="pq", metadata={"partition_expr": "date"})
+    def numbers(context):
+        days = context.partition_keys
+        return pl.DataFrame({"date": pl.Series(days).str.to_date(), "n": list(range(len(days)))})
+
+    base = tmp_path / "storage"
+    resources = {"pq": OdfParquetIOManager.at(str(base))}
+    assert dg.materialize([numbers], partition_key="2024-01-01", resources=resources).success
+    from odf_resources.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
+
+    backfill = {PARTITION_RANGE_START_TAG: "2024-01-02", PARTITION_RANGE_END_TAG: "2024-01-03"}
+    assert dg.materialize([numbers], tags=backfill, resources=resources).success
+    assert (base / "numbers" / "date=2024-01-03" / "data.parquet").is_file()
+    assert sorted(p.name for p in base.iterdir()) == ["numbers"]
+
+
+def test_concurrent_staging_areas_survive_each_other_removing_the_shared_folder(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from odf_resources.storage import LocalStorage
+
+    storage = LocalStorage(tmp_path / "storage")
+
+    def stage(index: int) -> bool:
+        for _ in range(50):
+            with storage.staging_area() as folder:
+                (folder / "part").write_text(str(index))
+                if (folder / "part").read_text() != str(index):
+                    return False
+        return True
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(stage, range(4)))
+    assert not (tmp_path / "storage" / ".tmp-staging").exists()

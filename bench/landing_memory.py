@@ -2,8 +2,8 @@
 
 The parent writes a JSONL landing file of ``--megabytes`` (iris-like items, 1 % invalid) into a
 local ODF storage and publishes the model; each child then runs what ``iris_predictions`` does —
-read and validate the landed records, score them in one batched ONNX call, build and write the
-predictions and rejects Parquet, run the coverage check's anti-join — and reports its own peak
+read and validate the landed records, score them with ONNX (in chunks on the staged path), build and
+write the predictions and rejects Parquet, run the coverage check's anti-join — and reports its own peak
 RSS (``VmHWM``). Side by side: ODF's staged path (``scoring.score_day``) and the same steps with
 the whole file and every frame in memory.
 
@@ -148,7 +148,8 @@ def main(argv: list[str] | None = None) -> dict:
             run = runs[mode]
             print(
                 f"  {mode:<11} peak RSS {run['peak_rss_mb']:>5} MB (after imports {run['import_rss_mb']} MB), "
-                f"{run['total_s']} s, {run['predicted']:,} predicted, {run['rejected']:,} rejected, {run['unaccounted']} unaccounted",
+                f"{run['total_s']} s, {run['predicted']:,} predicted, {run['rejected']:,} rejected, "
+                f"{run['unaccounted']} unaccounted",
                 flush=True,
             )
     peak = runs["streamed"]["peak_rss_mb"]

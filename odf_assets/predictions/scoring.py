@@ -1,11 +1,11 @@
 """One day of landed iris items scored with bounded memory (Dagster-free; the asset wires it).
 
 The day's files are parsed in batches into local Parquet (``store.stage_landed``, which keeps two
-64-bit hashes a record for the duplicate-id and coverage checks), validated as a streaming query,
-and the valid rows are scored in chunks of ``SCORE_ROWS``, each chunk's predictions written as it
-is done. The results are LazyFrames over those files, which the Parquet IO manager streams to
-storage: beyond 16 bytes a record, memory follows the batch and chunk sizes, not the size of the
-day (``bench.landing_memory``).
+64-bit hashes a record for the duplicate-id and coverage checks). Then one pass over the staged
+rows, ``SCORE_ROWS`` at a time, validates each chunk, scores its valid rows and writes the chunk's
+predictions and rejects as it is done. The results are LazyFrames over those files, which the
+Parquet IO manager streams to storage: beyond 16 bytes a record while staging (8 once the duplicates
+are found), memory follows the batch and chunk sizes, not the size of the day (``bench.landing_memory``).
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # numpy and polars are imported where used: the code location
     import numpy as np
     import polars as pl
 
-SCORE_ROWS = 65_536
-SINK_ROWS = 16_384
+# Small chunks keep the allocators' retained memory low; per-chunk overhead stays a few percent.
+SCORE_ROWS = 16_384
 
 
 @dataclass(frozen=True)
@@ -47,18 +47,23 @@ def score_day(
     card, session, sig = model
     day = date.fromisoformat(partition)
     staged = store.stage_landed(storage, partition, workdir / "landed", max_file_bytes)
-    landed = staged.landed
-    checked, valid = workdir / "checked.parquet", workdir / "valid.parquet"
+    landed, entries, landed_keys = staged.landed, staged.entries, staged.key_hashes
     duplicates = transforms.duplicate_ids(landed, staged.id_hashes)
-    # Small row groups: the Parquet sink buffers a whole group before writing it.
-    transforms.with_reasons(landed, duplicates).sink_parquet(checked, compression="lz4", row_group_size=SINK_ROWS)
-    transforms.valid_rows(pl.scan_parquet(checked)).sink_parquet(valid, compression="lz4", row_group_size=SINK_ROWS)
-    rows = pl.scan_parquet(valid).select(pl.len()).collect().item()
-    for index, offset in enumerate(range(0, max(rows, 1), SCORE_ROWS)):
-        chunk = pl.scan_parquet(valid).slice(offset, SCORE_ROWS).collect()
-        probabilities = predict_probabilities(session, sig, transforms.feature_matrix(chunk))
+    files = staged.files
+    del staged  # the id hashes are done with: freed before scoring
+    # Each chunk is validated on its own (``duplicates`` is the only day-wide state), so no checked
+    # or valid copy of the day is written and read back. Chunks are groups of staged files: a slice
+    # of the whole scan would resolve every file again for each chunk.
+    per_chunk = max(1, SCORE_ROWS // transforms.BATCH_ROWS)
+    for index, start in enumerate(range(0, max(len(files), 1), per_chunk)):
+        chunk = pl.scan_parquet(files[start : start + per_chunk]) if files else landed
+        checked = transforms.with_reasons(chunk, duplicates).collect()
+        valid = transforms.valid_rows(checked.lazy()).collect()
+        rejected = transforms.rejected_rows(checked.lazy()).collect()
+        del checked
+        probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
         scored = transforms.prediction_frame(
-            chunk,
+            valid,
             probabilities,
             day=day,
             model_version=card["model_version"],
@@ -66,6 +71,10 @@ def score_day(
             predicted_at=predicted_at,
         )
         scored.write_parquet(workdir / f"predictions-{index:06d}.parquet", compression="lz4")
+        if rejected.height or index == 0:  # the first file carries the schema when nothing is rejected
+            transforms.reject_frame(rejected, day).write_parquet(
+                workdir / f"rejects-{index:06d}.parquet", compression="lz4"
+            )
     predictions = pl.scan_parquet(sorted(workdir.glob("predictions-*.parquet")))
-    rejects = transforms.reject_frame(transforms.rejected_rows(pl.scan_parquet(checked)), day)
-    return ScoredDay(landed, predictions, rejects, staged.entries, staged.key_hashes)
+    rejects = pl.scan_parquet(sorted(workdir.glob("rejects-*.parquet")))
+    return ScoredDay(landed, predictions, rejects, entries, landed_keys)

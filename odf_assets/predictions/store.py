@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+from array import array
 from collections.abc import Sequence
 from contextlib import closing
 from dataclasses import dataclass
@@ -108,6 +109,7 @@ class StagedDay:
     """A day's landed records in local Parquet files, with the hashes the checks need."""
 
     landed: pl.LazyFrame
+    files: list[Path]  # what ``landed`` scans, in order; each of up to ``transforms.BATCH_ROWS`` rows
     entries: list[transforms.LandingEntry]
     id_hashes: np.ndarray  # of non-null ids: duplicate detection
     key_hashes: np.ndarray  # of (source_file, source_version, line): the coverage check
@@ -121,17 +123,19 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
     from botocore.exceptions import ClientError
 
     directory.mkdir(parents=True, exist_ok=True)
-    entries, ids, keys = [], [], []
+    # array.array grows in place (realloc), so the day's hashes never exist twice, as they would
+    # while concatenating one numpy array per batch; numpy then views the same memory.
+    entries, ids, keys = [], array("Q"), array("Q")
     for index, entry in enumerate(landing_entries(storage, partition)):
         written: list[Path] = []
-        hashed: tuple[list, list] = ([], [])
+        kept = (len(ids), len(keys))  # the hashes before this file: a failed file drops its own
         try:
             with closing(io.BytesIO() if entry.problem else storage.open_stream(entry.key)) as stream:
                 for number, batch in enumerate(transforms.landing_batches(entry, stream, max_file_bytes)):
                     written.append(directory / f"{index:06d}-{number:06d}.parquet")
                     batch.write_parquet(written[-1], compression="lz4")
-                    hashed[0].append(transforms.id_hashes(batch))
-                    hashed[1].append(transforms.key_hashes(batch))
+                    ids.frombytes(transforms.id_hashes(batch).tobytes())
+                    keys.frombytes(transforms.key_hashes(batch).tobytes())
         except (FileNotFoundError, ClientError) as error:  # deleted since listing: see read_landed
             if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") not in {
                 "NoSuchKey",
@@ -139,9 +143,11 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
             }:
                 raise
             _unlink(written)
+            del ids[kept[0] :], keys[kept[1] :]
             continue
         except (transforms.LandingFileProblem, UnsafeKeyError, OSError) as error:
             _unlink(written)
+            del ids[kept[0] :], keys[kept[1] :]
             problem = (
                 str(error)
                 if isinstance(error, transforms.LandingFileProblem)
@@ -149,16 +155,13 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
             )
             frame = transforms.file_problem(entry, problem)
             frame.write_parquet(directory / f"{index:06d}-problem.parquet")
-            hashed = ([], [transforms.key_hashes(frame)])
+            keys.frombytes(transforms.key_hashes(frame).tobytes())
         entries.append(entry)
-        ids += hashed[0]
-        keys += hashed[1]
     files = sorted(directory.glob("*.parquet"))
     landed = (
         pl.scan_parquet(files) if files else pl.LazyFrame(schema=transforms.polars_schema(transforms.LANDED_SCHEMA))
     )
-    empty = np.array([], dtype=np.uint64)
-    return StagedDay(landed, entries, np.concatenate(ids or [empty]), np.concatenate(keys or [empty]))
+    return StagedDay(landed, files, entries, np.frombuffer(ids, dtype=np.uint64), np.frombuffer(keys, dtype=np.uint64))
 
 
 def _unlink(paths: list[Path]) -> None:

@@ -38,6 +38,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 HASH_SEED = 0
 # Rows per intermediate frame while streaming a file: bounds the Python objects alive at once.
 BATCH_ROWS = 4_096
+# Landed keys looked up at once by the coverage count.
+LOOKUP_ROWS = 65_536
 # Mirrors odf_resources.storage.safe_key: other names cannot be read through ODF storage.
 _SAFE_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.=\-]*")
 
@@ -110,7 +112,8 @@ def classify_landing_key(key: str, version: str, size: int | None = None, symlin
     if not _SAFE_NAME.fullmatch(rest):
         return entry(
             day,
-            f"file name {quote(rest)} is not allowed: use letters, digits, '_', '-', '.', '=' and do not start with '.' or '-'",
+            f"file name {quote(rest)} is not allowed: "
+            "use letters, digits, '_', '-', '.', '=' and do not start with '.' or '-'",
         )
     if not rest.endswith(SUPPORTED_SUFFIXES):
         return entry(day, f"{quote(rest)} is not a .jsonl or .csv file")
@@ -407,7 +410,8 @@ def prediction_frame(
 
     if probabilities.shape != (valid.height, len(CLASS_LABELS)):
         raise ValueError(
-            f"model returned probabilities of shape {probabilities.shape}, expected ({valid.height}, {len(CLASS_LABELS)})"
+            f"model returned probabilities of shape {probabilities.shape}, "
+            f"expected ({valid.height}, {len(CLASS_LABELS)})"
         )
     import numpy as np
 
@@ -459,15 +463,24 @@ def unaccounted_count(landed_keys, *done: pl.LazyFrame) -> int:
     key (a collision could hide one row in about 10^13 at a million rows a day; ``unaccounted``,
     which lists the rows, is exact)."""
     import numpy as np
+    import polars as pl
 
-    finished = np.concatenate([key_hashes(frame) for frame in done] or [np.array([], dtype=np.uint64)])
+    # One streaming query hashes every finished key, sorted in place: a single 8-byte copy per row.
+    hashed = [frame.select(key=pl.struct(list(SOURCE_COLUMNS)).hash(HASH_SEED)) for frame in done]
+    empty = np.array([], dtype=np.uint64)
+    finished = pl.concat(hashed).collect(engine="streaming")["key"].to_numpy(writable=True) if hashed else empty
+    finished.sort()
     if not len(finished):
         return len(landed_keys)
-    finished.sort()
-    # searchsorted on the sorted side needs far less scratch memory than np.isin.
-    positions = np.searchsorted(finished, landed_keys)
-    np.minimum(positions, len(finished) - 1, out=positions)
-    return int(np.count_nonzero(finished[positions] != landed_keys))
+    missing = 0
+    # searchsorted on the sorted side needs far less scratch memory than np.isin, and a block at a
+    # time its positions take memory by the block, not by the day.
+    for start in range(0, len(landed_keys), LOOKUP_ROWS):
+        block = landed_keys[start : start + LOOKUP_ROWS]
+        positions = np.searchsorted(finished, block)
+        np.minimum(positions, len(finished) - 1, out=positions)
+        missing += int(np.count_nonzero(finished[positions] != block))
+    return missing
 
 
 def unaccounted(landed: pl.DataFrame, predictions: pl.DataFrame, rejects: pl.DataFrame) -> pl.DataFrame:

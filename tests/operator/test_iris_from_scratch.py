@@ -31,8 +31,10 @@ def flow(tmp_path, monkeypatch, storage_uri):
         cursor = None
 
         def tick(self) -> list[dg.RunRequest]:
-            context = dg.build_sensor_context(instance=instance, cursor=self.cursor, resources=resources_for(uri))
-            result = build_iris_landing_sensor(30)(context)
+            with dg.build_sensor_context(
+                instance=instance, cursor=self.cursor, resources=resources_for(uri)
+            ) as context:
+                result = build_iris_landing_sensor(30)(context)
             self.cursor = result.cursor
             return list(result.run_requests or [])
 

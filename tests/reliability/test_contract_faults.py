@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from odf.definitions import build_definitions
-from tests.support.pipeline import failure_messages, run_assets, write_registry
+from tests.support.pipeline import failure_messages, run_assets, shop_source, write_registry
 
 RAW = "raw/shop_sales"
 GOOD_DAY = "receipt,amount\r\nr1,1.0\r\nr2,2.5\r\n"
@@ -24,17 +24,13 @@ def per_day_registry(tmp_path: Path, url: str) -> Path:
     return write_registry(
         tmp_path,
         [
-            {
-                "name": "shop_sales",
-                "description": "Test shop sales.",
-                "license": "CC0-1.0",
-                "owner": "ODF tests",
-                "url_template": url,
-                "format": "csv",
-                "start_date": "2024-02-01",
-                "key": ["receipt"],
-                "schema": {"receipt": "string", "amount": "float64"},
-            }
+            shop_source(
+                url_template=url,
+                format="csv",
+                start_date="2024-02-01",
+                key=["receipt"],
+                schema={"receipt": "string", "amount": "float64"},
+            )
         ],
     )
 
@@ -43,20 +39,16 @@ def whole_file_registry(tmp_path: Path, url: str) -> Path:
     return write_registry(
         tmp_path,
         [
-            {
-                "name": "shop_sales",
-                "description": "Test shop sales.",
-                "license": "CC0-1.0",
-                "owner": "ODF tests",
-                "url": url,
-                "date_column": "sold_on",
-                "format": "csv",
-                "start_date": "2024-02-01",
-                "key": ["receipt"],
-                "formats": {"sold_on": "%d/%m/%Y"},
-                "csv": {"null_values": ["NA"]},
-                "schema": {"receipt": "string", "sold_on": "date", "amount": "float64"},
-            }
+            shop_source(
+                url=url,
+                date_column="sold_on",
+                format="csv",
+                start_date="2024-02-01",
+                key=["receipt"],
+                formats={"sold_on": "%d/%m/%Y"},
+                csv={"null_values": ["NA"]},
+                schema={"receipt": "string", "sold_on": "date", "amount": "float64"},
+            )
         ],
     )
 

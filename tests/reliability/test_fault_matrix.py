@@ -13,7 +13,7 @@ import polars as pl
 
 from odf.definitions import build_definitions
 from tests.support.faults import CuttableProxy
-from tests.support.pipeline import failure_messages, run_assets, write_registry
+from tests.support.pipeline import failure_messages, run_assets, shop_source, write_registry
 
 RAW = "raw/shop_sales"
 
@@ -22,16 +22,12 @@ def registry(tmp_path, url_template, fmt="csv"):
     return write_registry(
         tmp_path,
         [
-            {
-                "name": "shop_sales",
-                "description": "Test shop sales.",
-                "license": "CC0-1.0",
-                "owner": "ODF tests",
-                "url_template": url_template,
-                "format": fmt,
-                "start_date": "2024-02-01",
-                "schema": {"receipt": "string", "amount": "float64"},
-            }
+            shop_source(
+                url_template=url_template,
+                format=fmt,
+                start_date="2024-02-01",
+                schema={"receipt": "string", "amount": "float64"},
+            )
         ],
     )
 

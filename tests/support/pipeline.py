@@ -18,6 +18,17 @@ class _NoAliasDumper(yaml.SafeDumper):
         return True
 
 
+def shop_source(**fields) -> dict:
+    """A registry entry for the test shop's sales: the descriptive keys every source needs, then ``fields``."""
+    return {
+        "name": "shop_sales",
+        "description": "Test shop sales.",
+        "license": "CC0-1.0",
+        "owner": "ODF tests",
+        **fields,
+    }
+
+
 def write_registry(directory: Path, sources: list[dict], name: str = "extra_sources.yaml") -> Path:
     path = directory / name
     path.write_text(yaml.dump({"sources": sources}, Dumper=_NoAliasDumper, sort_keys=False))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from odf_assets.predictions import transforms
 from odf_assets.predictions.model import cached_session, session_for
 from odf_resources.constants import PARTITION_COLUMN
-from odf_resources.parquet_io_manager import object_key
+from odf_resources.parquet_io_manager import MissingPartitionError, object_key, scan_stored
 from odf_resources.storage import Storage, UnsafeKeyError
 
 if TYPE_CHECKING:  # numpy and polars are imported where used: the code location loads without them
@@ -173,10 +173,10 @@ def scan_stored_keys(storage: Storage, asset_path: Sequence[str], partition: str
     """The source columns of one stored partition, scanned (not loaded); empty when never written."""
     import polars as pl
 
-    key = stored_key(asset_path, partition)
-    if not storage.exists(key):
+    try:
+        return scan_stored(storage, asset_path, PARTITION_COLUMN, [partition]).select(list(transforms.SOURCE_COLUMNS))
+    except MissingPartitionError:
         return pl.LazyFrame(schema=transforms.polars_schema(transforms.SOURCE_COLUMNS))
-    return pl.scan_parquet(storage.scan_uri(key)).select(list(transforms.SOURCE_COLUMNS))
 
 
 def stored_key(asset_path: Sequence[str], partition: str) -> str:
@@ -184,13 +184,11 @@ def stored_key(asset_path: Sequence[str], partition: str) -> str:
 
 
 def read_stored(storage: Storage, asset_path: Sequence[str], partition: str) -> pl.DataFrame | None:
-    """One stored Parquet partition of an asset, or None when it was never written."""
-    import polars as pl
-
-    key = stored_key(asset_path, partition)
-    if not storage.exists(key):
+    """One stored Parquet partition of an asset, read as the IO manager reads it; None when never written."""
+    try:
+        return scan_stored(storage, asset_path, PARTITION_COLUMN, [partition]).collect()
+    except MissingPartitionError:
         return None
-    return pl.read_parquet(io.BytesIO(storage.read_bytes(key)))
 
 
 def read_stored_or_empty(storage: Storage, asset_path: Sequence[str], partition: str) -> pl.DataFrame:

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from odf_assets.k8s_config import step_executor
-from odf_assets.partitions import weekly_partitions
 from odf_assets.sales.definitions import default_source
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
@@ -52,9 +51,9 @@ def defs(sources: list[SourceSpec], assets: list[dg.AssetsDefinition], now: date
     if default is not None:
         pipeline_jobs = build_default_pipeline_jobs(assets, default)
         jobs += pipeline_jobs
-        if any(job.name == WEEKLY_SALES_JOB for job in pipeline_jobs):
-            weeks = weekly_partitions(default.start_date, default.end_date)
-            schedules.append(build_weekly_schedule(weeks, _status(source_has_ended(default, now), running)))
+        weekly = next((job for job in pipeline_jobs if job.name == WEEKLY_SALES_JOB), None)
+        if weekly is not None:
+            schedules.append(build_weekly_schedule(weekly, _status(source_has_ended(default, now), running)))
     jobs.append(maintenance_job)
     schedules.append(build_maintenance_schedule(_status(False, running)))
     sensors = [

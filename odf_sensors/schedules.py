@@ -16,11 +16,11 @@ import dagster as dg
 
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
-from odf_resources.constants import ACQUISITION_TAGS, AGGREGATION_TAGS
+from odf_resources.constants import ACQUISITION_TAGS
 from odf_sensors.jobs import WEEKLY_SALES_JOB
 
-# Monday 04:00 UTC: Sunday's daily partition is fetched at the sources' default 01:30 fetch_cron.
-WEEKLY_CRON = "0 4 * * 1"
+# Weekly runs at 04:00 on the partitions' first day (Monday): after Sunday's 01:30 fetch.
+WEEKLY_HOUR = 4
 SCHEDULE_TIMEZONE = "UTC"
 
 
@@ -103,22 +103,17 @@ def build_daily_schedule(
     return daily_source_schedule
 
 
-def build_weekly_schedule(
-    partitions_def: dg.TimeWindowPartitionsDefinition, default_status: dg.DefaultScheduleStatus
-) -> dg.ScheduleDefinition:
-    @dg.schedule(
+def build_weekly_schedule(weekly_job, default_status: dg.DefaultScheduleStatus):
+    """Dagster's schedule for a partitioned job: Mondays at 04:00 in the partitions' zone (UTC), after
+    Sunday's daily partition is fetched at the sources' default 01:30 ``fetch_cron``, it requests the
+    week that just closed (run key = the week, so a repeated tick starts nothing twice)."""
+    return dg.build_schedule_from_partitioned_job(
+        weekly_job,
         name=f"{WEEKLY_SALES_JOB}_schedule",
-        job_name=WEEKLY_SALES_JOB,
-        cron_schedule=WEEKLY_CRON,
-        execution_timezone=SCHEDULE_TIMEZONE,
+        hour_of_day=WEEKLY_HOUR,
         default_status=default_status,
         description="Mondays at 04:00 UTC, materializes the weekly sales assets for the week that just closed.",
     )
-    def weekly_sales_schedule(context: dg.ScheduleEvaluationContext):
-        """Requests the Monday-to-Sunday week that closed before the tick, or skips outside the range."""
-        return request_closed_partition(context, partitions_def, WEEKLY_SALES_JOB, "week", AGGREGATION_TAGS)
-
-    return weekly_sales_schedule
 
 
 def _range(partitions_def: dg.TimeWindowPartitionsDefinition) -> str:

@@ -10,6 +10,7 @@ from odf.definitions import build_definitions
 from odf_assets.registry_loader import load_sources
 from odf_assets.sales.assets import build_sales_assets
 from odf_assets.sources.assets import build_source_assets
+from odf_resources import definitions as resources_layer
 from odf_sensors import definitions as orchestration_layer
 from tests.support.pipeline import write_registry
 
@@ -47,13 +48,17 @@ def orchestration(tmp_path, monkeypatch):
         sources = load_sources()
         by_name = {s.name: s for s in sources}
         assets = build_source_assets(sources) + build_sales_assets(by_name["iowa_liquor_sales"])
-        return orchestration_layer.defs(sources, assets, now=NOW)
+        # Whole definitions (assets, resources, orchestration): schedules resolve against them.
+        return dg.Definitions.merge(
+            dg.Definitions(assets=assets), resources_layer.defs([]), orchestration_layer.defs(sources, assets, now=NOW)
+        )
 
     return build
 
 
 def schedule(defs: dg.Definitions, name: str) -> dg.ScheduleDefinition:
-    return next(s for s in defs.schedules if s.name == name)
+    """Resolved against the definitions, as the daemon sees it (a partitioned job's schedule is bound there)."""
+    return defs.resolve_schedule_def(name)
 
 
 def evaluate(defs: dg.Definitions, name: str, tick: str):
@@ -129,14 +134,23 @@ def test_sample_job_chains_every_daily_asset_downstream_of_the_raw_one_and_no_we
     ],
 )
 def test_weekly_schedule_requests_the_week_that_closed(orchestration, tick, week):
-    request = evaluate(orchestration(), WEEKLY, tick)
-    assert request.partition_key == week
-    assert request.tags["odf/queue"] == "aggregation"
+    defs = orchestration()
+    request = evaluate(defs, WEEKLY, tick)
+    assert request.partition_key == week and request.run_key == week
+    # Dagster launches the run with the job's tags merged under the request's.
+    run_tags = {**defs.resolve_job_def("weekly_sales").tags, **request.tags}
+    assert run_tags["odf/queue"] == "aggregation"
 
 
-@pytest.mark.parametrize("tick", ["2024-01-03T04:00:00+00:00", "2024-04-08T04:00:00+00:00"])
-def test_weekly_schedule_skips_before_the_first_and_after_the_last_week(orchestration, tick):
-    assert isinstance(evaluate(orchestration(), WEEKLY, tick), dg.SkipReason)
+def test_weekly_schedule_skips_before_the_first_week_and_starts_nothing_new_after_the_last(orchestration):
+    defs = orchestration()
+    assert isinstance(evaluate(defs, WEEKLY, "2024-01-03T04:00:00+00:00"), dg.SkipReason)
+    # After the range Dagster's partitioned schedule asks for the last week again, under the run key
+    # of the tick that first requested it: the daemon starts no second run. (It defaults to stopped.)
+    last = evaluate(defs, WEEKLY, "2024-04-01T04:00:00+00:00")
+    after = evaluate(defs, WEEKLY, "2024-04-08T04:00:00+00:00")
+    assert (after.partition_key, after.run_key) == (last.partition_key, last.run_key) == ("2024-03-25", "2024-03-25")
+    assert schedule(defs, WEEKLY).default_status == dg.DefaultScheduleStatus.STOPPED
 
 
 def test_schedule_requests_resolve_against_the_code_location():

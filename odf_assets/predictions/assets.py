@@ -21,7 +21,7 @@ from odf_assets.predictions.model import (
     train_iris_classifier,
 )
 from odf_resources import settings as odf_settings
-from odf_resources.constants import AGGREGATION_TAGS, IO_MANAGER_KEY
+from odf_resources.constants import AGGREGATION_TAGS, IO_MANAGER_KEY, PARTITION_COLUMN
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import quote
 
@@ -168,21 +168,23 @@ def _coverage_check(storage, partition: str, scored: scoring.ScoredDay) -> dg.As
     )
 
 
+def _daily_out(key: dg.AssetKey, description: str) -> dg.AssetOut:
+    return dg.AssetOut(
+        key=key,
+        io_manager_key=IO_MANAGER_KEY,
+        metadata={"partition_expr": PARTITION_COLUMN},
+        kinds={"onnx", "polars", "parquet"},
+        description=description,
+    )
+
+
 @dg.multi_asset(
     outs={
-        "predictions": dg.AssetOut(
-            key=IRIS_PREDICTIONS,
-            io_manager_key=IO_MANAGER_KEY,
-            metadata={"partition_expr": "date"},
-            kinds={"onnx", "polars", "parquet"},
-            description="Per landed iris item of the day: features, class probabilities, label and model version.",
+        "predictions": _daily_out(
+            IRIS_PREDICTIONS, "Per landed iris item of the day: features, class probabilities, label and model version."
         ),
-        "rejects": dg.AssetOut(
-            key=IRIS_REJECTS,
-            io_manager_key=IO_MANAGER_KEY,
-            metadata={"partition_expr": "date"},
-            kinds={"onnx", "polars", "parquet"},
-            description="Landed iris records (or whole files) that could not be scored, with the reason.",
+        "rejects": _daily_out(
+            IRIS_REJECTS, "Landed iris records (or whole files) that could not be scored, with the reason."
         ),
     },
     deps=[IRIS_MODEL],

@@ -26,7 +26,13 @@ def environment_reads(path: Path) -> list[str]:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
             if node.func.attr == "getenv" or (node.func.attr == "get" and is_environ(node.func.value)):
                 found.append(node.lineno)
-        elif isinstance(node, ast.Subscript) and is_environ(node.value) and isinstance(node.ctx, ast.Load) or isinstance(node, ast.Compare) and any(is_environ(c) for c in node.comparators):
+        elif (
+            isinstance(node, ast.Subscript)
+            and is_environ(node.value)
+            and isinstance(node.ctx, ast.Load)
+            or isinstance(node, ast.Compare)
+            and any(is_environ(c) for c in node.comparators)
+        ):
             found.append(node.lineno)
     name = path.relative_to(ROOT) if path.is_relative_to(ROOT) else path.name
     return [f"{name}:{line}" for line in found]

@@ -161,15 +161,18 @@ def duckdb_aggregates(folder: str) -> dict:
 
     con = duckdb.connect()
     con.execute(f"CREATE TEMP VIEW cleaned AS SELECT * FROM read_parquet('{folder}/*.parquet')")
-    daily = con.sql("""SELECT date, count(*) AS transactions, sum(sale_bottles) AS bottles_sold, sum(sale_liters) AS liters_sold,
-                              sum(sale_dollars) AS revenue, avg(sale_dollars) AS average_sale,
+    daily = con.sql("""SELECT date, count(*) AS transactions, sum(sale_bottles) AS bottles_sold,
+                              sum(sale_liters) AS liters_sold, sum(sale_dollars) AS revenue,
+                              avg(sale_dollars) AS average_sale,
                               count(DISTINCT store) AS distinct_stores, count(DISTINCT im_desc) AS distinct_items
                        FROM cleaned GROUP BY date""")
-    weekly = con.sql("""SELECT date_trunc('week', date)::DATE AS week_start, sum(revenue) AS revenue, sum(bottles_sold) AS bottles_sold,
-                               sum(transactions) AS transactions, count(*) AS days_with_sales, avg(revenue) AS average_daily_revenue,
+    weekly = con.sql("""SELECT date_trunc('week', date)::DATE AS week_start, sum(revenue) AS revenue,
+                               sum(bottles_sold) AS bottles_sold, sum(transactions) AS transactions,
+                               count(*) AS days_with_sales, avg(revenue) AS average_daily_revenue,
                                arg_max(date, revenue) AS best_day
                         FROM daily GROUP BY 1""").fetchall()
-    county = con.sql("""SELECT date, county, count(*) AS rows, sum(sale_dollars) AS revenue, count(DISTINCT store) AS stores
+    county = con.sql("""SELECT date, county, count(*) AS rows, sum(sale_dollars) AS revenue,
+                               count(DISTINCT store) AS stores
                         FROM cleaned GROUP BY date, county""").fetchall()
     return {"daily": daily.fetchall(), "weekly": weekly, "county": county}
 
@@ -209,7 +212,8 @@ def duckdb_clean(folder: str) -> dict:
     con.execute(f"""
         CREATE TEMP TABLE cleaned AS
         SELECT * EXCLUDE (county, im_desc, n, filename, file_row_number),
-               coalesce(nullif(trim(county), ''), 'Unknown') AS county, coalesce(nullif(trim(im_desc), ''), 'Unknown') AS im_desc
+               coalesce(nullif(trim(county), ''), 'Unknown') AS county,
+               coalesce(nullif(trim(im_desc), ''), 'Unknown') AS im_desc
         FROM (SELECT *, row_number() OVER (PARTITION BY date, invoice_line_no ORDER BY filename, file_row_number) AS n
               FROM read_parquet('{folder}/*.parquet', filename = true, file_row_number = true)
               WHERE invoice_line_no IS NOT NULL AND date IS NOT NULL AND sale_dollars IS NOT NULL
@@ -332,8 +336,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
                     }
                     table.append(row)
                     print(
-                        f"{rows:>11,} {stage:>10} {engine:>7} {row['seconds']:>8.2f} {row['peak_rss_mb']:>8.0f} {row['import_rss_mb']:>9.0f} "
-                        f"{row['pandas_over_engine_time']:>13.1f}x {row['engine_over_pandas_rss']:>12.2f}x {row['engine_over_duckdb_time']:>13.2f}x"
+                        f"{rows:>11,} {stage:>10} {engine:>7} {row['seconds']:>8.2f} {row['peak_rss_mb']:>8.0f} "
+                        f"{row['import_rss_mb']:>9.0f} "
+                        f"{row['pandas_over_engine_time']:>13.1f}x {row['engine_over_pandas_rss']:>12.2f}x "
+                        f"{row['engine_over_duckdb_time']:>13.2f}x"
                     )
     print(
         "targets (aggregates stage): polars ≥ 10x faster than pandas, ≤ 1/3 of its peak RSS, within 1.5x of DuckDB; "

@@ -151,7 +151,8 @@ def main() -> None:
         t0 = time.perf_counter()
         os.environ["ODF_SOURCES"] = str(write_source(folder / "source", args.days, args.rows_per_day))
         print(
-            f"generated {args.days} daily files x {args.rows_per_day} rows in {time.perf_counter() - t0:.1f}s; source {SOURCE} via ODF_SOURCES"
+            f"generated {args.days} daily files x {args.rows_per_day} rows in {time.perf_counter() - t0:.1f}s; "
+            f"source {SOURCE} via ODF_SOURCES"
         )
         job = load_job(folder / "policy")
         policy = job.asset_layer.asset_graph.get(dg.AssetKey(["raw", SOURCE])).backfill_policy
@@ -165,7 +166,8 @@ def main() -> None:
         runs, policy_seconds = run_ranges(job, keys, per_run)
         assert stored_partitions(folder / "policy") == len(keys), "the range runs did not store every partition"
         print(
-            f"  with BackfillPolicy : {runs:>4} runs  {policy_seconds:8.1f}s wall  (expected ceil({len(keys)}/{per_run}) = {math.ceil(len(keys) / per_run)})"
+            f"  with BackfillPolicy : {runs:>4} runs  {policy_seconds:8.1f}s wall  "
+            f"(expected ceil({len(keys)}/{per_run}) = {math.ceil(len(keys) / per_run)})"
         )
 
         job_single = load_job(folder / "single")
@@ -178,11 +180,13 @@ def main() -> None:
         label = (
             "measured"
             if args.full_baseline
-            else f"extrapolated from {count} sampled runs (mean {per_partition:.2f}s, median {statistics.median(times):.2f}s)"
+            else f"extrapolated from {count} sampled runs "
+            f"(mean {per_partition:.2f}s, median {statistics.median(times):.2f}s)"
         )
         print(f"  one run per partition: {len(keys):>4} runs  {single_seconds:8.1f}s wall  ({label})")
         print(
-            f"  in-process speed-up: {single_seconds / policy_seconds:.1f}x with {len(keys) / runs:.0f}x fewer runs; target <= 12 runs: {'met' if runs <= 12 else 'MISSED'}"
+            f"  in-process speed-up: {single_seconds / policy_seconds:.1f}x with {len(keys) / runs:.0f}x fewer runs; "
+            f"target <= 12 runs: {'met' if runs <= 12 else 'MISSED'}"
         )
 
         env = {**os.environ}
@@ -191,7 +195,8 @@ def main() -> None:
             f"  per-run code-location load in a fresh process: {overhead:.1f}s (median of 3) -- a real run launcher or"
         )
         print(
-            f"  Kubernetes pod pays it per run (pods add scheduling and image start on top): about {overhead * runs:.0f}s"
+            "  Kubernetes pod pays it per run (pods add scheduling and image start on top): "
+            f"about {overhead * runs:.0f}s"
         )
         print(
             f"  for the policy's {runs} runs vs {overhead * len(keys):.0f}s for {len(keys)} runs, not included above."

@@ -181,7 +181,8 @@ def main(argv: list[str] | None = None) -> dict:
         f"RSS budget 100 + 3 × {parquet_mb:,.0f} = {budget:,.0f} MB; {cores} cores"
     )
     print(
-        f"{'CSV read chunks':<28} {'seconds':>8} {'rows/s':>11} {'MB/s/core':>10} {'anon MB':>8} {'file MB':>8} {'peak MB':>8} {'peak/budget':>12}"
+        f"{'CSV read chunks':<28} {'seconds':>8} {'rows/s':>11} {'MB/s/core':>10} "
+        f"{'anon MB':>8} {'file MB':>8} {'peak MB':>8} {'peak/budget':>12}"
     )
     for label, result in runs.items():
         seconds = result["total_s"]

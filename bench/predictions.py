@@ -102,7 +102,8 @@ def main(argv: list[str] | None = None) -> int:
     session, sig = session_for(onnx_bytes, sha256(onnx_bytes))
     rows = make_rows(args.rows)
     print(
-        f"model sha256 {sha256(onnx_bytes)[:12]}, {args.rows:,} rows, {os.cpu_count()} CPUs, onnxruntime threads: default"
+        f"model sha256 {sha256(onnx_bytes)[:12]}, {args.rows:,} rows, {os.cpu_count()} CPUs, "
+        "onnxruntime threads: default"
     )
 
     old_seconds, old_result = per_item(session, sig, rows)
@@ -120,7 +121,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio batched / per-item:          {new_rate / old_rate:>14,.1f}x   (max |Δprobability| {max_diff:.2e})")
     ratio_ok, rate_ok = new_rate / old_rate >= TARGET_RATIO, new_rate >= TARGET_ROWS_PER_SECOND
     print(
-        f"target ≥ {TARGET_RATIO}x: {'met' if ratio_ok else 'NOT met'}; target ≥ {TARGET_ROWS_PER_SECOND:,} rows/s: {'met' if rate_ok else 'NOT met'}"
+        f"target ≥ {TARGET_RATIO}x: {'met' if ratio_ok else 'NOT met'}; "
+        f"target ≥ {TARGET_ROWS_PER_SECOND:,} rows/s: {'met' if rate_ok else 'NOT met'}"
     )
     return 0
 

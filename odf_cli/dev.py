@@ -73,7 +73,10 @@ def dev_command(args: argparse.Namespace) -> int:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    text = "Start the Dagster UI and daemon (dagster dev) on the instance the odf commands use (.odf/dagster_home unless DAGSTER_HOME is set)."
+    text = (
+        "Start the Dagster UI and daemon (dagster dev) on the instance the odf commands use "
+        "(.odf/dagster_home unless DAGSTER_HOME is set)."
+    )
     parser = subparsers.add_parser("dev", help=text, description=text)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default %(default)s)")
     parser.add_argument("--port", type=int, default=3000, help="port (default %(default)s)")

@@ -68,7 +68,9 @@ query OdfRunEvents($id: ID!, $cursor: String) {
           assetKey { path } partition
           metadataEntries { label ... on IntMetadataEntry { intValue } }
         }
-        ... on AssetCheckEvaluationEvent { evaluation { checkName assetKey { path } success severity partition description } }
+        ... on AssetCheckEvaluationEvent {
+          evaluation { checkName assetKey { path } success severity partition description }
+        }
       }
     }
     ... on PythonError { message }
@@ -93,7 +95,8 @@ query OdfBackfill($id: String!) {
       assetBackfillData {
         assetBackfillStatuses {
           ... on AssetPartitionsStatusCounts {
-            assetKey { path } numPartitionsTargeted numPartitionsMaterialized numPartitionsFailed numPartitionsInProgress
+            assetKey { path }
+            numPartitionsTargeted numPartitionsMaterialized numPartitionsFailed numPartitionsInProgress
           }
         }
       }
@@ -153,7 +156,8 @@ class Webserver:
             )
         except requests.ConnectionError:
             raise CommandError(
-                f"cannot reach the Dagster webserver at {self.url} (is `dagster dev` running? set --url or ODF_DAGSTER_URL)"
+                f"cannot reach the Dagster webserver at {self.url} "
+                "(is `dagster dev` running? set --url or ODF_DAGSTER_URL)"
             ) from None
         except requests.Timeout:
             raise CommandError(
@@ -165,7 +169,8 @@ class Webserver:
             body = None
         if not isinstance(body, dict) or ("data" not in body and "errors" not in body):
             raise CommandError(
-                f"{self.url}/graphql answered HTTP {response.status_code} without GraphQL data: is this a Dagster webserver?"
+                f"{self.url}/graphql answered HTTP {response.status_code} without GraphQL data: "
+                "is this a Dagster webserver?"
             )
         if body.get("errors"):
             raise CommandError(

@@ -14,9 +14,11 @@ from odf_cli.main import CommandError, parse_date
 
 DEFAULT_START, DEFAULT_END = "2024-01-01", "2024-01-14"
 DESCRIPTION = (
-    "Materialize assets in-process for a date range on the local instance (.odf/dagster_home unless DAGSTER_HOME is set), "
+    "Materialize assets in-process for a date range on the local instance "
+    "(.odf/dagster_home unless DAGSTER_HOME is set), "
     "with live progress and a summary of rows and check verdicts; exits 1 when a step or an ERROR check failed. "
-    "Without --select: every daily asset of the default pipeline, then the weekly ones for the whole weeks in the range."
+    "Without --select: every daily asset of the default pipeline, "
+    "then the weekly ones for the whole weeks in the range."
 )
 
 
@@ -80,8 +82,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--select",
         metavar="SELECTION",
-        help="Dagster asset selection, e.g. 'raw/city_permits,aggregates/city_permits/permits_by_district', 'group:sales', "
-        "'key:raw/iowa_liquor_sales+' or 'predictions/iris_model' (unpartitioned assets run once); default: the default pipeline",
+        help="Dagster asset selection, e.g. 'raw/city_permits,aggregates/city_permits/permits_by_district', "
+        "'group:sales', 'key:raw/iowa_liquor_sales+' or 'predictions/iris_model' (unpartitioned assets run once); "
+        "default: the default pipeline",
     )
     parser.add_argument("--verbose", action="store_true", help="also show Dagster's step logs (DEBUG)")
     parser.set_defaults(func=_command)

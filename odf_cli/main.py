@@ -40,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="odf",
         description="Open Data Factory command line: run assets locally (materialize), start the UI on the same "
-        "instance (dev), query predictions, submit items to score, and drive a running Dagster (trigger, backfill, status, results).",
+        "instance (dev), query predictions, submit items to score, and drive a running Dagster "
+        "(trigger, backfill, status, results).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
     for module in SUBCOMMAND_MODULES:

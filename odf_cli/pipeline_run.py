@@ -117,7 +117,8 @@ def resolve_selection(defs: dg.Definitions, selection: str) -> set[dg.AssetKey]:
     keys = {key for key in keys if key in graph.materializable_asset_keys}
     if not keys:
         raise CommandError(
-            f"--select {selection!r} selects no assets (groups: {', '.join(sorted(g for g in graph.all_group_names if g))})"
+            f"--select {selection!r} selects no assets "
+            f"(groups: {', '.join(sorted(g for g in graph.all_group_names if g))})"
         )
     # A multi-asset runs as a whole: select its siblings too instead of failing on a subset.
     return {
@@ -242,7 +243,8 @@ def materialize(
             ).isoformat()
             if (first, last) != (start, end):
                 progress.heading(
-                    f"warning: {start}..{end} clipped to {first}..{last} for {names} (partitions {_describe(partitions_def)})"
+                    f"warning: {start}..{end} clipped to {first}..{last} for {names} "
+                    f"(partitions {_describe(partitions_def)})"
                 )
             batches = partition_batches(graph, members, partition_keys)
         job = defs.resolve_implicit_job_def_def_for_assets(members)

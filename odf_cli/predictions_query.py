@@ -1,4 +1,5 @@
-"""The queries behind ``odf predictions``: what the old query endpoints answered, read from Parquet and the landing zone.
+"""The queries behind ``odf predictions``: what the old query endpoints answered, read from Parquet and the
+landing zone.
 
 * ``predicted``   — rows of the stored ``predictions/iris_predictions`` partition;
 * ``rejected``    — rows of ``predictions/iris_rejects`` (records that will never be scored as sent);

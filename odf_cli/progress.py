@@ -177,7 +177,10 @@ class Progress:
 
     def summary(self) -> str:
         """The table of assets with partitions, rows and check verdicts, then every failed check."""
-        header = f"  {'asset':<48} {'partitions':>10} {'rows':>12}  {'checks ok':>9} {'WARN failed':>11} {'ERROR failed':>12}"
+        header = (
+            f"  {'asset':<48} {'partitions':>10} {'rows':>12}  "
+            f"{'checks ok':>9} {'WARN failed':>11} {'ERROR failed':>12}"
+        )
         lines = [header, "  " + "-" * (len(header) - 2)]
         for asset, totals in sorted(self.assets.items()):
             rows = f"{totals.rows:,}" if totals.rows_known else "-"

@@ -204,7 +204,8 @@ def _print_backfill(backfill: dict) -> None:
         by_status[run["status"]] = by_status.get(run["status"], 0) + 1
     counts = ", ".join(f"{status} {n}" for status, n in sorted(by_status.items())) or "none yet"
     print(
-        f"backfill {backfill['id']}: {backfill['status']}  ({backfill['numPartitions']} partitions, {len(runs)} runs: {counts})"
+        f"backfill {backfill['id']}: {backfill['status']}  "
+        f"({backfill['numPartitions']} partitions, {len(runs)} runs: {counts})"
     )
     for status in (backfill.get("assetBackfillData") or {}).get("assetBackfillStatuses", []):
         if "assetKey" in status:
@@ -251,7 +252,8 @@ def backfill(args: argparse.Namespace) -> int:
         [n.key for n in nodes], partitions, {**queue_tags(nodes), "odf/launched_by": "odf-cli"}, title
     )
     print(
-        f"launched backfill {backfill_id}: {len(partitions)} partitions of {', '.join(n.key for n in nodes)} at {server.url}"
+        f"launched backfill {backfill_id}: {len(partitions)} partitions of "
+        f"{', '.join(n.key for n in nodes)} at {server.url}"
     )
     if not args.wait:
         return 0

@@ -6,6 +6,7 @@ multipart uploads that were started and never completed or aborted.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -24,10 +25,8 @@ def _newest_mtime(path: Path) -> float:
     if path.is_dir() and not path.is_symlink():
         for folder, dirs, files in os.walk(path):
             for name in dirs + files:
-                try:
+                with contextlib.suppress(FileNotFoundError):
                     newest = max(newest, os.lstat(os.path.join(folder, name)).st_mtime)
-                except FileNotFoundError:
-                    pass
     return newest
 
 

@@ -141,7 +141,8 @@ def stage_partitions(
     unexpected = sorted(set(found) - set(keys))
     if unexpected:
         raise dg.Failure(
-            f"{asset}: rows with {column}={unexpected[:5]} are outside the partitions being written ({keys[0]}..{keys[-1]})"
+            f"{asset}: rows with {column}={unexpected[:5]} are outside the partitions being written "
+            f"({keys[0]}..{keys[-1]})"
         )
     staged = {}
     for index, key in enumerate(keys):

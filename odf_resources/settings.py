@@ -69,7 +69,8 @@ DEFAULT_LANDING_MAX_FILE_BYTES = 256 << 20
 
 
 def landing_max_file_bytes() -> int:
-    """``ODF_LANDING_MAX_FILE_BYTES``: largest landing-zone file read (default 256 MiB); larger ones are rejected whole."""
+    """``ODF_LANDING_MAX_FILE_BYTES``: largest landing-zone file read (default 256 MiB); larger ones are
+    rejected whole."""
     raw = os.environ.get("ODF_LANDING_MAX_FILE_BYTES", "").strip()
     if not raw:
         return DEFAULT_LANDING_MAX_FILE_BYTES
@@ -170,7 +171,8 @@ DEFAULT_LANDING_RETRY_SECONDS = 60.0
 
 
 def landing_retry_seconds() -> float:
-    """``ODF_LANDING_RETRY_SECONDS``: wait before the first re-request of a failed date (default 60; 0 retries at once)."""
+    """``ODF_LANDING_RETRY_SECONDS``: wait before the first re-request of a failed date (default 60; 0 retries
+    at once)."""
     raw = os.environ.get("ODF_LANDING_RETRY_SECONDS", "").strip()
     try:
         value = float(raw) if raw else DEFAULT_LANDING_RETRY_SECONDS

@@ -137,7 +137,8 @@ def build_lineage_sensor(interval_seconds: int | None = None) -> dg.SensorDefini
         name=LINEAGE_SENSOR,
         minimum_interval_seconds=interval,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Sends OpenLineage START/COMPLETE/FAIL/ABORT events for every asset partition, at least once (docs/lineage.md).",
+        description="Sends OpenLineage START/COMPLETE/FAIL/ABORT events for every asset partition, "
+        "at least once (docs/lineage.md).",
     )
     def odf_lineage_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         if not transport_configured():

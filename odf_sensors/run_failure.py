@@ -90,7 +90,8 @@ def build_run_failure_sensor(
         name=RUN_FAILURE_SENSOR,
         minimum_interval_seconds=minimum_interval_seconds,
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Logs every failed ODF run (job, run id, partition, error) and posts it to ODF_ALERT_WEBHOOK_URL if set.",
+        description="Logs every failed ODF run (job, run id, partition, error) "
+        "and posts it to ODF_ALERT_WEBHOOK_URL if set.",
     )
     def odf_run_failure_sensor(context: dg.RunFailureSensorContext) -> None:
         """Logs every failed run and posts it to the alert webhook when one is configured."""

@@ -92,7 +92,8 @@ def build_daily_schedule(
         cron_schedule=source.fetch_cron,
         execution_timezone=SCHEDULE_TIMEZONE,
         default_status=default_status,
-        description=f"At {source.fetch_cron} UTC, materializes yesterday's partition of {source.name} and its daily aggregates.",
+        description=f"At {source.fetch_cron} UTC, materializes yesterday's partition of {source.name} "
+        "and its daily aggregates.",
     )
     def daily_source_schedule(context: dg.ScheduleEvaluationContext):
         """Requests the day that closed before the tick, or skips when it is outside the source's range."""

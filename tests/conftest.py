@@ -65,10 +65,7 @@ def isolated_odf_env(monkeypatch, tmp_path):
 @pytest.fixture(params=["local", "s3"])
 def storage_uri(request, tmp_path, monkeypatch) -> str:
     """The same test against a temp directory and against a bucket on the loopback S3 server."""
-    if request.param == "local":
-        uri = str(tmp_path / "storage")
-    else:
-        uri = f"s3://{request.getfixturevalue('s3_env')}/odf"
+    uri = str(tmp_path / "storage") if request.param == "local" else f"s3://{request.getfixturevalue('s3_env')}/odf"
     monkeypatch.setenv("ODF_STORAGE", uri)
     return uri
 

@@ -131,7 +131,8 @@ def _combined_schema(
             if column not in spec.schema:
                 reader.fail(
                     ".keys",
-                    f"column {quote(column)} is not among inputs[{index}] ({spec.source})'s columns {quote(list(spec.schema))}",
+                    f"column {quote(column)} is not among inputs[{index}] ({spec.source})'s columns "
+                    f"{quote(list(spec.schema))}",
                 )
             kinds[spec.source] = spec.schema[column]
         distinct = set(kinds.values())
@@ -151,7 +152,8 @@ def _combined_schema(
             if column in owner:
                 reader.fail(
                     f".inputs[{index}].columns",
-                    f"column {quote(column)} is also in {owner[column]}: rename one (columns: {{{column}: new_name}}) or leave it out",
+                    f"column {quote(column)} is also in {owner[column]}: "
+                    f"rename one (columns: {{{column}: new_name}}) or leave it out",
                 )
             owner[column], schema[column] = f"inputs[{index}] ({spec.source})", kind
     return schema
@@ -244,7 +246,8 @@ def load_consolidations(files: Sequence[Path], sources: Sequence[SourceSpec]) ->
             spec = parse_consolidation(file, index, raw, by_name)
             if spec.name in seen:
                 raise RegistryError(
-                    f"{file}: consolidations[{index}] ({spec.name}).name: {quote(spec.name)} is already declared in {seen[spec.name]}"
+                    f"{file}: consolidations[{index}] ({spec.name}).name: {quote(spec.name)} "
+                    f"is already declared in {seen[spec.name]}"
                 )
             seen[spec.name] = file
             found.append(spec)

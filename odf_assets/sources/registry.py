@@ -399,7 +399,8 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
         if aggregate.name in first_index:
             reader.fail(
                 f".aggregates[{index}].name",
-                f"{quote(aggregate.name)} is already the name of aggregates[{first_index[aggregate.name]}] (both would be one asset)",
+                f"{quote(aggregate.name)} is already the name of aggregates[{first_index[aggregate.name]}] "
+                "(both would be one asset)",
             )
         first_index[aggregate.name] = index
     return SourceSpec(

@@ -106,7 +106,10 @@ def same_storage(stack, monkeypatch):
 
 
 def test_the_automation_sensor_is_running(stack):
-    query = "query { repositoriesOrError { ... on RepositoryConnection { nodes { sensors { name sensorState { status } } } } } }"
+    query = (
+        "query { repositoriesOrError { ... on RepositoryConnection "
+        "{ nodes { sensors { name sensorState { status } } } } } }"
+    )
     data = requests.post(f"{stack.dev.url}/graphql", json={"query": query}, timeout=30).json()["data"]
     states = {
         s["name"]: s["sensorState"]["status"] for node in data["repositoriesOrError"]["nodes"] for s in node["sensors"]

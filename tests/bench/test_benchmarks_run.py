@@ -55,7 +55,10 @@ def test_large_input_runs_the_raw_step_and_keeps_every_row_with_both_read_settin
 def test_a_child_reports_its_own_peak_not_its_parents():
     ballast = bytearray(400 << 20)
     ballast[::4096] = b"\x01" * len(ballast[::4096])  # touch every page so the parent really holds it
-    code = "from bench.memory import peak_rss_mb; import resource; print(peak_rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    code = (
+        "from bench.memory import peak_rss_mb; import resource; "
+        "print(peak_rss_mb(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+    )
     own, inherited = map(
         float,
         subprocess.run(

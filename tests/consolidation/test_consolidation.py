@@ -334,7 +334,8 @@ def test_examples_weather_and_brent_equal_duckdb_and_weekends_name_brent(tmp_pat
         WITH weather AS (
             SELECT origin, temp, precip,
                    CAST(timezone('{zone}', timezone('UTC', strptime(time_hour, '%Y-%m-%dT%H:%M:%SZ'))) AS DATE) AS day
-            FROM read_csv('{EXAMPLES}/data/weather.csv', header = true, nullstr = 'NA', auto_detect = true, all_varchar = true)
+            FROM read_csv('{EXAMPLES}/data/weather.csv', header = true, nullstr = 'NA',
+                          auto_detect = true, all_varchar = true)
         ), brent AS (
             SELECT CAST(strptime(day, '%m/%d/%Y') AS DATE) AS day, CAST(DPB AS DOUBLE) AS price
             FROM read_csv('{EXAMPLES}/data/brent_crude_oil.csv', header = true, all_varchar = true)

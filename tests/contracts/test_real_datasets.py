@@ -152,7 +152,8 @@ class DuckSide:
         relation = case.relation.format(data=DATA.as_posix(), timezone=zone)
         self.con.execute(f"CREATE TABLE source AS SELECT *, {day} AS {DAY} FROM ({relation})")
         self.con.execute(
-            f"CREATE TABLE in_range AS SELECT * FROM source WHERE {DAY} BETWEEN DATE '{case.first}' AND DATE '{case.last}'"
+            "CREATE TABLE in_range AS SELECT * FROM source "
+            f"WHERE {DAY} BETWEEN DATE '{case.first}' AND DATE '{case.last}'"
         )
         assert self.columns() == list(self.schema), "the DuckDB relation must give the registry's columns in order"
 

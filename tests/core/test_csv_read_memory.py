@@ -52,7 +52,8 @@ def test_setting_applies_before_polars_first_csv_scan_in_a_fresh_process(tmp_pat
     path.write_text("a\n1\n")
     code = (
         "import os, sys; from pathlib import Path; from odf_resources.source_files import scan_source_file; "
-        f"assert 'POLARS_CSV_CHUNK_SIZE' not in os.environ; scan_source_file(Path({str(path)!r}), 'csv', 'x').collect(); "
+        "assert 'POLARS_CSV_CHUNK_SIZE' not in os.environ; "
+        f"scan_source_file(Path({str(path)!r}), 'csv', 'x').collect(); "
         "print(os.environ['POLARS_CSV_CHUNK_SIZE'])"
     )
     env = {k: v for k, v in os.environ.items() if k not in (POLARS_CSV_CHUNK_VARIABLE, "ODF_CSV_READ_CHUNK_BYTES")}

@@ -144,7 +144,8 @@ WHOLE_FILE = {"url_template": None, "url": "http://x/all.csv", "date_column": "d
                     aggregate(metrics=[{"agg": "count", "name": "n"}, {"agg": "sum", "column": "amount", "name": "n"}])
                 ]
             },
-            r"sources\[0\] \(shop_sales\)\.aggregates\[0\]\.metrics\[1\]\.name: 'n' is already the name of metrics\[0\]",
+            r"sources\[0\] \(shop_sales\)\.aggregates\[0\]\.metrics\[1\]\.name: "
+            r"'n' is already the name of metrics\[0\]",
         ),
         (
             {"aggregates": [aggregate(metrics=[{"agg": "count"}, {"agg": "count"}])]},  # both default to row_count
@@ -233,7 +234,7 @@ def test_a_key_written_twice_in_one_mapping_names_the_key_path_and_both_lines(tm
 def test_yaml_anchors_and_aliases_are_refused_before_anything_expands(tmp_path):
     # The "billion laughs": nine levels of nine aliases, 9^9 strings once expanded, in 354 bytes.
     levels = ['a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
-    for previous, name in zip("abcdefgh", "bcdefghi"):
+    for previous, name in zip("abcdefgh", "bcdefghi", strict=True):
         levels.append(f"{name}: &{name} [{','.join([f'*{previous}'] * 9)}]")
     text = "\n".join(levels) + "\nsources: *i\n"
     assert len(text.encode()) < 456

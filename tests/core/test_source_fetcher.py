@@ -57,7 +57,8 @@ def test_truncated_body_is_detected(source_server, tmp_path):
     source_server.script("/cut.csv", respond(200, BODY[:5], length=len(BODY)))
     with pytest.raises(
         FetchError,
-        match=r"cut.csv: gave up after 3 attempts: .*body truncated after .*IncompleteRead\(5 bytes read, 11 more expected",
+        match=r"cut.csv: gave up after 3 attempts: .*body truncated after "
+        r".*IncompleteRead\(5 bytes read, 11 more expected",
     ):
         fetcher().fetch(f"{source_server.url}/cut.csv", tmp_path)
 

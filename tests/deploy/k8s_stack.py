@@ -23,7 +23,10 @@ from tests.support.servers import free_port
 
 BIN = Path(sys.executable).parent
 IMAGE = "registry.example.com/odf/odf-user-code:e2e"
-LOCATION_STATUS = "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+LOCATION_STATUS = (
+    "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
+    "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
+)
 
 
 def instance_yaml() -> str:

@@ -117,7 +117,8 @@ def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(
         cursor.execute("SELECT key, value FROM run_tags WHERE run_id = %s AND key LIKE 'odf/%%'", (result.run_id,))
         assert cursor.fetchall() == list(ACQUISITION_TAGS.items())
         cursor.execute(
-            "SELECT asset_key, partition FROM event_logs WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
+            "SELECT asset_key, partition FROM event_logs "
+            "WHERE run_id = %s AND dagster_event_type = 'ASSET_MATERIALIZATION'",
             (result.run_id,),
         )
         assert cursor.fetchall() == [(RAW_SALES.to_string(), PARTITION)]

@@ -27,10 +27,15 @@ RAW_STEP = "raw__iowa_liquor_sales"
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}
 LAUNCH_RUN = """mutation LaunchPipelineExecution($executionParams: ExecutionParams!) {
   launchPipelineExecution(executionParams: $executionParams) {
-    __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } ... on RunConfigValidationInvalid { errors { message } } } }"""
+    __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } } } }"""
 LAUNCH_BACKFILL = """mutation LaunchPartitionBackfill($backfillParams: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $backfillParams) { __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
-SET_POOL_LIMIT = "mutation SetConcurrencyLimit($key: String!, $limit: Int!) { setConcurrencyLimit(concurrencyKey: $key, limit: $limit) }"
+  launchPartitionBackfill(backfillParams: $backfillParams) {
+    __typename ... on LaunchBackfillSuccess { backfillId } ... on PythonError { message } } }"""
+SET_POOL_LIMIT = (
+    "mutation SetConcurrencyLimit($key: String!, $limit: Int!) "
+    "{ setConcurrencyLimit(concurrencyKey: $key, limit: $limit) }"
+)
 RUNS = """query Runs { runsOrError(filter: {}) { ... on Runs { results { runId status tags { key value } } } } }"""
 
 
@@ -217,7 +222,8 @@ def test_killed_run_pod_is_failed_and_retried_and_a_deleted_job_fails_cleanly(st
         wait_for(lambda: step.process.poll() is not None, 60, "the deleted run's step pod to stop", stack)
     events = json.dumps(
         stack.graphql(
-            '{ runOrError(runId: "%s") { ... on Run { eventConnection { events { __typename } } } } }' % deleted_id
+            f'{{ runOrError(runId: "{deleted_id}") '
+            "{ ... on Run { eventConnection { events { __typename } } } } }"
         )
     )
     assert "RunFailureEvent" in events

@@ -25,7 +25,7 @@ def holdout_items(prefix: str, transform=lambda row, label: row) -> list[dict]:
     return [
         {
             "id": f"{prefix}{index}",
-            **dict(zip(FEATURES, (round(float(v), 3) for v in transform(list(row), int(label))))),
+            **dict(zip(FEATURES, (round(float(v), 3) for v in transform(list(row), int(label))), strict=True)),
         }
         for index, (row, label) in enumerate(zip(holdout.test_x, holdout.test_y, strict=True))
     ]

@@ -1,4 +1,5 @@
-"""Jobs loadable by module path: a two-asset chain whose steps run in child processes, and a range run a test SIGKILLs."""
+"""Jobs loadable by module path: a two-asset chain whose steps run in child processes, and a range run a test
+SIGKILLs."""
 
 import os
 import sys

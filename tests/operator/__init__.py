@@ -1,1 +1,2 @@
-"""Operator experience: the shared instance, CLI progress and summaries, --select, predictions from scratch, readable failures."""
+"""Operator experience: the shared instance, CLI progress and summaries, --select, predictions from scratch,
+readable failures."""

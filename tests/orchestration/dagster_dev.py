@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -119,10 +120,8 @@ class DagsterDev:
         self.leftovers = len(survivors)
         self.leftover_details = [f"{p.pid} {_status(p)} {' '.join(_cmdline(p))[:200]}" for p in survivors]
         for leftover in alive + self._group_members(group):
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 leftover.kill()
-            except psutil.NoSuchProcess:
-                pass
         if self.process.poll() is None:
             self.process.kill()
         self.process.wait(5)

@@ -34,7 +34,8 @@ def test_unreachable_webserver_through_the_installed_entry_point():
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
-        f"odf trigger: cannot reach the Dagster webserver at {url} (is `dagster dev` running? set --url or ODF_DAGSTER_URL)"
+        f"odf trigger: cannot reach the Dagster webserver at {url} "
+        "(is `dagster dev` running? set --url or ODF_DAGSTER_URL)"
     ]
 
 
@@ -54,8 +55,8 @@ def test_every_remote_command_names_the_unreachable_url_from_the_environment(cap
     status, err = cli(capsys, *args)
     assert status == 2
     assert (
-        err
-        == f"odf {args[0]}: cannot reach the Dagster webserver at {url} (is `dagster dev` running? set --url or ODF_DAGSTER_URL)\n"
+        err == f"odf {args[0]}: cannot reach the Dagster webserver at {url} "
+        "(is `dagster dev` running? set --url or ODF_DAGSTER_URL)\n"
     )
 
 
@@ -102,6 +103,6 @@ def test_a_server_that_is_not_dagster_is_named(capsys, source_server):
     status, err = cli(capsys, "status", "abcdefgh", "--url", source_server.url)
     assert status == 2
     assert (
-        err
-        == f"odf status: {source_server.url}/graphql answered HTTP 501 without GraphQL data: is this a Dagster webserver?\n"
+        err == f"odf status: {source_server.url}/graphql answered HTTP 501 without GraphQL data: "
+        "is this a Dagster webserver?\n"
     )

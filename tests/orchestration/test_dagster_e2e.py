@@ -88,7 +88,10 @@ class Stack:
         return response.json()["data"]
 
     def runs(self, **tags: str) -> list[dict]:
-        query = "query($tags: [ExecutionTag!]) { runsOrError(filter: {tags: $tags}) { ... on Runs { results { runId status tags { key value } } } } }"
+        query = (
+            "query($tags: [ExecutionTag!]) { runsOrError(filter: {tags: $tags}) "
+            "{ ... on Runs { results { runId status tags { key value } } } } }"
+        )
         return self.graphql(query, {"tags": [{"key": k, "value": v} for k, v in tags.items()]})["runsOrError"][
             "results"
         ]
@@ -187,7 +190,8 @@ def backfill_id(stack):
         ),
         (
             ["trigger", "--asset", RAW, "--date", "2999-01-01"],
-            "2999-01-01 is in the future; a day becomes a partition once it has closed: raw/e2e_shop has partitions 2024-01-01..2024-03-31",
+            "2999-01-01 is in the future; a day becomes a partition once it has closed: "
+            "raw/e2e_shop has partitions 2024-01-01..2024-03-31",
         ),
         (
             ["trigger", "--asset", RAW, "--date", "2023-12-31"],
@@ -291,7 +295,10 @@ def test_b_landing_file_runs_the_sensor_launched_predictions(stack, backfill_id,
     assert {"key": "dagster/partition", "value": LANDING_DAY} in runs[0]["tags"]
     predictions = stack.parquet("predictions", "iris_predictions", f"date={LANDING_DAY}")
     assert sorted(predictions["id"]) == ["a", "b"]
-    assert dict(zip(predictions["id"], predictions["predicted_label"])) == {"a": "setosa", "b": "virginica"}
+    assert dict(zip(predictions["id"], predictions["predicted_label"], strict=True)) == {
+        "a": "setosa",
+        "b": "virginica",
+    }
     stack.s3.head_object(Bucket=stack.bucket, Key=f"{PREFIX}/predictions/iris_model/model_card.json")
 
 
@@ -397,7 +404,8 @@ def test_e_sigkilled_run_worker_fails_the_run_and_reexecution_recovers(stack, ca
     assert wait_for_status(stack, run_id, {"FAILURE", "SUCCESS", "CANCELED"}) == "FAILURE", stack.dev.log_tail()
     assert not any(KILL_DAY in key for key in stack.keys("raw/e2e_shop/")), "nothing partial was published"
     relaunch = stack.graphql(
-        """mutation($id: String!) { launchRunReexecution(reexecutionParams: {parentRunId: $id, strategy: FROM_FAILURE}) {
+        """mutation($id: String!) {
+             launchRunReexecution(reexecutionParams: {parentRunId: $id, strategy: FROM_FAILURE}) {
              __typename ... on LaunchRunSuccess { run { runId } } ... on PythonError { message } } }""",
         {"id": run_id},
     )["launchRunReexecution"]

@@ -23,7 +23,7 @@ def jsonl(*records: dict) -> bytes:
 
 
 def item(item_id, sepal_length=5.1, sepal_width=3.5, petal_length=1.4, petal_width=0.2) -> dict:
-    return {"id": item_id, **dict(zip(FEATURES, (sepal_length, sepal_width, petal_length, petal_width)))}
+    return {"id": item_id, **dict(zip(FEATURES, (sepal_length, sepal_width, petal_length, petal_width), strict=True))}
 
 
 def land(storage: Storage, day: str, name: str, data: bytes) -> None:

@@ -55,7 +55,7 @@ def test_jsonl_records_parse_and_problems_are_named_per_line():
         ]
     )
     landed = t.parse_landing_file(entry("a.jsonl"), data)
-    problems = dict(zip(landed["line"], landed["problem"]))
+    problems = dict(zip(landed["line"], landed["problem"], strict=True))
     assert landed["id"].to_list()[:2] == ["a", "7"]
     assert problems[1] is None and problems[2] is None
     assert 3 not in problems  # blank lines are not records
@@ -104,7 +104,7 @@ def test_validate_rejects_non_finite_and_duplicate_ids_and_keeps_every_row_once(
     landed = pl.concat([first, second])
     valid, rejects = t.validate(landed)
     assert sorted(valid["id"]) == ["a", "b"]
-    reasons = dict(zip(rejects["source_file"] + ":" + rejects["line"].cast(str), rejects["reason"]))
+    reasons = dict(zip(rejects["source_file"] + ":" + rejects["line"].cast(str), rejects["reason"], strict=True))
     assert reasons["a.jsonl:3"] == reasons["b.csv:2"] == "duplicate id 'dup' (2 records in this date)"
     assert reasons["b.csv:3"] == "sepal_length=NaN is not finite"
     assert valid.height + rejects.height == landed.height

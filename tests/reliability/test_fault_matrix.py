@@ -99,7 +99,9 @@ WRITER = textwrap.dedent("""
         return pl.DataFrame({"writer": [label] * 200_000, "n": range(200_000)})
 
     for _ in range(rounds):
-        assert dg.materialize([contested], partition_key="2024-01-05", resources={"pq": OdfParquetIOManager.at(base)}).success
+        assert dg.materialize(
+            [contested], partition_key="2024-01-05", resources={"pq": OdfParquetIOManager.at(base)}
+        ).success
 """)
 
 

@@ -64,8 +64,10 @@ def test_symlinks_are_refused_with_a_reason_and_never_read(base, tmp_path, capsy
     by_date, ignored = group_by_partition(store.landing_entries(LocalStorage(base)))
     _log_problems(log, by_date[DAY] + ignored)
     assert log.lines == [
-        f"iris_landing_sensor: skipping 'landing/iris/date={DAY}/passwd.jsonl': 'passwd.jsonl' is a symbolic link; links are never followed",
-        "iris_landing_sensor: skipping 'landing/iris/date=2024-05-02': 'landing/iris/date=2024-05-02' is a symbolic link; links are never followed",
+        f"iris_landing_sensor: skipping 'landing/iris/date={DAY}/passwd.jsonl': "
+        "'passwd.jsonl' is a symbolic link; links are never followed",
+        "iris_landing_sensor: skipping 'landing/iris/date=2024-05-02': "
+        "'landing/iris/date=2024-05-02' is a symbolic link; links are never followed",
     ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 
@@ -38,10 +39,8 @@ class CuttableProxy:
             pass
         finally:
             for sock in (source, sink):
-                try:
+                with contextlib.suppress(OSError):
                     sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
 
     def _pump_requests(self, client: socket.socket, upstream: socket.socket) -> None:
         buffer, body_sent, in_upload = b"", 0, False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -208,10 +209,8 @@ def stall(seconds: float, body: bytes = b"late") -> Responder:
 
     def responder(handler: BaseHTTPRequestHandler) -> None:
         time.sleep(seconds)
-        try:
+        with contextlib.suppress(OSError):
             respond(200, body)(handler)
-        except OSError:
-            pass
 
     return responder
 

@@ -166,7 +166,8 @@ def main(argv: list[str] | None = None) -> dict:
         processes["odf --help"]["compiled"], processes["odf materialize --start bad (argument error)"]["compiled"]
     )
     print(
-        f"\ndefinitions / dagster: {ratios['no .pyc']:.2f}x without .pyc, {ratios['compiled']:.2f}x compiled (target ≤ {TARGET_DEFINITIONS_RATIO}x): "
+        f"\ndefinitions / dagster: {ratios['no .pyc']:.2f}x without .pyc, {ratios['compiled']:.2f}x compiled "
+        f"(target ≤ {TARGET_DEFINITIONS_RATIO}x): "
         + ("met" if ratios["compiled"] <= TARGET_DEFINITIONS_RATIO else "NOT met")
     )
     print(

@@ -12,7 +12,7 @@ from odf_assets.sales.assets import build_sales_assets
 from odf_assets.sources.assets import build_source_assets
 from odf_resources import definitions as resources_layer
 from odf_sensors import definitions as orchestration_layer
-from tests.support.pipeline import write_registry
+from tests.support.pipeline import shop_source, write_registry
 
 SAMPLE_DAILY = "ingest_iowa_liquor_sales_daily"
 WEEKLY = "weekly_sales_schedule"
@@ -20,21 +20,19 @@ NOW = datetime(2026, 6, 1, tzinfo=UTC)
 
 
 def open_source(**overrides) -> dict:
-    return {
-        "name": "city_counts",
-        "description": "Open-ended test source.",
-        "license": "CC0-1.0",
-        "owner": "ODF tests",
-        "url_template": "http://127.0.0.1:9/{date}.csv",
-        "format": "csv",
-        "schema": {"city": "string", "n": "int64"},
-        "start_date": "2025-01-01",
-        "fetch_cron": "15 6 * * *",
-        "aggregates": [
+    return shop_source(
+        name="city_counts",
+        description="Open-ended test source.",
+        url_template="http://127.0.0.1:9/{date}.csv",
+        format="csv",
+        schema={"city": "string", "n": "int64"},
+        start_date="2025-01-01",
+        fetch_cron="15 6 * * *",
+        aggregates=[
             {"name": "by_city", "group_by": ["city"], "metrics": [{"agg": "sum", "column": "n", "name": "total"}]}
         ],
         **overrides,
-    }
+    )
 
 
 @pytest.fixture

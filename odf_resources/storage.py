@@ -125,14 +125,14 @@ class Storage(ABC):
         """A private temporary folder in ``staging_dir``, removed on exit together with the
         staging directory itself once no other write is using it (nothing is left behind)."""
         parent = self.staging_dir()
-        for _ in range(3):
+        for attempt in range(_STAGING_ATTEMPTS):
             try:
                 folder = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
                 break
-            except FileNotFoundError:  # another process removed the empty parent just now
-                parent.mkdir(parents=True, exist_ok=True)
-        else:
-            folder = Path(tempfile.mkdtemp(dir=parent, prefix=prefix))
+            except FileNotFoundError:  # another write removed the empty parent just now
+                if attempt == _STAGING_ATTEMPTS - 1:
+                    raise
+                _make_dir(parent)
         try:
             yield folder
         finally:
@@ -271,8 +271,25 @@ class S3Storage(Storage):
         self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
 
 
+# Creating the shared staging folder races with writes that remove it once empty; each lost race
+# needs another write to finish in a window of microseconds, so a few attempts always suffice.
+_STAGING_ATTEMPTS = 20
+
+
+def _make_dir(path: Path) -> None:
+    """``mkdir -p`` that tolerates a concurrent ``rmdir``: pathlib's ``exist_ok`` check raises
+    FileExistsError when the folder vanishes between its mkdir and its is_dir."""
+    for attempt in range(_STAGING_ATTEMPTS):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+            return
+        except FileExistsError:
+            if attempt == _STAGING_ATTEMPTS - 1 or path.exists() and not path.is_dir():
+                raise
+
+
 def _swept(staging: Path) -> Path:
-    staging.mkdir(parents=True, exist_ok=True)
+    _make_dir(staging)
     sweep_once(staging)
     return staging
 

@@ -106,13 +106,13 @@ def test_concurrent_staging_areas_survive_each_other_removing_the_shared_folder(
     storage = LocalStorage(tmp_path / "storage")
 
     def stage(index: int) -> bool:
-        for _ in range(50):
+        for _ in range(300):
             with storage.staging_area() as folder:
                 (folder / "part").write_text(str(index))
                 if (folder / "part").read_text() != str(index):
                     return False
         return True
 
-    with ThreadPoolExecutor(4) as pool:
-        assert all(pool.map(stage, range(4)))
+    with ThreadPoolExecutor(8) as pool:
+        assert all(pool.map(stage, range(8)))
     assert not (tmp_path / "storage" / ".tmp-staging").exists()

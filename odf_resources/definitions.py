@@ -18,6 +18,7 @@ def defs(registry_files: Sequence[Path]) -> dg.Definitions:
     """``registry_files``: the registries in force; ``file:`` sources may read their folders."""
     file_roots = registry_file_roots(registry_files, settings.extra_file_roots())
     storage = OdfStorage(base=_from_env("ODF_STORAGE", settings.DEFAULT_LOCAL_STORAGE))
+    ca_variable = settings.source_ca_bundle_variable()
     return dg.Definitions(
         resources={
             # One storage: the IO manager nests it; assets, sensors and jobs that read or write
@@ -28,7 +29,7 @@ def defs(registry_files: Sequence[Path]) -> dg.Definitions:
                 file_roots=file_roots,
                 allowed_hosts=settings.allowed_source_hosts(),
                 deadline_seconds=settings.fetch_deadline_seconds(),
-                ca_bundle=_from_env("REQUESTS_CA_BUNDLE", None) or _from_env("SSL_CERT_FILE", ""),
+                ca_bundle=dg.EnvVar(ca_variable) if ca_variable else "",
             ),
         }
     )

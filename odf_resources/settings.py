@@ -41,9 +41,10 @@ def fetch_deadline_seconds() -> float:
     return positive_number("ODF_FETCH_DEADLINE_SECONDS", DEFAULT_FETCH_DEADLINE_SECONDS, float)
 
 
-def source_ca_bundle() -> str:
-    """``REQUESTS_CA_BUNDLE`` or ``SSL_CERT_FILE``: CA certificates for https sources (default: certifi's)."""
-    return (os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("SSL_CERT_FILE") or "").strip()
+def source_ca_bundle_variable() -> str | None:
+    """Which variable names the CA certificates for https sources: ``REQUESTS_CA_BUNDLE``, else
+    ``SSL_CERT_FILE``; None when neither is set (certifi's). Resources take it as ``dg.EnvVar``."""
+    return next((name for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE") if is_set(name)), None)
 
 
 def retry_delay_seconds() -> float:

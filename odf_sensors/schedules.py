@@ -43,23 +43,9 @@ def closed_partition(partitions_def: dg.TimeWindowPartitionsDefinition, tick: da
         return key if partitions_def.has_partition_key(key) else None
 
 
-def request_closed_partition(
-    context: dg.ScheduleEvaluationContext,
-    partitions_def: dg.TimeWindowPartitionsDefinition,
-    name: str,
-    unit: str,
-    tags: dict[str, str],
-) -> dg.RunRequest | dg.SkipReason:
-    """A run of the partition that closed before the tick (run key ``name:partition``: a repeated
-    tick starts nothing twice), or a skip naming the definition's range.
-
-    The request repeats the job's tags (same values) so each tick's recorded request names its queue.
-    """
-    tick = context.scheduled_execution_time or datetime.now(UTC)
-    key = closed_partition(partitions_def, tick)
-    if key is None:
-        return dg.SkipReason(f"{name}: no {unit} closed before {tick.isoformat()} (range {_range(partitions_def)})")
-    return dg.RunRequest(run_key=f"{name}:{key}", partition_key=key, tags=tags)
+def ingest_tags(source: SourceSpec) -> dict[str, str]:
+    """The ingest job's run tags; its schedule's requests carry them too, so each recorded tick names its queue."""
+    return {**ACQUISITION_TAGS, "odf/source": source.name}
 
 
 def source_job_selection(source: SourceSpec, assets: list[dg.AssetsDefinition]) -> dg.AssetSelection:
@@ -75,8 +61,7 @@ def build_source_job(source: SourceSpec, assets: list[dg.AssetsDefinition]):
         ingest_job_name(source),
         selection=source_job_selection(source, assets),
         description=f"Fetch one day of {source.name} and rebuild everything daily downstream of it.",
-        # Run tags: the QueuedRunCoordinator's odf/queue limits apply to runs, not to asset tags.
-        tags={**ACQUISITION_TAGS, "odf/source": source.name},
+        tags=ingest_tags(source),
     )
 
 
@@ -96,10 +81,15 @@ def build_daily_schedule(
         "and its daily aggregates.",
     )
     def daily_source_schedule(context: dg.ScheduleEvaluationContext):
-        """Requests the day that closed before the tick, or skips when it is outside the source's range."""
-        return request_closed_partition(
-            context, partitions_def, source.name, "partition", {**ACQUISITION_TAGS, "odf/source": source.name}
-        )
+        """Requests the day that closed before the tick (run key ``source:day``: a repeated tick starts
+        nothing twice), or skips when it is outside the source's range."""
+        tick = context.scheduled_execution_time or datetime.now(UTC)
+        key = closed_partition(partitions_def, tick)
+        if key is None:
+            return dg.SkipReason(
+                f"{source.name}: no partition closed before {tick.isoformat()} (range {_range(partitions_def)})"
+            )
+        return dg.RunRequest(run_key=f"{source.name}:{key}", partition_key=key, tags=ingest_tags(source))
 
     return daily_source_schedule
 

@@ -2,10 +2,8 @@
 
 import json
 import re
-import tempfile
 from collections import Counter
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dagster as dg
@@ -207,9 +205,9 @@ def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage)
     model = current_or_bootstrapped_model(context, storage)
     card = model[0]
     # Staged files back the lazy outputs: they live until both are stored and the check ran.
-    with tempfile.TemporaryDirectory(dir=storage.staging_dir(), prefix=".tmp-predictions-") as workdir:
+    with storage.staging_area(prefix=".tmp-predictions-") as workdir:
         scored = scoring.score_day(
-            storage, partition, Path(workdir), model, datetime.now(UTC), odf_settings.landing_max_file_bytes()
+            storage, partition, workdir, model, datetime.now(UTC), odf_settings.landing_max_file_bytes()
         )
         rejects = scored.rejects.select(
             "source_file", "line", "reason"

@@ -8,6 +8,7 @@ import pytest
 
 from odf_assets.predictions.assets import IRIS_MODEL, PREDICTION_ASSETS, iris_predictions_job
 from odf_cli.main import main as odf
+from odf_resources.storage import LocalStorage
 from odf_sensors.landing import build_iris_landing_sensor
 from odf_sensors.landing_retry import RETRY_TAG
 from tests.predictions.helpers import item, jsonl, land, resources_for
@@ -58,6 +59,8 @@ def test_dropped_file_is_predicted_without_a_manual_model_step(flow, storage, ca
     (request,) = flow.tick()
     result = flow.run(request)
     assert result.success
+    if isinstance(storage, LocalStorage):  # its scoring and publishing left no staging folder behind
+        assert not (storage.base / ".tmp-staging").exists()
     # The run published the model itself and recorded it as the model asset's materialization.
     assert instance.get_latest_materialization_event(IRIS_MODEL) is not None
 

@@ -35,9 +35,16 @@ HEAVY_ASSET_OP_TAGS = {
 
 
 def step_executor() -> dg.ExecutorDefinition | None:
-    """``k8s_job_executor`` when ``ODF_STEP_EXECUTOR=k8s``; None (Dagster's default) when unset."""
+    """``k8s_job_executor`` when ``ODF_STEP_EXECUTOR=k8s``; None (Dagster's default) when unset.
+
+    With ``ODF_STEP_SERVICE_ACCOUNT`` the step pods, which parse untrusted source data, run under
+    that account without a Kubernetes API token; only the run pod keeps the right to launch Jobs."""
     if settings.step_executor_choice() is None:
         return None
     from dagster_k8s import k8s_job_executor  # only in the cluster: the kubernetes client is a slow import
 
-    return k8s_job_executor
+    account = settings.step_service_account()
+    if account is None:
+        return k8s_job_executor
+    pod_spec = {"service_account_name": account, "automount_service_account_token": False}
+    return k8s_job_executor.configured({"step_k8s_config": {"pod_spec_config": pod_spec}}, name="k8s")

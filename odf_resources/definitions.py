@@ -16,6 +16,11 @@ from odf_resources.storage_resource import OdfStorage
 
 def defs(registry_files: Sequence[Path]) -> dg.Definitions:
     """``registry_files``: the registries in force; ``file:`` sources may read their folders."""
+    uri = settings.storage_uri()
+    if not settings.is_shared_storage(uri) and (reason := settings.pod_storage_risk()):
+        # Fail when the code location loads (code server, run and step pods), not after a run wrote
+        # its Parquet to a disk that disappears with the pod.
+        raise ValueError(settings.local_storage_refusal(uri, reason))
     file_roots = registry_file_roots(registry_files, settings.extra_file_roots())
     storage = OdfStorage(base=_from_env("ODF_STORAGE", settings.DEFAULT_LOCAL_STORAGE))
     ca_variable = settings.source_ca_bundle_variable()

@@ -14,6 +14,31 @@ def storage_uri() -> str:
     return os.environ.get("ODF_STORAGE", "").strip() or DEFAULT_LOCAL_STORAGE
 
 
+def is_shared_storage(uri: str) -> bool:
+    """Whether every pod sees the same objects under ``uri`` (object storage, not a pod's own disk)."""
+    return uri.strip().startswith("s3://")
+
+
+def pod_storage_risk() -> str | None:
+    """Why Parquet written to local storage would be lost here, or None: each step in its own pod
+    (``ODF_STEP_EXECUTOR=k8s``), or this process is a run/step pod that dagster-k8s launched (it sets
+    ``DAGSTER_RUN_JOB_NAME``); a pod's disk goes away with the pod."""
+    if step_executor_choice() == "k8s":
+        return f"{STEP_EXECUTOR_ENV}=k8s runs every step in a pod of its own"
+    if os.environ.get("DAGSTER_RUN_JOB_NAME", "").strip():
+        return "this process runs in a pod launched by Kubernetes (DAGSTER_RUN_JOB_NAME is set)"
+    return None
+
+
+def local_storage_refusal(uri: str, reason: str) -> str:
+    """The message that refuses local storage ``uri`` where ``reason`` says pods would lose it."""
+    return (
+        f"ODF_STORAGE={uri!r} is a local folder, but {reason}: each pod would write Parquet to its own "
+        "disk and the data would be lost when the pod ends. Set ODF_STORAGE=s3://<bucket>/<prefix> "
+        "(helm/README.md, Secret odf-env)."
+    )
+
+
 def extra_registry_paths() -> list[Path]:
     """``ODF_SOURCES``: extra source registry files, separated by the OS path separator."""
     raw = os.environ.get("ODF_SOURCES", "").strip()
@@ -193,6 +218,12 @@ def step_executor_choice() -> str | None:
     if choice and choice != "k8s":
         raise ValueError(f"{STEP_EXECUTOR_ENV}={choice!r}: expected 'k8s' or unset")
     return choice or None
+
+
+def step_service_account() -> str | None:
+    """``ODF_STEP_SERVICE_ACCOUNT``: the Kubernetes service account of step pods (least privilege:
+    no Kubernetes rights); unset, they share the run pod's."""
+    return os.environ.get("ODF_STEP_SERVICE_ACCOUNT", "").strip() or None
 
 
 # --- Predictions ---------------------------------------------------------------------------------

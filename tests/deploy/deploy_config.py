@@ -32,7 +32,8 @@ RELEASE = "odf"
 # What the non-secret ConfigMap odf-dagster-env holds in a cluster (see deploy/dagster.yaml header).
 CLUSTER_ENV = {
     "DAGSTER_K8S_PIPELINE_RUN_NAMESPACE": NAMESPACE,
-    "DAGSTER_K8S_SERVICE_ACCOUNT": "odf-dagster",
+    "DAGSTER_K8S_SERVICE_ACCOUNT": "odf-run",
+    "ODF_STEP_SERVICE_ACCOUNT": "odf-step",
     "DAGSTER_K8S_INSTANCE_CONFIG_MAP": "odf-dagster-instance",
     "DAGSTER_K8S_PG_PASSWORD_SECRET": "odf-dagster-postgresql",
     "ODF_COMPUTE_LOG_PREFIX": "odf/compute-logs",
@@ -61,6 +62,16 @@ def render_instance_yaml(kubeconfig: Path) -> dict[str, Any]:
     return config
 
 
+# runLauncher.config.k8sRunLauncher.runK8sConfig keys -> run_k8s_config keys, as the template renders them.
+RUN_K8S_CONFIG_KEYS = {
+    "containerConfig": "container_config",
+    "podSpecConfig": "pod_spec_config",
+    "podTemplateSpecMetadata": "pod_template_spec_metadata",
+    "jobSpecConfig": "job_spec_config",
+    "jobMetadata": "job_metadata",
+}
+
+
 def launcher_config_from_helm(values: dict[str, Any], kubeconfig: Path) -> dict[str, Any]:
     """The K8sRunLauncher config the chart renders from ``runLauncher.config.k8sRunLauncher``.
 
@@ -73,7 +84,7 @@ def launcher_config_from_helm(values: dict[str, Any], kubeconfig: Path) -> dict[
         "kubeconfig_file": str(kubeconfig),
         "job_namespace": k8s.get("jobNamespace") or NAMESPACE,
         "image_pull_policy": k8s["imagePullPolicy"],
-        "service_account_name": values["global"]["serviceAccountName"],
+        "service_account_name": values["serviceAccount"]["name"],  # the chart's own (webserver/daemon)
         "dagster_home": "/opt/dagster/dagster_home",
         "instance_config_map": f"{RELEASE}-dagster-instance",
         "postgres_password_secret": values["global"]["postgresqlSecretName"],
@@ -86,6 +97,7 @@ def launcher_config_from_helm(values: dict[str, Any], kubeconfig: Path) -> dict[
         "fail_pod_on_run_failure": k8s["failPodOnRunFailure"],
         "resources": k8s["resources"],
         "security_context": k8s["securityContext"],
+        "run_k8s_config": {RUN_K8S_CONFIG_KEYS[key]: value for key, value in (k8s.get("runK8sConfig") or {}).items()},
     }
 
 

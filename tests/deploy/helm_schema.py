@@ -22,6 +22,8 @@ from referencing import Registry, Resource
 K8S_REF_PREFIX = "https://kubernetesjsonschema.dev/v1.18.0/_definitions.json#/definitions/"
 K8S_DEFINITIONS_ID = "https://kubernetes.io/api/_definitions.json"
 CONDITIONAL_KEYWORDS = ("if", "then", "else")
+# "<k8s definition>+<extra keys>" -> the chart's extra properties, filled while inlining.
+EXTENDED_K8S_DEFINITIONS: dict[str, dict[str, Any]] = {}
 
 
 def _inline_local_refs(node: Any, definitions: dict[str, Any]) -> Any:
@@ -31,7 +33,13 @@ def _inline_local_refs(node: Any, definitions: dict[str, Any]) -> Any:
             # Draft 7: keywords next to $ref are ignored, so the definition replaces the node.
             return _inline_local_refs(copy.deepcopy(definitions[ref.removeprefix("#/definitions/")]), definitions)
         if ref.startswith(K8S_REF_PREFIX):
-            return {"$ref": f"{K8S_DEFINITIONS_ID}#/$defs/{ref.removeprefix(K8S_REF_PREFIX)}"}
+            name = ref.removeprefix(K8S_REF_PREFIX)
+            if node.get("properties"):
+                # The chart adds its own keys to a Kubernetes object (startupProbe.enabled): a
+                # Kubernetes definition extended by them, which the strict one would refuse.
+                name = f"{name}+{'+'.join(sorted(node['properties']))}"
+                EXTENDED_K8S_DEFINITIONS[name] = node["properties"]
+            return {"$ref": f"{K8S_DEFINITIONS_ID}#/$defs/{name}"}
         return {key: _inline_local_refs(value, definitions) for key, value in node.items()}
     if isinstance(node, list):
         return [_inline_local_refs(item, definitions) for item in node]
@@ -70,13 +78,19 @@ def strict_chart_schema(path: Path) -> dict[str, Any]:
 
 def kubernetes_definitions(version: str) -> dict[str, Any]:
     folder = resources.files("kubernetes_validate") / "kubernetes-json-schema" / f"v{version}-local-strict"
-    return json.loads((folder / "_definitions.json").read_text())
+    definitions = json.loads((folder / "_definitions.json").read_text())
+    for name, extra in EXTENDED_K8S_DEFINITIONS.items():
+        extended = copy.deepcopy(definitions["$defs"][name.split("+")[0]])
+        extended["properties"] = {**extended.get("properties", {}), **extra}
+        definitions["$defs"][name] = extended
+    return definitions
 
 
 def chart_validator(path: Path, k8s_version: str) -> jsonschema.Draft7Validator:
+    schema = strict_chart_schema(path)  # first: it records the extended Kubernetes definitions
     k8s = Resource.from_contents(kubernetes_definitions(k8s_version))  # draft 2020-12, by its $schema
     registry = Registry().with_resource(K8S_DEFINITIONS_ID, k8s)
-    return jsonschema.Draft7Validator(strict_chart_schema(path), registry=registry)
+    return jsonschema.Draft7Validator(schema, registry=registry)
 
 
 def errors(validator: jsonschema.Draft7Validator, values: dict[str, Any]) -> list[str]:

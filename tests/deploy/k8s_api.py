@@ -3,6 +3,7 @@ and one that executes them as local processes and reports their status."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -97,6 +98,36 @@ POD_PATH = re.compile(r"^/api/v1/namespaces/(?P<namespace>[^/]+)/pods(?:/(?P<nam
 EVENTS_PATH = re.compile(r"^/api/v1/namespaces/(?P<namespace>[^/]+)/events/?$")
 
 
+QUANTITY = re.compile(r"^(?P<number>[0-9.]+)(?P<unit>Ki|Mi|Gi|Ti|k|M|G|T)?$")
+UNITS = {None: 1, "k": 10**3, "M": 10**6, "G": 10**9, "T": 10**12}
+UNITS.update({"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40})
+
+
+def memory_bytes(quantity: str | int | None) -> int | None:
+    """A Kubernetes memory quantity ("512Mi", "4Gi", "1G", bytes) in bytes; None stays None."""
+    if quantity is None:
+        return None
+    match = QUANTITY.match(str(quantity))
+    if not match:
+        raise ValueError(f"unsupported memory quantity {quantity!r}")
+    return int(float(match["number"]) * UNITS[match["unit"]])
+
+
+def rss_by_process_group() -> dict[int, int]:
+    """Resident memory per process group (a pod's processes share one), from one pass over /proc."""
+    totals: dict[int, int] = {}
+    page = os.sysconf("SC_PAGE_SIZE")
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            pgid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[2])
+            totals[pgid] = totals.get(pgid, 0) + int((entry / "statm").read_text().split()[1]) * page
+        except (OSError, ValueError, IndexError):
+            continue  # the process ended while we looked
+    return totals
+
+
 @dataclass
 class RunningJob:
     """One Job and the local process standing in for its only pod."""
@@ -105,7 +136,12 @@ class RunningJob:
     body: dict
     process: subprocess.Popen | None = None
     log_path: Path | None = None
+    rootfs: Path | None = None  # the container's root filesystem: read-only, nothing may appear here
     error: str | None = None  # why the pod could not start (missing Secret, ...)
+    waiting: tuple[str, str] | None = None  # (reason, message) while the pod is Pending
+    unschedulable: str | None = None  # the scheduler's message while no node fits the pod
+    rejected: str | None = None  # why Pod Security admission refused to create the pod
+    oom_killed: bool = False  # the fake's memory enforcement killed the pod
     start_time: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
 
     @property
@@ -114,15 +150,24 @@ class RunningJob:
 
     @property
     def exit_code(self) -> int | None:
+        """The container's exit code as the kubelet reports it: 128 + signal for a killed process."""
         if self.error:
             return 1
-        return None if self.process is None else self.process.poll()
+        code = None if self.process is None else self.process.poll()
+        return 128 - code if code is not None and code < 0 else code
+
+    @property
+    def memory_limit(self) -> int | None:
+        container = self.body["spec"]["template"]["spec"]["containers"][0]
+        return memory_bytes(((container.get("resources") or {}).get("limits") or {}).get("memory"))
 
     def status(self) -> dict:
         code = self.exit_code
         status: dict = {"startTime": self.start_time}
-        if code is None:
-            status["active"] = 1
+        if self.rejected:
+            status["conditions"] = []
+        elif code is None:
+            status["active"] = 1  # pending and running pods both count as active
         elif code == 0:
             status.update(succeeded=1, conditions=[{"type": "Complete", "status": "True"}])
         else:
@@ -131,16 +176,21 @@ class RunningJob:
 
     def pod(self) -> dict:
         code = self.exit_code
-        if code is None:
+        conditions = []
+        if self.unschedulable:
+            phase, state = "Pending", {"waiting": {"reason": "ContainerCreating"}}
+            conditions = [
+                {"type": "PodScheduled", "status": "False", "reason": "Unschedulable", "message": self.unschedulable}
+            ]
+        elif self.waiting:
+            phase, state = "Pending", {"waiting": {"reason": self.waiting[0], "message": self.waiting[1]}}
+        elif code is None:
             phase, state = "Running", {"running": {"startedAt": self.start_time}}
         else:
             phase = "Succeeded" if code == 0 else "Failed"
-            state = {
-                "terminated": {
-                    "exitCode": code,
-                    "reason": "Completed" if code == 0 else ("Error" if code > 0 else "OOMKilled"),
-                }
-            }
+            # OOMKilled only when the memory limit was exceeded; any other kill is an Error (137 for SIGKILL).
+            reason = "Completed" if code == 0 else ("OOMKilled" if self.oom_killed else "Error")
+            state = {"terminated": {"exitCode": code, "reason": reason}}
         template = self.body["spec"]["template"]
         labels = {**(template.get("metadata", {}).get("labels") or {}), "job-name": self.name}
         container = template["spec"]["containers"][0]
@@ -156,12 +206,13 @@ class RunningJob:
             "spec": {"containers": [{"name": container["name"], "image": container["image"]}]},
             "status": {
                 "phase": phase,
+                "conditions": conditions,
                 "containerStatuses": [
                     {
                         "name": container["name"],
                         "image": container["image"],
                         "imageID": "",
-                        "ready": code is None,
+                        "ready": phase == "Running",
                         "restartCount": 0,
                         "state": state,
                     }
@@ -171,7 +222,16 @@ class RunningJob:
 
 
 class ExecutingKubernetesApi:
-    """A small Kubernetes API on 127.0.0.1 that runs what it is asked to run.
+    """A small Kubernetes API on 127.0.0.1 that runs what it is asked to run, and fails as a cluster does.
+
+    A cluster's refusals: a pod that breaks the "restricted" Pod Security Standard (or has a
+    writable root) is never created (``rejected``); a pod whose image is not in ``pullable_images``
+    stays Pending in ``ImagePullBackOff``; one whose memory request exceeds ``node_memory`` stays
+    Pending, unschedulable; a pod whose processes use more memory than its limit is SIGKILLed and
+    reported ``OOMKilled`` (exit code 137), while any other kill is an ``Error`` with 128 + signal.
+    The root filesystem is read-only: the process runs in an empty folder standing for it, with
+    ``TMPDIR`` on the emptyDir mounted at /tmp; anything written to that folder is reported by
+    ``root_writes``.
 
     ``POST …/jobs`` starts the Job's container ``args`` as a local process, with the environment a
     kubelet would give it: ``env`` values, ``valueFrom`` ``secretKeyRef``/``configMapKeyRef`` and
@@ -184,13 +244,26 @@ class ExecutingKubernetesApi:
     ``created`` for schema validation.
     """
 
-    def __init__(self, workdir: Path, executables: Path, base_env: dict[str, str], grace_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        executables: Path,
+        base_env: dict[str, str],
+        grace_seconds: float = 5.0,
+        pullable_images: set[str] | None = None,
+        node_memory: str = "64Gi",
+    ) -> None:
         self.workdir, self.executables, self.base_env, self.grace_seconds = (
             workdir,
             executables,
             base_env,
             grace_seconds,
         )
+        # The registry: images a pod can pull (None: any). Tests add and remove images.
+        self.pullable_images = pullable_images
+        self.node_memory = memory_bytes(node_memory)
+        self.rejected: list[str] = []
+        self.history: list[RunningJob] = []  # every Job created, deleted ones included
         self.token = uuid.uuid4().hex
         self.config_maps: dict[tuple[str, str], dict[str, str]] = {}
         self.secrets: dict[tuple[str, str], dict[str, str]] = {}
@@ -235,6 +308,8 @@ class ExecutingKubernetesApi:
         self.httpd.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+        self._stopping = threading.Event()
+        threading.Thread(target=self._enforce_memory_limits, daemon=True).start()
 
     # --- objects the test creates ------------------------------------------------------------
     def add_config_map(self, namespace: str, name: str, data: dict[str, str]) -> None:
@@ -278,7 +353,7 @@ class ExecutingKubernetesApi:
                     "kind": "PodList",
                     "apiVersion": "v1",
                     "metadata": {},
-                    "items": [job.pod() for job in self._select(namespace, params)],
+                    "items": [job.pod() for job in self._select(namespace, params) if not job.rejected],
                 }
             job = next((j for j in self.jobs.values() if f"{j.name}-pod" == name and j.namespace == namespace), None)
             if job is None:
@@ -292,17 +367,52 @@ class ExecutingKubernetesApi:
             if method == "DELETE":
                 self.stop(job)
                 return 200, _status(200, "Success")
-        if EVENTS_PATH.match(path) and method == "GET":
-            return 200, {"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": []}
+        if (match := EVENTS_PATH.match(path)) and method == "GET":
+            return 200, {"kind": "EventList", "apiVersion": "v1", "metadata": {}, "items": self._events(match, params)}
         self.unexpected.append(f"{method} {path}")
         return 404, _status(404, "not found")
+
+    def _events(self, match: re.Match, params: dict[str, str]) -> list[dict]:
+        """Warning events as the scheduler, kubelet and Job controller record them."""
+        from urllib.parse import unquote
+
+        fields = dict(item.split("=", 1) for item in unquote(params.get("fieldSelector", "")).split(",") if "=" in item)
+        with self._lock:
+            jobs = [job for job in self.jobs.values() if job.namespace == match["namespace"]]
+        events = []
+        for job in jobs:
+            pod = f"{job.name}-pod"
+            if job.rejected:
+                events.append(("Job", job.name, "FailedCreate", f"Error creating: {job.rejected}"))
+            if job.unschedulable:
+                events.append(("Pod", pod, "FailedScheduling", job.unschedulable))
+            if job.waiting:
+                image = job.body["spec"]["template"]["spec"]["containers"][0]["image"]
+                events.append(("Pod", pod, "Failed", f'Failed to pull image "{image}": not found'))
+                events.append(("Pod", pod, "BackOff", job.waiting[1]))
+        wanted = fields.get("involvedObject.name")
+        return [
+            {
+                "metadata": {"name": f"{name}.{index}", "namespace": match["namespace"]},
+                "involvedObject": {"kind": kind, "name": name, "namespace": match["namespace"]},
+                "reason": reason,
+                "message": message,
+                "type": "Warning",
+                "count": 1,
+            }
+            for index, (kind, name, reason, message) in enumerate(events)
+            if wanted in (None, name)
+        ]
 
     def _select(self, namespace: str, params: dict[str, str]) -> list[RunningJob]:
         from urllib.parse import unquote
 
         wanted = dict(item.split("=", 1) for item in unquote(params.get("labelSelector", "")).split(",") if "=" in item)
+        fields = dict(item.split("=", 1) for item in unquote(params.get("fieldSelector", "")).split(",") if "=" in item)
         with self._lock:
             jobs = [job for job in self.jobs.values() if job.namespace == namespace]
+        if "metadata.name" in fields:  # a Job by its name, or a pod by its name
+            jobs = [job for job in jobs if fields["metadata.name"] in (job.name, f"{job.name}-pod")]
         return [
             job
             for job in jobs
@@ -316,6 +426,8 @@ class ExecutingKubernetesApi:
         return {**job.body, "metadata": {**job.body["metadata"], "namespace": job.namespace}, "status": job.status()}
 
     def _create_job(self, namespace: str, body: dict) -> tuple[int, object]:
+        from tests.deploy.pod_security import restricted_violations
+
         name = body["metadata"]["name"]
         with self._lock:
             if (namespace, name) in self.jobs:
@@ -323,10 +435,28 @@ class ExecutingKubernetesApi:
             job = RunningJob(namespace, body)
             self.jobs[(namespace, name)] = job
             self.created.append(body)
-        try:
-            self._start(job)
-        except LookupError as missing:  # what a kubelet reports as CreateContainerConfigError
-            job.error = str(missing)
+            self.history.append(job)
+        spec = body["spec"]["template"]["spec"]
+        container = spec["containers"][0]
+        requested = memory_bytes(((container.get("resources") or {}).get("requests") or {}).get("memory"))
+        if violations := restricted_violations(spec, name):
+            # The Job exists, but the namespace's PodSecurity admission refuses every pod of it.
+            job.rejected = f'pods "{name}" is forbidden: violates PodSecurity "restricted:latest": ' + "; ".join(
+                violations
+            )
+            self.rejected.append(job.rejected)
+        elif self.pullable_images is not None and container["image"] not in self.pullable_images:
+            job.waiting = (
+                "ImagePullBackOff",
+                f'Back-off pulling image "{container["image"]}": not found in the registry',
+            )
+        elif requested is not None and requested > self.node_memory:
+            job.unschedulable = "0/1 nodes are available: 1 Insufficient memory."
+        else:
+            try:
+                self._start(job)
+            except LookupError as missing:  # what a kubelet reports as CreateContainerConfigError
+                job.error = str(missing)
         return 201, self._job_object(job)
 
     def _start(self, job: RunningJob) -> None:
@@ -339,11 +469,19 @@ class ExecutingKubernetesApi:
             env.update(self._env_source(job.namespace, source))
         for item in container.get("env", []):
             env[item["name"]] = self._env_value(job.namespace, item)
-        for mount_path, local in mounts.items():  # the kubelet's mounts, seen from this machine
-            env = {
-                key: value.replace(mount_path, str(local)) if value.startswith(mount_path) else value
-                for key, value in env.items()
-            }
+        volumes = {volume["name"]: volume for volume in spec.get("volumes", [])}
+        for mount in container.get("volumeMounts", []):  # the kubelet's mounts, seen from this machine
+            mount_path, local = mount["mountPath"], mounts[mount["mountPath"]]
+            if "configMap" in volumes[mount["name"]]:
+                env = {
+                    key: value.replace(mount_path, str(local)) if value.startswith(mount_path) else value
+                    for key, value in env.items()
+                }
+        # Read-only root: temporary files only where an emptyDir is mounted at /tmp; without one,
+        # TMPDIR names the root folder, and whatever is written there shows up in root_writes().
+        job.rootfs = root / "rootfs"
+        job.rootfs.mkdir(parents=True, exist_ok=True)
+        env["TMPDIR"] = str(mounts.get("/tmp", job.rootfs))
         args = [*container.get("command", []), *container.get("args", [])]
         executable = self.executables / args[0]
         job.log_path = root / "pod.log"
@@ -351,7 +489,7 @@ class ExecutingKubernetesApi:
             job.process = subprocess.Popen(
                 [str(executable) if executable.exists() else args[0], *args[1:]],
                 env=env,
-                cwd=root,
+                cwd=job.rootfs,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
@@ -403,7 +541,32 @@ class ExecutingKubernetesApi:
             raise LookupError(f'{kind} "{name}" not found in namespace {namespace}')
         return store[(namespace, name)]
 
+    def _enforce_memory_limits(self) -> None:
+        """The kubelet's OOM killer: a pod above its memory limit is SIGKILLed and reported OOMKilled."""
+        while not self._stopping.wait(0.5):
+            with self._lock:
+                jobs = [job for job in self.jobs.values() if job.process and job.process.poll() is None]
+            if not jobs:
+                continue
+            rss = rss_by_process_group()
+            for job in jobs:
+                limit = job.memory_limit
+                if limit is not None and rss.get(job.process.pid, 0) > limit:
+                    job.oom_killed = True
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(job.process.pid, signal.SIGKILL)
+
     # --- helpers for tests -----------------------------------------------------------------------
+    def root_writes(self) -> dict[str, list[str]]:
+        """Files that pods wrote to their read-only root filesystem, per Job (should be none)."""
+        with self._lock:
+            jobs = list(self.history)
+        return {
+            job.name: sorted(str(path.relative_to(job.rootfs)) for path in job.rootfs.rglob("*"))
+            for job in jobs
+            if job.rootfs and any(job.rootfs.iterdir())
+        }
+
     def job_for_run(self, run_id: str, component: str = "run_worker") -> RunningJob | None:
         with self._lock:
             jobs = list(self.jobs.values())
@@ -432,6 +595,7 @@ class ExecutingKubernetesApi:
             pass
 
     def shutdown(self) -> None:
+        self._stopping.set()
         with self._lock:
             jobs = list(self.jobs.values())
         for job in jobs:

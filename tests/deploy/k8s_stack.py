@@ -22,7 +22,9 @@ from tests.deploy.k8s_api import ExecutingKubernetesApi
 from tests.support.servers import free_port
 
 BIN = Path(sys.executable).parent
-IMAGE = "registry.example.com/odf/odf-user-code:e2e"
+# An image tagged by git SHA, as helm/README.md "Releasing" builds them; the only one the registry has.
+IMAGE = "registry.example.com/odf/odf-user-code:4a83e0e0c3b1d2f5a6e7b8c9d0e1f2a3b4c5d6e7"
+START_TIMEOUT_SECONDS = 40
 LOCATION_STATUS = (
     "{ workspaceOrError { ... on Workspace { locationEntries { name loadStatus "
     "locationOrLoadError { __typename ... on PythonError { message } } } } } }"
@@ -33,7 +35,8 @@ def instance_yaml() -> str:
     """deploy/dagster.yaml with the daemon's loops shortened so the test does not wait on them."""
     config = yaml.safe_load(DAGSTER_YAML.read_text())
     config["run_coordinator"]["config"] = {"dequeue_interval_seconds": 1}
-    config["run_monitoring"].update(poll_interval_seconds=2, start_timeout_seconds=90)
+    # A pod that has not started its run within 40 s fails (wrong image, no node fits, killed at start).
+    config["run_monitoring"].update(poll_interval_seconds=2, start_timeout_seconds=START_TIMEOUT_SECONDS)
     config["compute_logs"]["config"]["upload_interval"] = 5
     return yaml.safe_dump(config, sort_keys=False)
 
@@ -60,7 +63,7 @@ class K8sStack:
             cursor.execute(f"CREATE DATABASE {database}")
         connection.close()
         base = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
-        self.api = ExecutingKubernetesApi(root / "pods", BIN, base)
+        self.api = ExecutingKubernetesApi(root / "pods", BIN, base, pullable_images={IMAGE})
         kubeconfig = self.api.write_kubeconfig(root / "kubeconfig", namespace=NAMESPACE)
         pg = {**postgres.env(), "DAGSTER_PG_DB": database}
         cluster_env = {
@@ -93,9 +96,11 @@ class K8sStack:
             )
         )
         self.processes: dict[str, subprocess.Popen] = {}
+        self._launches: dict[str, tuple[list[str], dict[str, str]]] = {}
 
     def _spawn(self, name: str, args: list[str], **extra_env: str) -> None:
-        log = (self.root / f"{name}.log").open("wb")
+        self._launches[name] = (args, extra_env)
+        log = (self.root / f"{name}.log").open("ab")
         self.processes[name] = subprocess.Popen(
             args,
             cwd=self.root,
@@ -132,19 +137,35 @@ class K8sStack:
         while time.monotonic() < deadline:
             for name, process in self.processes.items():
                 assert process.poll() is None, f"{name} exited: {self.log(name)[-3000:]}"
-            try:
-                entries = self.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
-                if (
-                    entries
-                    and entries[0]["loadStatus"] == "LOADED"
-                    and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation"
-                ):
-                    return self
-            except (requests.ConnectionError, KeyError, TypeError):
-                pass
+            if self.location_loaded():
+                return self
             time.sleep(1)
         raise AssertionError(
             f"stack not up in {timeout}s: {self.log('webserver')[-2000:]} {self.log('code-server')[-2000:]}"
+        )
+
+    def restart(self, name: str) -> None:
+        """Stop one process (SIGTERM, as Kubernetes stops a container) and start it again, like a
+        Deployment replacing its pod; the same port, so the Service name stays valid."""
+        process = self.processes[name]
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
+        args, extra_env = self._launches[name]
+        self._spawn(name, args, **extra_env)
+
+    def location_loaded(self) -> bool:
+        try:
+            entries = self.graphql(LOCATION_STATUS)["workspaceOrError"]["locationEntries"]
+        except (requests.ConnectionError, KeyError, TypeError):
+            return False
+        return bool(
+            entries
+            and entries[0]["loadStatus"] == "LOADED"
+            and entries[0]["locationOrLoadError"]["__typename"] == "RepositoryLocation"
         )
 
     def log(self, name: str) -> str:

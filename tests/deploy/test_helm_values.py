@@ -27,6 +27,17 @@ MAIN_SCHEMA = HELM_SCHEMA_DIR / "values.schema.json"
 SUBCHART_SCHEMA = HELM_SCHEMA_DIR / "dagster-user-deployments.values.schema.json"
 # Keys the parent chart reads to decide whether to render the subchart; not part of its own values.
 PARENT_ONLY_KEYS = ("enabled", "enableSubchart")
+# Keys only the subchart's schema declares (the parent passes them through).
+SUBCHART_ONLY_KEYS = ("serviceAccount",)
+
+
+def parent_values(values):
+    """A copy of ``values`` as the parent chart's schema sees them: the subchart's own keys (its
+    service account) are checked by the subchart's schema."""
+    parent = copy.deepcopy(values)
+    for key in SUBCHART_ONLY_KEYS:
+        parent["dagster-user-deployments"].pop(key)
+    return parent
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +47,7 @@ def values():
 
 @pytest.mark.parametrize("k8s_version", K8S_VERSIONS)
 def test_values_use_only_keys_of_the_official_chart(values, k8s_version):
-    assert errors(chart_validator(MAIN_SCHEMA, k8s_version), values) == []
+    assert errors(chart_validator(MAIN_SCHEMA, k8s_version), parent_values(values)) == []
 
 
 @pytest.mark.parametrize("k8s_version", K8S_VERSIONS)
@@ -58,11 +69,14 @@ BROKEN_VALUES = {
         "'grpcArgs' was unexpected",
     ),
     "unknown Kubernetes resources field": (
-        lambda v: v["dagsterDaemon"]["resources"].update(limitz={"cpu": "1"}),
+        lambda v: v["dagsterDaemon"].update(resources={**v["dagsterDaemon"]["resources"], "limitz": {"cpu": "1"}}),
         "'limitz' was unexpected",
     ),
     "unknown container securityContext field": (
-        lambda v: v["dagster-user-deployments"]["deployments"][0]["securityContext"].update(runAsRoot=False),
+        # A new dict: values.yaml shares one securityContext (a YAML anchor) between components.
+        lambda v: v["dagster-user-deployments"]["deployments"][0].update(
+            securityContext={**v["dagster-user-deployments"]["deployments"][0]["securityContext"], "runAsRoot": False}
+        ),
         "'runAsRoot' was unexpected",
     ),
     "incomplete user deployment (lists are not merged)": (
@@ -89,7 +103,7 @@ BROKEN_VALUES = {
 @pytest.mark.parametrize("case", sorted(BROKEN_VALUES))
 def test_strict_schema_rejects_what_the_chart_would_ignore_or_refuse(values, case):
     break_values, expected = BROKEN_VALUES[case]
-    broken = copy.deepcopy(values)
+    broken = parent_values(values)
     break_values(broken)
     found = errors(chart_validator(MAIN_SCHEMA, K8S_VERSIONS[0]), broken)
     assert found and all(expected in error for error in found), found
@@ -99,7 +113,7 @@ def test_chart_version_is_pinned_to_the_locked_dagster(values):
     dagster = locked_version("dagster")
     readme = HELM_README.read_text()
     pins = re.findall(r"helm upgrade --install[^\n]*(?:\\\n[^\n]*)*?--version (\S+)", readme)
-    assert pins == [dagster], pins
+    assert pins and set(pins) == {dagster}, pins
     assert f"version {dagster}" in HELM_VALUES.read_text().splitlines()[0] + HELM_VALUES.read_text().splitlines()[1]
     # Webserver and daemon images default to the chart version, i.e. the locked Dagster.
     assert "image" not in values["dagsterWebserver"] and "image" not in values["dagsterDaemon"]
@@ -165,7 +179,7 @@ UNRENDERED_VALUES = {
 @pytest.mark.parametrize("case", sorted(UNRENDERED_VALUES))
 def test_keys_the_chart_would_drop_or_duplicate_fail(values, case):
     break_daemon, expected = UNRENDERED_VALUES[case]
-    broken = copy.deepcopy(values)
+    broken = parent_values(values)
     break_daemon(broken["dagsterDaemon"])
     assert errors(chart_validator(MAIN_SCHEMA, K8S_VERSIONS[0]), broken) == []  # the schema lets it through
     with pytest.raises(RenderError, match=expected):
@@ -227,3 +241,20 @@ def test_readme_graphql_requests_are_valid_for_the_locked_dagster():
     assert backfill["assetSelection"] == [{"path": ["raw", "iowa_liquor_sales"]}]
     location = load_yaml(ROOT / "workspace.yaml")["load_from"][0]["python_module"]["location_name"]
     assert run["selector"]["repositoryLocationName"] == location and run["selector"]["jobName"] == DAILY_PIPELINE_JOB
+
+
+GIT_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def is_immutable(image: dict) -> bool:
+    return bool(GIT_SHA.match(image["tag"])) or "@sha256:" in image["repository"]
+
+
+def test_user_code_image_is_immutable(values):
+    """The user-code image is tagged by the full git SHA it was built from (helm/README.md
+    "Releasing"); reused tags such as a version or `latest` are refused."""
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    assert is_immutable(deployment["image"]) and deployment["image"]["pullPolicy"] == "IfNotPresent"
+    for reused in ("0.1.0", "latest", "4a83e0e", "main"):
+        assert not is_immutable({**deployment["image"], "tag": reused}), reused
+    assert '--set-string "dagster-user-deployments.deployments[0].image.tag=$SHA"' in HELM_README.read_text()

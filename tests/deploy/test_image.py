@@ -80,11 +80,15 @@ def test_code_server_command_from_the_chart_serves_odf(tmp_path):
             assert server.poll() is None, f"code server exited: {server.stderr.read()[-2000:]}"
             assert time.monotonic() < deadline, "code server not healthy within 90s"
             time.sleep(0.5)
-        # The chart's readiness probe command agrees.
-        probe = subprocess.run(
-            [DAGSTER, "api", "grpc-health-check", "-h", "127.0.0.1", "-p", str(port)], capture_output=True, env=env
-        )
-        assert probe.returncode == 0, probe.stderr
+        # The startup and liveness probes of helm/values.yaml (and the chart's readiness probe) agree;
+        # run in the pod, they reach the server on localhost.
+        commands = {tuple(deployment[name]["exec"]["command"]) for name in ("startupProbe", "livenessProbe")}
+        for command in commands:  # one run per distinct command: each CLI start costs seconds
+            assert command[:4] == ("dagster", "api", "grpc-health-check", "-p")
+            assert command[4:] == (str(deployment["port"]),), command
+            probe = subprocess.run([DAGSTER, *command[1:-1], str(port)], capture_output=True, env=env, timeout=60)
+            assert probe.returncode == 0, (command, probe.stderr)
+        assert deployment["startupProbe"]["enabled"] is True
 
         # Runs launched from this location use this image (K8sRunLauncher leaves job_image unset).
         assert deserialize_value(client.get_current_image()).current_image == USER_CODE_IMAGE
@@ -93,6 +97,10 @@ def test_code_server_command_from_the_chart_serves_odf(tmp_path):
         assert [symbol.repository_name for symbol in listed.repository_symbols] == ["__repository__"]
         client.shutdown_server()
         server.wait(30)
+        # A stopped server fails the liveness probe: the kubelet restarts the container.
+        command = deployment["livenessProbe"]["exec"]["command"]
+        dead = subprocess.run([DAGSTER, *command[1:-1], str(port)], capture_output=True, env=env, timeout=60)
+        assert dead.returncode != 0
     finally:
         if server.poll() is None:
             server.kill()

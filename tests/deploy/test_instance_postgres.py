@@ -100,10 +100,12 @@ def test_production_instance_loads_with_postgres_k8s_queue_and_s3_logs(prod_inst
 
 @pytest.mark.timeout(180)
 def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(
-    prod_instance, postgres_cluster, compute_log_bucket
+    prod_instance, postgres_cluster, compute_log_bucket, s3_env, monkeypatch
 ):
     from odf.definitions import build_definitions
 
+    # The production instance refuses local storage (runs would write to their pods' disks).
+    monkeypatch.setenv("ODF_STORAGE", f"s3://{s3_env}/odf")
     defs = build_definitions()
     raw_sales = [assets for assets in defs.assets if RAW_SALES in assets.keys]
     result = dg.materialize(
@@ -133,8 +135,8 @@ def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(
     materialization = prod_instance.get_latest_materialization_event(RAW_SALES)
     assert materialization.run_id == result.run_id and materialization.dagster_event.partition == PARTITION
 
-    written = list(Path(os.environ["ODF_STORAGE"]).rglob("*.parquet"))
-    assert any(PARTITION in str(path) and "iowa_liquor_sales" in str(path) for path in written), written
+    written = [item["Key"] for item in boto3.client("s3").list_objects_v2(Bucket=s3_env).get("Contents", [])]
+    assert any(PARTITION in key and "iowa_liquor_sales" in key and key.endswith(".parquet") for key in written), written
 
     # The step's stdout/stderr were uploaded to the compute-log bucket under the run's prefix.
     prefix = f"{CLUSTER_ENV['ODF_COMPUTE_LOG_PREFIX']}/storage/{result.run_id}/"
@@ -144,12 +146,13 @@ def test_partitioned_materialization_is_recorded_in_postgres_and_logs_in_s3(
 
 
 @pytest.mark.timeout(180)
-def test_lineage_sensor_delivers_from_the_postgres_instance(prod_instance, monkeypatch):
+def test_lineage_sensor_delivers_from_the_postgres_instance(prod_instance, s3_env, monkeypatch):
     """The lineage sensor's cursor over the production (Postgres) event log, as on SQLite."""
     from odf.definitions import build_definitions
     from tests.lineage.collector import LineageCollector
     from tests.lineage.conftest import SensorTicks
 
+    monkeypatch.setenv("ODF_STORAGE", f"s3://{s3_env}/odf")  # the production instance refuses local storage
     defs = build_definitions()
     raw_sales = [assets for assets in defs.assets if RAW_SALES in assets.keys]
     result = dg.materialize(raw_sales, partition_key=PARTITION, instance=prod_instance, resources=defs.resources)

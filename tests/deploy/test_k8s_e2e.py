@@ -18,8 +18,9 @@ import pytest
 
 from odf_assets.k8s_config import HEAVY_CONTAINER_RESOURCES
 from odf_resources.constants import ACQUISITION_POOL
-from tests.deploy.deploy_config import NAMESPACE, validate_strict
-from tests.deploy.k8s_stack import BIN, IMAGE, K8sStack
+from tests.deploy.deploy_config import HELM_VALUES, NAMESPACE, load_yaml, validate_strict
+from tests.deploy.k8s_stack import BIN, IMAGE, START_TIMEOUT_SECONDS, K8sStack
+from tests.deploy.pod_security import job_pod_spec, restricted_violations
 from tests.lineage.collector import LineageCollector
 
 RAW = ["raw", "iowa_liquor_sales"]
@@ -67,12 +68,14 @@ def stack(postgres_cluster, moto_server, tmp_path_factory):
         lineage.stop()
 
 
-def ui_materialize(stack: K8sStack, day: str) -> str:
-    """What the UI's Materialize button sends for one partition of the raw asset."""
+def ui_materialize(stack: K8sStack, day: str, extra_tags: dict[str, str] | None = None) -> str:
+    """What the UI's Materialize button sends for one partition of the raw asset (plus tags an
+    operator adds in the launchpad)."""
+    run_tags = {"dagster/partition": day, **(extra_tags or {})}
     params = {
         "mode": "default",
         "runConfigData": {},
-        "executionMetadata": {"tags": [{"key": "dagster/partition", "value": day}]},
+        "executionMetadata": {"tags": [{"key": key, "value": value} for key, value in run_tags.items()]},
         "selector": {
             "repositoryLocationName": "odf",
             "repositoryName": "__repository__",
@@ -117,6 +120,30 @@ def partition(run: dict) -> str | None:
     """The run's partition: a single key, or the start of a backfill's range."""
     run_tags = tags(run)
     return run_tags.get("dagster/partition") or run_tags.get("dagster/asset_partition_range_start")
+
+
+def assert_pods_as_a_cluster_runs_them(stack: K8sStack) -> None:
+    """Every Job created is schema-valid and restricted; admission refused none; no pod wrote to its
+    read-only root; step pods run as the step account without an API token."""
+    for body in stack.api.created:
+        validate_strict(body)
+        pod = job_pod_spec(body)
+        assert restricted_violations(pod, body["metadata"]["name"]) == []
+        if body["metadata"]["labels"].get("app.kubernetes.io/component") == "step_worker":
+            assert pod["serviceAccountName"] == "odf-step" and pod["automountServiceAccountToken"] is False
+        else:
+            assert pod["serviceAccountName"] == "odf-run"
+    assert stack.api.rejected == []
+    assert stack.api.root_writes() == {}
+
+
+def failure_message(stack: K8sStack, run_id: str) -> str:
+    query = (
+        f'{{ runOrError(runId: "{run_id}") {{ ... on Run {{ eventConnection {{ events {{ __typename '
+        "... on RunFailureEvent { message } } } } } }"
+    )
+    events = stack.graphql(query)["runOrError"]["eventConnection"]["events"]
+    return "\n".join(event["message"] for event in events if event["__typename"] == "RunFailureEvent")
 
 
 def assert_right_sized(stack: K8sStack, run_id: str) -> None:
@@ -177,9 +204,14 @@ def test_trigger_and_backfill_runs_queue_per_pool_and_run_as_valid_right_sized_j
     assert any(tags(run).get("odf/launched_by") == "odf-cli" for run in ours.values())
     for run_id in ours:
         assert_right_sized(stack, run_id)
-    for body in stack.api.created:
-        validate_strict(body)
+    assert_pods_as_a_cluster_runs_them(stack)
     assert not stack.api.unexpected, stack.api.unexpected
+    # The daemon's liveness probe (helm/values.yaml), run with a pod's environment: healthy.
+    probe = load_yaml(HELM_VALUES)["dagsterDaemon"]["livenessProbe"]["exec"]["command"]
+    alive = subprocess.run(
+        [str(BIN / probe[0]), *probe[1:]], env=stack.env, cwd=stack.root, capture_output=True, text=True, timeout=120
+    )
+    assert alive.returncode == 0 and "Daemon live" in alive.stdout, alive.stdout + alive.stderr
     stored = {
         item["Key"]
         for item in stack.s3.list_objects_v2(Bucket=stack.data_bucket, Prefix="odf/raw/").get("Contents", [])
@@ -245,11 +277,13 @@ def test_killed_run_pod_is_failed_and_retried_and_a_deleted_job_fails_cleanly(st
         "the retry to finish",
         stack,
     )
-    assert final["status"] == "SUCCESS"
+    assert final["status"] == "SUCCESS", failure_message(stack, retried["runId"])
     assert tags(final)["dagster/retry_number"] == "1"
     assert_right_sized(stack, retried["runId"])
-    for body in stack.api.created:
-        validate_strict(body)
+    assert_pods_as_a_cluster_runs_them(stack)
+    # A SIGKILL is exit code 137 with reason Error: OOMKilled is kept for pods over their memory limit.
+    killed_pod = killed.pod()["status"]["containerStatuses"][0]["state"]["terminated"]
+    assert killed_pod == {"exitCode": 137, "reason": "Error"}
 
     # Lineage left from the code server alone (its sensor, its env), as under the Helm chart:
     # START and COMPLETE of the retry; START then an outcome for the killed and deleted runs.
@@ -266,3 +300,60 @@ def test_killed_run_pod_is_failed_and_retried_and_a_deleted_job_fails_cleanly(st
         stack,
     )
     assert lineage_of(killed_id)[0] == lineage_of(deleted_id)[0] == "START"
+
+
+NOT_PUSHED = "registry.example.com/odf/odf-user-code:0123456789abcdef0123456789abcdef01234567"
+NO_RETRY = {"dagster/max_retries": "0"}  # each failure below is final; the killed run above shows retries
+
+
+def k8s_config_tag(container_config: dict) -> dict[str, str]:
+    return {"dagster-k8s/config": json.dumps({"container_config": container_config})}
+
+
+@pytest.mark.timeout(300)
+def test_platform_failures_end_failed_with_the_reason_and_a_code_server_restart_spares_the_run(stack):
+    """What a cluster does to runs, and what the operator then sees. Launched together (one start
+    timeout for all): a run whose image was never pushed (ImagePullBackOff), one no node can hold
+    (Pending, Insufficient memory), one whose pod exceeds its memory limit at start (OOMKilled, 137);
+    run monitoring fails each after the start timeout, naming the cause. Meanwhile a healthy run's
+    code server is restarted mid-run (a rollout): the run succeeds and the location reloads."""
+    healthy = ui_materialize(stack, "2024-02-01")
+    failing = {
+        "ImagePullBackOff": ui_materialize(stack, "2024-02-02", {**NO_RETRY, **k8s_config_tag({"image": NOT_PUSHED})}),
+        "Insufficient memory": ui_materialize(
+            stack,
+            "2024-02-03",
+            {**NO_RETRY, **k8s_config_tag({"resources": {"requests": {"memory": "1Ti"}, "limits": {"memory": "1Ti"}}})},
+        ),
+        "OOMKilled": ui_materialize(
+            stack,
+            "2024-02-04",
+            {
+                **NO_RETRY,
+                **k8s_config_tag({"resources": {"requests": {"memory": "64Mi"}, "limits": {"memory": "64Mi"}}}),
+            },
+        ),
+    }
+    wait_for(lambda: step_job(stack, healthy), 120, "the healthy run's step pod", stack)
+    assert runs(stack)[healthy]["status"] == "STARTED"
+    stack.restart("code-server")
+    wait_for(stack.location_loaded, 120, "the code location to load again after the restart", stack)
+
+    ended = wait_for(
+        lambda: (
+            all(runs(stack)[run_id]["status"] in TERMINAL for run_id in [healthy, *failing.values()]) and runs(stack)
+        ),
+        180,
+        "every run to end",
+        stack,
+    )
+    assert ended[healthy]["status"] == "SUCCESS"
+    for reason, run_id in failing.items():
+        assert ended[run_id]["status"] == "FAILURE", reason
+        message = failure_message(stack, run_id)
+        assert f"taking longer than {START_TIMEOUT_SECONDS} seconds to start" in message, message
+        assert reason in message, message
+    assert "Terminated with exit code 137: OOMKilled" in failure_message(stack, failing["OOMKilled"])
+    assert NOT_PUSHED in failure_message(stack, failing["ImagePullBackOff"])
+    assert not [run for run in runs(stack).values() if tags(run).get("dagster/parent_run_id") in failing.values()]
+    assert_pods_as_a_cluster_runs_them(stack)

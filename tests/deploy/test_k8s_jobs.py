@@ -7,7 +7,6 @@ import json
 import dagster as dg
 import kubernetes_validate
 import pytest
-from dagster._config import process_config, resolve_to_config_type
 from dagster._core.execution.api import create_execution_plan
 from dagster._core.execution.context.system import PlanData, PlanOrchestrationContext
 from dagster._core.execution.context_creation_job import create_context_free_log_manager
@@ -17,9 +16,8 @@ from dagster._core.executor.step_delegating.step_handler.base import StepHandler
 from dagster._core.launcher import LaunchRunContext
 from dagster._grpc.types import ExecuteStepArgs
 from dagster_k8s import k8s_job_executor
-from dagster_k8s.executor import _K8S_EXECUTOR_CONFIG_SCHEMA
 
-from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS, HEAVY_CONTAINER_RESOURCES
+from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS, HEAVY_CONTAINER_RESOURCES, step_executor
 from odf_resources.constants import ACQUISITION_TAGS
 from tests.deploy.deploy_config import (
     CLUSTER_ENV,
@@ -36,6 +34,7 @@ from tests.deploy.deploy_config import (
     render_instance_yaml,
     validate_strict,
 )
+from tests.deploy.pod_security import job_pod_spec, restricted_violations
 
 K8S_CONFIG_TAG = "dagster-k8s/config"
 SAFE_TO_EVICT = "cluster-autoscaler.kubernetes.io/safe-to-evict"
@@ -100,6 +99,7 @@ def test_every_odf_job_runs_steps_in_pods_sized_by_their_op_tags(monkeypatch):
     from odf.definitions import build_definitions
 
     monkeypatch.setenv("ODF_STEP_EXECUTOR", "k8s")
+    monkeypatch.setenv("ODF_STORAGE", "s3://odf-data/odf")  # pods refuse local storage
     defs = build_definitions()
     jobs = [defs.resolve_implicit_global_asset_job_def(), *(defs.resolve_job_def(job.name) for job in defs.jobs)]
     assert {job.executor_def.name for job in jobs} == {k8s_job_executor.name}
@@ -165,14 +165,18 @@ def step_handler_context(instance, run, executor):
 
 
 @pytest.mark.timeout(120)
-def test_k8s_job_executor_posts_a_valid_heavy_step_job(prod_instance, k8s_api):
+def test_k8s_job_executor_posts_a_valid_heavy_step_job(prod_instance, k8s_api, monkeypatch):
+    """ODF's step executor (ODF_STEP_EXECUTOR=k8s with ODF_STEP_SERVICE_ACCOUNT, as the values set
+    them) posts a valid, restricted step Job under the step account, without an API token."""
+    monkeypatch.setenv("ODF_STEP_EXECUTOR", "k8s")
+    monkeypatch.setenv("ODF_STEP_SERVICE_ACCOUNT", CLUSTER_ENV["ODF_STEP_SERVICE_ACCOUNT"])
+    odf_executor = step_executor()
     run = launch_heavy_job_run(prod_instance, tags={})
-    processed = process_config(resolve_to_config_type(_K8S_EXECUTOR_CONFIG_SCHEMA), {})
-    executor = k8s_job_executor.executor_creation_fn(
+    executor = odf_executor.executor_creation_fn(
         InitExecutorContext(
             job=dg.reconstructable(heavy_job),
-            executor_def=k8s_job_executor,
-            executor_config=processed.value,
+            executor_def=odf_executor,
+            executor_config=odf_executor.config_schema.resolve_config({}).value["config"],
             instance=prod_instance,
         )
     )
@@ -189,6 +193,9 @@ def test_k8s_job_executor_posts_a_valid_heavy_step_job(prod_instance, k8s_api):
     assert {"name": "DAGSTER_RUN_STEP_KEY", "value": "heavy_step"} in step_container["env"]
     assert created.body["spec"]["template"]["metadata"]["annotations"][SAFE_TO_EVICT] == "false"
     assert created.body["metadata"]["labels"]["app.kubernetes.io/component"] == "step_worker"
+    pod = job_pod_spec(created.body)
+    assert restricted_violations(pod, "step pod") == []
+    assert pod["serviceAccountName"] == "odf-step" and pod["automountServiceAccountToken"] is False
 
 
 def test_broken_container_override_is_rejected(pod_env, kubeconfig):

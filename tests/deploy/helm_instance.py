@@ -37,13 +37,28 @@ class RenderError(ValueError):
     pass
 
 
+def merge_values(defaults: dict[str, Any], overlay: dict[str, Any]) -> dict[str, Any]:
+    """The values Helm hands the templates: ``overlay`` (a values file) over the chart's
+    ``defaults``. Maps merge key by key, lists and scalars are replaced, and a null in the overlay
+    removes the default's key (Helm's coalescing)."""
+    merged = dict(defaults)
+    for key, value in overlay.items():
+        if value is None:
+            merged.pop(key, None)
+        elif isinstance(value, dict) and isinstance(defaults.get(key), dict):
+            merged[key] = merge_values(defaults[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
 def _unread(section: str, values: dict[str, Any], known: set[str]) -> list[str]:
     return [f"{section}.{key}: not rendered by the chart" for key in sorted(set(values) - known)]
 
 
 def _queued_run_coordinator(config: dict[str, Any]) -> dict[str, Any]:
     rendered: dict[str, Any] = {"module": "dagster.core.run_coordinator", "class": "QueuedRunCoordinator"}
-    if not any(value not in (None, "", [], {}) for value in config.values()):  # `compact (values …)` is empty
+    if not any(config.values()):  # sprig's `compact (values …)` drops nil, false, 0, "" and empty collections
         return rendered
     body: dict[str, Any] = {
         "max_concurrent_runs": -1 if config.get("maxConcurrentRuns") is None else config["maxConcurrentRuns"]

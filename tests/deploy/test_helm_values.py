@@ -20,7 +20,7 @@ from tests.deploy.deploy_config import (
     load_yaml,
     locked_version,
 )
-from tests.deploy.helm_instance import RenderError, render_daemon_instance
+from tests.deploy.helm_instance import RenderError, merge_values, render_daemon_instance
 from tests.deploy.helm_schema import chart_validator, errors
 
 MAIN_SCHEMA = HELM_SCHEMA_DIR / "values.schema.json"
@@ -258,3 +258,44 @@ def test_user_code_image_is_immutable(values):
     for reused in ("0.1.0", "latest", "4a83e0e", "main"):
         assert not is_immutable({**deployment["image"], "tag": reused}), reused
     assert '--set-string "dagster-user-deployments.deployments[0].image.tag=$SHA"' in HELM_README.read_text()
+
+
+# What a chart release may default under queuedRunCoordinator: each key the template reads.
+CHART_QUEUE_DEFAULTS = {
+    "maxConcurrentRuns": 10,
+    "tagConcurrencyLimits": [{"key": "k", "limit": 1}],
+    "dequeueIntervalSeconds": 5,
+    "dequeueUseThreads": True,
+    "dequeueNumWorkers": 4,
+    "blockOpConcurrencyLimitedRuns": {"enabled": True, "opConcurrencySlotBuffer": 1},
+}
+
+
+@pytest.mark.parametrize("key", sorted(CHART_QUEUE_DEFAULTS))
+def test_chart_defaults_cannot_add_a_run_limit_dagster_refuses(values, key, tmp_path):
+    """Helm merges the chart's defaults under ODF's values: whatever queue key the chart defaults,
+    the rendered coordinator stays empty and Dagster accepts the instance with its pools; with an
+    empty map ({}) instead of nulls the default comes through, the chart renders
+    max_concurrent_runs: -1 next to concurrency.runs, and Dagster refuses to start."""
+    from dagster._core.instance.config import dagster_instance_config
+
+    path = ("dagsterDaemon", "runCoordinator", "config", "queuedRunCoordinator")
+    defaults: dict = {path[-1]: {key: CHART_QUEUE_DEFAULTS[key]}}
+    for name in reversed(path[:-1]):
+        defaults = {name: defaults}
+    merged = merge_values(defaults, values)
+    rendered = render_daemon_instance(merged)
+    assert "config" not in rendered["run_coordinator"]
+    (tmp_path / "ok").mkdir()
+    (tmp_path / "ok" / "dagster.yaml").write_text(yaml.safe_dump(rendered))
+    dagster_instance_config(str(tmp_path / "ok"))
+
+    empty = copy.deepcopy(values)
+    empty["dagsterDaemon"]["runCoordinator"]["config"]["queuedRunCoordinator"] = {}
+    broken = render_daemon_instance(merge_values(defaults, empty))
+    expected_limit = CHART_QUEUE_DEFAULTS[key] if key == "maxConcurrentRuns" else -1
+    assert broken["run_coordinator"]["config"]["max_concurrent_runs"] == expected_limit
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "dagster.yaml").write_text(yaml.safe_dump(broken))
+    with pytest.raises(Exception, match="max_concurrent_runs"):
+        dagster_instance_config(str(tmp_path / "broken"))

@@ -16,7 +16,7 @@ from dagster_postgres import PostgresEventLogStorage, PostgresRunStorage, Postgr
 from sqlalchemy.engine import make_url
 
 from odf_resources.constants import ACQUISITION_TAGS
-from tests.deploy.deploy_config import CLUSTER_ENV, DAGSTER_YAML, NAMESPACE, ROOT, load_yaml
+from tests.deploy.deploy_config import CLUSTER_ENV, DAGSTER_YAML, HELM_VALUES, NAMESPACE, ROOT, load_yaml
 from tests.support import postgres
 
 RAW_SALES = dg.AssetKey(["raw", "iowa_liquor_sales"])
@@ -212,6 +212,19 @@ def test_dagster_cli_runs_outside_the_cluster_with_kubeconfig_from_env(
             )
             assert done.returncode == 0, f"{name}: dagster {' '.join(command)}: {done.stderr[-1500:]}"
         assert ("K8sRunLauncher" if name == "k8s" else "DefaultRunLauncher") in done.stdout
+        if name == "k8s":
+            # The daemon's liveness probe (helm/values.yaml) on a database no daemon heartbeats into
+            # fails, so the kubelet would restart a hung daemon (test_k8s_e2e: healthy when it runs).
+            probe = load_yaml(HELM_VALUES)["dagsterDaemon"]["livenessProbe"]["exec"]["command"]
+            dead = subprocess.run(
+                [str(Path(sys.executable).parent / probe[0]), *probe[1:]],
+                env=env,
+                cwd=tmp_path,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert dead.returncode == 1 and "not running" in dead.stdout, dead.stdout + dead.stderr[-1500:]
 
 
 def test_in_cluster_kubeconfig_uses_the_pods_service_account(tmp_path, monkeypatch):

@@ -37,7 +37,10 @@ def chromium() -> str | None:
     )
 
 
-@pytest.mark.skipif(chromium() is None, reason="headless Chromium is not installed (apt-get install chromium)")
+NO_CHROMIUM = "needs headless Chromium, which no PyPI package ships (apt-get install chromium)"
+
+
+@pytest.mark.skipif(chromium() is None, reason=NO_CHROMIUM)
 def test_docs_screenshots_from_a_real_odf_dev(tmp_path):
     for name in ("dagster.yaml", "workspace.yaml"):
         shutil.copy(REPO / name, tmp_path / name)

@@ -44,8 +44,9 @@ def previous_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -
     if len(context.partition_keys) != 1:
         return None
     record = context.instance.get_latest_data_version_record(key, is_source=False, partition_key=context.partition_key)
+    # A materialization reported without a run (the UI's "Report materialization") may carry no tags.
     return (
-        record.asset_materialization.tags.get("dagster/data_version")
+        (record.asset_materialization.tags or {}).get("dagster/data_version")
         if record and record.asset_materialization
         else None
     )

@@ -1,7 +1,7 @@
-"""What a Dagster user looks for in the UI, read over GraphQL from a real ``odf dev``: every source
-that still arrives has a freshness policy from its fetch_cron, which the real daemon evaluates (a
-source whose last arrival is days old turns red, a new arrival turns it green again); every asset is
-owned by the pipeline's team, the source's publisher is metadata."""
+"""What a Dagster user looks for, read over GraphQL from one real ``odf dev``: every source that still
+arrives has a freshness policy from its fetch_cron, which the real daemon evaluates (a source whose
+last arrival is days old turns red, a new arrival turns it green again); every asset is owned by the
+pipeline's team, the source's publisher is metadata; a run queued behind a full pool says so."""
 
 from __future__ import annotations
 
@@ -12,15 +12,13 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.definitions.events import AssetMaterialization
-from dagster._core.events import DagsterEvent, DagsterEventType, StepMaterializationData
-from dagster._core.storage.event_log.base import EventLogEntry
+from dagster._core.events import StepMaterializationData
 
 from odf_cli.graphql import Webserver
 from tests.operator.cli_support import cli_env, odf, permits_source, serve_days
 from tests.operator.dev_support import OdfDev
 from tests.support.pipeline import write_registry
-from tests.support.servers import free_port
+from tests.support.servers import free_port, stall
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 REPO = Path(__file__).resolve().parents[2]
@@ -61,15 +59,15 @@ def _wait_for_freshness(server: Webserver, status: str, timeout: float = 90) -> 
 def _arrived_days_ago(home: Path, days: int) -> None:
     """The feed's last arrival, days ago: a materialization recorded with that time, as Dagster records
     one reported without a run (the past cannot be waited for in a test)."""
-    event = DagsterEvent(
-        event_type_value=DagsterEventType.ASSET_MATERIALIZATION.value,
+    event = dg.DagsterEvent(
+        event_type_value=dg.DagsterEventType.ASSET_MATERIALIZATION.value,
         job_name="__RUNLESS_JOB__",
-        event_specific_data=StepMaterializationData(AssetMaterialization(FEED, partition=DAY)),
+        event_specific_data=StepMaterializationData(dg.AssetMaterialization(FEED, partition=DAY)),
     )
     timestamp = (datetime.now(UTC) - timedelta(days=days)).timestamp()
     with dg.DagsterInstance.from_config(str(home)) as instance:
         instance.store_event(
-            EventLogEntry(
+            dg.EventLogEntry(
                 error_info=None,
                 level="INFO",
                 user_message="",
@@ -96,7 +94,8 @@ def test_stale_source_turns_red_and_back_and_every_asset_has_the_pipeline_owner(
         owners = {
             "/".join(n["assetKey"]["path"]): [o.get("team") or o.get("email") for o in n["owners"]] for n in nodes
         }
-        assert len(owners) > 20 and set(map(tuple, owners.values())) == {("data-platform",)}, owners
+        assert {key.split("/")[0] for key in owners} >= {"raw", "aggregates", "sales", "analysis", "predictions"}
+        assert set(map(tuple, owners.values())) == {("data-platform",)}, owners
         publisher = {
             "/".join(n["assetKey"]["path"]): {e["label"]: e.get("text") for e in n["metadataEntries"]}.get("publisher")
             for n in nodes
@@ -118,5 +117,34 @@ def test_stale_source_turns_red_and_back_and_every_asset_has_the_pipeline_owner(
         done = odf(tmp_path, env, "materialize", "--select", "raw/city_feed", "--start", DAY, "--end", DAY)
         assert done.returncode == 0, done.stdout + done.stderr
         assert _wait_for_freshness(server, "HEALTHY") == "HEALTHY"
+
+        _queued_behind_a_full_pool(tmp_path, env, server, source_server)
     finally:
         dev.stop()
+
+
+def _launch(tmp_path: Path, env: dict, url: str, day: str, *wait: str) -> tuple[str, object]:
+    done = odf(tmp_path, env, "trigger", "--url", url, "--asset", "raw/city_permits", "--date", day, *wait)
+    return done.stdout.split("launched run ", 1)[1].split()[0], done
+
+
+def _queued_behind_a_full_pool(tmp_path: Path, env: dict, server: Webserver, source_server) -> None:
+    """Two fetches that take their time fill pool odf_acquisition (limit 2 in dagster.yaml); a third
+    run waits, and both `trigger --wait` and `status` say for which pool and which runs."""
+    for day in ("2024-02-02", "2024-02-03"):
+        source_server.script(f"/{day}.csv", stall(25, b"permit_id,district,fee\n1,north,1.0\n"))
+    holders = [_launch(tmp_path, env, server.url, day)[0] for day in ("2024-02-02", "2024-02-03")]
+    deadline = time.monotonic() + 120
+    while {server.run(run_id)["status"] for run_id in holders} - {"STARTING", "STARTED"}:
+        assert time.monotonic() < deadline, [server.run(run_id)["status"] for run_id in holders]
+        time.sleep(0.5)
+
+    queued_id, waited = _launch(tmp_path, env, server.url, "2024-02-04", "--wait", "--timeout", "3")
+    expected = "queued: waiting for pool odf_acquisition (2 of 2 slots in use by runs "
+    line = next((line for line in waited.stdout.splitlines() if expected in line), None)
+    assert line is not None, waited.stdout + waited.stderr
+    assert {run_id.split("-")[0] for run_id in holders} == set(line.split("runs ", 1)[1].rstrip(")").split(", "))
+    assert waited.returncode == 2 and "still QUEUED after 3s" in waited.stderr
+
+    status = odf(tmp_path, env, "status", "--url", server.url, queued_id)
+    assert f"run {queued_id}: QUEUED" in status.stdout and expected in status.stdout, status.stdout

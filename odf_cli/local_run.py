@@ -69,14 +69,17 @@ def _command(args: argparse.Namespace) -> int:
     if args.select:
         check_selection(home, args.select)  # from the last definitions' catalog, before Dagster loads
 
-    import dagster as dg
-
-    from odf_cli.pipeline_run import materialize as run
-    from odf_cli.progress import Progress
+    from odf_cli.progress import Progress  # pure formatting: the first line comes before Dagster loads
 
     progress = Progress()
     what = args.select or "the default pipeline"
     progress.heading(f"odf materialize {what} {args.start}..{args.end} ({describe(home)})")
+    progress.heading("loading Dagster and the definitions …")
+
+    import dagster as dg
+
+    from odf_cli.pipeline_run import materialize as run
+
     log_path = home / "logs" / f"materialize-{datetime.now():%Y%m%d-%H%M%S}.log"
     with dg.DagsterInstance.get() as instance, dagster_log(log_path, args.verbose):
         written = run(args.start, args.end, instance, progress, args.select, "DEBUG" if args.verbose else "INFO")

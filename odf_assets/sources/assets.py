@@ -63,13 +63,19 @@ def freshness_policy(deadline_cron: str | None) -> dg.FreshnessPolicy | None:
 
 
 def dg_cron_ticks(expression: str, count: int = 8) -> list:
-    """The next ``count`` ticks of ``expression`` in UTC (the zone ODF's schedules run in)."""
-    from datetime import UTC, datetime
+    """``count`` consecutive ticks of ``expression`` (UTC, the zone of ODF's schedules), from a fixed
+    start: a cron's shortest interval does not depend on when it is asked."""
+    from datetime import datetime
 
-    from dagster._utils.schedules import cron_string_iterator
-
-    iterator = cron_string_iterator(datetime.now(UTC).timestamp(), expression, "UTC")
-    return [next(iterator) for _ in range(count)]
+    windows = dg.TimeWindowPartitionsDefinition(
+        cron_schedule=expression, start=datetime(2024, 1, 1), fmt="%Y-%m-%d-%H:%M", timezone="UTC"
+    )
+    window = windows.get_first_partition_window()
+    ticks = [window.start]
+    while window is not None and len(ticks) < count:
+        ticks.append(window.end)
+        window = windows.get_next_partition_window(window.end)
+    return ticks
 
 
 def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:

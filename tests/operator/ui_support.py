@@ -72,10 +72,12 @@ def launch(tmp_path: Path, env: dict, url: str, day: str, *wait: str) -> tuple[s
     return done.stdout.split("launched run ", 1)[1].split()[0], done
 
 
-def fill_the_acquisition_pool(tmp_path: Path, env: dict, server: Webserver, source_server) -> list[str]:
+def fill_the_acquisition_pool(
+    tmp_path: Path, env: dict, server: Webserver, source_server, hold_seconds: float = 25
+) -> list[str]:
     """Two runs whose fetch takes its time hold both slots of pool odf_acquisition; their ids."""
     for day in ("2024-02-02", "2024-02-03"):
-        source_server.script(f"/{day}.csv", stall(25, b"permit_id,district,fee\n1,north,1.0\n"))
+        source_server.script(f"/{day}.csv", stall(hold_seconds, b"permit_id,district,fee\n1,north,1.0\n"))
     holders = [launch(tmp_path, env, server.url, day)[0] for day in ("2024-02-02", "2024-02-03")]
     deadline = time.monotonic() + 120
     while {server.run(run_id)["status"] for run_id in holders} - {"STARTING", "STARTED"}:

@@ -14,6 +14,7 @@ from odf_assets.registry_loader import load_registries
 from odf_assets.sales import definitions as sales
 from odf_assets.sources import definitions as sources
 from odf_resources import definitions as resources
+from odf_resources import settings
 from odf_sensors import definitions as orchestration
 
 
@@ -21,13 +22,16 @@ def build_definitions() -> dg.Definitions:
     registries = load_registries()
     pipeline = [sources.defs(registries.sources), sales.defs(registries.sources), analysis.defs(registries.sources)]
     pipeline_assets = [asset for domain in pipeline for asset in domain.assets or []]
-    return dg.Definitions.merge(
+    merged = dg.Definitions.merge(
         resources.defs(registries.files),
         *pipeline,
         sources.consolidation_defs(registries.consolidations),
         predictions.defs(),
         orchestration.defs(registries.sources, pipeline_assets),
     )
+    # Every asset is owned by the team that runs the pipeline; a source's publisher is its metadata.
+    owners = [settings.pipeline_owner()]
+    return merged.map_asset_specs(func=lambda spec: spec.replace_attributes(owners=owners))
 
 
 defs = build_definitions()

@@ -1,6 +1,7 @@
-"""``odf dev``: the Dagster UI and daemon (``dagster dev``) on the same instance as the ``odf`` commands.
+"""``odf dev``: the Dagster UI and daemon (``dg dev``, Dagster's current CLI) on the same instance as
+the ``odf`` commands, started in the project's folder wherever ``odf dev`` is run from.
 
-Its output is ``dagster dev``'s, minus the daemon's per-tick lines ("Checking for new runs for
+Its output is ``dg dev``'s, minus the daemon's per-tick lines ("Checking for new runs for
 sensor", "No run requests returned", the automation sensor's bookkeeping): Dagster logs every tick
 at INFO, which buries everything else (``--verbose`` keeps them).
 """
@@ -14,7 +15,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from odf_cli.instance import use_local_instance
+from odf_cli.instance import describe, project_root, use_local_instance
 
 TICK_LINES = (
     "Checking for new runs for sensor:",
@@ -44,24 +45,29 @@ def is_tick_line(line: str) -> bool:
 
 def dev_command(args: argparse.Namespace) -> int:
     home = use_local_instance()
-    target = ["-w", "workspace.yaml"] if Path("workspace.yaml").is_file() else ["-m", "odf.definitions"]
+    root = project_root()
+    # An explicit target makes `dg dev` start Dagster's webserver and daemon directly (no `dg` project
+    # needed, e.g. outside the checkout); `dagster dev` would print that it is superseded by `dg dev`.
+    target = ["-w", "workspace.yaml"] if (root / "workspace.yaml").is_file() else ["-m", "odf.definitions"]
     extra = args.dagster_args[1:] if args.dagster_args[:1] == ["--"] else args.dagster_args
-    command = [sys.executable, "-m", "dagster", "dev", *target, "-h", args.host, "-p", str(args.port), *extra]
+    dg_script = Path(sys.executable).with_name("dg")
+    command = [str(dg_script), "dev", *target, "-h", args.host, "-p", str(args.port), *extra]
     print(
-        f"odf dev: instance {home} (runs of `odf materialize` show here); UI at http://{args.host}:{args.port}",
+        f"odf dev: {describe(home)} (runs of `odf materialize` show here); UI at http://{args.host}:{args.port}",
         flush=True,
     )
     child = subprocess.Popen(
         command,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        cwd=root,
         text=True,
         errors="replace",
         bufsize=1,
-        # Started in the background, odf inherits SIGINT ignored; dagster dev must not, or it never stops.
+        # Started in the background, odf inherits SIGINT ignored; dg dev must not, or it never stops.
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
-    # Ctrl-C reaches dagster dev directly (same process group) and it shuts its children down;
+    # Ctrl-C reaches dg dev directly (same process group) and it shuts its children down;
     # a SIGTERM to odf is passed on as that same interrupt. odf waits and relays the output.
     signal.signal(signal.SIGINT, lambda *_: None)
     signal.signal(signal.SIGTERM, lambda *_: child.send_signal(signal.SIGINT))
@@ -74,8 +80,8 @@ def dev_command(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     text = (
-        "Start the Dagster UI and daemon (dagster dev) on the instance the odf commands use "
-        "(.odf/dagster_home unless DAGSTER_HOME is set)."
+        "Start the Dagster UI and daemon (dg dev) on the instance the odf commands use "
+        "(the project's .odf/dagster_home unless DAGSTER_HOME is set)."
     )
     parser = subparsers.add_parser("dev", help=text, description=text)
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default %(default)s)")
@@ -83,5 +89,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--verbose", action="store_true", help="also show the daemon's line for every sensor and schedule tick"
     )
-    parser.add_argument("dagster_args", nargs=argparse.REMAINDER, help="further `dagster dev` options, after --")
+    parser.add_argument("dagster_args", nargs=argparse.REMAINDER, help="further `dg dev` options, after --")
     parser.set_defaults(func=dev_command)

@@ -46,7 +46,7 @@ query OdfRun($id: ID!) {
   runOrError(runId: $id) {
     __typename
     ... on Run {
-      runId status jobName startTime endTime
+      runId status jobName startTime endTime allPools
       tags { key value }
       assetSelection { path }
     }
@@ -75,6 +75,19 @@ query OdfRunEvents($id: ID!, $cursor: String) {
     }
     ... on PythonError { message }
   }
+}"""
+
+IN_PROGRESS_RUNS = """
+query OdfRunsInProgress {
+  runsOrError(filter: {statuses: [STARTING, STARTED]}) {
+    __typename
+    ... on Runs { results { runId allPools } }
+  }
+}"""
+
+POOL_LIMIT = """
+query OdfPoolLimit($pool: String!) {
+  instance { concurrencyLimit(concurrencyKey: $pool) { limit } }
 }"""
 
 CHILD_RUNS = """
@@ -156,8 +169,7 @@ class Webserver:
             )
         except requests.ConnectionError:
             raise CommandError(
-                f"cannot reach the Dagster webserver at {self.url} "
-                "(is `dagster dev` running? set --url or ODF_DAGSTER_URL)"
+                f"cannot reach the Dagster webserver at {self.url} (is `odf dev` running? set --url or ODF_DAGSTER_URL)"
             ) from None
         except requests.Timeout:
             raise CommandError(
@@ -249,6 +261,15 @@ class Webserver:
                 f"{self.url} could not list the events of run {run_id}: {result.get('message', result['__typename'])}"
             )
         return result["events"], result["cursor"], result["hasMore"]
+
+    def runs_in_progress(self) -> list[dict]:
+        """Runs holding their pools' slots (starting or started), each with ``allPools``."""
+        result = self.execute(IN_PROGRESS_RUNS)["runsOrError"]
+        return result["results"] if result["__typename"] == "Runs" else []
+
+    def pool_limit(self, pool: str) -> int | None:
+        """The instance's limit for ``pool`` (the default limit when the pool has none of its own)."""
+        return self.execute(POOL_LIMIT, {"pool": pool})["instance"]["concurrencyLimit"]["limit"]
 
     def runs_tagged(self, key: str, value: str) -> list[dict]:
         """Runs carrying tag ``key=value``, newest first (e.g. the retries of a run)."""

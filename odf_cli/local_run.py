@@ -7,15 +7,21 @@ Only argument handling lives here; Dagster is imported once the arguments are va
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
 
-from odf_cli.instance import use_local_instance
+from odf_cli.catalog import check_selection
+from odf_cli.instance import describe, use_local_instance
 from odf_cli.main import CommandError, parse_date
 
 DEFAULT_START, DEFAULT_END = "2024-01-01", "2024-01-14"
 DESCRIPTION = (
     "Materialize assets in-process for a date range on the local instance "
-    "(.odf/dagster_home unless DAGSTER_HOME is set), "
+    "(the project's .odf/dagster_home unless DAGSTER_HOME is set; the project is ODF_HOME or the nearest "
+    "folder with a pyproject.toml), "
     "with live progress and a summary of rows and check verdicts; exits 1 when a step or an ERROR check failed. "
     "Without --select: every daily asset of the default pipeline, "
     "then the weekly ones for the whole weeks in the range."
@@ -40,6 +46,18 @@ def materialize(
     return written
 
 
+@contextlib.contextmanager
+def dagster_log(path: Path, verbose: bool) -> Iterator[None]:
+    """Dagster's own log lines (and warnings) go to ``path`` instead of between the progress lines;
+    with ``--verbose`` they stay on stderr."""
+    if verbose:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as log, contextlib.redirect_stderr(log):
+        yield
+
+
 def _command(args: argparse.Namespace) -> int:
     parse_date(args.start, "--start")
     parse_date(args.end, "--end")
@@ -48,17 +66,23 @@ def _command(args: argparse.Namespace) -> int:
     if args.select is not None and not args.select.strip():
         raise CommandError("--select needs a selection, e.g. group:sales or raw/iowa_liquor_sales")
     home = use_local_instance()
+    if args.select:
+        check_selection(home, args.select)  # from the last definitions' catalog, before Dagster loads
+
+    from odf_cli.progress import Progress  # pure formatting: the first line comes before Dagster loads
+
+    progress = Progress()
+    what = args.select or "the default pipeline"
+    progress.heading(f"odf materialize {what} {args.start}..{args.end} ({describe(home)})")
+    progress.heading("loading Dagster and the definitions …")
 
     import dagster as dg
 
     from odf_cli.pipeline_run import materialize as run
-    from odf_cli.progress import Progress
 
-    progress = Progress()
-    what = args.select or "the default pipeline"
-    progress.heading(f"odf materialize {what} {args.start}..{args.end} (instance {home})")
-    with dg.DagsterInstance.get() as instance:
-        written = run(args.start, args.end, instance, progress, args.select, "DEBUG" if args.verbose else "WARNING")
+    log_path = home / "logs" / f"materialize-{datetime.now():%Y%m%d-%H%M%S}.log"
+    with dg.DagsterInstance.get() as instance, dagster_log(log_path, args.verbose):
+        written = run(args.start, args.end, instance, progress, args.select, "DEBUG" if args.verbose else "INFO")
     print("\nSummary:")
     print(progress.summary())
     if written:
@@ -66,6 +90,8 @@ def _command(args: argparse.Namespace) -> int:
         for asset, uris in sorted(written.items()):
             ordered = sorted(set(uris))
             print(f"  {asset:<45} {ordered[0]}" + (f"\n  {'':<45} .. {ordered[-1]}" if len(ordered) > 1 else ""))
+    if progress.failed_steps and not args.verbose:
+        print(f"\nDagster's log with the stack traces: {log_path} (or run again with --verbose)")
     print(f"\n{progress.verdict()}")
     sys.stdout.flush()
     return 1 if progress.error_failed else 0

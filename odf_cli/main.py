@@ -52,6 +52,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from odf_cli.instance import use_project_storage
+
+        use_project_storage()  # one storage per project, whichever folder the command runs in
         return int(args.func(args) or 0)
     except CommandError as error:
         print(f"odf {args.command}: {error}", file=sys.stderr)

@@ -11,9 +11,11 @@ from __future__ import annotations
 import threading
 import uuid
 from datetime import date, timedelta
+from pathlib import Path
 
 import dagster as dg
 
+from odf_cli import catalog
 from odf_cli import progress as kinds
 from odf_cli.main import CommandError
 from odf_cli.progress import Progress, RunEvent, step_error_text
@@ -116,16 +118,29 @@ def resolve_selection(defs: dg.Definitions, selection: str) -> set[dg.AssetKey]:
         raise CommandError(f"--select {selection!r}: {str(error).splitlines()[0]} (assets include {known} …)") from None
     keys = {key for key in keys if key in graph.materializable_asset_keys}
     if not keys:
-        raise CommandError(
-            f"--select {selection!r} selects no assets "
-            f"(groups: {', '.join(sorted(g for g in graph.all_group_names if g))})"
-        )
+        names = sorted(key.to_user_string() for key in graph.materializable_asset_keys)
+        raise CommandError(catalog.refusal(selection, names, [g for g in graph.all_group_names if g]))
     # A multi-asset runs as a whole: select its siblings too instead of failing on a subset.
     return {
         sibling
         for key in keys
         for sibling in graph.get_execution_set_asset_and_check_keys(key)
         if isinstance(sibling, dg.AssetKey)
+    }
+
+
+def asset_catalog(defs: dg.Definitions) -> dict[str, dict]:
+    """What ``odf_cli.catalog`` checks a selection against, per materializable asset."""
+    graph = defs.resolve_asset_graph()
+    return {
+        key.to_user_string(): {
+            "group": node.group_name,
+            "tags": dict(node.tags),
+            "kinds": sorted(node.kinds),
+            "owners": list(node.owners),
+        }
+        for key in graph.materializable_asset_keys
+        for node in [graph.get(key)]
     }
 
 
@@ -220,9 +235,14 @@ def materialize(
     log_level: str = "WARNING",
 ) -> dict[str, list[str]]:
     """Runs the selection (default: the default pipeline) over [start, end]; returns stored URIs per asset."""
-    from odf.definitions import build_definitions
+    try:
+        from odf.definitions import build_definitions  # builds the code location's definitions at import
 
-    defs = build_definitions()
+        defs = build_definitions()
+    except ValueError as error:  # a bad registry or setting: its message names the file, key path and expectation
+        raise CommandError(str(error)) from None
+    if instance.root_directory:
+        catalog.write(Path(instance.root_directory), asset_catalog(defs))
     keys, labels = (resolve_selection(defs, selection), {}) if selection else default_selection(defs)
     written: dict[str, list[str]] = {}
     ran, skipped = 0, []

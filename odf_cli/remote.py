@@ -146,12 +146,36 @@ def new_run_events(server: Webserver, run_id: str, cursor: list[str | None]) -> 
         yield from events
 
 
+def short_id(run_id: str) -> str:
+    return run_id.split("-", 1)[0]
+
+
+def queue_state(server: Webserver, run: dict) -> str:
+    """Why a QUEUED run waits: the first of its pools that is full, with the runs holding its slots."""
+    holders = server.runs_in_progress()
+    for pool in run.get("allPools") or []:
+        limit = server.pool_limit(pool)
+        using = [other["runId"] for other in holders if pool in (other.get("allPools") or [])]
+        if limit is not None and len(using) >= limit:
+            runs = ", ".join(short_id(run_id) for run_id in using)
+            return f"queued: waiting for pool {pool} ({len(using)} of {limit} slots in use by runs {runs})"
+    pools = ", ".join(run.get("allPools") or []) or "none"
+    return f"queued: waiting for the run queue to dequeue it (pools: {pools}; {len(holders)} run(s) in progress)"
+
+
 def follow_run(server: Webserver, run_id: str, progress: Progress, timeout: float) -> dict:
-    """Feeds the run's events to ``progress`` until it finishes; returns the finished run."""
+    """Feeds the run's events to ``progress`` until it finishes; returns the finished run. While the
+    run is queued, says why (its full pool and the runs holding it) whenever that changes."""
     deadline = time.monotonic() + timeout
     cursor: list[str | None] = [None]
+    last_queue_state = None
     while True:
         run = server.run(run_id)
+        if run is not None and run["status"] == "QUEUED":
+            state = queue_state(server, run)
+            if state != last_queue_state:
+                progress.heading(state)
+                last_queue_state = state
         for raw in new_run_events(server, run_id, cursor):
             event = run_event(raw)
             if event is not None:
@@ -180,6 +204,8 @@ def _print_run(run: dict, server: Webserver | None = None) -> None:
     partition = run_partition(tags) or "-"
     assets = ", ".join("/".join(key["path"]) for key in run.get("assetSelection") or [])
     print(f"run {run['runId']}: {run['status']}")
+    if run["status"] == "QUEUED" and server is not None:
+        print(f"  {queue_state(server, run)}")
     print(f"  job {run['jobName']}  partition {partition}  queue {tags.get(QUEUE_TAG, '-')}")
     if assets:
         print(f"  assets {assets}")

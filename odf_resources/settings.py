@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,7 +75,11 @@ def source_ca_bundle_variable() -> str | None:
 
 def retry_delay_seconds() -> float:
     """``ODF_RETRY_DELAY_SECONDS``: first delay of run-level retries of unavailable sources (default 10)."""
-    return float(os.environ.get("ODF_RETRY_DELAY_SECONDS", "10"))
+    raw = os.environ.get("ODF_RETRY_DELAY_SECONDS", "").strip() or "10"
+    try:
+        return float(raw)
+    except ValueError:
+        raise ValueError(f"ODF_RETRY_DELAY_SECONDS={raw!r}: expected a number of seconds") from None
 
 
 def positive_number(name: str, default: float, kind: type = int) -> float:
@@ -247,12 +252,35 @@ def lineage_namespace(default: str) -> str:
     return os.environ.get("OPENLINEAGE_NAMESPACE", "").strip() or default
 
 
+DEFAULT_PIPELINE_OWNER = "team:data-platform"
+_OWNER = re.compile(r"^(team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$")
+
+
+def pipeline_owner() -> str:
+    """``ODF_PIPELINE_OWNER``: the Dagster owner of every asset, the team that runs the pipeline
+    (``team:name`` or an email; default ``team:data-platform``). Sources' publishers are metadata."""
+    raw = os.environ.get("ODF_PIPELINE_OWNER", "").strip() or DEFAULT_PIPELINE_OWNER
+    if not _OWNER.match(raw):
+        raise ValueError(f"ODF_PIPELINE_OWNER={raw!r}: expected team:<name> (letters, digits, _ . -) or an email")
+    return raw
+
+
 # --- The odf CLI ---------------------------------------------------------------------------------
 
 
 def dagster_home() -> str:
-    """``DAGSTER_HOME``: the instance the ``odf`` CLI uses; unset, it shares ``./.odf/dagster_home``."""
+    """``DAGSTER_HOME``: the instance the ``odf`` CLI uses; unset, it shares ``<project>/.odf/dagster_home``."""
     return os.environ.get("DAGSTER_HOME", "").strip()
+
+
+def odf_home() -> str:
+    """``ODF_HOME``: the project folder whose ``.odf/`` holds the local instance and storage; unset, the
+    ``odf`` CLI walks up from the current folder to the nearest ``pyproject.toml``."""
+    return os.environ.get("ODF_HOME", "").strip()
+
+
+def storage_is_set() -> bool:
+    return is_set("ODF_STORAGE")
 
 
 def dagster_url(default: str) -> str:

@@ -9,7 +9,6 @@ from odf_assets import checks
 from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.derived import derived_asset_options
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
-from odf_assets.owners import dagster_owner
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.publishing import emit_checked, publish_checked
 from odf_assets.sources import transforms
@@ -45,11 +44,38 @@ def previous_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -
     if len(context.partition_keys) != 1:
         return None
     record = context.instance.get_latest_data_version_record(key, is_source=False, partition_key=context.partition_key)
+    # A materialization reported without a run (the UI's "Report materialization") may carry no tags.
     return (
-        record.asset_materialization.tags.get("dagster/data_version")
+        (record.asset_materialization.tags or {}).get("dagster/data_version")
         if record and record.asset_materialization
         else None
     )
+
+
+def freshness_policy(deadline_cron: str | None) -> dg.FreshnessPolicy | None:
+    """Fresh while the asset materialized within one interval before each tick of ``deadline_cron``
+    (by default the source's fetch_cron): a source turns red once a whole fetch cycle brought nothing."""
+    if deadline_cron is None:
+        return None
+    ticks = dg_cron_ticks(deadline_cron)
+    interval = min(later - earlier for earlier, later in zip(ticks, ticks[1:], strict=False))
+    return dg.FreshnessPolicy.cron(deadline_cron=deadline_cron, lower_bound_delta=interval)
+
+
+def dg_cron_ticks(expression: str, count: int = 8) -> list:
+    """``count`` consecutive ticks of ``expression`` (UTC, the zone of ODF's schedules), from a fixed
+    start: a cron's shortest interval does not depend on when it is asked."""
+    from datetime import datetime
+
+    windows = dg.TimeWindowPartitionsDefinition(
+        cron_schedule=expression, start=datetime(2024, 1, 1), fmt="%Y-%m-%d-%H:%M", timezone="UTC"
+    )
+    window = windows.get_first_partition_window()
+    ticks = [window.start]
+    while window is not None and len(ticks) < count:
+        ticks.append(window.end)
+        window = windows.get_next_partition_window(window.end)
+    return ticks
 
 
 def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
@@ -60,15 +86,15 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
 
     @dg.asset(
         key=key,
-        description=f"{source.description}\n\nLicence: {source.license}. Owner: {source.owner}.",
+        description=f"{source.description}\n\nLicence: {source.license}. Published by {source.owner}.",
         group_name=source.group,
-        owners=[dagster_owner(source.owner)],
         partitions_def=partitions_def,
         backfill_policy=DAILY_BACKFILL_POLICY,
         retry_policy=fetch_retry_policy(),
         io_manager_key=IO_MANAGER_KEY,
         kinds={"polars", "parquet"},
         pool=ACQUISITION_POOL,
+        freshness_policy=freshness_policy(source.freshness_cron),
         tags=ACQUISITION_TAGS,  # a label (odf trigger/backfill copy it into run tags); the limit is the pool
         # Downloads and validates whole source files: under k8s_job_executor its step gets a big pod.
         op_tags=HEAVY_ASSET_OP_TAGS,
@@ -76,7 +102,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
             "partition_expr": transforms.PARTITION_COLUMN,
             "source_url": redact_url(origin),
             "license": source.license,
-            "owner": source.owner,
+            "publisher": source.owner,  # upstream; the Dagster owner is the pipeline's team
             "format": source.format,
             "registry_file": str(source.registry_file),
         },
@@ -142,7 +168,6 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         or f"Daily {', '.join(m.name for m in aggregate.metrics)} of {source.name}"
         + (f" by {', '.join(aggregate.group_by)}" if aggregate.group_by else ""),
         group_name=source.group,
-        owners=[dagster_owner(source.owner)],
         ins={"raw": dg.AssetIn(key=raw_asset_key(source))},
         **derived_asset_options(partitions_def),
         metadata={"partition_expr": transforms.PARTITION_COLUMN, "group_by": list(aggregate.group_by)},

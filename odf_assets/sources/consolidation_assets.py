@@ -3,7 +3,9 @@
 Inputs are read straight from storage, day by day, so a day that one input lacks (no stored
 partition, or one without rows: a whole-file source stores its empty days) is known by name: that
 day fails the ERROR check ``inputs_present`` and keeps its previous object, while the other days
-of the run are published, as ``publishing.publish_checked`` does for every asset.
+of the run are published, as ``publishing.publish_checked`` does for every asset. An input whose
+source declares days without rows (``allow_empty_days``, e.g. no prices on weekends) is not
+missing on such a day: it contributes no rows, and the day is published (empty for a join).
 """
 
 from pathlib import Path
@@ -38,24 +40,29 @@ def consolidation_asset_key(spec: ConsolidationSpec) -> dg.AssetKey:
 def read_inputs(
     storage: Storage, spec: ConsolidationSpec, days: list[str]
 ) -> "tuple[dict[str, pl.LazyFrame], dict[str, list[str]]]":
-    """Each input's stored raw rows for ``days`` and, per day, what each lacking input lacks."""
+    """Each input's stored raw rows for ``days`` and, per day, what each lacking input lacks.
+    An input allowed empty days whose stored days all lack rows gives an empty frame, not None."""
     import polars as pl
 
     frames, missing = {}, {day: [] for day in days}
     for input_spec in spec.inputs:
         path = ["raw", input_spec.source]
-        uris = []
+        uris, empty = [], []
         for day in days:
             key = object_key(path, DATE, day)
             if not storage.exists(key):
                 missing[day].append(f"no partition of {'/'.join(path)}")
             elif pl.scan_parquet(storage.scan_uri(key)).select(pl.len()).collect().item() == 0:  # footer only
-                missing[day].append(f"no rows in {'/'.join(path)}")
+                if input_spec.allow_empty_days:
+                    empty.append(storage.scan_uri(key))  # a day without rows by contract
+                else:
+                    missing[day].append(f"no rows in {'/'.join(path)}")
             else:
                 uris.append(storage.scan_uri(key))
         # A day's objects may differ in nullability: relax like the IO manager does.
+        scanned = uris or empty[:1]
         frames[input_spec.source] = (
-            pl.concat([pl.scan_parquet(uri) for uri in uris], how="diagonal_relaxed") if uris else None
+            pl.concat([pl.scan_parquet(uri) for uri in scanned], how="diagonal_relaxed") if scanned else None
         )
     return frames, missing
 
@@ -70,7 +77,10 @@ def inputs_verdict(missing: list[str]) -> checks.Verdict:
 def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
     key = consolidation_asset_key(spec)
     aggregate = spec.aggregate
-    contract = checks.Contract(key=(DATE, *aggregate.group_by))
+    # A join is empty on a day an input has no rows by contract: the empty day is published, not failed.
+    contract = checks.Contract(
+        key=(DATE, *aggregate.group_by), allow_empty=any(i.allow_empty_days for i in spec.inputs)
+    )
     metrics = [(m.agg, m.column, m.name) for m in aggregate.metrics]
     partitions_def = daily_partitions(spec.start_date, spec.end_date)
     inputs = [raw_asset_key_for(i.source) for i in spec.inputs]

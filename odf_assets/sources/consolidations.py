@@ -53,6 +53,8 @@ class InputSpec:
     columns: dict[str, str]
     # Output column → registry type.
     schema: dict[str, str]
+    # The source declares days without rows (checks.allow_empty_days): such a day is empty, not missing.
+    allow_empty_days: bool = False
 
 
 @dataclass(frozen=True)
@@ -117,7 +119,7 @@ def _input(file: Path, where: str, raw: Any, sources: Mapping[str, SourceSpec], 
     for key in keys:
         if key not in schema and key in own and key not in mapping:
             mapping[key], schema[key] = key, own[key]
-    return InputSpec(name, {str(c): o for c, o in mapping.items()}, schema)
+    return InputSpec(name, {str(c): o for c, o in mapping.items()}, schema, source.allow_empty_days)
 
 
 def _combined_schema(

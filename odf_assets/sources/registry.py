@@ -40,6 +40,7 @@ SOURCE_KEYS = {
     "start_date",
     "end_date",
     "fetch_cron",
+    "freshness_cron",
     "active",
     "key",
     "checks",
@@ -119,6 +120,9 @@ class SourceSpec:
     date_column: str | None = None
     end_date: date | None = None
     fetch_cron: str = "30 1 * * *"
+    # When the raw asset must have arrived again (Dagster freshness): fetch_cron unless the registry
+    # says otherwise; "none" for no policy. None also for a source whose end_date has passed.
+    freshness_cron: str | None = None
     active: bool = True
     key: tuple[str, ...] = ()
     max_null_fraction: dict[str, float] = field(default_factory=dict)
@@ -389,6 +393,14 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
             ".fetch_cron",
             f"expected a 5-field cron expression that Dagster accepts, e.g. '30 1 * * *', got {quote(cron)}",
         )
+    freshness = reader.get("freshness_cron", str, cron)
+    if freshness != "none" and not _is_valid_cron(freshness):
+        reader.fail(
+            ".freshness_cron",
+            f"expected a 5-field cron expression that Dagster accepts, or none, got {quote(freshness)}",
+        )
+    if freshness == "none" or ("freshness_cron" not in raw and end is not None and end < date.today()):
+        freshness = None  # an ended source does not arrive any more: no freshness to watch
     null_limits, ranges, allow_empty_days = _parse_checks(reader, schema)
     aggregates = tuple(
         _parse_aggregate(file, f"{reader.where}.aggregates[{i}]", raw_aggregate, schema)
@@ -418,6 +430,7 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
         url_template=template,
         date_column=date_column,
         fetch_cron=cron,
+        freshness_cron=freshness,
         active=reader.get("active", bool, True),
         key=reader.columns("key", schema, ()),
         max_null_fraction=null_limits,

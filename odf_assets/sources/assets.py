@@ -12,7 +12,7 @@ from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.owners import dagster_owner
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.publishing import emit_checked, publish_checked
-from odf_assets.sources import transforms
+from odf_assets.sources import stored_days, transforms
 from odf_assets.sources.acquisition import contract_for, stage_source
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
 from odf_resources import settings
@@ -21,7 +21,7 @@ from odf_resources.constants import (
     ACQUISITION_TAGS,
     IO_MANAGER_KEY,
 )
-from odf_resources.parquet_io_manager import LazyFrame, StagedPartitions
+from odf_resources.parquet_io_manager import LazyFrame, StagedPartitions, stored_partition, stored_row_counts
 from odf_resources.source_fetcher import SourceFetcher, SourceUnavailableError
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import redact_url
@@ -50,6 +50,51 @@ def previous_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -
         if record and record.asset_materialization
         else None
     )
+
+
+def guard_stored_days(
+    context: dg.AssetExecutionContext, source: SourceSpec, staged, verdicts: dict, storage
+) -> dict[str, dict]:
+    """Refuse (fail at ERROR, keep the stored object) every day a fetch would empty or shrink
+    beyond ``checks.max_shrink_fraction``; with the operator's run tag, let them through and
+    return what was replaced, by day."""
+    key = raw_asset_key(source)
+    new_rows = {
+        day: int((staged.findings[day].measured or {}).get("rows", 0) or 0)
+        for day in context.partition_keys
+        if day in staged.files
+    }
+    stored = stored_row_counts(storage, key.path, transforms.PARTITION_COLUMN, list(new_rows))
+    found = stored_days.shrinks(new_rows, stored, source.max_shrink_fraction)
+    if not found:
+        return {}
+    if stored_days.replacement_allowed(context.run.tags):
+        replaced = {s.day: {"stored_rows": s.stored_rows, "new_rows": s.new_rows} for s in found}
+        context.log.warning(
+            f"{source.name}: run tag {stored_days.REPLACE_STORED_DAYS_TAG}=true: replacing stored days with fewer "
+            f"rows: {replaced}"
+        )
+        return replaced
+    for shrink in found:
+        kept = stored_partition(storage, key.path, transforms.PARTITION_COLUMN, shrink.day)
+        evidence = stored_days.refusal(shrink, kept.sha256, source.max_shrink_fraction)
+        already = [v for v in verdicts[shrink.day] if v.check == checks.NON_EMPTY_PARTITION and v.blocks]
+        if already:  # an empty day of a source that has no empty days: its own reason first
+            evidence = f"{already[0].evidence}; {evidence}"
+        refused = checks.Verdict(
+            checks.NON_EMPTY_PARTITION,
+            False,
+            checks.ERROR,
+            {
+                "row_count": shrink.new_rows,
+                "stored_rows": kept.rows,
+                "kept_sha256": kept.sha256,
+                "empty_days_allowed": source.allow_empty_days,
+            },
+            evidence,
+        )
+        verdicts[shrink.day] = [refused if v.check == checks.NON_EMPTY_PARTITION else v for v in verdicts[shrink.day]]
+    return {}
 
 
 def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
@@ -100,6 +145,8 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
                     allow_retries=True,
                 ) from None
             verdicts = {day: checks.verdicts(staged.findings[day], contract) for day in context.partition_keys}
+            storage = odf_storage.get()
+            replaced = guard_stored_days(context, source, staged, verdicts, storage)
             version = staged.data_version
             changed = version != previous_data_version(context, key)
             if not changed:
@@ -113,7 +160,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
                 verdicts=verdicts,
                 value=StagedPartitions(staged.files),
                 stage_days=lambda days, _directory: {day: staged.files[day] for day in days},
-                storage=odf_storage.get(),
+                storage=storage,
                 data_version=version,
                 metadata={
                     "content_sha256": version,
@@ -122,6 +169,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
                     "fetched_bytes": staged.fetched_bytes,
                     "files": dg.MetadataValue.json(staged.content_hashes),
                     "rows_without_day": staged.rows_without_day,
+                    **({"replaced_stored_days": dg.MetadataValue.json(replaced)} if replaced else {}),
                 },
             )
 

@@ -51,7 +51,9 @@ SOURCE_KEYS = {
 }
 CSV_KEYS = {"null_values", "delimiter", "quote_char", "encoding", "decimal_comma"}
 CSV_ENCODINGS = ("utf8", "latin1")
-CHECK_KEYS = {"max_null_fraction", "ranges", "allow_empty_days"}
+CHECK_KEYS = {"max_null_fraction", "ranges", "allow_empty_days", "max_shrink_fraction", "undated_rows"}
+# What happens to rows whose date_column cannot be read: kept aside (other days go on), or every day fails.
+UNDATED_ROWS = ("quarantine", "fail")
 AGGREGATE_KEYS = {"name", "description", "group_by", "metrics"}
 METRIC_KEYS = {"agg", "column", "name"}
 
@@ -125,6 +127,10 @@ class SourceSpec:
     # Sources with no rows on some days (trading days, weekdays only): empty days are published.
     allow_empty_days: bool = False
     ranges: dict[str, RangeSpec] = field(default_factory=dict)
+    # A stored day may lose at most this fraction of its rows to a new fetch (None: any, but never all).
+    max_shrink_fraction: float | None = None
+    # Rows whose day cannot be read: "quarantine" (kept aside, reported) or "fail" (every day fails).
+    undated_rows: str = "quarantine"
     aggregates: tuple[AggregateSpec, ...] = ()
     parsing: ParseOptions = field(default_factory=ParseOptions)
 
@@ -203,7 +209,16 @@ def _parse_schema(reader: _Reader) -> dict[str, str]:
     return {str(column): str(kind) for column, kind in schema.items()}
 
 
-def _parse_checks(reader: _Reader, schema: dict[str, str]) -> tuple[dict[str, float], dict[str, RangeSpec], bool]:
+@dataclass(frozen=True)
+class _Checks:
+    null_limits: dict[str, float]
+    ranges: dict[str, RangeSpec]
+    allow_empty_days: bool
+    max_shrink_fraction: float | None
+    undated_rows: str
+
+
+def _parse_checks(reader: _Reader, schema: dict[str, str]) -> _Checks:
     checks = _Reader(reader.file, f"{reader.where}.checks", reader.get("checks", dict, {}), CHECK_KEYS)
     null_limits: dict[str, float] = {}
     for column, limit in checks.get("max_null_fraction", dict, {}).items():
@@ -216,7 +231,19 @@ def _parse_checks(reader: _Reader, schema: dict[str, str]) -> tuple[dict[str, fl
         if schema.get(column) not in ("int64", "float64"):
             bound.fail("", f"ranges apply to numeric schema columns, {quote(column)} is {quote(schema.get(column))}")
         ranges[column] = RangeSpec(bound.get("min", (int, float), None), bound.get("max", (int, float), None))
-    return null_limits, ranges, checks.get("allow_empty_days", bool, False)
+    shrink = checks.get("max_shrink_fraction", (int, float), None)
+    if shrink is not None and not 0 <= shrink < 1:
+        checks.fail(".max_shrink_fraction", f"expected a fraction from 0 up to (not including) 1, got {quote(shrink)}")
+    undated = checks.get("undated_rows", str, "quarantine")
+    if undated not in UNDATED_ROWS:
+        checks.fail(".undated_rows", f"expected one of {list(UNDATED_ROWS)}, got {quote(undated)}")
+    return _Checks(
+        null_limits,
+        ranges,
+        checks.get("allow_empty_days", bool, False),
+        None if shrink is None else float(shrink),
+        undated,
+    )
 
 
 def _parse_aggregate(file: Path, where: str, raw: Any, schema: dict[str, str]) -> AggregateSpec:
@@ -389,7 +416,7 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
             ".fetch_cron",
             f"expected a 5-field cron expression that Dagster accepts, e.g. '30 1 * * *', got {quote(cron)}",
         )
-    null_limits, ranges, allow_empty_days = _parse_checks(reader, schema)
+    declared_checks = _parse_checks(reader, schema)
     aggregates = tuple(
         _parse_aggregate(file, f"{reader.where}.aggregates[{i}]", raw_aggregate, schema)
         for i, raw_aggregate in enumerate(reader.get("aggregates", list, []))
@@ -420,9 +447,11 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
         fetch_cron=cron,
         active=reader.get("active", bool, True),
         key=reader.columns("key", schema, ()),
-        max_null_fraction=null_limits,
-        allow_empty_days=allow_empty_days,
-        ranges=ranges,
+        max_null_fraction=declared_checks.null_limits,
+        allow_empty_days=declared_checks.allow_empty_days,
+        ranges=declared_checks.ranges,
+        max_shrink_fraction=declared_checks.max_shrink_fraction,
+        undated_rows=declared_checks.undated_rows,
         aggregates=aggregates,
         parsing=_parse_options(reader, fmt, schema),
     )

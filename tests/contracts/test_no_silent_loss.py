@@ -1,0 +1,99 @@
+"""No silent loss and true day isolation (issue 20): each fault keeps the stored days byte for
+byte, checked by sha256, and says what it kept and why."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import dagster as dg
+
+from odf.definitions import build_definitions
+from tests.support.pipeline import failure_messages, run_assets, shop_source, write_registry
+
+RAW = "raw/shop_sales"
+DAYS = ("2024-02-01", "2024-02-02", "2024-02-03")
+FULL = (
+    "receipt,sold_on,amount\r\n"
+    "r1,2024-02-01,1.0\r\nr2,2024-02-01,2.0\r\n"
+    "r3,2024-02-02,3.0\r\nr4,2024-02-02,4.0\r\n"
+    "r5,2024-02-03,5.0\r\nr6,2024-02-03,6.0\r\n"
+)
+
+
+def registry(tmp_path: Path, url: str, **checks) -> Path:
+    return write_registry(
+        tmp_path,
+        [
+            shop_source(
+                url=url,
+                date_column="sold_on",
+                format="csv",
+                start_date="2024-02-01",
+                key=["receipt"],
+                schema={"receipt": "string", "sold_on": "date", "amount": "float64"},
+                checks={"allow_empty_days": True, **checks},
+            )
+        ],
+    )
+
+
+def digests(storage: Path) -> dict[str, str | None]:
+    found = {}
+    for day in DAYS:
+        path = storage / RAW / f"date={day}" / "data.parquet"
+        found[day] = hashlib.sha256(path.read_bytes()).hexdigest() if path.exists() else None
+    return found
+
+
+def first_run(source_server, tmp_path, monkeypatch, **checks) -> tuple[dg.Definitions, dict]:
+    monkeypatch.setenv("ODF_SOURCES", str(registry(tmp_path, f"{source_server.url}/all.csv", **checks)))
+    (source_server.root / "all.csv").write_text(FULL, newline="")
+    defs = build_definitions()
+    assert run_assets(defs, [RAW], partition_range=(DAYS[0], DAYS[-1])).success
+    return defs, digests(tmp_path / "storage")
+
+
+def test_a_truncated_whole_file_keeps_the_lost_day_byte_for_byte(source_server, tmp_path, monkeypatch):
+    defs, before = first_run(source_server, tmp_path, monkeypatch)
+    # The upstream file lost its last day: allow_empty_days must not turn that into an empty day.
+    (source_server.root / "all.csv").write_text(FULL.rsplit("r5,", 1)[0], newline="")
+    result = run_assets(defs, [RAW], partition_range=(DAYS[0], DAYS[-1]))
+    assert not result.success, "losing a stored day is never a silent success"
+    message = failure_messages(result)
+    assert "2024-02-03: non_empty_partition: the fetched data has no rows for this day" in message, message
+    assert f"kept the stored 2 row(s) byte for byte (sha256 {before['2024-02-03']})" in message, message
+    assert "odf/replace_stored_days=true" in message
+    assert digests(tmp_path / "storage") == before
+
+
+def test_a_header_only_copy_keeps_every_stored_day(source_server, tmp_path, monkeypatch):
+    defs, before = first_run(source_server, tmp_path, monkeypatch)
+    (source_server.root / "all.csv").write_text("receipt,sold_on,amount\r\n", newline="")
+    result = run_assets(defs, [RAW], partition_range=(DAYS[0], DAYS[-1]))
+    assert not result.success
+    message = failure_messages(result)
+    assert all(f"{day}: non_empty_partition: the fetched data has no rows" in message for day in DAYS), message
+    assert digests(tmp_path / "storage") == before
+
+
+def test_a_shrink_beyond_the_declared_fraction_is_refused_and_the_operator_can_override(
+    source_server, tmp_path, monkeypatch
+):
+    defs, before = first_run(source_server, tmp_path, monkeypatch, max_shrink_fraction=0.25)
+    (source_server.root / "all.csv").write_text(FULL.replace("r2,2024-02-01,2.0\r\n", ""), newline="")
+    result = run_assets(defs, [RAW], partition_range=(DAYS[0], DAYS[-1]))
+    assert not result.success
+    message = failure_messages(result)
+    assert "2024-02-01: non_empty_partition: the fetched data has 1 row(s) for this day, the stored" in message
+    assert "it would lose 50%, more than checks.max_shrink_fraction 0.25" in message, message
+    assert digests(tmp_path / "storage") == before
+    # The explicit operator action: one run tagged to replace the stored days.
+    result = run_assets(defs, [RAW], partition_range=(DAYS[0], DAYS[-1]), tags={"odf/replace_stored_days": "true"})
+    assert result.success, failure_messages(result)
+    after = digests(tmp_path / "storage")
+    assert after["2024-02-01"] != before["2024-02-01"] and after["2024-02-02"] == before["2024-02-02"]
+    [event] = [e for e in result.get_asset_materialization_events() if e.partition == "2024-02-01"]
+    assert event.materialization.metadata["replaced_stored_days"].value == {
+        "2024-02-01": {"stored_rows": 2, "new_rows": 1}
+    }

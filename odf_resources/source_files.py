@@ -95,6 +95,32 @@ def csv_row_shapes(path: Path, dialect: CsvDialect, rows: Iterable[int]) -> dict
     return shapes
 
 
+def csv_long_rows(path: Path, dialect: CsvDialect) -> dict[int, RowShape]:
+    """Every data row (1-based, header excluded) with more fields than the header, in one pass.
+    Run only after the CSV reader refused the file for such a row, so one long row fails its own
+    day instead of the whole file."""
+    long: dict[int, RowShape] = {}
+    with _open_text(path) as handle:
+        reader = dialect.reader(handle)
+        header = next(reader, None)
+        if header is None:
+            return long
+        row_number, start_line = 0, reader.line_num + 1
+        for record in reader:
+            if record:
+                row_number += 1
+                if len(record) > len(header):
+                    long[row_number] = RowShape(start_line, len(record))
+            start_line = reader.line_num + 1
+    return long
+
+
+def is_ragged_error(error: BaseException) -> bool:
+    """Whether a reader refused a CSV file because a row has more fields than the header."""
+    cause = error.__cause__ or error
+    return "more fields than defined" in str(cause)
+
+
 def transcode_to_utf8(path: Path, encoding: str) -> Path:
     """A UTF-8 copy of a file in another encoding, next to it, written in bounded chunks."""
     if encoding == "utf8":
@@ -120,7 +146,9 @@ def _refuse_duplicate_header(path: Path, dialect: CsvDialect, where: str) -> Non
         )
 
 
-def scan_source_file(path: Path, fmt: str, where: str, dialect: CsvDialect | None = None) -> pl.LazyFrame:
+def scan_source_file(
+    path: Path, fmt: str, where: str, dialect: CsvDialect | None = None, truncate_ragged: bool = False
+) -> pl.LazyFrame:
     """A lazy scan of ``path`` as ``fmt``; CSV is read as text so the registry schema decides types.
 
     Scanning reads only the header/footer, so errors in the body surface when the frame is first
@@ -141,6 +169,8 @@ def scan_source_file(path: Path, fmt: str, where: str, dialect: CsvDialect | Non
                 separator=dialect.delimiter,
                 quote_char=dialect.quote_char,
                 null_values=list(dialect.null_values) or None,
+                # Only once the long rows are known (``csv_long_rows``): they are flagged, not lost.
+                truncate_ragged_lines=truncate_ragged,
             )
         if fmt == "jsonl":
             return pl.scan_ndjson(path)

@@ -1,5 +1,6 @@
 """Factories: each active registry source becomes a daily raw asset plus its declared aggregates."""
 
+import dataclasses
 import tempfile
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from odf_resources.constants import (
 )
 from odf_resources.parquet_io_manager import LazyFrame, StagedPartitions, stored_partition, stored_row_counts
 from odf_resources.source_fetcher import SourceFetcher, SourceUnavailableError
+from odf_resources.storage import Storage, safe_key
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import redact_url
 
@@ -50,6 +52,22 @@ def previous_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -
         if record and record.asset_materialization
         else None
     )
+
+
+# Where rows whose day cannot be read are kept: quarantine/<source>/<sha256 of the fetched file>.parquet.
+QUARANTINE_PREFIX = "quarantine"
+
+
+def publish_quarantine(source: SourceSpec, staged, storage: Storage) -> list[str]:
+    """Publish each fetched file's undated rows (line, reason, fields) where the operator can query
+    them; the same fetched bytes give the same object. Returns their URIs."""
+    uris = []
+    for sha256, local in sorted(staged.quarantined.items()):
+        key = safe_key(QUARANTINE_PREFIX, source.name, f"{sha256}.parquet")
+        if not storage.holds(local, key):
+            storage.publish_file(local, key)
+        uris.append(storage.uri_for(key))
+    return uris
 
 
 def guard_stored_days(
@@ -151,10 +169,21 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
             changed = version != previous_data_version(context, key)
             if not changed:
                 context.log.info(f"{source.name}: content unchanged since the last materialization (sha256 {version})")
+            quarantine = publish_quarantine(source, staged, storage)
             if staged.rows_without_day:
                 context.log.warning(
-                    f"{source.name}: {staged.rows_without_day} row(s) have no {source.date_column} and belong to no day"
+                    f"{source.name}: {staged.rows_without_day} row(s) have no readable {source.date_column} and "
+                    f"belong to no day: quarantined with their line and reason in {', '.join(quarantine)}"
+                    + (" (checks.undated_rows: fail, so every day fails)" if source.undated_rows == "fail" else "")
                 )
+                note = {"quarantined_rows": staged.rows_without_day, "quarantine": dg.MetadataValue.json(quarantine)}
+                verdicts = {
+                    day: [
+                        dataclasses.replace(v, metadata={**v.metadata, **note}) if v.check == checks.ROWS_CONFORM else v
+                        for v in day_verdicts
+                    ]
+                    for day, day_verdicts in verdicts.items()
+                }
             yield from publish_checked(
                 context,
                 verdicts=verdicts,
@@ -169,6 +198,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
                     "fetched_bytes": staged.fetched_bytes,
                     "files": dg.MetadataValue.json(staged.content_hashes),
                     "rows_without_day": staged.rows_without_day,
+                    **({"quarantine": dg.MetadataValue.json(quarantine)} if quarantine else {}),
                     **({"replaced_stored_days": dg.MetadataValue.json(replaced)} if replaced else {}),
                 },
             )

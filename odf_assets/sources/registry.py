@@ -48,7 +48,14 @@ SOURCE_KEYS = {
     "csv",
     "formats",
     "timezone",
+    "ambiguous_times",
+    "nonexistent_times",
+    "rename",
 }
+# Naive local times that occur twice (DST ends) or never (DST starts) in ``timezone``: Polars' and
+# pandas' choices. "raise" reports the value as not valid (the default: nothing is guessed).
+AMBIGUOUS_TIMES = ("raise", "earliest", "latest")
+NONEXISTENT_TIMES = ("raise", "shift_forward")
 CSV_KEYS = {"null_values", "delimiter", "quote_char", "encoding", "decimal_comma"}
 CSV_ENCODINGS = ("utf8", "latin1")
 CHECK_KEYS = {"max_null_fraction", "ranges", "allow_empty_days", "max_shrink_fraction", "undated_rows"}
@@ -103,6 +110,8 @@ class ParseOptions:
     formats: dict[str, str] = field(default_factory=dict)
     # Zone of datetime values written without an offset; they are stored as UTC either way.
     timezone: str | None = None
+    ambiguous_times: str = "raise"
+    nonexistent_times: str = "raise"
 
 
 @dataclass(frozen=True)
@@ -374,8 +383,21 @@ def _parse_timezone(reader: _Reader) -> str | None:
     return name
 
 
+def _choice(reader: _Reader, key: str, choices: tuple[str, ...]) -> str:
+    value = reader.get(key, str, choices[0])
+    if value not in choices:
+        reader.fail(f".{key}", f"expected one of {list(choices)}, got {quote(value)}")
+    return value
+
+
 def _parse_options(reader: _Reader, fmt: str, schema: dict[str, str]) -> ParseOptions:
-    return ParseOptions(_parse_csv_options(reader, fmt), _parse_formats(reader, schema), _parse_timezone(reader))
+    return ParseOptions(
+        _parse_csv_options(reader, fmt),
+        _parse_formats(reader, schema),
+        _parse_timezone(reader),
+        _choice(reader, "ambiguous_times", AMBIGUOUS_TIMES),
+        _choice(reader, "nonexistent_times", NONEXISTENT_TIMES),
+    )
 
 
 def _resolve_url(reader: _Reader, key: str) -> str | None:

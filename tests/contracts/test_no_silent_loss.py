@@ -97,3 +97,54 @@ def test_a_shrink_beyond_the_declared_fraction_is_refused_and_the_operator_can_o
     assert event.materialization.metadata["replaced_stored_days"].value == {
         "2024-02-01": {"stored_rows": 2, "new_rows": 1}
     }
+
+
+def test_a_long_row_fails_only_its_own_day(source_server, tmp_path, monkeypatch):
+    defs, before = first_run(source_server, tmp_path, monkeypatch)
+    # One field too many on 2024-02-02, whose date still reads: only that day fails.
+    changed = FULL.replace("r3,2024-02-02,3.0\r\n", "r3,2024-02-02,3.5,extra\r\n").replace("5.0", "5.5")
+    (source_server.root / "all.csv").write_text(changed, newline="")
+    result = run_assets(defs, [RAW], partition_range=(DAYS[0], DAYS[-1]))
+    assert not result.success
+    message = failure_messages(result)
+    assert "2024-02-02: rows_conform: " in message and "line 4 has 4 field(s), the header has 3" in message, message
+    assert "2024-02-01:" not in message and "2024-02-03:" not in message, message
+    after = digests(tmp_path / "storage")
+    assert after["2024-02-02"] == before["2024-02-02"], "the failed day kept its stored bytes"
+    assert after["2024-02-03"] != before["2024-02-03"], "the other days were published"
+
+
+def undated_file() -> str:
+    return FULL.replace("r6,2024-02-03,6.0\r\n", "r6,2024-02-03,6.5\r\nr7,someday,7.0\r\nr8,,8.0\r\n")
+
+
+def test_undated_rows_are_quarantined_and_the_other_days_published(source_server, tmp_path, monkeypatch):
+    import polars as pl
+
+    defs, before = first_run(source_server, tmp_path, monkeypatch)
+    (source_server.root / "all.csv").write_text(undated_file(), newline="")
+    result = run_assets(defs, [RAW], partition_range=(DAYS[0], DAYS[-1]))
+    assert result.success, failure_messages(result)
+    after = digests(tmp_path / "storage")
+    assert after["2024-02-03"] != before["2024-02-03"] and after["2024-02-01"] == before["2024-02-01"]
+    [quarantined] = (tmp_path / "storage" / "quarantine" / "shop_sales").glob("*.parquet")
+    rows = pl.read_parquet(quarantined).unnest("fields")
+    assert rows.select("source_line", "reason", "receipt").rows() == [
+        (8, "date_column 'sold_on': 'someday' is not a valid date", "r7"),
+        (9, "no value in date_column 'sold_on'", "r8"),
+    ]
+    check = dg.AssetCheckKey(dg.AssetKey.from_user_string(RAW), "rows_conform")
+    evaluations = [e for e in result.get_asset_check_evaluations() if e.asset_check_key == check]
+    assert {e.partition for e in evaluations} == set(DAYS) and all(e.passed for e in evaluations)
+    assert all(e.metadata["quarantined_rows"].value == 2 for e in evaluations)
+
+
+def test_strict_mode_fails_every_day_on_an_undated_row(source_server, tmp_path, monkeypatch):
+    defs, before = first_run(source_server, tmp_path, monkeypatch, undated_rows="fail")
+    (source_server.root / "all.csv").write_text(undated_file(), newline="")
+    result = run_assets(defs, [RAW], partition_range=(DAYS[0], DAYS[-1]))
+    assert not result.success
+    message = failure_messages(result)
+    assert all(f"{day}: rows_conform: " in message for day in DAYS), message
+    assert "'someday' is not a valid date; the row's day is unknown" in message
+    assert digests(tmp_path / "storage") == before

@@ -56,6 +56,9 @@ class StagedSource:
     rows_without_day: int = 0
     # Rows whose day cannot be read, with their line and reason: one Parquet file per fetched file.
     quarantined: dict[str, Path] = field(default_factory=dict)
+    # Days whose file could not be fetched (HTTP status, egress refusal, size limit), with the reason:
+    # a fetch failure, not a data check.
+    fetch_failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def data_version(self) -> str:
@@ -400,7 +403,8 @@ class _FileStager:
 def stage_source(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: date, workdir: Path) -> StagedSource:
     """Rows of days [start, end), staged and measured per day: one file per day with
     ``url_template``, else one whole file cut by ``date_column``. A file that cannot be fetched or
-    read fails the days it holds; ``SourceUnavailableError`` (worth a retry) propagates."""
+    read fails the days it holds (a fetch failure is recorded as such, without findings);
+    ``SourceUnavailableError`` (worth a retry) propagates."""
     staged = StagedSource()
     days = _days(start, end)
     if spec.url_template:
@@ -415,9 +419,7 @@ def stage_source(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: dat
         except SourceUnavailableError:
             raise
         except FetchError as error:
-            staged.findings.update(
-                {key: checks.DayFindings(schema_problems=(f"{spec.name} {located}: {error}",)) for key in keys}
-            )
+            staged.fetch_failures.update({key: str(error) for key in keys})
             continue
         staged.content_hashes[redact_url(url)] = fetched.sha256
         staged.fetched_bytes += fetched.size

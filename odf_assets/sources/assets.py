@@ -162,7 +162,8 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
                     },
                     allow_retries=True,
                 ) from None
-            verdicts = {day: checks.verdicts(staged.findings[day], contract) for day in context.partition_keys}
+            fetched_days = [day for day in context.partition_keys if day not in staged.fetch_failures]
+            verdicts = {day: checks.verdicts(staged.findings[day], contract) for day in fetched_days}
             storage = odf_storage.get()
             replaced = guard_stored_days(context, source, staged, verdicts, storage)
             version = staged.data_version
@@ -191,6 +192,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
                 stage_days=lambda days, _directory: {day: staged.files[day] for day in days},
                 storage=storage,
                 data_version=version,
+                fetch_failures=staged.fetch_failures,
                 metadata={
                     "content_sha256": version,
                     # Unchanged content keeps the data version, so downstream assets don't go stale.

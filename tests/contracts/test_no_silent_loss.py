@@ -12,6 +12,7 @@ from odf.definitions import build_definitions
 from tests.support.pipeline import failure_messages, run_assets, shop_source, write_registry
 
 RAW = "raw/shop_sales"
+FAILURE = "dagster._core.definitions.events.Failure: "
 DAYS = ("2024-02-01", "2024-02-02", "2024-02-03")
 FULL = (
     "receipt,sold_on,amount\r\n"
@@ -148,3 +149,34 @@ def test_strict_mode_fails_every_day_on_an_undated_row(source_server, tmp_path, 
     assert all(f"{day}: rows_conform: " in message for day in DAYS), message
     assert "'someday' is not a valid date; the row's day is unknown" in message
     assert digests(tmp_path / "storage") == before
+
+
+def test_fetch_failures_are_reported_as_fetch_failures(source_server, tmp_path, monkeypatch):
+    per_day = shop_source(
+        url_template=f"{source_server.url}/{{date}}.csv",
+        format="csv",
+        start_date="2024-02-01",
+        schema={"receipt": "string", "amount": "float64"},
+    )
+    monkeypatch.setenv("ODF_SOURCES", str(write_registry(tmp_path, [per_day])))
+    (source_server.root / "2024-02-01.csv").write_text("receipt,amount\r\nr1,1.0\r\n", newline="")
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_assets(build_definitions(), [RAW], partition_range=("2024-02-01", "2024-02-02"), instance=instance)
+    assert not result.success
+    message = failure_messages(result)
+    first_line = message.splitlines()[0].removeprefix(FAILURE)
+    assert first_line.startswith("raw/shop_sales: fetch failed: http://127.0.0.1:"), message
+    assert "2024-02-02.csv: HTTP 404, expected 200 (day(s) 2024-02-02)" in first_line, message
+    assert "no rows" not in message and "schema_matches_registry" not in message, message
+    # The day that was fetched is published and checked; the one that was not has no check results.
+    check = dg.AssetCheckKey(dg.AssetKey.from_user_string(RAW), "non_empty_partition")
+    records = instance.event_log_storage.get_asset_check_execution_history(check, limit=10)
+    evaluated = {r.partition for r in records if isinstance(r.evaluation, dg.AssetCheckEvaluation)}
+    assert evaluated == {"2024-02-01"}
+    assert (tmp_path / "storage" / RAW / "date=2024-02-01" / "data.parquet").exists()
+    # A host the egress policy refuses: the refusal is the first line.
+    monkeypatch.setenv("ODF_SOURCES", str(registry(tmp_path, "http://192.168.0.1/all.csv")))
+    result = run_assets(build_definitions(), [RAW], partition_range=(DAYS[0], DAYS[-1]))
+    first_line = failure_messages(result).splitlines()[0].removeprefix(FAILURE)
+    assert first_line.startswith("raw/shop_sales: fetch failed: http://192.168.0.1/all.csv: "), first_line
+    assert "192.168.0.1" in first_line and "no rows" not in failure_messages(result)

@@ -22,8 +22,12 @@ from odf_resources.source_fetcher import FetchError, SourceFetcher, SourceUnavai
 from odf_resources.source_files import (
     CsvDialect,
     SourceFileError,
+    SourceLimits,
+    check_line_lengths,
     csv_long_rows,
     csv_row_shapes,
+    decompress,
+    field_limit,
     is_ragged_error,
     parse_errors,
     scan_source_file,
@@ -74,7 +78,7 @@ def _days(start: date, end: date) -> list[date]:
 
 def dialect_for(spec: SourceSpec) -> CsvDialect:
     options = spec.parsing.csv
-    return CsvDialect(options.delimiter, options.quote_char, options.null_values, options.encoding)
+    return CsvDialect(options.delimiter, options.quote_char, options.null_values, options.encoding, options.header)
 
 
 def contract_for(spec: SourceSpec) -> checks.Contract:
@@ -96,11 +100,11 @@ def _position(fmt: str, row: int, line: int | None) -> str:
 class _FileStager:
     """Stages one fetched file that holds the rows of ``days`` (one day, or a whole-file window)."""
 
-    def __init__(self, spec: SourceSpec, path: Path, located: str, workdir: Path, tag: str):
-        self.spec, self.located, self.workdir, self.tag = spec, located, workdir, tag
+    def __init__(self, spec: SourceSpec, path: Path, located: str, workdir: Path, tag: str, limits: SourceLimits):
+        self.spec, self.located, self.workdir, self.tag, self.limits = spec, located, workdir, tag, limits
         self.dialect = dialect_for(spec)
         self.label = f"{spec.name} {located}"
-        self.path = transcode_to_utf8(path, self.dialect.encoding) if spec.format == "csv" else path
+        self.fetched = path
         self.contract = contract_for(spec)
         self.long_rows: dict = {}
         self.quarantined: Path | None = None
@@ -109,24 +113,43 @@ class _FileStager:
         """(files by day, findings by day, rows without a day) for ``days``."""
         keys = [day.isoformat() for day in days]
         try:
-            try:
-                return self._scan_and_stage(days, keys, fixed_day, fetched_bytes, {})
-            except SourceFileError as error:
-                # A row with more fields than the header stops the CSV reader for the whole file:
-                # find those rows, read again without their extra fields and fail only their days.
-                long_rows = csv_long_rows(self.path, self.dialect) if self.spec.format == "csv" else {}
-                if not long_rows or not is_ragged_error(error):
-                    raise
-                return self._scan_and_stage(days, keys, fixed_day, fetched_bytes, long_rows)
+            with field_limit(self.limits.max_field_bytes):
+                return self._bounded_stage(days, keys, fixed_day, fetched_bytes)
         except (SourceFileError, transforms.ConformError) as error:
             problem = str(error)
             return {}, {key: checks.DayFindings(schema_problems=(problem,)) for key in keys}, 0
 
+    def _bounded_stage(self, days, keys, fixed_day, fetched_bytes) -> tuple[dict, dict, int]:
+        """Decompressed (by content) and bounded before any reader sees it, then staged."""
+        path = decompress(self.fetched, self.workdir, self.limits, self.label)
+        if self.spec.format in ("csv", "jsonl"):
+            check_line_lengths(path, self.limits, self.label)
+        self.path = transcode_to_utf8(path, self.dialect.encoding) if self.spec.format == "csv" else path
+        try:
+            return self._scan_and_stage(days, keys, fixed_day, fetched_bytes, {})
+        except SourceFileError as error:
+            # A row with more fields than the header stops the CSV reader for the whole file:
+            # find those rows, read again without their extra fields and fail only their days.
+            long_rows = csv_long_rows(self.path, self.dialect) if self.spec.format == "csv" else {}
+            if not long_rows or not is_ragged_error(error):
+                raise
+            return self._scan_and_stage(days, keys, fixed_day, fetched_bytes, long_rows)
+
     def _scan_and_stage(self, days, keys, fixed_day, fetched_bytes, long_rows: dict) -> tuple[dict, dict, int]:
         self.long_rows = long_rows
         fmt = self.spec.format
-        frame = scan_source_file(self.path, fmt, self.label, self.dialect, truncate_ragged=bool(long_rows))
+        frame = scan_source_file(
+            self.path,
+            fmt,
+            self.label,
+            self.dialect,
+            truncate_ragged=bool(long_rows),
+            limits=self.limits,
+            columns=list(self.spec.schema),
+        )
         with parse_errors(self.path, fmt, self.label, self.dialect):
+            if self.spec.rename:
+                frame = frame.rename(self.spec.rename, strict=False)
             return self._stage(frame, days, keys, fixed_day, fetched_bytes)
 
     def _stage(self, frame: pl.LazyFrame, days, keys, fixed_day, fetched_bytes) -> tuple[dict, dict, int]:
@@ -134,6 +157,10 @@ class _FileStager:
 
         spec, schema = self.spec, self.spec.schema
         found = frame.collect_schema()
+        if len(found) > self.limits.max_columns:
+            raise SourceFileError(
+                f"{self.label}: {len(found)} columns, more than the limit of {self.limits.max_columns}; refused"
+            )
         missing = transforms.missing_columns(found, schema)
         if missing:
             problem = f"{self.label}: missing column(s) {missing}; expected {list(schema)}, found {found.names()[:50]}"
@@ -423,7 +450,7 @@ def stage_source(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: dat
             continue
         staged.content_hashes[redact_url(url)] = fetched.sha256
         staged.fetched_bytes += fetched.size
-        stager = _FileStager(spec, fetched.path, located, workdir, str(index))
+        stager = _FileStager(spec, fetched.path, located, workdir, str(index), fetcher.limits())
         files, findings, without_day = stager.stage(batch_days, fixed_day, fetched.size)
         staged.files.update(files)
         staged.findings.update(findings)

@@ -2,6 +2,7 @@
 
 import dataclasses
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -230,8 +231,10 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         automation_condition=FOLLOW_DAILY_INPUTS,
     )
     def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: LazyFrame):
+        window = context.partition_time_window
+        days = [window.start.date() + timedelta(days=n) for n in range((window.end - window.start).days)]
         yield from emit_checked(
-            context, transforms.aggregate(raw, aggregate.group_by, metrics), contract, odf_storage.get()
+            context, transforms.aggregate(raw, aggregate.group_by, metrics, days), contract, odf_storage.get()
         )
 
     return declared_aggregate

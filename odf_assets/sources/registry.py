@@ -56,7 +56,7 @@ SOURCE_KEYS = {
 # pandas' choices. "raise" reports the value as not valid (the default: nothing is guessed).
 AMBIGUOUS_TIMES = ("raise", "earliest", "latest")
 NONEXISTENT_TIMES = ("raise", "shift_forward")
-CSV_KEYS = {"null_values", "delimiter", "quote_char", "encoding", "decimal_comma"}
+CSV_KEYS = {"null_values", "delimiter", "quote_char", "encoding", "decimal_comma", "header"}
 CSV_ENCODINGS = ("utf8", "latin1")
 CHECK_KEYS = {"max_null_fraction", "ranges", "allow_empty_days", "max_shrink_fraction", "undated_rows"}
 # What happens to rows whose date_column cannot be read: kept aside (other days go on), or every day fails.
@@ -99,6 +99,8 @@ class CsvOptions:
     quote_char: str | None = '"'
     encoding: str = "utf8"
     decimal_comma: bool = False
+    # False: the file has no header line; its columns are the schema's, in the schema's order.
+    header: bool = True
 
 
 @dataclass(frozen=True)
@@ -140,6 +142,8 @@ class SourceSpec:
     max_shrink_fraction: float | None = None
     # Rows whose day cannot be read: "quarantine" (kept aside, reported) or "fail" (every day fails).
     undated_rows: str = "quarantine"
+    # Source column name -> schema column name, applied as the file is read.
+    rename: dict[str, str] = field(default_factory=dict)
     aggregates: tuple[AggregateSpec, ...] = ()
     parsing: ParseOptions = field(default_factory=ParseOptions)
 
@@ -354,7 +358,8 @@ def _parse_csv_options(reader: _Reader, fmt: str) -> CsvOptions:
     decimal_comma = options.get("decimal_comma", bool, False)
     if decimal_comma and delimiter == ",":
         options.fail(".decimal_comma", "needs a delimiter other than ',' (e.g. ';')")
-    return CsvOptions(tuple(nulls), delimiter, quote_char, encoding, decimal_comma)
+    header = options.get("header", bool, True)
+    return CsvOptions(tuple(nulls), delimiter, quote_char, encoding, decimal_comma, header)
 
 
 def _parse_formats(reader: _Reader, schema: dict[str, str]) -> dict[str, str]:
@@ -398,6 +403,22 @@ def _parse_options(reader: _Reader, fmt: str, schema: dict[str, str]) -> ParseOp
         _choice(reader, "ambiguous_times", AMBIGUOUS_TIMES),
         _choice(reader, "nonexistent_times", NONEXISTENT_TIMES),
     )
+
+
+def _parse_rename(reader: _Reader, schema: dict[str, str]) -> dict[str, str]:
+    """``rename: {source name: schema name}``: a file's column whose name is taken (``date``),
+    unwieldy or unstable gets the schema's name as it is read."""
+    rename = reader.get("rename", dict, {})
+    targets: dict[str, str] = {}
+    for source_name, target in rename.items():
+        if not isinstance(target, str) or target not in schema:
+            reader.fail(f".rename.{source_name}", f"expected a schema column to rename to, got {quote(target)}")
+        if target in targets:
+            reader.fail(
+                f".rename.{source_name}", f"{quote(target)} is already the new name of {quote(targets[target])}"
+            )
+        targets[target] = str(source_name)
+    return {str(source_name): target for source_name, target in rename.items()}
 
 
 def _resolve_url(reader: _Reader, key: str) -> str | None:
@@ -474,6 +495,7 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
         ranges=declared_checks.ranges,
         max_shrink_fraction=declared_checks.max_shrink_fraction,
         undated_rows=declared_checks.undated_rows,
+        rename=_parse_rename(reader, schema),
         aggregates=aggregates,
         parsing=_parse_options(reader, fmt, schema),
     )

@@ -230,13 +230,14 @@ def _metric_expr(agg: str, column: str | None, name: str, is_float: bool = False
     Float sums and means add the values in ascending order, so re-runs give the same bits."""
     import polars as pl
 
+    # Counts are int64, as SQL's COUNT is BIGINT (Polars' own counts are uint32).
     if agg == "count" and column is None:
-        return pl.len().alias(name)
+        return pl.len().cast(pl.Int64).alias(name)
     values = pl.col(column)
     if agg in ("count", "count_non_null"):
-        return values.count().alias(name)
+        return values.count().cast(pl.Int64).alias(name)
     if agg == "distinct_count":
-        return values.drop_nulls().n_unique().alias(name)
+        return values.drop_nulls().n_unique().cast(pl.Int64).alias(name)
     if agg in ("sum", "mean") and is_float:
         return (ordered_sum(column) if agg == "sum" else ordered_mean(column)).alias(name)
     if agg in ("sum", "mean"):
@@ -246,11 +247,21 @@ def _metric_expr(agg: str, column: str | None, name: str, is_float: bool = False
     return {"min": values.min(), "max": values.max()}[agg].alias(name)
 
 
+COUNTS = ("count", "count_non_null", "distinct_count")
+
+
 def aggregate(
-    frame: pl.DataFrame | pl.LazyFrame, group_by: Sequence[str], metrics: Sequence[tuple[str, str | None, str]]
+    frame: pl.DataFrame | pl.LazyFrame,
+    group_by: Sequence[str],
+    metrics: Sequence[tuple[str, str | None, str]],
+    days: Sequence[date] = (),
 ) -> pl.LazyFrame:
     """Group by ``date`` plus ``group_by`` and compute ``(agg, column, output name)`` metrics with
-    SQL's null semantics (see ``_metric_expr``), sorted by the group keys."""
+    SQL's null semantics (see ``_metric_expr``), sorted by the group keys. Without ``group_by``,
+    every day of ``days`` gets its row, as SQL's ungrouped aggregate does: an empty day has counts
+    of 0 and NULL for the other metrics."""
+    import polars as pl
+
     keys = [PARTITION_COLUMN, *[c for c in group_by if c != PARTITION_COLUMN]]
     lazy = frame.lazy()
     schema = lazy.collect_schema()
@@ -258,4 +269,9 @@ def aggregate(
         _metric_expr(agg, column, name, column is not None and schema[column].is_float())
         for agg, column, name in metrics
     ]
-    return lazy.group_by(keys).agg(expressions).sort(keys, nulls_last=True)
+    grouped = lazy.group_by(keys).agg(expressions)
+    if len(keys) == 1 and days:
+        every_day = pl.LazyFrame({PARTITION_COLUMN: list(days)}, schema={PARTITION_COLUMN: schema[PARTITION_COLUMN]})
+        counts = [name for agg, _, name in metrics if agg in COUNTS]
+        grouped = every_day.join(grouped, on=PARTITION_COLUMN, how="left").with_columns(pl.col(counts).fill_null(0))
+    return grouped.sort(keys, nulls_last=True)

@@ -185,19 +185,37 @@ def _header(path: Path, dialect: CsvDialect) -> list[str]:
         return next(dialect.reader(handle), [])
 
 
-def _first_ragged_line(path: Path, dialect: CsvDialect) -> str | None:
-    """Polars' CSV errors don't always say where; find the first row with the wrong field count."""
+@contextmanager
+def _csv_data_rows(path: Path, dialect: CsvDialect) -> Iterator[tuple[int, Iterator[tuple[int, int, list[str]]]]]:
+    """The file's width (fields of its first row, the header if it has one) and its data rows as
+    (1-based row, line the row starts on, fields); blank lines are skipped, as Polars does."""
     with _open_text(path) as handle:
         reader = dialect.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            return None
+        first = next(reader, None)
+        if first is None:
+            yield 0, iter(())
+            return
         if not dialect.header:  # the first row sets the width, and is data
             handle.seek(0)
             reader = dialect.reader(handle)
-        for row in reader:
-            if row and len(row) != len(header):
-                return f"line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
+
+        def rows() -> Iterator[tuple[int, int, list[str]]]:
+            row_number, start_line = 0, reader.line_num + 1
+            for record in reader:
+                if record:
+                    row_number += 1
+                    yield row_number, start_line, record
+                start_line = reader.line_num + 1
+
+        yield len(first), rows()
+
+
+def _first_ragged_line(path: Path, dialect: CsvDialect) -> str | None:
+    """Polars' CSV errors don't always say where; find the first row with the wrong field count."""
+    with _csv_data_rows(path, dialect) as (width, rows):
+        for _, line, record in rows:
+            if len(record) != width:
+                return f"line {line} has {len(record)} fields, the header has {width}"
     return None
 
 
@@ -218,19 +236,12 @@ def csv_row_shapes(path: Path, dialect: CsvDialect, rows: Iterable[int]) -> dict
     if not wanted:
         return shapes
     last = max(wanted)
-    with _open_text(path) as handle:
-        reader = dialect.reader(handle)
-        if dialect.header and next(reader, None) is None:
-            return shapes
-        row_number, start_line = 0, reader.line_num + 1
-        for record in reader:
-            if record:  # Polars skips blank lines too.
-                row_number += 1
-                if row_number in wanted:
-                    shapes[row_number] = RowShape(start_line, len(record))
-                if row_number >= last:
-                    break
-            start_line = reader.line_num + 1
+    with _csv_data_rows(path, dialect) as (_, records):
+        for row_number, line, record in records:
+            if row_number in wanted:
+                shapes[row_number] = RowShape(line, len(record))
+            if row_number >= last:
+                break
     return shapes
 
 
@@ -238,23 +249,8 @@ def csv_long_rows(path: Path, dialect: CsvDialect) -> dict[int, RowShape]:
     """Every data row (1-based, header excluded) with more fields than the header, in one pass.
     Run only after the CSV reader refused the file for such a row, so one long row fails its own
     day instead of the whole file."""
-    long: dict[int, RowShape] = {}
-    with _open_text(path) as handle:
-        reader = dialect.reader(handle)
-        header = next(reader, None)
-        if header is None:
-            return long
-        if not dialect.header:  # the first row sets the width, and is data
-            handle.seek(0)
-            reader = dialect.reader(handle)
-        row_number, start_line = 0, reader.line_num + 1
-        for record in reader:
-            if record:
-                row_number += 1
-                if len(record) > len(header):
-                    long[row_number] = RowShape(start_line, len(record))
-            start_line = reader.line_num + 1
-    return long
+    with _csv_data_rows(path, dialect) as (width, records):
+        return {row: RowShape(line, len(record)) for row, line, record in records if len(record) > width}
 
 
 def is_ragged_error(error: BaseException) -> bool:

@@ -122,6 +122,8 @@ class _FileStager:
     def _bounded_stage(self, days, keys, fixed_day, fetched_bytes) -> tuple[dict, dict, int]:
         """Decompressed (by content) and bounded before any reader sees it, then staged."""
         path = decompress(self.fetched, self.workdir, self.limits, self.label)
+        if path != self.fetched:  # memory decisions follow the bytes the reader will see
+            fetched_bytes = path.stat().st_size
         if self.spec.format in ("csv", "jsonl"):
             check_line_lengths(path, self.limits, self.label)
         self.path = transcode_to_utf8(path, self.dialect.encoding) if self.spec.format == "csv" else path

@@ -347,7 +347,10 @@ def parse_errors(path: Path, fmt: str, where: str, dialect: CsvDialect | None = 
         raise SourceFileError(f"{where}: not valid {fmt.upper()}: {quote(str(error), 300)}") from None
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as error:
         # Reader failures only: schema errors (ConformError) already name column and row.
-        detail = _first_ragged_line(path, dialect or CsvDialect()) if fmt == "csv" else None
+        try:
+            detail = _first_ragged_line(path, dialect or CsvDialect()) if fmt == "csv" else None
+        except csv.Error as diagnostic:  # a field over the limit: that is the clearer reason
+            detail = str(diagnostic)
         if detail is None and "utf-8" in str(error).lower():
             detail = "the file is not valid UTF-8 (set csv.encoding: latin1 in the registry if it is Latin-1)"
         raise SourceFileError(

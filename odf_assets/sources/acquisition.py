@@ -9,6 +9,7 @@ far larger than memory streams from source to Parquet.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -115,8 +116,9 @@ class _FileStager:
         try:
             with field_limit(self.limits.max_field_bytes):
                 return self._bounded_stage(days, keys, fixed_day, fetched_bytes)
-        except (SourceFileError, transforms.ConformError) as error:
-            problem = str(error)
+        except (SourceFileError, transforms.ConformError, csv.Error) as error:
+            # csv.Error: Python's reader in a diagnostics pass (a field over max_field_bytes).
+            problem = str(error) if not isinstance(error, csv.Error) else f"{self.label}: not valid CSV: {error}"
             return {}, {key: checks.DayFindings(schema_problems=(problem,)) for key in keys}, 0
 
     def _bounded_stage(self, days, keys, fixed_day, fetched_bytes) -> tuple[dict, dict, int]:

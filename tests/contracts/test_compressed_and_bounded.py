@@ -84,6 +84,11 @@ def test_source_bombs_are_refused_and_keep_the_stored_day(tmp_path, monkeypatch)
             b"receipt,amount\r\nr1," + b"9" * (17 << 20) + b"\r\n",
             "line 2 is longer than 16777216 bytes (the line length limit); refused",
         ),
+        # A quoted field spanning 17 MiB of short lines, then a bad value whose line must be found.
+        "long field": (
+            b'receipt,amount\r\n"' + b"x" * 99 + (b"\n" + b"x" * 99) * (170 << 10) + b'",1.0\r\nr2,lots\r\n',
+            "not valid CSV: field larger than field limit (16777216)",
+        ),
         "wide header": (
             (",".join(f"c{i}" for i in range(10_001)) + "\r\n").encode(),
             "the header has 10001 columns, more than the limit of 10000; refused",

@@ -120,14 +120,14 @@ def test_sparse_days_with_allow_empty_days_and_zero_count_rows(tmp_path, monkeyp
     case = Case(
         "la_riots",
         "1992-04-28",
-        "1992-05-24",
+        "1992-05-06",
         "SELECT * FROM read_csv('{data}/la-riots.csv', header = true, auto_detect = false, "
         f"columns = {{{{{declared}}}}})",
         tmp_path,
     )
     check(case, spec, tmp_path, monkeypatch)
     # Days without deaths: one aggregate row with a count of 0 (int64), as SQL's COUNT(*) gives.
-    empty = read_partition(tmp_path / "storage", "aggregates/la_riots/deaths", "1992-05-10")
+    empty = read_partition(tmp_path / "storage", "aggregates/la_riots/deaths", "1992-05-05")
     assert empty.select("deaths", "mean_age").rows() == [(0, None)] and empty.schema["deaths"] == pl.Int64
 
 

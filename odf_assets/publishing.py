@@ -71,8 +71,24 @@ def _day_spans(days: list[str]) -> str:
     return ", ".join(f"{s[0]}..{s[-1]}" if len(s) > 1 else str(s[0]) for s in spans)
 
 
-def failure_description(asset: str, failed: dict[str, list[checks.Verdict]], published: list[str]) -> str:
-    lines = [f"{asset}: {len(failed)} day(s) failed ERROR checks and kept their previous data:"]
+def failure_description(
+    asset: str,
+    failed: dict[str, list[checks.Verdict]],
+    published: list[str],
+    fetch_failures: dict[str, str] | None = None,
+) -> str:
+    lines = []
+    if fetch_failures:
+        # The cause first: the first line is what `odf status` and the UI show.
+        first = next(iter(fetch_failures.values()))
+        lines.append(f"{asset}: fetch failed: {_clip(first, 500)} (day(s) {_day_spans(list(fetch_failures))})")
+        lines.append(f"{len(fetch_failures)} day(s) not fetched kept their previous data:")
+        for day, reason in list(fetch_failures.items())[:_DAYS_IN_MESSAGE]:
+            lines.append(f"  {day}: fetch failed: {_clip(reason)}")
+        if len(fetch_failures) > _DAYS_IN_MESSAGE:
+            lines.append(f"  … and {len(fetch_failures) - _DAYS_IN_MESSAGE} more day(s)")
+    if failed or not fetch_failures:
+        lines.append(f"{asset}: {len(failed)} day(s) failed ERROR checks and kept their previous data:")
     for day, verdicts in list(failed.items())[:_DAYS_IN_MESSAGE]:
         reasons = "; ".join(f"{v.check}: {_clip(v.evidence) if v.evidence else 'failed'}" for v in verdicts)
         lines.append(f"  {day}: {reasons}")
@@ -93,13 +109,15 @@ def publish_checked(
     storage: Storage,
     data_version: str | None = None,
     metadata: dict | None = None,
+    fetch_failures: dict[str, str] | None = None,
 ) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
     """Yield the asset's output and per-day check evaluations, or publish the passing days alone
-    and fail. ``stage_days(days, directory)`` returns finished Parquet files for those days."""
+    and fail. ``stage_days(days, directory)`` returns finished Parquet files for those days.
+    Days in ``fetch_failures`` have no data and no verdicts: they fail as fetch failures."""
     asset_key = context.asset_key
     selected = {key.name for key in context.selected_asset_check_keys}
     failed = {day: [v for v in vs if v.blocks] for day, vs in verdicts.items() if any(v.blocks for v in vs)}
-    if not failed:
+    if not failed and not fetch_failures:
         version = dg.DataVersion(data_version) if data_version else None
         yield dg.Output(value, data_version=version, metadata=metadata or {})
         yield from check_evaluations(asset_key, verdicts, selected)
@@ -119,11 +137,11 @@ def publish_checked(
             context.log_event(dg.AssetMaterialization(asset_key=asset_key, partition=day, metadata=entry, tags=tags))
     for evaluation in check_evaluations(asset_key, verdicts, selected):
         context.log_event(evaluation)
-    description = failure_description(asset_key.to_user_string(), failed, passed)
+    description = failure_description(asset_key.to_user_string(), failed, passed, fetch_failures)
     raise dg.Failure(
         description=description,
         metadata={
-            "failed_days": dg.MetadataValue.json(sorted(failed)),
+            "failed_days": dg.MetadataValue.json(sorted({*failed, *(fetch_failures or {})})),
             "published_days": dg.MetadataValue.json(passed),
         },
         # The same rows would fail the same checks again: a retry only delays the alert.

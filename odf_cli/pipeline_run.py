@@ -221,6 +221,55 @@ def _run(job, members, batch: list[str], instance, progress: Progress, log_level
         follower.finish()
 
 
+def _spans(days: list[str]) -> list[list[str]]:
+    """Consecutive days as runs of days (a range run needs a contiguous range)."""
+    spans: list[list[str]] = []
+    for day in sorted(days):
+        if spans and date.fromisoformat(day) - date.fromisoformat(spans[-1][-1]) == timedelta(days=1):
+            spans[-1].append(day)
+        else:
+            spans.append([day])
+    return spans
+
+
+def follow_published_days(
+    result: dg.ExecuteInProcessResult, job, members: list[dg.AssetKey], graph, instance, progress, log_level: str
+) -> list[dg.ExecuteInProcessResult]:
+    """After a range run where some days failed their checks: the failed assets published the days
+    that passed (``publish_checked``), but Dagster skipped everything downstream of them. Run that
+    downstream for the published days, in the same command, and list every skipped asset × day."""
+    by_step = {key.to_python_identifier(): key for key in members}
+    failed: dict[dg.AssetKey, list[str]] = {}
+    published: set[str] | None = None
+    for event in result.get_step_failure_events():
+        key = by_step.get(event.step_key)
+        data = event.step_failure_data.user_failure_data
+        metadata = data.metadata if data is not None else {}
+        if key is None or "published_days" not in metadata:
+            return []  # a step that failed outright: nothing was published to follow
+        failed[key] = list(metadata["failed_days"].value)
+        days = set(metadata["published_days"].value)
+        published = days if published is None else published & days
+    downstream: list[dg.AssetKey] = []
+    frontier = list(failed)
+    while frontier:
+        for child in graph.get(frontier.pop()).child_keys:
+            if child in members and child not in failed and child not in downstream:
+                downstream.append(child)
+                frontier.append(child)
+    if not downstream:
+        return []
+    for key, days in failed.items():
+        for day in days:
+            for child in downstream:
+                progress.skipped_partition(child.to_user_string(), day, f"{key.to_user_string()} failed that day")
+    if not published:
+        return []
+    ordered = [key for key in members if key in downstream]
+    progress.heading(f"following the {len(published)} published day(s) downstream: {len(ordered)} asset(s)")
+    return [_run(job, ordered, span, instance, progress, log_level) for span in _spans(sorted(published))]
+
+
 def _describe(partitions_def: dg.PartitionsDefinition) -> str:
     keys = partitions_def.get_partition_keys()
     return f"{keys[0]}..{keys[-1]}" if keys else "none"
@@ -276,6 +325,11 @@ def materialize(
                 if uri is not None:
                     written.setdefault(event.asset_key.to_user_string(), []).append(str(uri.value))
             if not result.success:
+                for follow_up in follow_published_days(result, job, members, graph, instance, progress, log_level):
+                    for event in follow_up.get_asset_materialization_events():
+                        uri = event.materialization.metadata.get("uri")
+                        if uri is not None:
+                            written.setdefault(event.asset_key.to_user_string(), []).append(str(uri.value))
                 break
         if not result.success:
             break  # later groups depend on this one or would only repeat its error

@@ -96,6 +96,8 @@ class Progress:
         self.done = 0
         self.failed_steps: list[tuple[str, str]] = []
         self.failed_checks: list[RunEvent] = []
+        # (asset, day, why) for every partition left unmaterialized because its upstream day failed.
+        self.skipped: list[tuple[str, str, str]] = []
         self._status_shown = False
         self._last_status = ""
 
@@ -175,6 +177,9 @@ class Progress:
     def heading(self, text: str) -> None:
         self._line(text)
 
+    def skipped_partition(self, asset: str, day: str, why: str) -> None:
+        self.skipped.append((asset, day, why))
+
     def summary(self) -> str:
         """The table of assets with partitions, rows and check verdicts, then every failed check."""
         header = (
@@ -196,6 +201,8 @@ class Progress:
             )
         for step, message in self.failed_steps:
             lines.append(f"  step {step_label(step)} failed: {message}")
+        for asset, day, why in self.skipped:
+            lines.append(f"  skipped {asset} [{day}]: {why}")
         return "\n".join(lines)
 
     @property

@@ -298,3 +298,38 @@ class OdfParquetIOManager(dg.ConfigurableIOManager):
         lazy = scan_stored(self.storage.get(), asset.path, column, partitions, allow_missing)
         wants_lazy = context.dagster_type.typing_type in (pl.LazyFrame, LazyFrame)
         return lazy if wants_lazy else lazy.collect()
+
+
+@dataclass(frozen=True)
+class StoredPartition:
+    """What a partition holds now: its row count (from the Parquet footer) and its bytes' sha256."""
+
+    rows: int
+    sha256: str
+
+
+def stored_row_counts(storage: Storage, asset_path: Sequence[str], column: str, partitions: Sequence[str]) -> dict:
+    """Row count of each stored partition among ``partitions`` (footer only; absent ones left out)."""
+    import polars as pl
+
+    counts = {}
+    for partition in partitions:
+        key = object_key(asset_path, column, partition)
+        if storage.exists(key):
+            counts[partition] = pl.scan_parquet(storage.scan_uri(key)).select(pl.len()).collect().item()
+    return counts
+
+
+def stored_partition(storage: Storage, asset_path: Sequence[str], column: str, partition: str) -> StoredPartition:
+    """Row count and sha256 of one stored partition, to say exactly what a refused write kept."""
+    import hashlib
+
+    import polars as pl
+
+    key = object_key(asset_path, column, partition)
+    digest = hashlib.sha256()
+    with storage.open_stream(key) as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    rows = pl.scan_parquet(storage.scan_uri(key)).select(pl.len()).collect().item()
+    return StoredPartition(rows, digest.hexdigest())

@@ -18,6 +18,7 @@ import dagster as dg
 
 from odf_resources import pinned_http
 from odf_resources.egress import EgressRefused, system_resolve, vet_host
+from odf_resources.source_files import SourceLimits
 from odf_resources.text import quote, redact_url
 
 CHUNK_BYTES = 1 << 20
@@ -115,7 +116,13 @@ class SourceFetcher(dg.ConfigurableResource):
     deadline_seconds: float = 300.0
     max_attempts: int = 4
     backoff_seconds: float = 0.5
-    max_bytes: int = 2 << 30
+    max_bytes: int = 2 << 30  # fetched bytes, and again after decompression
+    # Bounds on what is read from a fetched file (SourceLimits): compressed content may expand at
+    # most this many times; columns, line and field lengths are capped (README, security).
+    max_decompression_ratio: float = 100.0
+    max_columns: int = 10_000
+    max_line_bytes: int = 16 << 20
+    max_field_bytes: int = 16 << 20
     max_redirects: int = 5
     allowed_schemes: list[str] = ["https", "http", "file"]
     # Empty: any host with public addresses. Non-public addresses need the host named here.
@@ -123,6 +130,17 @@ class SourceFetcher(dg.ConfigurableResource):
     file_roots: list[str] = []
     allow_link_local: bool = False
     ca_bundle: str = ""  # PEM file of trusted CAs for https sources; empty: certifi's bundle
+
+    def limits(self) -> SourceLimits:
+        """The bounds that apply to a fetched file's content, after decompression."""
+        return SourceLimits(
+            max_bytes=self.max_bytes,
+            max_ratio=self.max_decompression_ratio,
+            max_columns=self.max_columns,
+            max_line_bytes=self.max_line_bytes,
+            max_field_bytes=self.max_field_bytes,
+            deadline_seconds=self.deadline_seconds,
+        )
 
     def resolve(self, host: str, port: int) -> list[str]:
         """The addresses of ``host``; tests override this with a fake resolver."""

@@ -9,6 +9,7 @@ far larger than memory streams from source to Parquet.
 
 from __future__ import annotations
 
+import csv
 import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -22,7 +23,13 @@ from odf_resources.source_fetcher import FetchError, SourceFetcher, SourceUnavai
 from odf_resources.source_files import (
     CsvDialect,
     SourceFileError,
+    SourceLimits,
+    check_line_lengths,
+    csv_long_rows,
     csv_row_shapes,
+    decompress,
+    field_limit,
+    is_ragged_error,
     parse_errors,
     scan_source_file,
     transcode_to_utf8,
@@ -34,6 +41,10 @@ if TYPE_CHECKING:  # polars is imported where used: the code location loads with
 
 ROW = transforms.ROW_NUMBER
 MAYBE_SHORT = "__odf_maybe_short"
+# The row number of a row with more fields than the header (null for every other row).
+LONG_ROW = "__odf_long_row"
+# Rows whose day cannot be read are kept aside (quarantined) up to this many per file; past it they are counted.
+QUARANTINE_MAX_ROWS = 100_000
 # Up to this many fetched bytes, a day's distinct keys are counted in the staging pass itself;
 # past it, afterwards over the day's staged file in hash slices (bounded memory).
 KEYS_IN_PASS_MAX_BYTES = 200 << 20
@@ -48,6 +59,11 @@ class StagedSource:
     content_hashes: dict[str, str] = field(default_factory=dict)
     fetched_bytes: int = 0
     rows_without_day: int = 0
+    # Rows whose day cannot be read, with their line and reason: one Parquet file per fetched file.
+    quarantined: dict[str, Path] = field(default_factory=dict)
+    # Days whose file could not be fetched (HTTP status, egress refusal, size limit), with the reason:
+    # a fetch failure, not a data check.
+    fetch_failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def data_version(self) -> str:
@@ -63,7 +79,7 @@ def _days(start: date, end: date) -> list[date]:
 
 def dialect_for(spec: SourceSpec) -> CsvDialect:
     options = spec.parsing.csv
-    return CsvDialect(options.delimiter, options.quote_char, options.null_values, options.encoding)
+    return CsvDialect(options.delimiter, options.quote_char, options.null_values, options.encoding, options.header)
 
 
 def contract_for(spec: SourceSpec) -> checks.Contract:
@@ -85,29 +101,70 @@ def _position(fmt: str, row: int, line: int | None) -> str:
 class _FileStager:
     """Stages one fetched file that holds the rows of ``days`` (one day, or a whole-file window)."""
 
-    def __init__(self, spec: SourceSpec, path: Path, located: str, workdir: Path, tag: str):
-        self.spec, self.located, self.workdir, self.tag = spec, located, workdir, tag
+    def __init__(self, spec: SourceSpec, path: Path, located: str, workdir: Path, tag: str, limits: SourceLimits):
+        self.spec, self.located, self.workdir, self.tag, self.limits = spec, located, workdir, tag, limits
         self.dialect = dialect_for(spec)
         self.label = f"{spec.name} {located}"
-        self.path = transcode_to_utf8(path, self.dialect.encoding) if spec.format == "csv" else path
+        self.fetched = path
         self.contract = contract_for(spec)
+        self.long_rows: dict = {}
+        self.quarantined: Path | None = None
 
     def stage(self, days: list[date], fixed_day: date | None, fetched_bytes: int) -> tuple[dict, dict, int]:
         """(files by day, findings by day, rows without a day) for ``days``."""
         keys = [day.isoformat() for day in days]
         try:
-            frame = scan_source_file(self.path, self.spec.format, self.label, self.dialect)
-            with parse_errors(self.path, self.spec.format, self.label, self.dialect):
-                return self._stage(frame, days, keys, fixed_day, fetched_bytes)
-        except (SourceFileError, transforms.ConformError) as error:
-            problem = str(error)
+            with field_limit(self.limits.max_field_bytes):
+                return self._bounded_stage(days, keys, fixed_day, fetched_bytes)
+        except (SourceFileError, transforms.ConformError, csv.Error) as error:
+            # csv.Error: Python's reader in a diagnostics pass (a field over max_field_bytes).
+            problem = str(error) if not isinstance(error, csv.Error) else f"{self.label}: not valid CSV: {error}"
             return {}, {key: checks.DayFindings(schema_problems=(problem,)) for key in keys}, 0
+
+    def _bounded_stage(self, days, keys, fixed_day, fetched_bytes) -> tuple[dict, dict, int]:
+        """Decompressed (by content) and bounded before any reader sees it, then staged."""
+        path = decompress(self.fetched, self.workdir, self.limits, self.label)
+        if path != self.fetched:  # memory decisions follow the bytes the reader will see
+            fetched_bytes = path.stat().st_size
+        if self.spec.format in ("csv", "jsonl"):
+            check_line_lengths(path, self.limits, self.label)
+        self.path = transcode_to_utf8(path, self.dialect.encoding) if self.spec.format == "csv" else path
+        try:
+            return self._scan_and_stage(days, keys, fixed_day, fetched_bytes, {})
+        except SourceFileError as error:
+            # A row with more fields than the header stops the CSV reader for the whole file:
+            # find those rows, read again without their extra fields and fail only their days.
+            long_rows = csv_long_rows(self.path, self.dialect) if self.spec.format == "csv" else {}
+            if not long_rows or not is_ragged_error(error):
+                raise
+            return self._scan_and_stage(days, keys, fixed_day, fetched_bytes, long_rows)
+
+    def _scan_and_stage(self, days, keys, fixed_day, fetched_bytes, long_rows: dict) -> tuple[dict, dict, int]:
+        self.long_rows = long_rows
+        fmt = self.spec.format
+        frame = scan_source_file(
+            self.path,
+            fmt,
+            self.label,
+            self.dialect,
+            truncate_ragged=bool(long_rows),
+            limits=self.limits,
+            columns=list(self.spec.schema),
+        )
+        with parse_errors(self.path, fmt, self.label, self.dialect):
+            if self.spec.rename:
+                frame = frame.rename(self.spec.rename, strict=False)
+            return self._stage(frame, days, keys, fixed_day, fetched_bytes)
 
     def _stage(self, frame: pl.LazyFrame, days, keys, fixed_day, fetched_bytes) -> tuple[dict, dict, int]:
         import polars as pl
 
         spec, schema = self.spec, self.spec.schema
         found = frame.collect_schema()
+        if len(found) > self.limits.max_columns:
+            raise SourceFileError(
+                f"{self.label}: {len(found)} columns, more than the limit of {self.limits.max_columns}; refused"
+            )
         missing = transforms.missing_columns(found, schema)
         if missing:
             problem = f"{self.label}: missing column(s) {missing}; expected {list(schema)}, found {found.names()[:50]}"
@@ -115,7 +172,12 @@ class _FileStager:
         extra_columns = tuple(column for column in found.names() if column not in schema)
         # A row with too few fields leaves its last field empty; only those rows are re-read.
         maybe_short = [pl.col(found.names()[-1]).is_null().alias(MAYBE_SHORT)] if spec.format == "csv" else []
-        flagged = transforms.with_conversion_flags(frame, schema, spec.name, self.located, spec.parsing, maybe_short)
+        source = frame
+        if self.long_rows:
+            source = frame.with_row_index(ROW, offset=1)
+            long = pl.when(pl.col(ROW).is_in(list(self.long_rows))).then(pl.col(ROW))
+            maybe_short.append(long.alias(LONG_ROW))
+        flagged = transforms.with_conversion_flags(source, schema, spec.name, self.located, spec.parsing, maybe_short)
         if fixed_day is None:
             day = transforms.partition_day(flagged, str(spec.date_column), spec.parsing.timezone)
         else:
@@ -142,8 +204,10 @@ class _FileStager:
             *checks.measures(self.contract, keys_in_pass),
             *[pl.col(flag).sum().alias(f"bad.{flag}") for flag in flags],
         ]
-        if maybe_short:
+        if spec.format == "csv":
             per_day.append(pl.col(MAYBE_SHORT).sum().alias(MAYBE_SHORT))
+        if self.long_rows:
+            per_day += [pl.col(LONG_ROW).count().alias("long_rows"), pl.col(LONG_ROW).min().alias("first_long_row")]
         # Grouped on the Date itself: formatting a key per row would cost more than the measures.
         day_key = pl.col(transforms.PARTITION_COLUMN).alias(quality.DAY)
         stats = flagged.filter(in_window | pl.col(transforms.PARTITION_COLUMN).is_null()).group_by(day_key).agg(per_day)
@@ -164,6 +228,8 @@ class _FileStager:
                     pl.scan_parquet(path), self.contract.key, rows
                 )
         problems, without_day = self._row_problems(frame, flagged, by_day, keys)
+        if without_day:
+            self.quarantined = self._quarantine(frame, flagged)
         findings = {
             key: checks.DayFindings(
                 by_day.get(key), extra_columns=extra_columns, row_problems=tuple(problems.get(key, ())), dtypes=dtypes
@@ -191,8 +257,9 @@ class _FileStager:
     def _row_problems(
         self, frame: pl.LazyFrame, flagged: pl.LazyFrame, by_day: dict, keys: list[str]
     ) -> tuple[dict[str, list[str]], int]:
-        """Per day, what is wrong with its rows (bad values, missing fields), each with its line,
-        column and quoted value; rows whose day is unknown count against every day."""
+        """Per day, what is wrong with its rows (bad values, missing or extra fields), each with its
+        line, column and quoted value, and how many rows have no day. Those are quarantined, or with
+        ``checks.undated_rows: fail`` count against every day."""
         schema, fmt = self.spec.schema, self.spec.format
         bad: dict[str | None, list[tuple[str, int, int]]] = {}
         candidates: dict[str | None, list[int]] = {}
@@ -204,18 +271,21 @@ class _FileStager:
                     bad.setdefault(key, []).append((column, first_rows[key][column], count))
         if any(row.get(MAYBE_SHORT) for row in by_day.values()):
             candidates = self._short_row_candidates(flagged, set(by_day))
-        without_day = 0
-        if None in by_day:
-            without_day = by_day[None]["rows"] - sum(count for _, _, count in bad.get(None, []))
+        header_fields = len(frame.collect_schema())
+        problems: dict[str | None, list[str]] = {}
+        for key, row in by_day.items():
+            if row.get("long_rows"):
+                first = self.long_rows[row["first_long_row"]]
+                problems.setdefault(key, []).append(
+                    f"{self.label}: line {first.line} has {first.fields} field(s), the header has "
+                    f"{header_fields} ({row['long_rows']} long row(s) on this day)"
+                )
+        without_day = by_day[None]["rows"] if None in by_day else 0
         wanted = {row for entries in bad.values() for _, row, _ in entries} | {
             r for rows in candidates.values() for r in rows
         }
-        if not wanted:
-            return {}, without_day
-        shapes = csv_row_shapes(self.path, self.dialect, wanted) if fmt == "csv" else {}
-        header_fields = len(frame.collect_schema())
+        shapes = csv_row_shapes(self.path, self.dialect, wanted) if fmt == "csv" and wanted else {}
         quoted = self._original_values(frame, {row: column for entries in bad.values() for column, row, _ in entries})
-        problems: dict[str, list[str]] = {}
         for key, entries in bad.items():
             for column, row, count in entries:
                 where = _position(fmt, row, shapes[row].line if row in shapes else None)
@@ -225,6 +295,9 @@ class _FileStager:
                 text = (
                     f"{self.label}: {where}, column {quote(column)}: {quoted.get(row, '?')} is not a valid {expected}"
                 )
+                zone = self.spec.parsing.timezone
+                if kind == "datetime" and zone:
+                    text += f" in time zone {zone}"
                 text += (
                     f" ({count} bad value(s) in this column on this day)"
                     if key is not None
@@ -239,9 +312,62 @@ class _FileStager:
                     f"{self.label}: line {first.line} has {first.fields} field(s), the header has {header_fields}"
                     f" ({len(short)} short row(s) on this day)"
                 )
-        # A row whose day cannot be read could belong to any day: none of them is complete without it.
         unknown = problems.pop(None, [])
-        return ({key: unknown + problems.get(key, []) for key in keys} if unknown else problems), without_day
+        if without_day and self.spec.undated_rows == "fail":
+            # Strict mode: a row whose day cannot be read could belong to any day, so none is complete.
+            unknown = unknown or [
+                f"{self.label}: {without_day} row(s) have no {self.spec.date_column}; the row's day is unknown"
+            ]
+            return {key: unknown + problems.get(key, []) for key in keys}, without_day
+        return problems, without_day
+
+    def _quarantine(self, frame: pl.LazyFrame, flagged: pl.LazyFrame) -> Path:
+        """The rows whose day cannot be read, in a Parquet file: their data row, their line (CSV),
+        why, and their fields as the source wrote them (a struct, so no source name can collide)."""
+        import polars as pl
+
+        date_column = str(self.spec.date_column)
+        rows = (
+            flagged.with_row_index(ROW, offset=1)
+            .filter(pl.col(transforms.PARTITION_COLUMN).is_null())
+            .select(ROW)
+            .head(QUARANTINE_MAX_ROWS)
+            .collect(engine="streaming")[ROW]
+            .to_list()
+        )
+        found = frame.collect_schema()
+        fields = [pl.col(name).cast(pl.String) for name, dtype in found.items() if not dtype.is_nested()]
+        picked = (
+            frame.with_row_index(ROW, offset=1)
+            .filter(pl.col(ROW).is_in(rows))
+            .select(ROW, pl.struct(fields).alias("fields"))
+            .collect(engine="streaming")
+        )
+        shapes = csv_row_shapes(self.path, self.dialect, rows) if self.spec.format == "csv" else {}
+        kind = self.spec.schema[date_column]
+        pattern = self.spec.parsing.formats.get(date_column)
+        expected = f"{kind} (format {pattern})" if pattern else kind
+        if kind == "datetime" and self.spec.parsing.timezone:
+            expected += f" in time zone {self.spec.parsing.timezone}"
+
+        def reason(value: str | None) -> str:
+            if value is None or not value.strip():
+                return f"no value in date_column {quote(date_column)}"
+            return f"date_column {quote(date_column)}: {quote(value)} is not a valid {expected}"
+
+        values = [record.get(date_column) for record in picked["fields"].to_list()]
+        quarantined = pl.DataFrame(
+            {
+                "source_row": picked[ROW].cast(pl.Int64),
+                "source_line": [shapes[row].line if row in shapes else None for row in picked[ROW].to_list()],
+                "reason": [reason(value) for value in values],
+                "fields": picked["fields"],
+            },
+            schema_overrides={"source_line": pl.Int64},
+        )
+        target = self.workdir / f"undated-{self.tag}.parquet"
+        quarantined.write_parquet(target, compression="zstd")
+        return target
 
     def _first_bad_rows(self, flagged: pl.LazyFrame, by_day: dict) -> dict[str | None, dict[str, int]]:
         """Per day and column, the first row (1-based, data order) whose value did not convert;
@@ -308,7 +434,8 @@ class _FileStager:
 def stage_source(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: date, workdir: Path) -> StagedSource:
     """Rows of days [start, end), staged and measured per day: one file per day with
     ``url_template``, else one whole file cut by ``date_column``. A file that cannot be fetched or
-    read fails the days it holds; ``SourceUnavailableError`` (worth a retry) propagates."""
+    read fails the days it holds (a fetch failure is recorded as such, without findings);
+    ``SourceUnavailableError`` (worth a retry) propagates."""
     staged = StagedSource()
     days = _days(start, end)
     if spec.url_template:
@@ -323,15 +450,15 @@ def stage_source(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: dat
         except SourceUnavailableError:
             raise
         except FetchError as error:
-            staged.findings.update(
-                {key: checks.DayFindings(schema_problems=(f"{spec.name} {located}: {error}",)) for key in keys}
-            )
+            staged.fetch_failures.update({key: str(error) for key in keys})
             continue
         staged.content_hashes[redact_url(url)] = fetched.sha256
         staged.fetched_bytes += fetched.size
-        stager = _FileStager(spec, fetched.path, located, workdir, str(index))
+        stager = _FileStager(spec, fetched.path, located, workdir, str(index), fetcher.limits())
         files, findings, without_day = stager.stage(batch_days, fixed_day, fetched.size)
         staged.files.update(files)
         staged.findings.update(findings)
         staged.rows_without_day += without_day
+        if stager.quarantined is not None:
+            staged.quarantined[fetched.sha256] = stager.quarantined
     return staged

@@ -1,6 +1,8 @@
 """Factories: each active registry source becomes a daily raw asset plus its declared aggregates."""
 
+import dataclasses
 import tempfile
+from datetime import timedelta
 from pathlib import Path
 
 import dagster as dg
@@ -11,7 +13,7 @@ from odf_assets.derived import derived_asset_options
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.publishing import emit_checked, publish_checked
-from odf_assets.sources import transforms
+from odf_assets.sources import stored_days, transforms
 from odf_assets.sources.acquisition import contract_for, stage_source
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
 from odf_resources import settings
@@ -20,8 +22,9 @@ from odf_resources.constants import (
     ACQUISITION_TAGS,
     IO_MANAGER_KEY,
 )
-from odf_resources.parquet_io_manager import LazyFrame, StagedPartitions
+from odf_resources.parquet_io_manager import LazyFrame, StagedPartitions, stored_partition, stored_row_counts
 from odf_resources.source_fetcher import SourceFetcher, SourceUnavailableError
+from odf_resources.storage import Storage, safe_key
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import redact_url
 
@@ -78,6 +81,67 @@ def dg_cron_ticks(expression: str, count: int = 8) -> list:
     return ticks
 
 
+# Where rows whose day cannot be read are kept: quarantine/<source>/<sha256 of the fetched file>.parquet.
+QUARANTINE_PREFIX = "quarantine"
+
+
+def publish_quarantine(source: SourceSpec, staged, storage: Storage) -> list[str]:
+    """Publish each fetched file's undated rows (line, reason, fields) where the operator can query
+    them; the same fetched bytes give the same object. Returns their URIs."""
+    uris = []
+    for sha256, local in sorted(staged.quarantined.items()):
+        key = safe_key(QUARANTINE_PREFIX, source.name, f"{sha256}.parquet")
+        if not storage.holds(local, key):
+            storage.publish_file(local, key)
+        uris.append(storage.uri_for(key))
+    return uris
+
+
+def guard_stored_days(
+    context: dg.AssetExecutionContext, source: SourceSpec, staged, verdicts: dict, storage
+) -> dict[str, dict]:
+    """Refuse (fail at ERROR, keep the stored object) every day a fetch would empty or shrink
+    beyond ``checks.max_shrink_fraction``; with the operator's run tag, let them through and
+    return what was replaced, by day."""
+    key = raw_asset_key(source)
+    new_rows = {
+        day: int((staged.findings[day].measured or {}).get("rows", 0) or 0)
+        for day in context.partition_keys
+        if day in staged.files
+    }
+    stored = stored_row_counts(storage, key.path, transforms.PARTITION_COLUMN, list(new_rows))
+    found = stored_days.shrinks(new_rows, stored, source.max_shrink_fraction)
+    if not found:
+        return {}
+    if stored_days.replacement_allowed(context.run.tags):
+        replaced = {s.day: {"stored_rows": s.stored_rows, "new_rows": s.new_rows} for s in found}
+        context.log.warning(
+            f"{source.name}: run tag {stored_days.REPLACE_STORED_DAYS_TAG}=true: replacing stored days with fewer "
+            f"rows: {replaced}"
+        )
+        return replaced
+    for shrink in found:
+        kept = stored_partition(storage, key.path, transforms.PARTITION_COLUMN, shrink.day)
+        evidence = stored_days.refusal(shrink, kept.sha256, source.max_shrink_fraction)
+        already = [v for v in verdicts[shrink.day] if v.check == checks.NON_EMPTY_PARTITION and v.blocks]
+        if already:  # an empty day of a source that has no empty days: its own reason first
+            evidence = f"{already[0].evidence}; {evidence}"
+        refused = checks.Verdict(
+            checks.NON_EMPTY_PARTITION,
+            False,
+            checks.ERROR,
+            {
+                "row_count": shrink.new_rows,
+                "stored_rows": kept.rows,
+                "kept_sha256": kept.sha256,
+                "empty_days_allowed": source.allow_empty_days,
+            },
+            evidence,
+        )
+        verdicts[shrink.day] = [refused if v.check == checks.NON_EMPTY_PARTITION else v for v in verdicts[shrink.day]]
+    return {}
+
+
 def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
     key = raw_asset_key(source)
     origin = source.url_template or source.url or ""
@@ -125,22 +189,37 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
                     },
                     allow_retries=True,
                 ) from None
-            verdicts = {day: checks.verdicts(staged.findings[day], contract) for day in context.partition_keys}
+            fetched_days = [day for day in context.partition_keys if day not in staged.fetch_failures]
+            verdicts = {day: checks.verdicts(staged.findings[day], contract) for day in fetched_days}
+            storage = odf_storage.get()
+            replaced = guard_stored_days(context, source, staged, verdicts, storage)
             version = staged.data_version
             changed = version != previous_data_version(context, key)
             if not changed:
                 context.log.info(f"{source.name}: content unchanged since the last materialization (sha256 {version})")
+            quarantine = publish_quarantine(source, staged, storage)
             if staged.rows_without_day:
                 context.log.warning(
-                    f"{source.name}: {staged.rows_without_day} row(s) have no {source.date_column} and belong to no day"
+                    f"{source.name}: {staged.rows_without_day} row(s) have no readable {source.date_column} and "
+                    f"belong to no day: quarantined with their line and reason in {', '.join(quarantine)}"
+                    + (" (checks.undated_rows: fail, so every day fails)" if source.undated_rows == "fail" else "")
                 )
+                note = {"quarantined_rows": staged.rows_without_day, "quarantine": dg.MetadataValue.json(quarantine)}
+                verdicts = {
+                    day: [
+                        dataclasses.replace(v, metadata={**v.metadata, **note}) if v.check == checks.ROWS_CONFORM else v
+                        for v in day_verdicts
+                    ]
+                    for day, day_verdicts in verdicts.items()
+                }
             yield from publish_checked(
                 context,
                 verdicts=verdicts,
                 value=StagedPartitions(staged.files),
                 stage_days=lambda days, _directory: {day: staged.files[day] for day in days},
-                storage=odf_storage.get(),
+                storage=storage,
                 data_version=version,
+                fetch_failures=staged.fetch_failures,
                 metadata={
                     "content_sha256": version,
                     # Unchanged content keeps the data version, so downstream assets don't go stale.
@@ -148,6 +227,8 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
                     "fetched_bytes": staged.fetched_bytes,
                     "files": dg.MetadataValue.json(staged.content_hashes),
                     "rows_without_day": staged.rows_without_day,
+                    **({"quarantine": dg.MetadataValue.json(quarantine)} if quarantine else {}),
+                    **({"replaced_stored_days": dg.MetadataValue.json(replaced)} if replaced else {}),
                 },
             )
 
@@ -175,8 +256,10 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         automation_condition=FOLLOW_DAILY_INPUTS,
     )
     def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: LazyFrame):
+        window = context.partition_time_window
+        days = [window.start.date() + timedelta(days=n) for n in range((window.end - window.start).days)]
         yield from emit_checked(
-            context, transforms.aggregate(raw, aggregate.group_by, metrics), contract, odf_storage.get()
+            context, transforms.aggregate(raw, aggregate.group_by, metrics, days), contract, odf_storage.get()
         )
 
     return declared_aggregate

@@ -49,10 +49,19 @@ SOURCE_KEYS = {
     "csv",
     "formats",
     "timezone",
+    "ambiguous_times",
+    "nonexistent_times",
+    "rename",
 }
-CSV_KEYS = {"null_values", "delimiter", "quote_char", "encoding", "decimal_comma"}
+# Naive local times that occur twice (DST ends) or never (DST starts) in ``timezone``: Polars' and
+# pandas' choices. "raise" reports the value as not valid (the default: nothing is guessed).
+AMBIGUOUS_TIMES = ("raise", "earliest", "latest")
+NONEXISTENT_TIMES = ("raise", "shift_forward")
+CSV_KEYS = {"null_values", "delimiter", "quote_char", "encoding", "decimal_comma", "header"}
 CSV_ENCODINGS = ("utf8", "latin1")
-CHECK_KEYS = {"max_null_fraction", "ranges", "allow_empty_days"}
+CHECK_KEYS = {"max_null_fraction", "ranges", "allow_empty_days", "max_shrink_fraction", "undated_rows"}
+# What happens to rows whose date_column cannot be read: kept aside (other days go on), or every day fails.
+UNDATED_ROWS = ("quarantine", "fail")
 AGGREGATE_KEYS = {"name", "description", "group_by", "metrics"}
 METRIC_KEYS = {"agg", "column", "name"}
 
@@ -91,6 +100,8 @@ class CsvOptions:
     quote_char: str | None = '"'
     encoding: str = "utf8"
     decimal_comma: bool = False
+    # False: the file has no header line; its columns are the schema's, in the schema's order.
+    header: bool = True
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,8 @@ class ParseOptions:
     formats: dict[str, str] = field(default_factory=dict)
     # Zone of datetime values written without an offset; they are stored as UTC either way.
     timezone: str | None = None
+    ambiguous_times: str = "raise"
+    nonexistent_times: str = "raise"
 
 
 @dataclass(frozen=True)
@@ -129,6 +142,12 @@ class SourceSpec:
     # Sources with no rows on some days (trading days, weekdays only): empty days are published.
     allow_empty_days: bool = False
     ranges: dict[str, RangeSpec] = field(default_factory=dict)
+    # A stored day may lose at most this fraction of its rows to a new fetch (None: any, but never all).
+    max_shrink_fraction: float | None = None
+    # Rows whose day cannot be read: "quarantine" (kept aside, reported) or "fail" (every day fails).
+    undated_rows: str = "quarantine"
+    # Source column name -> schema column name, applied as the file is read.
+    rename: dict[str, str] = field(default_factory=dict)
     aggregates: tuple[AggregateSpec, ...] = ()
     parsing: ParseOptions = field(default_factory=ParseOptions)
 
@@ -207,7 +226,16 @@ def _parse_schema(reader: _Reader) -> dict[str, str]:
     return {str(column): str(kind) for column, kind in schema.items()}
 
 
-def _parse_checks(reader: _Reader, schema: dict[str, str]) -> tuple[dict[str, float], dict[str, RangeSpec], bool]:
+@dataclass(frozen=True)
+class _Checks:
+    null_limits: dict[str, float]
+    ranges: dict[str, RangeSpec]
+    allow_empty_days: bool
+    max_shrink_fraction: float | None
+    undated_rows: str
+
+
+def _parse_checks(reader: _Reader, schema: dict[str, str]) -> _Checks:
     checks = _Reader(reader.file, f"{reader.where}.checks", reader.get("checks", dict, {}), CHECK_KEYS)
     null_limits: dict[str, float] = {}
     for column, limit in checks.get("max_null_fraction", dict, {}).items():
@@ -220,7 +248,19 @@ def _parse_checks(reader: _Reader, schema: dict[str, str]) -> tuple[dict[str, fl
         if schema.get(column) not in ("int64", "float64"):
             bound.fail("", f"ranges apply to numeric schema columns, {quote(column)} is {quote(schema.get(column))}")
         ranges[column] = RangeSpec(bound.get("min", (int, float), None), bound.get("max", (int, float), None))
-    return null_limits, ranges, checks.get("allow_empty_days", bool, False)
+    shrink = checks.get("max_shrink_fraction", (int, float), None)
+    if shrink is not None and not 0 <= shrink < 1:
+        checks.fail(".max_shrink_fraction", f"expected a fraction from 0 up to (not including) 1, got {quote(shrink)}")
+    undated = checks.get("undated_rows", str, "quarantine")
+    if undated not in UNDATED_ROWS:
+        checks.fail(".undated_rows", f"expected one of {list(UNDATED_ROWS)}, got {quote(undated)}")
+    return _Checks(
+        null_limits,
+        ranges,
+        checks.get("allow_empty_days", bool, False),
+        None if shrink is None else float(shrink),
+        undated,
+    )
 
 
 def _parse_aggregate(file: Path, where: str, raw: Any, schema: dict[str, str]) -> AggregateSpec:
@@ -322,7 +362,8 @@ def _parse_csv_options(reader: _Reader, fmt: str) -> CsvOptions:
     decimal_comma = options.get("decimal_comma", bool, False)
     if decimal_comma and delimiter == ",":
         options.fail(".decimal_comma", "needs a delimiter other than ',' (e.g. ';')")
-    return CsvOptions(tuple(nulls), delimiter, quote_char, encoding, decimal_comma)
+    header = options.get("header", bool, True)
+    return CsvOptions(tuple(nulls), delimiter, quote_char, encoding, decimal_comma, header)
 
 
 def _parse_formats(reader: _Reader, schema: dict[str, str]) -> dict[str, str]:
@@ -351,8 +392,37 @@ def _parse_timezone(reader: _Reader) -> str | None:
     return name
 
 
+def _choice(reader: _Reader, key: str, choices: tuple[str, ...]) -> str:
+    value = reader.get(key, str, choices[0])
+    if value not in choices:
+        reader.fail(f".{key}", f"expected one of {list(choices)}, got {quote(value)}")
+    return value
+
+
 def _parse_options(reader: _Reader, fmt: str, schema: dict[str, str]) -> ParseOptions:
-    return ParseOptions(_parse_csv_options(reader, fmt), _parse_formats(reader, schema), _parse_timezone(reader))
+    return ParseOptions(
+        _parse_csv_options(reader, fmt),
+        _parse_formats(reader, schema),
+        _parse_timezone(reader),
+        _choice(reader, "ambiguous_times", AMBIGUOUS_TIMES),
+        _choice(reader, "nonexistent_times", NONEXISTENT_TIMES),
+    )
+
+
+def _parse_rename(reader: _Reader, schema: dict[str, str]) -> dict[str, str]:
+    """``rename: {source name: schema name}``: a file's column whose name is taken (``date``),
+    unwieldy or unstable gets the schema's name as it is read."""
+    rename = reader.get("rename", dict, {})
+    targets: dict[str, str] = {}
+    for source_name, target in rename.items():
+        if not isinstance(target, str) or target not in schema:
+            reader.fail(f".rename.{source_name}", f"expected a schema column to rename to, got {quote(target)}")
+        if target in targets:
+            reader.fail(
+                f".rename.{source_name}", f"{quote(target)} is already the new name of {quote(targets[target])}"
+            )
+        targets[target] = str(source_name)
+    return {str(source_name): target for source_name, target in rename.items()}
 
 
 def _resolve_url(reader: _Reader, key: str) -> str | None:
@@ -401,7 +471,7 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
         )
     if freshness == "none" or ("freshness_cron" not in raw and end is not None and end < date.today()):
         freshness = None  # an ended source does not arrive any more: no freshness to watch
-    null_limits, ranges, allow_empty_days = _parse_checks(reader, schema)
+    declared_checks = _parse_checks(reader, schema)
     aggregates = tuple(
         _parse_aggregate(file, f"{reader.where}.aggregates[{i}]", raw_aggregate, schema)
         for i, raw_aggregate in enumerate(reader.get("aggregates", list, []))
@@ -433,9 +503,12 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
         freshness_cron=freshness,
         active=reader.get("active", bool, True),
         key=reader.columns("key", schema, ()),
-        max_null_fraction=null_limits,
-        allow_empty_days=allow_empty_days,
-        ranges=ranges,
+        max_null_fraction=declared_checks.null_limits,
+        allow_empty_days=declared_checks.allow_empty_days,
+        ranges=declared_checks.ranges,
+        max_shrink_fraction=declared_checks.max_shrink_fraction,
+        undated_rows=declared_checks.undated_rows,
+        rename=_parse_rename(reader, schema),
         aggregates=aggregates,
         parsing=_parse_options(reader, fmt, schema),
     )

@@ -31,20 +31,52 @@ class ConformError(ValueError):
     """Data that does not match the registry; names source, partition, column, row and expectation."""
 
 
-def _to_utc(naive: pl.Expr, timezone: str | None) -> pl.Expr:
-    """Naive wall-clock times in ``timezone`` (UTC when unset) as UTC instants; a time that does not
-    exist in that zone (a DST gap) or is ambiguous becomes null, so it is reported, not guessed."""
-    local = naive.dt.replace_time_zone(timezone or "UTC", ambiguous="null", non_existent="null")
+def _to_utc(naive: pl.Expr, timezone: str | None, parsing: ParseOptions | None = None) -> pl.Expr:
+    """Naive wall-clock times in ``timezone`` (UTC when unset) as UTC instants. A time that occurs
+    twice (DST ends) or never (DST starts) follows ``ambiguous_times`` / ``nonexistent_times``;
+    with "raise" (the default) it becomes null, so it is reported, not guessed."""
+    import polars as pl
+
+    parsing = parsing or ParseOptions()
+    zone = timezone or "UTC"
+    ambiguous = "null" if parsing.ambiguous_times == "raise" else parsing.ambiguous_times
+    local = naive.dt.replace_time_zone(zone, ambiguous=ambiguous, non_existent="null")
+    if parsing.nonexistent_times == "shift_forward":
+        # pandas' shift_forward: the first time after the gap. Gaps start and end on a quarter hour
+        # and last at most two hours, so the first existing quarter hour after the value is it.
+        quarter = naive.dt.truncate("15m")
+        later = [
+            (quarter + pl.duration(minutes=15 * step)).dt.replace_time_zone(
+                zone, ambiguous=ambiguous, non_existent="null"
+            )
+            for step in range(1, 9)
+        ]
+        local = pl.coalesce(local, *later)
     return local.dt.convert_time_zone("UTC")
 
 
-def _parse_datetime(text: pl.Expr, pattern: str | None, timezone: str | None) -> pl.Expr:
+def _zone_in_pattern(pattern: str) -> str | None:
+    """How a strptime pattern fixes the instant: its own offset (``%z``), a literal ``Z`` (UTC),
+    or None when its values are naive wall-clock times."""
+    if "%z" in pattern or "%Z" in pattern or "%:z" in pattern:
+        return "offset"
+    if pattern.rstrip().endswith("Z") and not pattern.rstrip().endswith("%Z"):
+        return "utc"
+    return None
+
+
+def _parse_datetime(text: pl.Expr, pattern: str | None, parsing: ParseOptions) -> pl.Expr:
     import polars as pl
 
+    timezone = parsing.timezone
     if pattern is not None:
-        if "%z" in pattern or "%Z" in pattern or "%:z" in pattern:
+        zone = _zone_in_pattern(pattern)
+        if zone == "offset":
             return text.str.to_datetime(pattern, strict=False, time_unit="us").dt.convert_time_zone("UTC")
-        return _to_utc(text.str.to_datetime(pattern, strict=False, time_unit="us"), timezone)
+        if zone == "utc":
+            # A literal Z means UTC: ``timezone`` applies to naive values only.
+            return text.str.to_datetime(pattern, strict=False, time_unit="us").dt.replace_time_zone("UTC")
+        return _to_utc(text.str.to_datetime(pattern, strict=False, time_unit="us"), timezone, parsing)
     # ISO 8601: a Z or an offset fixes the instant; without one the value is local to ``timezone``.
     iso = text.str.replace(r"[zZ]$", "+00:00").str.replace(_ISO_DATE, "${1}T")
     aware = iso.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%z", strict=False, time_unit="us", time_zone="UTC")
@@ -53,7 +85,7 @@ def _parse_datetime(text: pl.Expr, pattern: str | None, timezone: str | None) ->
         iso.str.to_datetime("%Y-%m-%dT%H:%M", strict=False, time_unit="us"),
         iso.str.to_date("%Y-%m-%d", strict=False).cast(pl.Datetime("us")),
     )
-    return pl.coalesce(aware, _to_utc(naive, timezone))
+    return pl.coalesce(aware, _to_utc(naive, timezone, parsing))
 
 
 def _parse_stripped(text: pl.Expr, kind: str, pattern: str | None, parsing: ParseOptions) -> pl.Expr:
@@ -79,7 +111,7 @@ def _parse_stripped(text: pl.Expr, kind: str, pattern: str | None, parsing: Pars
         # ISO dates; an ISO datetime is accepted and cut to its (local) day.
         return text.str.slice(0, 10).str.to_date("%Y-%m-%d", strict=False)
     if kind == "datetime":
-        return _parse_datetime(text, pattern, parsing.timezone)
+        return _parse_datetime(text, pattern, parsing)
     raise ValueError(f"unknown column type {kind!r}")
 
 
@@ -96,7 +128,7 @@ def _convert(name: str, dtype: pl.DataType, kind: str, parsing: ParseOptions) ->
         if isinstance(dtype, pl.Datetime) and dtype.time_zone is not None:
             return column.dt.convert_time_zone("UTC").cast(utc_datetime)
         if isinstance(dtype, (pl.Datetime, pl.Date)):
-            return _to_utc(column.cast(pl.Datetime("us")), parsing.timezone)
+            return _to_utc(column.cast(pl.Datetime("us")), parsing.timezone, parsing)
         return column.cast(utc_datetime, strict=False)
     if kind == "date" and isinstance(dtype, pl.Datetime):
         return column.dt.date()
@@ -198,13 +230,14 @@ def _metric_expr(agg: str, column: str | None, name: str, is_float: bool = False
     Float sums and means add the values in ascending order, so re-runs give the same bits."""
     import polars as pl
 
+    # Counts are int64, as SQL's COUNT is BIGINT (Polars' own counts are uint32).
     if agg == "count" and column is None:
-        return pl.len().alias(name)
+        return pl.len().cast(pl.Int64).alias(name)
     values = pl.col(column)
     if agg in ("count", "count_non_null"):
-        return values.count().alias(name)
+        return values.count().cast(pl.Int64).alias(name)
     if agg == "distinct_count":
-        return values.drop_nulls().n_unique().alias(name)
+        return values.drop_nulls().n_unique().cast(pl.Int64).alias(name)
     if agg in ("sum", "mean") and is_float:
         return (ordered_sum(column) if agg == "sum" else ordered_mean(column)).alias(name)
     if agg in ("sum", "mean"):
@@ -214,11 +247,21 @@ def _metric_expr(agg: str, column: str | None, name: str, is_float: bool = False
     return {"min": values.min(), "max": values.max()}[agg].alias(name)
 
 
+COUNTS = ("count", "count_non_null", "distinct_count")
+
+
 def aggregate(
-    frame: pl.DataFrame | pl.LazyFrame, group_by: Sequence[str], metrics: Sequence[tuple[str, str | None, str]]
+    frame: pl.DataFrame | pl.LazyFrame,
+    group_by: Sequence[str],
+    metrics: Sequence[tuple[str, str | None, str]],
+    days: Sequence[date] = (),
 ) -> pl.LazyFrame:
     """Group by ``date`` plus ``group_by`` and compute ``(agg, column, output name)`` metrics with
-    SQL's null semantics (see ``_metric_expr``), sorted by the group keys."""
+    SQL's null semantics (see ``_metric_expr``), sorted by the group keys. Without ``group_by``,
+    every day of ``days`` gets its row, as SQL's ungrouped aggregate does: an empty day has counts
+    of 0 and NULL for the other metrics."""
+    import polars as pl
+
     keys = [PARTITION_COLUMN, *[c for c in group_by if c != PARTITION_COLUMN]]
     lazy = frame.lazy()
     schema = lazy.collect_schema()
@@ -226,4 +269,9 @@ def aggregate(
         _metric_expr(agg, column, name, column is not None and schema[column].is_float())
         for agg, column, name in metrics
     ]
-    return lazy.group_by(keys).agg(expressions).sort(keys, nulls_last=True)
+    grouped = lazy.group_by(keys).agg(expressions)
+    if len(keys) == 1 and days:
+        every_day = pl.LazyFrame({PARTITION_COLUMN: list(days)}, schema={PARTITION_COLUMN: schema[PARTITION_COLUMN]})
+        counts = [name for agg, _, name in metrics if agg in COUNTS]
+        grouped = every_day.join(grouped, on=PARTITION_COLUMN, how="left").with_columns(pl.col(counts).fill_null(0))
+    return grouped.sort(keys, nulls_last=True)

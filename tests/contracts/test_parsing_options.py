@@ -68,12 +68,60 @@ def test_offsets_and_z_keep_their_instant_and_the_day_follows_the_source_zone(tm
     ]
 
 
-def test_a_time_that_does_not_exist_in_the_zone_is_reported_with_its_line(tmp_path, monkeypatch):
+def test_a_time_that_does_not_exist_in_the_zone_is_quarantined_naming_the_zone(tmp_path, monkeypatch):
     body = b"id,stamp,amount\na,2024-03-31 01:00,1\nb,2024-03-31 02:30,2\n"
     declare(tmp_path, monkeypatch, body, timezone="Europe/Paris")
     result = run_assets(build_definitions(), [RAW], partition_key="2024-03-31")
-    assert not result.success
-    assert "line 3, column 'stamp': '2024-03-31 02:30' is not a valid datetime" in failure_messages(result)
+    # The default ("raise") guesses nothing: the row's day is unknown, so it is kept aside.
+    assert result.success, failure_messages(result)
+    [quarantined] = (tmp_path / "storage" / "quarantine" / "portal").glob("*.parquet")
+    assert pl.read_parquet(quarantined).select("source_line", "reason").rows() == [
+        (3, "date_column 'stamp': '2024-03-31 02:30' is not a valid datetime in time zone Europe/Paris")
+    ]
+    assert read_partition(tmp_path / "storage", RAW, "2024-03-31")["id"].to_list() == ["a"]
+
+
+def test_dst_gaps_and_overlaps_follow_the_declared_choice(tmp_path, monkeypatch):
+    body = b"id,stamp,amount\ngap,2024-03-31 02:30,1\noverlap,2024-10-27 02:30,2\n"
+    declare(
+        tmp_path,
+        monkeypatch,
+        body,
+        timezone="Europe/Paris",
+        start_date="2024-03-31",
+        nonexistent_times="shift_forward",
+        ambiguous_times="latest",
+    )
+    result = run_assets(build_definitions(), [RAW], partition_key="2024-03-31")
+    assert result.success, failure_messages(result)
+    # shift_forward: the first time after the gap, 03:00 Paris (UTC+2).
+    assert read_partition(tmp_path / "storage", RAW, "2024-03-31")["stamp"].to_list() == [
+        datetime(2024, 3, 31, 1, 0, tzinfo=UTC)
+    ]
+    assert run_assets(build_definitions(), [RAW], partition_key="2024-10-27").success
+    # latest: the second 02:30, after clocks went back (UTC+1).
+    assert read_partition(tmp_path / "storage", RAW, "2024-10-27")["stamp"].to_list() == [
+        datetime(2024, 10, 27, 1, 30, tzinfo=UTC)
+    ]
+
+
+def test_a_literal_z_in_formats_is_utc_whatever_the_timezone(tmp_path, monkeypatch):
+    # New York skips 02:00..03:00 local on 2013-03-10; 02:00Z is a real instant (21:00 the day before there).
+    body = b"id,stamp,amount\na,2013-03-10T02:00:00Z,1\nb,2013-03-10T12:00:00Z,2\n"
+    declare(
+        tmp_path,
+        monkeypatch,
+        body,
+        start_date="2013-03-09",
+        formats={"stamp": "%Y-%m-%dT%H:%M:%SZ"},
+        timezone="America/New_York",
+    )
+    result = run_assets(build_definitions(), [RAW], partition_range=("2013-03-09", "2013-03-10"))
+    assert result.success, failure_messages(result)
+    assert read_partition(tmp_path / "storage", RAW, "2013-03-09")["stamp"].to_list() == [
+        datetime(2013, 3, 10, 2, 0, tzinfo=UTC)
+    ]
+    assert read_partition(tmp_path / "storage", RAW, "2013-03-10")["id"].to_list() == ["b"]
 
 
 def test_a_latin1_file_declared_as_utf8_names_the_encoding_setting(tmp_path, monkeypatch):
@@ -92,6 +140,8 @@ def test_a_latin1_file_declared_as_utf8_names_the_encoding_setting(tmp_path, mon
         ({"formats": {"amount": "%Y"}}, "portal).formats.amount: formats apply to date and datetime schema columns"),
         ({"formats": {"stamp": "YYYY-MM-DD"}}, "portal).formats.stamp: expected a strptime format"),
         ({"timezone": "Mars/Olympus"}, "portal).timezone: unknown time zone 'Mars/Olympus'"),
+        ({"ambiguous_times": "first"}, "portal).ambiguous_times: expected one of ['raise', 'earliest', 'latest']"),
+        ({"nonexistent_times": "null"}, "portal).nonexistent_times: expected one of ['raise', 'shift_forward']"),
     ],
 )
 def test_bad_parsing_options_fail_at_load_time_naming_the_key(tmp_path, monkeypatch, keys, message):

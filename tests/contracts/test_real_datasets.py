@@ -45,6 +45,8 @@ class Case:
     last: str
     # DuckDB's reading of the original file: the registry's columns, typed, in the file's order.
     relation: str
+    # The folder holding the original file ({data} in ``relation``).
+    data: Path = DATA
 
 
 CASES = [
@@ -149,7 +151,7 @@ class DuckSide:
             if self.schema[spec["date_column"]] == "date"
             else f"CAST(timezone('{zone}', {date_column}) AS DATE)"
         )
-        relation = case.relation.format(data=DATA.as_posix(), timezone=zone)
+        relation = case.relation.format(data=case.data.as_posix(), timezone=zone)
         self.con.execute(f"CREATE TABLE source AS SELECT *, {day} AS {DAY} FROM ({relation})")
         self.con.execute(
             "CREATE TABLE in_range AS SELECT * FROM source "
@@ -175,12 +177,16 @@ class DuckSide:
             self.con.execute(f"SELECT {selected} FROM in_range WHERE {DAY} = ?", [day]).fetchall(), key=sort_key
         )
 
-    def aggregate(self, aggregate: dict) -> dict[tuple, tuple]:
+    def aggregate(self, aggregate: dict, every_day: list[date]) -> dict[tuple, tuple]:
         group_by = [quote(c) for c in aggregate.get("group_by") or []]
         metrics = [
             DUCKDB_METRICS[m["agg"]].format(quote(m["column"]) if m.get("column") else "*")
             for m in aggregate["metrics"]
         ]
+        if not group_by:
+            # SQL's ungrouped aggregate: one row per day, an empty day included (count 0, NULL sums).
+            query = f"SELECT {', '.join(metrics)} FROM in_range WHERE {DAY} = ?"
+            return {(day,): tuple(self.con.execute(query, [day]).fetchone()) for day in every_day}
         keys = [DAY, *group_by]
         result = self.con.execute(
             f"SELECT {', '.join(keys + metrics)} FROM in_range GROUP BY {', '.join(keys)}"
@@ -198,48 +204,14 @@ def stored(storage: Path, asset: str, day: date) -> pl.DataFrame | None:
     return pl.read_parquet(path) if path.exists() else None
 
 
-@pytest.mark.parametrize("name", sorted(PUBLISHED_SHA256))
-def test_example_files_are_the_published_bytes(name):
-    assert hashlib.sha256((DATA / name).read_bytes()).hexdigest() == PUBLISHED_SHA256[name]
-
-
-def test_example_files_have_the_traits_they_stand_for():
-    cgm = (DATA / "CGM.csv").read_bytes()
-    assert cgm.startswith(b"isig,datetime,glucose\r\n") and cgm.count(b"\r\n") == 52281 and b"\r\nnil," in cgm
-    assert b"\n05/20/1987,18.63\n" in (DATA / "brent_crude_oil.csv").read_bytes()
-    water = (DATA / "water-flow.csv").read_bytes()
-    assert b"2022-03-27T01:00:00+01:00" in water and b"2022-03-27T03:00:00+02:00" in water
-    weather = (DATA / "weather.csv").read_bytes()
-    assert b",NA," in weather and b",2013-01-01T06:00:00Z\n" in weather and b"\r" not in weather
-    # The registry's America/New_York is the file's own: year..hour are time_hour's New York time.
-    mismatched = (
-        duckdb.connect()
-        .execute(
-            f"""SELECT count(*) FROM read_csv('{DATA.as_posix()}/weather.csv', header = true, nullstr = 'NA')
-            WHERE strftime(timezone('America/New_York', time_hour), '%Y-%m-%d %H')
-                  <> printf('%04d-%02d-%02d %02d', "year", "month", "day", "hour")"""
-        )
-        .fetchone()[0]
-    )
-    assert mismatched == 0
-
-
-@pytest.mark.parametrize("case", CASES, ids=[case.source for case in CASES])
-def test_partitions_and_aggregates_equal_duckdb_on_the_original_file(case, tmp_path, monkeypatch):
-    spec = declarations()[case.source]
+def differences_from_duckdb(case: Case, spec: dict, storage: Path) -> list[str]:
+    """Every difference between ODF's stored partitions (and aggregates) and DuckDB's reading of
+    the original file, per day of the case."""
     schema = spec["schema"]
-    storage = tmp_path / "storage"
-    monkeypatch.setenv("ODF_SOURCES", str(REGISTRY))
-    monkeypatch.setenv("ODF_STORAGE", str(storage))
     aggregates = spec.get("aggregates") or []
-    assets = [f"raw/{case.source}", *[f"aggregates/{case.source}/{a['name']}" for a in aggregates]]
-    result = run_assets(build_definitions(), assets, partition_range=(case.first, case.last))
-
     duck = DuckSide(case, spec)
     expected = duck.per_day()
     assert expected, f"{case.source}: DuckDB found no rows in {case.first}..{case.last}"
-    # Each declaration fits its file (days without rows are declared with allow_empty_days).
-    assert result.success, f"{case.source}: the range run failed:\n{failure_messages(result)}"
     problems: list[str] = []
 
     for day in days(case):
@@ -274,7 +246,7 @@ def test_partitions_and_aggregates_equal_duckdb_on_the_original_file(case, tmp_p
         asset = f"aggregates/{case.source}/{aggregate['name']}"
         group_by = list(aggregate.get("group_by") or [])
         names = [m.get("name") for m in aggregate["metrics"]]
-        want = duck.aggregate(aggregate)
+        want = duck.aggregate(aggregate, days(case))
         got: dict[tuple, tuple] = {}
         for day in days(case):
             frame = stored(storage, asset, day)
@@ -298,4 +270,46 @@ def test_partitions_and_aggregates_equal_duckdb_on_the_original_file(case, tmp_p
                 if not close(mine, theirs):
                     problems.append(f"{asset} group {group} metric {name!r}: ODF {mine!r}, DuckDB {theirs!r}")
 
+    return problems
+
+
+@pytest.mark.parametrize("name", sorted(PUBLISHED_SHA256))
+def test_example_files_are_the_published_bytes(name):
+    assert hashlib.sha256((DATA / name).read_bytes()).hexdigest() == PUBLISHED_SHA256[name]
+
+
+def test_example_files_have_the_traits_they_stand_for():
+    cgm = (DATA / "CGM.csv").read_bytes()
+    assert cgm.startswith(b"isig,datetime,glucose\r\n") and cgm.count(b"\r\n") == 52281 and b"\r\nnil," in cgm
+    assert b"\n05/20/1987,18.63\n" in (DATA / "brent_crude_oil.csv").read_bytes()
+    water = (DATA / "water-flow.csv").read_bytes()
+    assert b"2022-03-27T01:00:00+01:00" in water and b"2022-03-27T03:00:00+02:00" in water
+    weather = (DATA / "weather.csv").read_bytes()
+    assert b",NA," in weather and b",2013-01-01T06:00:00Z\n" in weather and b"\r" not in weather
+    # The registry's America/New_York is the file's own: year..hour are time_hour's New York time.
+    mismatched = (
+        duckdb.connect()
+        .execute(
+            f"""SELECT count(*) FROM read_csv('{DATA.as_posix()}/weather.csv', header = true, nullstr = 'NA')
+            WHERE strftime(timezone('America/New_York', time_hour), '%Y-%m-%d %H')
+                  <> printf('%04d-%02d-%02d %02d', "year", "month", "day", "hour")"""
+        )
+        .fetchone()[0]
+    )
+    assert mismatched == 0
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.source for case in CASES])
+def test_partitions_and_aggregates_equal_duckdb_on_the_original_file(case, tmp_path, monkeypatch):
+    spec = declarations()[case.source]
+    storage = tmp_path / "storage"
+    monkeypatch.setenv("ODF_SOURCES", str(REGISTRY))
+    monkeypatch.setenv("ODF_STORAGE", str(storage))
+    aggregates = spec.get("aggregates") or []
+    assets = [f"raw/{case.source}", *[f"aggregates/{case.source}/{a['name']}" for a in aggregates]]
+    result = run_assets(build_definitions(), assets, partition_range=(case.first, case.last))
+
+    # Each declaration fits its file (days without rows are declared with allow_empty_days).
+    assert result.success, f"{case.source}: the range run failed:\n{failure_messages(result)}"
+    problems = differences_from_duckdb(case, spec, storage)
     assert not problems, f"{case.source}: {len(problems)} difference(s) from DuckDB:\n" + "\n".join(problems[:40])

@@ -49,9 +49,10 @@ def test_select_registry_source_by_keys_then_by_group_with_progress_and_summary(
     assert (workdir / ".odf" / "dagster_home" / "dagster.yaml").read_text() == (REPO / "dagster.yaml").read_text()
     assert (workdir / ".odf" / "storage" / "raw" / "city_permits" / "date=2024-02-02" / "data.parquet").is_file()
 
-    # A group and a day whose file repeats a key: the ERROR check fails, so does the command.
+    # A group and a range whose last day repeats a key: the ERROR check fails, so does the command;
+    # the downstream of the day that passed is still built by the same command (issue 20).
     serve_days(source_server.root, ["2024-02-03"], duplicate_on="2024-02-03")
-    done = odf(workdir, env, "materialize", "--select", "group:permits", "--start", "2024-02-03", "--end", "2024-02-03")
+    done = odf(workdir, env, "materialize", "--select", "group:permits", "--start", "2024-02-02", "--end", "2024-02-03")
     assert done.returncode == 1, done.stdout + done.stderr
     assert "key_is_unique" in done.stdout and done.stdout.splitlines()[-1].startswith("FAILED")
     # The summary once, no stack trace: Dagster's own log lines went to the log file named.
@@ -59,6 +60,12 @@ def test_select_registry_source_by_keys_then_by_group_with_progress_and_summary(
     assert output.count("Summary:") == 1 and "Traceback" not in output and "dagster - ERROR" not in output, output
     log_file = Path(done.stdout.split("Dagster's log with the stack traces: ", 1)[1].split()[0])
     assert log_file.parent == workdir / ".odf" / "dagster_home" / "logs" and "STEP_FAILURE" in log_file.read_text()
+    followed = done.stdout[done.stdout.index("following the 1 published day(s) downstream") :]
+    assert "✓ aggregates/city_permits/permits_by_district" in followed.splitlines()[2], done.stdout
+    summary = done.stdout[done.stdout.index("Summary:") :]
+    assert (
+        "skipped aggregates/city_permits/permits_by_district [2024-02-03]: raw/city_permits failed that day" in summary
+    )
 
 
 def test_select_errors_answer_before_anything_runs(workdir, source_server):

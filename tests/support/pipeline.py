@@ -43,14 +43,15 @@ def run_assets(
     partition_range: tuple[str, str] | None = None,
     instance: dg.DagsterInstance | None = None,
     raise_on_error: bool = False,
+    tags: dict[str, str] | None = None,
 ) -> dg.ExecuteInProcessResult:
     """Execute exactly ``keys`` (with their checks) for one partition or one range, in one run."""
     selection = [dg.AssetKey.from_user_string(k) if isinstance(k, str) else k for k in keys]
     job = dg.define_asset_job("test_run", selection=selection)
     resolved = dg.Definitions.merge(defs, dg.Definitions(jobs=[job])).resolve_job_def("test_run")
-    tags = {}
+    tags = dict(tags or {})
     if partition_range:
-        tags = {ASSET_PARTITION_RANGE_START_TAG: partition_range[0], ASSET_PARTITION_RANGE_END_TAG: partition_range[1]}
+        tags |= {ASSET_PARTITION_RANGE_START_TAG: partition_range[0], ASSET_PARTITION_RANGE_END_TAG: partition_range[1]}
     return resolved.execute_in_process(
         instance=instance or dg.DagsterInstance.ephemeral(),
         partition_key=partition_key,

@@ -35,7 +35,7 @@ IRIS_REJECTS = dg.AssetKey(list(store.REJECTS_PATH))
 EVERY_LANDED_ITEM_ACCOUNTED_FOR = "every_landed_item_accounted_for"
 IRIS_PREDICTIONS_JOB = "iris_predictions_job"
 # end_offset=1: today's partition exists today, so items landed this morning are scored this morning.
-FIRST_DATE = "2024-01-01"
+FIRST_DATE = transforms.FIRST_DATE
 iris_daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DATE, end_offset=1)
 
 

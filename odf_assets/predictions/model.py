@@ -112,9 +112,9 @@ def read_model_uri(uri: str) -> bytes:
         bucket, key = location
         if not key:
             raise ValueError(f"model URI {uri!r}: expected s3://bucket/key")
-        import boto3
+        from odf_resources.storage import s3_client
 
-        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
     path = Path(uri).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")

@@ -128,7 +128,7 @@ def test_a_huge_bad_value_is_quoted_capped(base):
     )
     landed, _ = store.read_landed(LocalStorage(base), DAY)
     problem = landed.filter(landed["source_file"] == "huge.jsonl")["problem"].item()
-    assert "is not a number" in problem and len(problem) < 400
+    assert "is above the limit of 8192" in problem and len(problem) < 400
 
 
 @pytest.mark.parametrize("spelling", ["20240501", "2024-5-1", "2024-W18-3", "2024-05-01\n", "2024-05-01T00:00"])

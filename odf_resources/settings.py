@@ -203,6 +203,39 @@ def external_model_uri() -> str:
     return os.environ.get("ODF_IRIS_MODEL_URI", "").strip()
 
 
+def pinned_model_sha256() -> str | None:
+    """``ODF_IRIS_MODEL_SHA256``: the SHA-256 (hex) the published iris model must have; checked before the
+    model is published and before every use, so a swapped model (and card) is refused. Unset: not pinned."""
+    raw = os.environ.get("ODF_IRIS_MODEL_SHA256", "").strip().lower()
+    if raw and (len(raw) != 64 or any(c not in "0123456789abcdef" for c in raw)):
+        raise ValueError("ODF_IRIS_MODEL_SHA256: expected 64 hexadecimal characters")
+    return raw or None
+
+
+DEFAULT_MODEL_MIN_ACCURACY = 0.85
+
+
+def model_min_accuracy() -> float:
+    """``ODF_IRIS_MODEL_MIN_ACCURACY``: least holdout accuracy of a model to be published (default 0.85)."""
+    raw = os.environ.get("ODF_IRIS_MODEL_MIN_ACCURACY", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_MODEL_MIN_ACCURACY
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ValueError(f"ODF_IRIS_MODEL_MIN_ACCURACY={raw!r}: expected a number from 0 to 1")
+    return value
+
+
+def model_external_data_allowed() -> bool:
+    """``ODF_IRIS_MODEL_ALLOW_EXTERNAL_DATA``: ``true`` accepts an operator's local ONNX model whose weights
+    sit in external data files inside the model's own folder (inlined when published); default refused."""
+    raw = os.environ.get("ODF_IRIS_MODEL_ALLOW_EXTERNAL_DATA", "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise ValueError(f"ODF_IRIS_MODEL_ALLOW_EXTERNAL_DATA={raw!r}: expected 'true' or 'false'")
+    return raw == "true"
+
+
 # --- Lineage -------------------------------------------------------------------------------------
 
 

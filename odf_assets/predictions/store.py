@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odf_assets.predictions import transforms
-from odf_assets.predictions.model import cached_session, session_for
+from odf_assets.predictions.model import cached_session, check_pin, session_for
 from odf_resources.constants import PARTITION_COLUMN
 from odf_resources.parquet_io_manager import MissingPartitionError, object_key, scan_stored
 from odf_resources.storage import Storage, UnsafeKeyError
@@ -53,9 +53,11 @@ def current_model_card(storage: Storage) -> dict:
     return json.loads(storage.read_bytes(MODEL_CARD_KEY))
 
 
-def load_current_model(storage: Storage):
-    """(card, session, signature) of the published model; the bytes are fetched only on a cache miss."""
+def load_current_model(storage: Storage, pinned_sha256: str | None = None):
+    """(card, session, signature) of the published model; the bytes are fetched only on a cache miss
+    and always checked against the card's checksum, which must be ``pinned_sha256`` when given."""
     card = current_model_card(storage)
+    check_pin(card["sha256"], pinned_sha256)
     cached = cached_session(card["sha256"])
     session, sig = cached or session_for(storage.read_bytes(card["onnx_key"]), card["sha256"])
     return card, session, sig

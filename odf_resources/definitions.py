@@ -10,12 +10,14 @@ import dagster as dg
 from odf_resources import settings
 from odf_resources.constants import IO_MANAGER_KEY, SOURCE_FETCHER_KEY, STORAGE_RESOURCE_KEY
 from odf_resources.parquet_io_manager import OdfParquetIOManager
+from odf_resources.redaction import install_log_redaction
 from odf_resources.source_fetcher import SourceFetcher, registry_file_roots
 from odf_resources.storage_resource import OdfStorage
 
 
 def defs(registry_files: Sequence[Path]) -> dg.Definitions:
     """``registry_files``: the registries in force; ``file:`` sources may read their folders."""
+    install_log_redaction()  # every process loading the code location: code server, runs, steps
     file_roots = registry_file_roots(registry_files, settings.extra_file_roots())
     storage = OdfStorage(base=_from_env("ODF_STORAGE", settings.DEFAULT_LOCAL_STORAGE))
     ca_variable = settings.source_ca_bundle_variable()

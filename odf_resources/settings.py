@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,58 @@ DEFAULT_LOCAL_STORAGE = "./.odf/storage"
 def storage_uri() -> str:
     """``ODF_STORAGE``: a local directory (default ``./.odf/storage``) or ``s3://bucket/prefix``."""
     return os.environ.get("ODF_STORAGE", "").strip() or DEFAULT_LOCAL_STORAGE
+
+
+def s3_endpoint_url() -> str | None:
+    """``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``: the S3 endpoint ODF's clients use, without any
+    ``user:password@`` (S3 signs requests with the AWS keys; userinfo would only reach error messages)."""
+    raw = (os.environ.get("AWS_ENDPOINT_URL_S3", "") or os.environ.get("AWS_ENDPOINT_URL", "")).strip()
+    if not raw:
+        return None
+    scheme, sep, rest = raw.partition("://")
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}"
+
+
+# Settings whose values (or parts of URL values) are credentials: scrubbed from every log record.
+_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "OPENLINEAGE_API_KEY")
+_SECRET_URL_VARIABLES = ("ODF_STORAGE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "OPENLINEAGE_URL")
+# A webhook URL's path and query are its token (Slack, Teams, generic hooks).
+_SECRET_PATH_URL_VARIABLES = ("ODF_ALERT_WEBHOOK_URL",)
+# Shorter values are too likely to occur in ordinary text to be scrubbed everywhere.
+MIN_SECRET_CHARS = 6
+
+
+def credential_values() -> list[str]:
+    """Every credential the environment gives ODF: secret keys, tokens, URL passwords, query values
+    and webhook paths; longest first, so a value containing another is scrubbed whole."""
+    names = _SECRET_VARIABLES + _SECRET_URL_VARIABLES + _SECRET_PATH_URL_VARIABLES
+    return list(_credentials(tuple(os.environ.get(name, "").strip() for name in names)))
+
+
+@functools.lru_cache(maxsize=8)
+def _credentials(raw_values: tuple[str, ...]) -> tuple[str, ...]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    values = dict(zip(_SECRET_VARIABLES + _SECRET_URL_VARIABLES + _SECRET_PATH_URL_VARIABLES, raw_values, strict=True))
+    found = {values[name] for name in _SECRET_VARIABLES}
+    for name in _SECRET_URL_VARIABLES + _SECRET_PATH_URL_VARIABLES:
+        raw = values[name]
+        if "://" not in raw:
+            continue
+        authority = raw.partition("://")[2].partition("/")[0]
+        userinfo = authority.rpartition("@")[0]
+        found.update(userinfo.split(":", 1))
+        found.add(userinfo)
+        try:
+            parts = urlsplit(raw)
+        except ValueError:
+            continue
+        found.update(value for _, value in parse_qsl(parts.query))
+        if name in _SECRET_PATH_URL_VARIABLES and parts.path.strip("/"):
+            found.add(parts.path)
+            found.update(segment for segment in parts.path.split("/") if len(segment) >= 16)
+    return tuple(sorted((v for v in found if len(v) >= MIN_SECRET_CHARS), key=len, reverse=True))
 
 
 def extra_registry_paths() -> list[Path]:

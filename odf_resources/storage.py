@@ -8,6 +8,7 @@ upload, neither of which creates a visible object unless it completes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -31,6 +32,25 @@ if TYPE_CHECKING:  # boto3 is imported by S3Storage only: the code location load
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=\-]*$")
 _TEMP_PREFIX = ".tmp-"
 _S3_URI = re.compile(r"^s3://([^/]+)/?(.*)$")
+
+
+class StorageError(OSError):
+    """Storage failed (disk full, I/O error, throttling past every retry): not a problem of the data,
+    so it is never reported as a data check; the asset's RetryPolicy tries again."""
+
+
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG}
+# Polars and object_store report OS errors inside their own messages.
+_STORAGE_MESSAGES = re.compile(
+    r"No space left on device|Disk quota exceeded|Read-only file system|Input/output error|os error (28|122|5|30|27)\b"
+)
+
+
+def is_storage_failure(error: BaseException) -> bool:
+    """Whether ``error`` is the storage failing (a full disk, an I/O error) rather than bad data."""
+    return isinstance(error, StorageError) or (
+        isinstance(error, OSError) and error.errno in _STORAGE_ERRNOS or bool(_STORAGE_MESSAGES.search(str(error)))
+    )
 
 
 class UnsafeKeyError(ValueError):
@@ -119,6 +139,10 @@ class Storage(ABC):
     def scan_uri(self, key: str) -> str:
         """The URI polars' readers accept for ``key``."""
         return self.uri_for(key)
+
+    def scan_options(self) -> dict | None:
+        """``storage_options`` of polars' readers for ``scan_uri``."""
+        return None
 
     def staging_dir(self) -> Path:
         """A directory for temporary files that ``publish_file`` can move from cheaply; what a
@@ -260,6 +284,13 @@ class S3Storage(Storage):
     def uri_for(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._object_key(key)}"
 
+    def scan_options(self) -> dict | None:
+        from odf_resources import settings
+
+        # Polars reads AWS_ENDPOINT_URL itself, userinfo included; hand it the cleaned endpoint.
+        endpoint = settings.s3_endpoint_url()
+        return {"aws_endpoint_url": endpoint} if endpoint else None
+
     def publish_file(self, local_path: Path, key: str) -> None:
         # upload_file aborts its multipart upload on any failure, so no partial object is left.
         self.client.upload_file(str(local_path), self.bucket, self._object_key(key), Config=self.transfer_config)
@@ -346,13 +377,25 @@ def s3_client():
     import boto3
     from botocore.config import Config
 
-    return boto3.client("s3", config=Config(retries={"mode": S3_RETRY_MODE, "max_attempts": S3_MAX_ATTEMPTS}))
+    from odf_resources import settings
+
+    # The endpoint without userinfo: botocore would quote it whole in every connection error.
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url(),
+        config=Config(retries={"mode": S3_RETRY_MODE, "max_attempts": S3_MAX_ATTEMPTS}),
+    )
 
 
 def split_storage_uri(uri: str) -> tuple[str, str] | None:
     """``s3://bucket/prefix`` → (bucket, prefix); a local directory → None; any other scheme is an error."""
     match = _S3_URI.match(uri)
     if match:
+        if "@" in match.group(1):  # s3://KEY:SECRET@bucket: quoted in every URI ODF prints
+            raise ValueError(
+                f"storage URI s3://…@{match.group(1).rpartition('@')[2]}/… carries credentials; refused: "
+                "give them as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a role), not in ODF_STORAGE"
+            )
         return match.group(1), match.group(2).strip("/")
     if "://" in uri:
         raise ValueError(f"unsupported storage URI {uri!r}: expected a local directory or s3://bucket/prefix")

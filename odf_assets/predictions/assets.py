@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import dagster as dg
 
+from odf_assets.derived import storage_retry_policy
 from odf_assets.predictions import scoring, store, transforms
 from odf_assets.predictions.model import (
     ModelSignatureError,
@@ -23,6 +24,7 @@ from odf_assets.predictions.model import (
 )
 from odf_resources import settings as odf_settings
 from odf_resources.constants import AGGREGATION_TAGS, IO_MANAGER_KEY, PARTITION_COLUMN
+from odf_resources.storage import is_storage_failure
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import quote
 
@@ -69,6 +71,7 @@ def publish_iris_model(storage, uri: str) -> tuple[dict, str]:
                 "fix": "set ODF_IRIS_MODEL_URI to a readable, accurate, self-contained ONNX file (and "
                 "ODF_IRIS_MODEL_SHA256 to its checksum when pinned), or unset it to train",
             },
+            allow_retries=is_storage_failure(error),  # the same model fails the same way again
         ) from None
     onnx_key = store.publish_model(storage, onnx_bytes, card)
     return card, storage.uri_for(onnx_key)
@@ -87,7 +90,7 @@ def model_metadata(card: dict, uri: str) -> dict:
     }
 
 
-@dg.asset(key=IRIS_MODEL, group_name=GROUP, kinds={"scikitlearn", "onnx"})
+@dg.asset(key=IRIS_MODEL, group_name=GROUP, kinds={"scikitlearn", "onnx"}, retry_policy=storage_retry_policy())
 def iris_model(context: dg.AssetExecutionContext, odf_storage: OdfStorage) -> dg.MaterializeResult:
     """The iris classifier as ONNX in ODF storage, trained here or supplied by an operator (``ODF_IRIS_MODEL_URI``),
     with its model card. The first predictions run publishes it too when none is published yet."""
@@ -122,6 +125,7 @@ def current_or_bootstrapped_model(context: dg.AssetExecutionContext, storage):
                 "model_card": storage.uri_for(store.MODEL_CARD_KEY),
                 "fix": "materialize predictions/iris_model again (the pinned model if ODF_IRIS_MODEL_SHA256 is set)",
             },
+            allow_retries=False,
         ) from None
     return store.load_current_model(storage, pinned)
 
@@ -187,6 +191,7 @@ def _daily_out(key: dg.AssetKey, description: str) -> dg.AssetOut:
     },
     deps=[IRIS_MODEL],
     partitions_def=iris_daily_partitions,
+    retry_policy=storage_retry_policy(),
     group_name=GROUP,
     check_specs=[
         dg.AssetCheckSpec(

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 from array import array
@@ -99,6 +100,8 @@ def read_landed(
                 raise
             continue
         except (UnsafeKeyError, OSError) as error:  # a link swapped in after listing, for one
+            if not _is_link_problem(error):
+                raise
             frame = transforms.file_problem(entry, f"not readable: {type(error).__name__}")
         entries.append(entry)
         frames.append(frame)
@@ -148,6 +151,8 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
             del ids[kept[0] :], keys[kept[1] :]
             continue
         except (transforms.LandingFileProblem, UnsafeKeyError, OSError) as error:
+            if not _is_link_problem(error):  # a full disk or lost connection is storage's, not the file's
+                raise
             _unlink(written)
             del ids[kept[0] :], keys[kept[1] :]
             problem = (
@@ -164,6 +169,13 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
         pl.scan_parquet(files) if files else pl.LazyFrame(schema=transforms.polars_schema(transforms.LANDED_SCHEMA))
     )
     return StagedDay(landed, files, entries, np.frombuffer(ids, dtype=np.uint64), np.frombuffer(keys, dtype=np.uint64))
+
+
+def _is_link_problem(error: Exception) -> bool:
+    """The file's own fault: refused (a link, swapped in after listing) rather than storage failing."""
+    return isinstance(error, (transforms.LandingFileProblem, UnsafeKeyError)) or (
+        isinstance(error, OSError) and error.errno in (errno.ELOOP, errno.EISDIR, errno.ENOTDIR)
+    )
 
 
 def _unlink(paths: list[Path]) -> None:

@@ -141,3 +141,18 @@ def test_the_cli_refuses_other_date_spellings(base, spelling, capsys):
 def test_the_cli_answers_for_the_iso_spelling(base, capsys):
     assert odf(["predictions", "--date", DAY, "--format", "jsonl"]) == 0
     assert capsys.readouterr().out.count('"status":"unpredicted"') == 2
+
+
+def test_writes_through_a_linked_folder_are_refused(tmp_path):
+    """Observation 8: publishes (the IO manager's and submit's) never follow a linked folder out of storage."""
+    base = tmp_path / "storage"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (base / "predictions").mkdir(parents=True)
+    os.symlink(outside, base / "predictions" / "iris_predictions")
+    storage = LocalStorage(base)
+    with pytest.raises(UnsafeKeyError, match="symbolic link"):
+        storage.publish_bytes(b"x", "predictions/iris_predictions/date=2024-05-01.parquet")
+    with pytest.raises(UnsafeKeyError, match="symbolic link"):
+        storage.create_exclusive(b"x", "predictions/iris_predictions/lock")
+    assert list(outside.iterdir()) == []

@@ -51,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    from odf_resources.redaction import install_log_redaction
+
+    install_log_redaction()
     try:
         from odf_cli.instance import use_project_storage
 

@@ -10,12 +10,14 @@ import dagster as dg
 from odf_resources import settings
 from odf_resources.constants import IO_MANAGER_KEY, SOURCE_FETCHER_KEY, STORAGE_RESOURCE_KEY
 from odf_resources.parquet_io_manager import OdfParquetIOManager
+from odf_resources.redaction import install_log_redaction
 from odf_resources.source_fetcher import SourceFetcher, registry_file_roots
 from odf_resources.storage_resource import OdfStorage
 
 
 def defs(registry_files: Sequence[Path]) -> dg.Definitions:
     """``registry_files``: the registries in force; ``file:`` sources may read their folders."""
+    install_log_redaction()  # every process loading the code location: code server, runs, steps
     uri = settings.storage_uri()
     if not settings.is_shared_storage(uri) and (reason := settings.pod_storage_risk()):
         # Fail when the code location loads (code server, run and step pods), not after a run wrote

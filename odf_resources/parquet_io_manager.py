@@ -186,7 +186,8 @@ def scan_stored(
     if not uris:
         raise MissingPartitionError(f"{asset}: none of partitions {list(partitions)} are stored")
     # Partitions written on different days may differ in nullability/width: relax, don't fail.
-    return pl.concat([pl.scan_parquet(uri) for uri in uris], how="diagonal_relaxed")
+    options = storage.scan_options()
+    return pl.concat([pl.scan_parquet(uri, storage_options=options) for uri in uris], how="diagonal_relaxed")
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from dataclasses import dataclass
@@ -38,6 +39,58 @@ def local_storage_refusal(uri: str, reason: str) -> str:
         "disk and the data would be lost when the pod ends. Set ODF_STORAGE=s3://<bucket>/<prefix> "
         "(helm/README.md, Secret odf-env)."
     )
+
+
+def s3_endpoint_url() -> str | None:
+    """``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``: the S3 endpoint ODF's clients use, without any
+    ``user:password@`` (S3 signs requests with the AWS keys; userinfo would only reach error messages)."""
+    raw = (os.environ.get("AWS_ENDPOINT_URL_S3", "") or os.environ.get("AWS_ENDPOINT_URL", "")).strip()
+    if not raw:
+        return None
+    scheme, sep, rest = raw.partition("://")
+    authority, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{authority.rpartition('@')[2]}{slash}{path}"
+
+
+# Settings whose values (or parts of URL values) are credentials: scrubbed from every log record.
+_SECRET_VARIABLES = ("AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "OPENLINEAGE_API_KEY")
+_SECRET_URL_VARIABLES = ("ODF_STORAGE", "AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3", "OPENLINEAGE_URL")
+# A webhook URL's path and query are its token (Slack, Teams, generic hooks).
+_SECRET_PATH_URL_VARIABLES = ("ODF_ALERT_WEBHOOK_URL",)
+# Shorter values are too likely to occur in ordinary text to be scrubbed everywhere.
+MIN_SECRET_CHARS = 6
+
+
+def credential_values() -> list[str]:
+    """Every credential the environment gives ODF: secret keys, tokens, URL passwords, query values
+    and webhook paths; longest first, so a value containing another is scrubbed whole."""
+    names = _SECRET_VARIABLES + _SECRET_URL_VARIABLES + _SECRET_PATH_URL_VARIABLES
+    return list(_credentials(tuple(os.environ.get(name, "").strip() for name in names)))
+
+
+@functools.lru_cache(maxsize=8)
+def _credentials(raw_values: tuple[str, ...]) -> tuple[str, ...]:
+    from urllib.parse import parse_qsl, urlsplit
+
+    values = dict(zip(_SECRET_VARIABLES + _SECRET_URL_VARIABLES + _SECRET_PATH_URL_VARIABLES, raw_values, strict=True))
+    found = {values[name] for name in _SECRET_VARIABLES}
+    for name in _SECRET_URL_VARIABLES + _SECRET_PATH_URL_VARIABLES:
+        raw = values[name]
+        if "://" not in raw:
+            continue
+        authority = raw.partition("://")[2].partition("/")[0]
+        userinfo = authority.rpartition("@")[0]
+        found.update(userinfo.split(":", 1))
+        found.add(userinfo)
+        try:
+            parts = urlsplit(raw)
+        except ValueError:
+            continue
+        found.update(value for _, value in parse_qsl(parts.query))
+        if name in _SECRET_PATH_URL_VARIABLES and parts.path.strip("/"):
+            found.add(parts.path)
+            found.update(segment for segment in parts.path.split("/") if len(segment) >= 16)
+    return tuple(sorted((v for v in found if len(v) >= MIN_SECRET_CHARS), key=len, reverse=True))
 
 
 def extra_registry_paths() -> list[Path]:
@@ -237,6 +290,39 @@ def step_service_account() -> str | None:
 def external_model_uri() -> str:
     """``ODF_IRIS_MODEL_URI``: an existing ONNX model (local path or s3://bucket/key) used instead of training."""
     return os.environ.get("ODF_IRIS_MODEL_URI", "").strip()
+
+
+def pinned_model_sha256() -> str | None:
+    """``ODF_IRIS_MODEL_SHA256``: the SHA-256 (hex) the published iris model must have; checked before the
+    model is published and before every use, so a swapped model (and card) is refused. Unset: not pinned."""
+    raw = os.environ.get("ODF_IRIS_MODEL_SHA256", "").strip().lower()
+    if raw and (len(raw) != 64 or any(c not in "0123456789abcdef" for c in raw)):
+        raise ValueError("ODF_IRIS_MODEL_SHA256: expected 64 hexadecimal characters")
+    return raw or None
+
+
+DEFAULT_MODEL_MIN_ACCURACY = 0.85
+
+
+def model_min_accuracy() -> float:
+    """``ODF_IRIS_MODEL_MIN_ACCURACY``: least holdout accuracy of a model to be published (default 0.85)."""
+    raw = os.environ.get("ODF_IRIS_MODEL_MIN_ACCURACY", "").strip()
+    try:
+        value = float(raw) if raw else DEFAULT_MODEL_MIN_ACCURACY
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 1:
+        raise ValueError(f"ODF_IRIS_MODEL_MIN_ACCURACY={raw!r}: expected a number from 0 to 1")
+    return value
+
+
+def model_external_data_allowed() -> bool:
+    """``ODF_IRIS_MODEL_ALLOW_EXTERNAL_DATA``: ``true`` accepts an operator's local ONNX model whose weights
+    sit in external data files inside the model's own folder (inlined when published); default refused."""
+    raw = os.environ.get("ODF_IRIS_MODEL_ALLOW_EXTERNAL_DATA", "").strip().lower()
+    if raw not in ("", "true", "false"):
+        raise ValueError(f"ODF_IRIS_MODEL_ALLOW_EXTERNAL_DATA={raw!r}: expected 'true' or 'false'")
+    return raw == "true"
 
 
 # --- Lineage -------------------------------------------------------------------------------------

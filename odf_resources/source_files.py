@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odf_resources.polars_tuning import bound_csv_read_memory
+from odf_resources.storage import StorageError, is_storage_failure
 from odf_resources.text import quote
 
 if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
@@ -346,6 +347,8 @@ def parse_errors(path: Path, fmt: str, where: str, dialect: CsvDialect | None = 
         # Python's reader, in a diagnostics pass: a field over the limit or a broken quote.
         raise SourceFileError(f"{where}: not valid {fmt.upper()}: {quote(str(error), 300)}") from None
     except (pl.exceptions.PolarsError, OSError, UnicodeDecodeError) as error:
+        if is_storage_failure(error):  # a full disk is not the file's fault: no data check blames it
+            raise StorageError(f"{where}: storage failure while staging: {str(error).splitlines()[0][:300]}") from error
         # Reader failures only: schema errors (ConformError) already name column and row.
         try:
             detail = _first_ragged_line(path, dialect or CsvDialect()) if fmt == "csv" else None

@@ -8,6 +8,7 @@ upload, neither of which creates a visible object unless it completes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import re
@@ -31,6 +32,25 @@ if TYPE_CHECKING:  # boto3 is imported by S3Storage only: the code location load
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=\-]*$")
 _TEMP_PREFIX = ".tmp-"
 _S3_URI = re.compile(r"^s3://([^/]+)/?(.*)$")
+
+
+class StorageError(OSError):
+    """Storage failed (disk full, I/O error, throttling past every retry): not a problem of the data,
+    so it is never reported as a data check; the asset's RetryPolicy tries again."""
+
+
+_STORAGE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EFBIG}
+# Polars and object_store report OS errors inside their own messages.
+_STORAGE_MESSAGES = re.compile(
+    r"No space left on device|Disk quota exceeded|Read-only file system|Input/output error|os error (28|122|5|30|27)\b"
+)
+
+
+def is_storage_failure(error: BaseException) -> bool:
+    """Whether ``error`` is the storage failing (a full disk, an I/O error) rather than bad data."""
+    return isinstance(error, StorageError) or (
+        isinstance(error, OSError) and error.errno in _STORAGE_ERRNOS or bool(_STORAGE_MESSAGES.search(str(error)))
+    )
 
 
 class UnsafeKeyError(ValueError):
@@ -97,6 +117,11 @@ class Storage(ABC):
     @abstractmethod
     def delete(self, key: str) -> None: ...
 
+    @abstractmethod
+    def create_exclusive(self, data: bytes, key: str) -> bool:
+        """Write ``data`` as ``key`` only if no object ``key`` exists, atomically against concurrent
+        writers (exclusive create locally, ``If-None-Match: *`` on S3); False when it existed."""
+
     def holds(self, local_path: Path, key: str) -> bool:
         """Whether ``key`` already holds exactly ``local_path``'s bytes (size, then a streamed
         SHA-256), so an unchanged partition is not rewritten."""
@@ -114,6 +139,10 @@ class Storage(ABC):
     def scan_uri(self, key: str) -> str:
         """The URI polars' readers accept for ``key``."""
         return self.uri_for(key)
+
+    def scan_options(self) -> dict | None:
+        """``storage_options`` of polars' readers for ``scan_uri``."""
+        return None
 
     def staging_dir(self) -> Path:
         """A directory for temporary files that ``publish_file`` can move from cheaply; what a
@@ -161,9 +190,17 @@ class LocalStorage(Storage):
     def staging_dir(self) -> Path:
         return _swept(self.base / (_TEMP_PREFIX + "staging"))
 
-    def publish_file(self, local_path: Path, key: str) -> None:
+    def _writable_folder(self, key: str) -> Path:
+        """``key``'s path after creating its folder; a symbolic link on the way is refused, as on
+        read, so no write lands outside the storage root."""
         destination = self._path(key)
         destination.parent.mkdir(parents=True, exist_ok=True)
+        if os.path.realpath(destination.parent) != str(destination.parent):
+            raise UnsafeKeyError(f"{key!r} passes through a symbolic link; refused")
+        return destination
+
+    def publish_file(self, local_path: Path, key: str) -> None:
+        destination = self._writable_folder(key)
         # Copy next to the destination first so the final rename never crosses a filesystem.
         temp = destination.with_name(f"{_TEMP_PREFIX}{uuid.uuid4().hex}-{destination.name}")
         try:
@@ -211,6 +248,20 @@ class LocalStorage(Storage):
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
 
+    def create_exclusive(self, data: bytes, key: str) -> bool:
+        destination = self._writable_folder(key)
+        try:
+            descriptor = os.open(
+                destination, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644
+            )
+        except FileExistsError:
+            return False
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        return True
+
 
 class S3Storage(Storage):
     """``s3://bucket/prefix``; endpoint and credentials come from the standard AWS environment."""
@@ -221,11 +272,10 @@ class S3Storage(Storage):
             raise ValueError(f"not an S3 URI: {uri!r} (expected s3://bucket[/prefix])")
         self.bucket, self.prefix = parts
         self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
-        import boto3
         from boto3.s3.transfer import TransferConfig
 
         self.transfer_config = transfer_config or TransferConfig()
-        self.client = boto3.client("s3")
+        self.client = s3_client()
 
     def _object_key(self, key: str) -> str:
         key = safe_key(key)
@@ -233,6 +283,13 @@ class S3Storage(Storage):
 
     def uri_for(self, key: str) -> str:
         return f"s3://{self.bucket}/{self._object_key(key)}"
+
+    def scan_options(self) -> dict | None:
+        from odf_resources import settings
+
+        # Polars reads AWS_ENDPOINT_URL itself, userinfo included; hand it the cleaned endpoint.
+        endpoint = settings.s3_endpoint_url()
+        return {"aws_endpoint_url": endpoint} if endpoint else None
 
     def publish_file(self, local_path: Path, key: str) -> None:
         # upload_file aborts its multipart upload on any failure, so no partial object is left.
@@ -270,6 +327,21 @@ class S3Storage(Storage):
     def delete(self, key: str) -> None:
         self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
 
+    def create_exclusive(self, data: bytes, key: str) -> bool:
+        try:
+            self.client.put_object(Bucket=self.bucket, Key=self._object_key(key), Body=data, IfNoneMatch="*")
+        except self.client.exceptions.ClientError as error:
+            # 412: the object exists; 409: a concurrent conditional write to the same key won.
+            if error.response.get("Error", {}).get("Code") in {
+                "PreconditionFailed",
+                "412",
+                "ConditionalRequestConflict",
+                "409",
+            }:
+                return False
+            raise
+        return True
+
 
 # Creating the shared staging folder races with writes that remove it once empty; each lost race
 # needs another write to finish in a window of microseconds, so a few attempts always suffice.
@@ -294,10 +366,36 @@ def _swept(staging: Path) -> Path:
     return staging
 
 
+# botocore's default (legacy mode, 3 attempts) gave up within a second under an endpoint answering a
+# quarter of requests with 503 SlowDown; adaptive mode backs off with jitter and rate-limits itself.
+S3_RETRY_MODE = "adaptive"
+S3_MAX_ATTEMPTS = 10
+
+
+def s3_client():
+    """The S3 client of every ODF read and write: endpoint and credentials from the AWS environment."""
+    import boto3
+    from botocore.config import Config
+
+    from odf_resources import settings
+
+    # The endpoint without userinfo: botocore would quote it whole in every connection error.
+    return boto3.client(
+        "s3",
+        endpoint_url=settings.s3_endpoint_url(),
+        config=Config(retries={"mode": S3_RETRY_MODE, "max_attempts": S3_MAX_ATTEMPTS}),
+    )
+
+
 def split_storage_uri(uri: str) -> tuple[str, str] | None:
     """``s3://bucket/prefix`` → (bucket, prefix); a local directory → None; any other scheme is an error."""
     match = _S3_URI.match(uri)
     if match:
+        if "@" in match.group(1):  # s3://KEY:SECRET@bucket: quoted in every URI ODF prints
+            raise ValueError(
+                f"storage URI s3://…@{match.group(1).rpartition('@')[2]}/… carries credentials; refused: "
+                "give them as AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or a role), not in ODF_STORAGE"
+            )
         return match.group(1), match.group(2).strip("/")
     if "://" in uri:
         raise ValueError(f"unsupported storage URI {uri!r}: expected a local directory or s3://bucket/prefix")

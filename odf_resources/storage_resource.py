@@ -25,5 +25,8 @@ class OdfStorage(dg.ConfigurableResource):
 
     def get(self) -> Storage:
         if self._storage is None:
-            self._storage = storage_from_uri(self.base.strip())
+            try:
+                self._storage = storage_from_uri(self.base.strip())
+            except ValueError as error:  # a wrong ODF_STORAGE: retrying cannot fix it
+                raise dg.Failure(description=f"ODF_STORAGE: {error}", allow_retries=False) from None
         return self._storage

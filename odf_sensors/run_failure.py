@@ -73,14 +73,36 @@ def post_alert(url: str, record: FailureRecord, timeout_seconds: float) -> str |
         + (", will be retried" if record.will_retry else "")
         + f"): {record.error}"
     )
+    from urllib.parse import urljoin
+
     import requests  # only when alerting: the code location loads without it
 
+    payload = {"text": text, **asdict(record)}
+    origin = _origin(url)
     try:
-        response = requests.post(url, json={"text": text, **asdict(record)}, timeout=timeout_seconds)
+        for _hop in range(MAX_ALERT_REDIRECTS + 1):
+            # Redirects are followed by hand: only to the same scheme, host and port, never elsewhere
+            # (a 307 would re-send the alert, and the webhook's token, to a host nobody vetted).
+            response = requests.post(url, json=payload, timeout=timeout_seconds, allow_redirects=False)
+            if not response.is_redirect:
+                break
+            url = urljoin(url, response.headers.get("Location", ""))
+            if _origin(url) != origin:
+                return f"HTTP {response.status_code}: redirect to another host not followed"
+        else:
+            return f"HTTP {response.status_code}: more than {MAX_ALERT_REDIRECTS} redirects"
     except requests.RequestException as error:
         # The exception text would contain the full URL; the type says enough.
         return type(error).__name__
     return None if response.ok else f"HTTP {response.status_code}"
+
+
+MAX_ALERT_REDIRECTS = 3
+
+
+def _origin(url: str) -> tuple:
+    parts = urlsplit(url)
+    return parts.scheme, parts.hostname, parts.port
 
 
 def build_run_failure_sensor(

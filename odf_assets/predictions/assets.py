@@ -7,19 +7,24 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 import dagster as dg
-import pydantic
 
+from odf_assets.derived import storage_retry_policy
 from odf_assets.predictions import scoring, store, transforms
 from odf_assets.predictions.model import (
     ModelSignatureError,
+    check_pin,
+    check_publishable,
     iris_holdout,
     model_card,
     read_model_uri,
+    refuse_external_data,
+    sha256,
     to_onnx_bytes,
     train_iris_classifier,
 )
 from odf_resources import settings as odf_settings
 from odf_resources.constants import AGGREGATION_TAGS, IO_MANAGER_KEY, PARTITION_COLUMN
+from odf_resources.storage import is_storage_failure
 from odf_resources.storage_resource import OdfStorage
 from odf_resources.text import quote
 
@@ -35,39 +40,38 @@ IRIS_REJECTS = dg.AssetKey(list(store.REJECTS_PATH))
 EVERY_LANDED_ITEM_ACCOUNTED_FOR = "every_landed_item_accounted_for"
 IRIS_PREDICTIONS_JOB = "iris_predictions_job"
 # end_offset=1: today's partition exists today, so items landed this morning are scored this morning.
-FIRST_DATE = "2024-01-01"
+FIRST_DATE = transforms.FIRST_DATE
 iris_daily_partitions = dg.DailyPartitionsDefinition(start_date=FIRST_DATE, end_offset=1)
-
-
-class IrisModelConfig(dg.Config):
-    onnx_uri: str = pydantic.Field(
-        default="",
-        description="Existing ONNX model to publish instead of training (local path or s3://bucket/key); "
-        "empty falls back to ODF_IRIS_MODEL_URI, and training when that is unset too.",
-    )
 
 
 def publish_iris_model(storage, uri: str) -> tuple[dict, str]:
     """Trains the classifier (or reads the operator's model from ``uri``), checks it and publishes it;
-    returns (model card, stored URI). Problems the operator can fix are a ``dg.Failure`` with metadata."""
+    returns (model card, stored URI). Problems the operator can fix are a ``dg.Failure`` with metadata.
+    ``uri`` comes from settings only: a model location is never run config a UI user could set."""
     holdout = iris_holdout()
     try:
         if uri:
-            onnx_bytes, source = read_model_uri(uri), f"external:{uri}"
+            onnx_bytes = read_model_uri(uri, odf_settings.model_external_data_allowed())
+            source = f"external:{uri}"
         else:
             onnx_bytes, source = (
                 to_onnx_bytes(train_iris_classifier(holdout)),
                 "trained:StandardScaler+LogisticRegression",
             )
+        check_pin(sha256(onnx_bytes), odf_settings.pinned_model_sha256())  # before the model is ever run
+        refuse_external_data(onnx_bytes)
         card = model_card(onnx_bytes, source=source, holdout=holdout)
+        check_publishable(card, odf_settings.model_min_accuracy(), odf_settings.pinned_model_sha256())
     except (OSError, ValueError, ModelSignatureError) as error:
         raise dg.Failure(
             description=f"iris model from {uri or 'training'}: {error}",
             metadata={
                 "model_uri": uri or "(training)",
                 "error": type(error).__name__,
-                "fix": "set ODF_IRIS_MODEL_URI (or the onnx_uri config) to a readable ONNX file, or unset it to train",
+                "fix": "set ODF_IRIS_MODEL_URI to a readable, accurate, self-contained ONNX file (and "
+                "ODF_IRIS_MODEL_SHA256 to its checksum when pinned), or unset it to train",
             },
+            allow_retries=is_storage_failure(error),  # the same model fails the same way again
         ) from None
     onnx_key = store.publish_model(storage, onnx_bytes, card)
     return card, storage.uri_for(onnx_key)
@@ -86,13 +90,11 @@ def model_metadata(card: dict, uri: str) -> dict:
     }
 
 
-@dg.asset(key=IRIS_MODEL, group_name=GROUP, kinds={"scikitlearn", "onnx"})
-def iris_model(
-    context: dg.AssetExecutionContext, config: IrisModelConfig, odf_storage: OdfStorage
-) -> dg.MaterializeResult:
-    """The iris classifier as ONNX in ODF storage, trained here or supplied by an operator, with its model card.
-    The first predictions run publishes it too when none is published yet."""
-    uri = config.onnx_uri.strip() or odf_settings.external_model_uri()
+@dg.asset(key=IRIS_MODEL, group_name=GROUP, kinds={"scikitlearn", "onnx"}, retry_policy=storage_retry_policy())
+def iris_model(context: dg.AssetExecutionContext, odf_storage: OdfStorage) -> dg.MaterializeResult:
+    """The iris classifier as ONNX in ODF storage, trained here or supplied by an operator (``ODF_IRIS_MODEL_URI``),
+    with its model card. The first predictions run publishes it too when none is published yet."""
+    uri = odf_settings.external_model_uri()
     card, stored = publish_iris_model(odf_storage.get(), uri)
     context.log.info(f"published iris model {card['model_version']} ({card['source']}) to {stored}")
     return dg.MaterializeResult(metadata=model_metadata(card, stored), data_version=dg.DataVersion(card["sha256"]))
@@ -101,8 +103,9 @@ def iris_model(
 def current_or_bootstrapped_model(context: dg.AssetExecutionContext, storage):
     """(card, session, signature) of the published model; with none published yet, publishes one first
     (trained, or ``ODF_IRIS_MODEL_URI``) and records it as a materialization of ``predictions/iris_model``."""
+    pinned = odf_settings.pinned_model_sha256()
     try:
-        return store.load_current_model(storage)
+        return store.load_current_model(storage, pinned)
     except store.ModelNotPublishedError:
         context.log.info(
             "no iris model published yet: this first predictions run publishes it (see docs/predictions.md)"
@@ -120,10 +123,11 @@ def current_or_bootstrapped_model(context: dg.AssetExecutionContext, storage):
             description=f"the published iris model cannot be used: {error}",
             metadata={
                 "model_card": storage.uri_for(store.MODEL_CARD_KEY),
-                "fix": "materialize predictions/iris_model again",
+                "fix": "materialize predictions/iris_model again (the pinned model if ODF_IRIS_MODEL_SHA256 is set)",
             },
+            allow_retries=False,
         ) from None
-    return store.load_current_model(storage)
+    return store.load_current_model(storage, pinned)
 
 
 def _reason_summary(rejects: "pl.DataFrame") -> dg.MetadataValue:
@@ -187,6 +191,7 @@ def _daily_out(key: dg.AssetKey, description: str) -> dg.AssetOut:
     },
     deps=[IRIS_MODEL],
     partitions_def=iris_daily_partitions,
+    retry_policy=storage_retry_policy(),
     group_name=GROUP,
     check_specs=[
         dg.AssetCheckSpec(

@@ -14,7 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from odf_assets.predictions.transforms import CLASS_LABELS, FEATURES
+from odf_assets.predictions.transforms import CLASS_LABELS, FEATURES, invalid_outputs
 from odf_resources.storage import split_storage_uri
 
 # numpy, onnxruntime, boto3 and scikit-learn are imported where used: every process that loads the
@@ -102,8 +102,55 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def read_model_uri(uri: str) -> bytes:
-    """An operator-supplied model: ``s3://bucket/key`` (AWS_* environment) or a local file path."""
+class UntrustedModelError(ValueError):
+    """A model that must not be published or used: external data, a pin mismatch, invalid outputs."""
+
+
+def external_data_locations(onnx_bytes: bytes) -> list[str]:
+    """Where the model's tensors stored outside the file point (empty for a self-contained model).
+    onnxruntime resolves them against the working directory when loading from bytes, so a model
+    naming ``.env`` would read the worker's secrets into its weights."""
+    import onnx
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+
+    try:
+        model = onnx.load_model_from_string(onnx_bytes)
+    except Exception as error:  # noqa: BLE001 - protobuf raises its own DecodeError
+        raise ModelSignatureError(f"not an ONNX model ({type(error).__name__})") from None
+    return [
+        next((entry.value for entry in tensor.external_data if entry.key == "location"), "?")
+        for tensor in _get_all_tensors(model)
+        if uses_external_data(tensor)
+    ]
+
+
+def refuse_external_data(onnx_bytes: bytes) -> None:
+    if locations := external_data_locations(onnx_bytes):
+        shown = sorted(set(locations))[:5]
+        raise UntrustedModelError(
+            f"the model reads tensors from external files {shown}; refused "
+            "(publish a self-contained model, or set ODF_IRIS_MODEL_ALLOW_EXTERNAL_DATA=true for a local "
+            "model whose data files sit in its own folder)"
+        )
+
+
+def _inlined_local_model(path: Path) -> bytes:
+    """A local model with external data inside its own folder, as self-contained bytes."""
+    import onnx
+
+    folder = path.parent.resolve()
+    for location in external_data_locations(path.read_bytes()):
+        target = (folder / location).resolve()
+        if Path(location).is_absolute() or not target.is_relative_to(folder) or not target.is_file():
+            raise UntrustedModelError(
+                f"external data {location!r} of {path.name} is not a file inside the model's folder {folder}; refused"
+            )
+    return onnx.load(str(path)).SerializeToString()
+
+
+def read_model_uri(uri: str, allow_external_data: bool = False) -> bytes:
+    """An operator-supplied model: ``s3://bucket/key`` (AWS_* environment) or a local file path. Its
+    bytes come back self-contained: external data is refused, or inlined when allowed and contained."""
     try:
         location = split_storage_uri(uri)
     except ValueError:
@@ -112,13 +159,14 @@ def read_model_uri(uri: str) -> bytes:
         bucket, key = location
         if not key:
             raise ValueError(f"model URI {uri!r}: expected s3://bucket/key")
-        import boto3
+        from odf_resources.storage import s3_client
 
-        return boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read()
+        return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
     path = Path(uri).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"model file {path} does not exist")
-    return path.read_bytes()
+    data = path.read_bytes()
+    return _inlined_local_model(path) if allow_external_data and external_data_locations(data) else data
 
 
 def signature(session: ort.InferenceSession) -> Signature:
@@ -153,6 +201,7 @@ def session_for(onnx_bytes: bytes, checksum: str) -> tuple[ort.InferenceSession,
                 raise ValueError(
                     f"model bytes do not match checksum {checksum}: the stored model is corrupt or changed"
                 )
+            refuse_external_data(onnx_bytes)  # whatever wrote the stored bytes
             import onnxruntime as ort
 
             session = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
@@ -177,6 +226,29 @@ def predict_probabilities(session: ort.InferenceSession, sig: Signature, feature
     return np.concatenate(chunks) if len(chunks) > 1 else chunks[0]
 
 
+def check_publishable(card: dict, min_accuracy: float, pinned_sha256: str | None) -> None:
+    """Refuses a model whose holdout outputs are not probabilities, whose holdout accuracy is under
+    ``min_accuracy``, or whose checksum is not the operator's pin."""
+    if card["holdout_invalid_outputs"]:
+        raise UntrustedModelError(
+            f"{card['holdout_invalid_outputs']} of {card['holdout_rows']} holdout rows got outputs that are "
+            "not class probabilities (non-finite, outside [0, 1] or not summing to 1)"
+        )
+    if card["holdout_accuracy"] < min_accuracy:
+        raise UntrustedModelError(
+            f"holdout accuracy {card['holdout_accuracy']:.3f} is under the floor {min_accuracy} "
+            "(ODF_IRIS_MODEL_MIN_ACCURACY)"
+        )
+    check_pin(card["sha256"], pinned_sha256)
+
+
+def check_pin(checksum: str, pinned_sha256: str | None) -> None:
+    if pinned_sha256 and checksum != pinned_sha256:
+        raise UntrustedModelError(
+            f"model sha256 {checksum} is not the pinned ODF_IRIS_MODEL_SHA256 {pinned_sha256}; refused"
+        )
+
+
 def library_versions() -> dict[str, str]:
     found = {}
     for name in LIBRARIES:
@@ -191,7 +263,8 @@ def model_card(onnx_bytes: bytes, *, source: str, holdout: Holdout) -> dict:
     """What the old ``/metadata`` endpoint served, measured on the bytes actually stored."""
     checksum = sha256(onnx_bytes)
     session, sig = session_for(onnx_bytes, checksum)
-    predicted = predict_probabilities(session, sig, holdout.test_x).argmax(axis=1)
+    probabilities = predict_probabilities(session, sig, holdout.test_x)
+    predicted = probabilities.argmax(axis=1)
     return {
         "source": source,
         "model_version": checksum[:12],
@@ -206,5 +279,6 @@ def model_card(onnx_bytes: bytes, *, source: str, holdout: Holdout) -> dict:
         "features": list(FEATURES),
         "holdout_rows": len(holdout.test_y),
         "holdout_accuracy": round(float((predicted == holdout.test_y).mean()), 6),
+        "holdout_invalid_outputs": int(invalid_outputs(probabilities).sum()),
         "libraries": library_versions(),
     }

@@ -62,6 +62,10 @@ def score_day(
         rejected = transforms.rejected_rows(checked.lazy()).collect()
         del checked
         probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
+        invalid = transforms.invalid_outputs(probabilities)
+        if invalid.any():  # a wrong output is never published as a prediction
+            rejected = pl.concat([rejected, transforms.output_rejects(valid, invalid, probabilities)], how="diagonal")
+            valid, probabilities = valid.filter(pl.Series(~invalid)), probabilities[~invalid]
         scored = transforms.prediction_frame(
             valid,
             probabilities,

@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 from array import array
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from odf_assets.predictions import transforms
-from odf_assets.predictions.model import cached_session, session_for
+from odf_assets.predictions.model import cached_session, check_pin, session_for
 from odf_resources.constants import PARTITION_COLUMN
 from odf_resources.parquet_io_manager import MissingPartitionError, object_key, scan_stored
 from odf_resources.storage import Storage, UnsafeKeyError
@@ -53,9 +54,11 @@ def current_model_card(storage: Storage) -> dict:
     return json.loads(storage.read_bytes(MODEL_CARD_KEY))
 
 
-def load_current_model(storage: Storage):
-    """(card, session, signature) of the published model; the bytes are fetched only on a cache miss."""
+def load_current_model(storage: Storage, pinned_sha256: str | None = None):
+    """(card, session, signature) of the published model; the bytes are fetched only on a cache miss
+    and always checked against the card's checksum, which must be ``pinned_sha256`` when given."""
     card = current_model_card(storage)
+    check_pin(card["sha256"], pinned_sha256)
     cached = cached_session(card["sha256"])
     session, sig = cached or session_for(storage.read_bytes(card["onnx_key"]), card["sha256"])
     return card, session, sig
@@ -97,6 +100,8 @@ def read_landed(
                 raise
             continue
         except (UnsafeKeyError, OSError) as error:  # a link swapped in after listing, for one
+            if not _is_link_problem(error):
+                raise
             frame = transforms.file_problem(entry, f"not readable: {type(error).__name__}")
         entries.append(entry)
         frames.append(frame)
@@ -146,6 +151,8 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
             del ids[kept[0] :], keys[kept[1] :]
             continue
         except (transforms.LandingFileProblem, UnsafeKeyError, OSError) as error:
+            if not _is_link_problem(error):  # a full disk or lost connection is storage's, not the file's
+                raise
             _unlink(written)
             del ids[kept[0] :], keys[kept[1] :]
             problem = (
@@ -162,6 +169,13 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
         pl.scan_parquet(files) if files else pl.LazyFrame(schema=transforms.polars_schema(transforms.LANDED_SCHEMA))
     )
     return StagedDay(landed, files, entries, np.frombuffer(ids, dtype=np.uint64), np.frombuffer(keys, dtype=np.uint64))
+
+
+def _is_link_problem(error: Exception) -> bool:
+    """The file's own fault: refused (a link, swapped in after listing) rather than storage failing."""
+    return isinstance(error, (transforms.LandingFileProblem, UnsafeKeyError)) or (
+        isinstance(error, OSError) and error.errno in (errno.ELOOP, errno.EISDIR, errno.ENOTDIR)
+    )
 
 
 def _unlink(paths: list[Path]) -> None:

@@ -27,10 +27,23 @@ FEATURES = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 CLASS_LABELS = ("setosa", "versicolor", "virginica")
 PROBABILITY_COLUMNS = tuple(f"probability_{label}" for label in CLASS_LABELS)
 LANDING_PREFIX = "landing/iris"
+# The first date partition of the predictions; the last is tomorrow (UTC).
+FIRST_DATE = "2024-01-01"
 SUPPORTED_SUFFIXES = (".jsonl", ".csv")
 # Line 0 stands for "the whole file" in rejects, so file-level problems still join on line.
 FILE_LEVEL_LINE = 0
+# Characters of a rejected record kept in its reject (what ``odf predictions`` shows).
 MAX_RECORD_CHARS = 500
+# Input bounds, checked while reading (README, Security): a record is an id and four numbers, so
+# each limit is far above any real record and far below what could exhaust memory or the stack.
+MAX_LINE_CHARS = 8_192  # one JSON line or CSV row; longer ones are rejected, read in bounded pieces
+MAX_FIELD_CHARS = 1_024  # one CSV field or JSON string
+MAX_ID_CHARS = 256
+MAX_INTEGER_DIGITS = 20  # a JSON integer (Python would otherwise parse, then fail, 5,000 digits)
+MAX_JSON_DEPTH = 8  # nested arrays/objects in one record (a flat object is depth 1)
+# The declared domain of every feature, in centimetres: finite and inside it in the model's
+# dtype (float32), or the record is rejected rather than scored into a confident wrong label.
+FEATURE_DOMAIN = (0.0, 100.0)
 
 _DATE_FOLDER = re.compile(r"date=(\d{4}-\d{2}-\d{2})")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -132,12 +145,17 @@ class _Capped(io.RawIOBase):
 
     def __init__(self, stream: BinaryIO, limit: int | None) -> None:
         self.stream, self.limit, self.read_bytes = stream, limit, 0
+        self.failure: Exception | None = None  # an error of the underlying (storage) stream
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer) -> int:
-        data = self.stream.read(len(buffer))
+        try:
+            data = self.stream.read(len(buffer))
+        except Exception as error:
+            self.failure = error
+            raise
         self.read_bytes += len(data)
         if self.limit is not None and self.read_bytes > self.limit:
             raise FileTooLargeError(self.limit)
@@ -186,67 +204,170 @@ def _row(line: int, raw: str, item_id, features, problem) -> tuple:
     return (line, item_id, *features, raw[:MAX_RECORD_CHARS] if problem else None, problem)
 
 
-def _jsonl_rows(lines) -> Iterator[tuple]:
-    for number, raw in enumerate(lines, start=1):
-        raw = raw.rstrip("\r\n")
+class _RecordProblem(ValueError):
+    """One record is refused (a bound exceeded); its message is the reason."""
+
+
+def _bounded_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INTEGER_DIGITS:
+        raise _RecordProblem(f"an integer of {len(digits.lstrip('-'))} digits (at most {MAX_INTEGER_DIGITS})")
+    return int(digits)
+
+
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _json_depth(raw: str) -> int:
+    """How deeply arrays/objects nest in ``raw`` (brackets inside strings do not count)."""
+    depth = deepest = 0
+    for bracket in _BRACKETS.findall(_JSON_STRING.sub("", raw)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _bounded_lines(text) -> Iterator[tuple[int, str, str | None]]:
+    """(line number, text, problem) per line; a line over ``MAX_LINE_CHARS`` is read on in bounded
+    pieces to its end and comes back cut, with its problem, so no line is ever held whole."""
+    number = 0
+    while line := text.readline(MAX_LINE_CHARS + 1):
+        number += 1
+        if len(line) <= MAX_LINE_CHARS or line.endswith(("\n", "\r")):
+            yield number, line.rstrip("\r\n"), None
+            continue
+        total = len(line)
+        while (rest := text.readline(1 << 16)) and not rest.endswith(("\n", "\r")):
+            total += len(rest)
+        total += len(rest.rstrip("\r\n"))
+        yield number, line[:MAX_RECORD_CHARS], f"line of {total} characters is above the limit of {MAX_LINE_CHARS}"
+
+
+def _unreadable(error: Exception) -> str:
+    if isinstance(error, _RecordProblem):
+        return str(error)
+    if isinstance(error, RecursionError):
+        return "nested too deeply to read"
+    return f"unreadable record ({type(error).__name__}: {quote(str(error), 120)})"
+
+
+def _jsonl_record(number: int, raw: str) -> tuple:
+    # Counting brackets is cheap; the exact depth is measured only when it could be too deep.
+    if raw.count("[") + raw.count("{") > MAX_JSON_DEPTH and (depth := _json_depth(raw)) > MAX_JSON_DEPTH:
+        return _row(number, raw, None, [None] * 4, f"nested {depth} levels deep (at most {MAX_JSON_DEPTH})")
+    try:
+        record = json.loads(raw, parse_int=_bounded_int)
+    except json.JSONDecodeError as error:
+        return _row(number, raw, None, [None] * 4, f"not valid JSON: {error.msg} at column {error.colno}")
+    if not isinstance(record, dict):
+        return _row(number, raw, None, [None] * 4, f"expected a JSON object, got {type(record).__name__}")
+    problems = []
+    extra = sorted(set(record) - {"id", *FEATURES})
+    if extra:
+        problems.append(f"unexpected field(s) {quote(extra)}: a record is an id plus {', '.join(FEATURES)}")
+    features: list[float | None] = []
+    for field in FEATURES:
+        if field not in record:
+            features.append(None)
+            problems.append(f"{field} is missing")
+            continue
+        value, problem = _as_number(field, record[field])
+        features.append(value)
+        if problem:
+            problems.append(problem)
+    item_id = _id_text(record.get("id"))
+    if item_id is None:
+        problems.insert(
+            0,
+            f"id {quote(record['id'])} is not a non-empty string or integer" if "id" in record else "id is missing",
+        )
+    elif len(item_id) > MAX_ID_CHARS:
+        problems.insert(0, f"id of {len(item_id)} characters is above the limit of {MAX_ID_CHARS}")
+        item_id = None
+    return _row(number, raw, item_id, features, "; ".join(problems) or None)
+
+
+def _jsonl_rows(text) -> Iterator[tuple]:
+    for number, raw, too_long in _bounded_lines(text):
+        if too_long:
+            yield _row(number, raw, None, [None] * 4, too_long)
+            continue
         if not raw.strip():
             continue
+        try:  # any failure of any kind is this record's reject, never the file's or the date's
+            yield _jsonl_record(number, raw)
+        except Exception as error:  # noqa: BLE001 - hostile input can raise anything the parser can
+            yield _row(number, raw, None, [None] * 4, _unreadable(error))
+
+
+class _OneLine:
+    """The csv module's input, one physical line at a time: a quote cannot swallow the next lines."""
+
+    def __init__(self) -> None:
+        self.line: str | None = None
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> str:
+        line, self.line = self.line, None
+        if line is None:
+            raise StopIteration
+        return line
+
+
+def _csv_fields(reader, feeder: _OneLine, raw: str) -> list[str]:
+    feeder.line = raw
+    values = next(reader, [])
+    feeder.line = None
+    if too_long := next((len(v) for v in values if len(v) > MAX_FIELD_CHARS), None):
+        raise _RecordProblem(f"a field of {too_long} characters is above the limit of {MAX_FIELD_CHARS}")
+    return values
+
+
+def _csv_record(number: int, raw: str, values: list[str], header: list[str], position: dict) -> tuple:
+    if len(values) != len(header):
+        return _row(number, raw, None, [None] * 4, f"expected {len(header)} values, got {len(values)}")
+    item_id = _id_text(values[position["id"]])
+    problems, features = ([] if item_id else ["id is empty"]), []
+    if item_id and len(item_id) > MAX_ID_CHARS:
+        problems, item_id = [f"id of {len(item_id)} characters is above the limit of {MAX_ID_CHARS}"], None
+    for field in FEATURES:
+        text_value = values[position[field]].strip()
         try:
-            record = json.loads(raw)
-        except json.JSONDecodeError as error:
-            yield _row(number, raw, None, [None] * 4, f"not valid JSON: {error.msg} at column {error.colno}")
-            continue
-        if not isinstance(record, dict):
-            yield _row(number, raw, None, [None] * 4, f"expected a JSON object, got {type(record).__name__}")
-            continue
-        problems = []
-        extra = sorted(set(record) - {"id", *FEATURES})
-        if extra:
-            problems.append(f"unexpected field(s) {quote(extra)}: a record is an id plus {', '.join(FEATURES)}")
-        features: list[float | None] = []
-        for field in FEATURES:
-            if field not in record:
-                features.append(None)
-                problems.append(f"{field} is missing")
-                continue
-            value, problem = _as_number(field, record[field])
-            features.append(value)
-            if problem:
-                problems.append(problem)
-        item_id = _id_text(record.get("id"))
-        if item_id is None:
-            problems.insert(
-                0,
-                f"id {quote(record['id'])} is not a non-empty string or integer" if "id" in record else "id is missing",
-            )
-        yield _row(number, raw, item_id, features, "; ".join(problems) or None)
+            features.append(float(text_value))
+        except ValueError:
+            features.append(None)
+            problems.append(f"{field}={quote(text_value)} is not a number")
+    return _row(number, raw, item_id, features, "; ".join(problems) or None)
 
 
 def _csv_rows(text) -> Iterator[tuple]:
-    reader = csv.reader(text)
-    header = [name.strip() for name in next(reader, [])]
+    feeder = _OneLine()
+    reader = csv.reader(feeder)
+    lines = _bounded_lines(text)
+    first = next(lines, None)
+    try:
+        header = [] if first is None or first[2] else [name.strip() for name in _csv_fields(reader, feeder, first[1])]
+    except Exception:  # noqa: BLE001 - an unreadable header voids the file, with the reason below
+        header = []
     expected = ["id", *FEATURES]
     if sorted(header) != sorted(expected):
-        raise _FileProblem(f"CSV header {quote(header)} must name exactly these columns (any order): {expected}")
+        shown = first[1] if first and not header else header
+        raise _FileProblem(f"CSV header {quote(shown)} must name exactly these columns (any order): {expected}")
     position = {name: index for index, name in enumerate(header)}
-    for values in reader:
-        number = reader.line_num
-        raw = ",".join(values)
-        if not any(value.strip() for value in values):
+    for number, raw, too_long in lines:
+        if too_long:
+            yield _row(number, raw, None, [None] * 4, too_long)
             continue
-        if len(values) != len(header):
-            yield _row(number, raw, None, [None] * 4, f"expected {len(header)} values, got {len(values)}")
-            continue
-        item_id = _id_text(values[position["id"]])
-        problems, features = ([] if item_id else ["id is empty"]), []
-        for field in FEATURES:
-            text_value = values[position[field]].strip()
-            try:
-                features.append(float(text_value))
-            except ValueError:
-                features.append(None)
-                problems.append(f"{field}={quote(text_value)} is not a number")
-        yield _row(number, raw, item_id, features, "; ".join(problems) or None)
+        try:  # as for JSON Lines: a failure is this record's reject
+            values = _csv_fields(reader, feeder, raw)
+            if not any(value.strip() for value in values):
+                continue
+            yield _csv_record(number, raw, values, header, position)
+        except Exception as error:  # noqa: BLE001
+            problem = f"not valid CSV: {quote(str(error), 120)}" if isinstance(error, csv.Error) else _unreadable(error)
+            yield _row(number, raw, None, [None] * 4, problem)
 
 
 class _FileProblem(Exception):
@@ -262,14 +383,16 @@ class LandingFileProblem(Exception):
 
 def landing_batches(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None = None) -> Iterator[pl.DataFrame]:
     """The records of one landed file as ``LANDED_SCHEMA`` frames of up to ``BATCH_ROWS`` rows, read
-    as a stream: memory follows the batch, not the file. ``LandingFileProblem`` voids the file."""
+    as a stream: memory follows the batch, not the file. ``LandingFileProblem`` voids the file;
+    an error of the storage stream itself propagates as it is (it says nothing about the data)."""
     import polars as pl
 
     if entry.problem:
         raise LandingFileProblem(entry.problem)
     if max_bytes is not None and entry.size is not None and entry.size > max_bytes:
         raise LandingFileProblem(_too_large(entry, max_bytes))
-    text = io.TextIOWrapper(io.BufferedReader(_Capped(stream, max_bytes), 1 << 20), encoding="utf-8-sig", newline="")
+    capped = _Capped(stream, max_bytes)
+    text = io.TextIOWrapper(io.BufferedReader(capped, 1 << 20), encoding="utf-8-sig", newline="")
     rows = _csv_rows(text) if entry.name.endswith(".csv") else _jsonl_rows(text)
     try:
         while batch := list(itertools.islice(rows, BATCH_ROWS)):
@@ -283,6 +406,10 @@ def landing_batches(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None
         raise LandingFileProblem(_too_large(entry, max_bytes)) from None
     except _FileProblem as problem:
         raise LandingFileProblem(str(problem)) from None
+    except Exception as error:
+        if capped.failure is not None:  # storage, not data: the caller reports (and retries) it
+            raise
+        raise LandingFileProblem(f"unreadable file ({type(error).__name__}: {quote(str(error), 120)})") from None
 
 
 def parse_landing_stream(entry: LandingEntry, stream: BinaryIO, max_bytes: int | None = None) -> pl.DataFrame:
@@ -354,6 +481,14 @@ def with_reasons(landed: pl.LazyFrame, duplicates: pl.DataFrame) -> pl.LazyFrame
         pl.when(pl.col(f).is_not_null() & ~pl.col(f).is_finite()).then(pl.format(f"{f}={{}} is not finite", pl.col(f)))
         for f in FEATURES
     ]
+    low, high = FEATURE_DOMAIN
+    # Checked in the model's dtype: 1e300 is finite as a float64 and infinite as the float32 scored.
+    outside = [
+        pl.when(
+            pl.col(f).is_finite() & (~pl.col(f).cast(pl.Float32).is_finite() | (pl.col(f) < low) | (pl.col(f) > high))
+        ).then(pl.format(f"{f}={{}} is outside the declared domain [{low:g}, {high:g}]", pl.col(f)))
+        for f in FEATURES
+    ]
     duplicate = pl.when(pl.col("copies").is_not_null()).then(
         pl.format("duplicate id '{}' ({} records in this date)", pl.col("id"), pl.col("copies"))
     )
@@ -363,7 +498,7 @@ def with_reasons(landed: pl.LazyFrame, duplicates: pl.DataFrame) -> pl.LazyFrame
         landed.join(duplicates.lazy(), on="id", how="left", maintain_order="left")
         .with_columns(
             reason=pl.concat_str(
-                [pl.col("problem"), missing_id, *not_finite, duplicate], separator="; ", ignore_nulls=True
+                [pl.col("problem"), missing_id, *not_finite, *outside, duplicate], separator="; ", ignore_nulls=True
             )
         )
         .with_columns(reason=pl.when(pl.col("reason") == "").then(None).otherwise(pl.col("reason")))
@@ -387,6 +522,34 @@ def validate(landed: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Split landed rows into (valid, rejected-with-``reason``); each row goes to exactly one side."""
     checked = with_reasons(landed.lazy(), duplicate_ids(landed.lazy())).collect()
     return valid_rows(checked.lazy()).collect(), rejected_rows(checked.lazy()).collect()
+
+
+# A probability row may miss 1 by float32 rounding, never by more.
+PROBABILITY_SUM_TOLERANCE = 1e-3
+
+
+def invalid_outputs(probabilities: np.ndarray) -> np.ndarray:
+    """Per row, whether the model's output is not a probability distribution (a non-finite value,
+    one outside [0, 1], or a sum away from 1): such rows are rejects, never predictions."""
+    import numpy as np
+
+    with np.errstate(invalid="ignore"):
+        finite = np.isfinite(probabilities).all(axis=1)
+        in_range = ((probabilities >= 0) & (probabilities <= 1)).all(axis=1)
+        sums = np.abs(probabilities.sum(axis=1, dtype=np.float64) - 1) <= PROBABILITY_SUM_TOLERANCE
+    return ~(finite & in_range & sums)
+
+
+def output_rejects(valid: pl.DataFrame, invalid, probabilities: np.ndarray) -> pl.DataFrame:
+    """Valid records whose model output was not a probability distribution, as rejects with that reason."""
+    import polars as pl
+
+    shown = [", ".join(f"{v:.6g}" for v in row) for row in probabilities[invalid]]
+    return valid.filter(pl.Series(invalid)).with_columns(
+        record=pl.lit(None, pl.String),
+        problem=pl.lit(None, pl.String),
+        reason=pl.Series([f"the model returned [{row}], not class probabilities" for row in shown], dtype=pl.String),
+    )
 
 
 def feature_matrix(valid: pl.DataFrame) -> np.ndarray:

@@ -31,7 +31,9 @@ from odf_resources.text import redact_url
 
 def fetch_retry_policy() -> dg.RetryPolicy:
     """Only for sources that stayed unavailable through the fetcher's own retries; bad data fails at once."""
-    return dg.RetryPolicy(max_retries=2, delay=settings.retry_delay_seconds(), backoff=dg.Backoff.EXPONENTIAL)
+    return dg.RetryPolicy(
+        max_retries=2, delay=settings.retry_delay_seconds(), backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
+    )
 
 
 def raw_asset_key(source: SourceSpec) -> dg.AssetKey:

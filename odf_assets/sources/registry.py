@@ -6,7 +6,9 @@ what was expected, because registries are edited by operators, not by the code's
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -66,8 +68,20 @@ AGGREGATE_KEYS = {"name", "description", "group_by", "metrics"}
 METRIC_KEYS = {"agg", "column", "name"}
 
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as escapes (``\\n``): a key or value from a file cannot forge log lines."""
+    return _CONTROL.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), text)
+
+
 class RegistryError(ValueError):
-    """A registry file that cannot be used; the message names the file, the key and the expectation."""
+    """A registry file that cannot be used; the message names the file, the key and the expectation.
+    Control characters are escaped in every message, whatever part of the file it quotes."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(escape_controls(str(message)))
 
 
 @dataclass(frozen=True)
@@ -212,11 +226,30 @@ class _Reader:
         return columns
 
 
+COLUMN_NAME_MAX_CHARS = 128
+# Polars reads a column name like "^.*$" as a regular expression and "*" as every column.
+_UNSAFE_COLUMN = re.compile(r"^\^|\$$|\*|^\s|\s$")
+
+
+def column_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a column (None when it can): 1-128 characters, no control characters,
+    no ``*``, not starting with ``^`` or ending with ``$``, no leading or trailing space."""
+    if not name or len(name) > COLUMN_NAME_MAX_CHARS:
+        return f"column names have 1 to {COLUMN_NAME_MAX_CHARS} characters"
+    if _CONTROL.search(name):
+        return "column names must not contain control characters"
+    if _UNSAFE_COLUMN.search(name):
+        return "column names must not contain '*', start with '^', end with '$' or start/end with a space"
+    return None
+
+
 def _parse_schema(reader: _Reader) -> dict[str, str]:
     schema = reader.get("schema", dict, required=True)
     if not schema:
         reader.fail(".schema", "must declare at least one column")
     for column, kind in schema.items():
+        if problem := column_name_problem(str(column)):
+            reader.fail(f".schema.{column}", problem)
         if kind not in COLUMN_TYPES:
             reader.fail(f".schema.{column}", f"unknown type {quote(kind)} (expected one of {list(COLUMN_TYPES)})")
         if str(column).startswith(INTERNAL_PREFIX):
@@ -514,27 +547,45 @@ def parse_source(file: Path, index: int, raw: Any) -> SourceSpec:
     )
 
 
-class _RegistryLoader(yaml.SafeLoader):
-    """Safe YAML without anchors or aliases: a few hundred bytes of nested aliases ("billion
-    laughs") expand to gigabytes wherever the document is walked or quoted, so they are refused
-    before anything is built. Registries have no need for them."""
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise _RefusedYaml(
-                f"line {event.start_mark.line + 1}: YAML anchors and aliases (&name, *name) are not allowed "
-                "in registries; write each value out"
-            )
-        return super().compose_node(parent, index)
+# Registry input bounds (README, Security). A registry is a few kilobytes of declarations.
+MAX_REGISTRY_BYTES = 4 << 20
+MAX_YAML_DEPTH = 32
+# libyaml (the C parser), with a pure-Python fallback where PyYAML was built without it.
+_YamlLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 class _RefusedYaml(Exception):
     """Valid YAML that a registry must not use; the message says what and where."""
 
 
+def _refuse_anchors_and_depth(text: str) -> None:
+    """One pass over libyaml's events, before any node is built: anchors and aliases (a few hundred
+    bytes of nested aliases, "billion laughs", expand to gigabytes wherever the document is walked
+    or quoted; registries have no need for them) and nesting deeper than ``MAX_YAML_DEPTH``."""
+    loader = _YamlLoader(text)
+    depth = 0
+    try:
+        while (event := loader.get_event()) is not None:
+            if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+                raise _RefusedYaml(
+                    f"line {event.start_mark.line + 1}: YAML anchors and aliases (&name, *name) are not allowed "
+                    "in registries; write each value out"
+                )
+            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    raise _RefusedYaml(
+                        f"line {event.start_mark.line + 1}: nested more than {MAX_YAML_DEPTH} levels deep"
+                    )
+            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+                depth -= 1
+    finally:
+        loader.dispose()
+
+
 def _refuse_duplicate_keys(file: Path, node: yaml.Node, path: str) -> None:
-    """A key written twice in one mapping: YAML keeps the last silently, hiding the first."""
+    """A key written twice in one mapping: YAML keeps the last silently, hiding the first. Keys are
+    compared as the text written (``1`` and ``'1'`` are the same column once read as strings)."""
     if isinstance(node, yaml.SequenceNode):
         for index, item in enumerate(node.value):
             label = f"{path}[{index}]"
@@ -547,11 +598,11 @@ def _refuse_duplicate_keys(file: Path, node: yaml.Node, path: str) -> None:
                 label += f" ({_capped(names[0])})" if names else ""
             _refuse_duplicate_keys(file, item, label)
     elif isinstance(node, yaml.MappingNode):
-        first_line: dict[tuple[str, Any], int] = {}
+        first_line: dict[Any, int] = {}
         for key, value in node.value:
             text = key.value if isinstance(key, yaml.ScalarNode) else f"<{key.tag}>"
             where = f"{path}.{text}" if path else str(text)
-            identity = (key.tag, key.value if isinstance(key, yaml.ScalarNode) else id(key))
+            identity = key.value if isinstance(key, yaml.ScalarNode) else id(key)
             if identity in first_line:
                 raise RegistryError(
                     f"{file}: {_capped(where)}: key written twice in one mapping (lines {first_line[identity]} and "
@@ -561,9 +612,30 @@ def _refuse_duplicate_keys(file: Path, node: yaml.Node, path: str) -> None:
             _refuse_duplicate_keys(file, value, where)
 
 
+def _read_registry_text(file: Path) -> str:
+    """The file's text: a regular file (never a directory, FIFO or device, which would fail raw,
+    block or never end) of at most ``MAX_REGISTRY_BYTES``."""
+    try:
+        descriptor = os.open(file, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except IsADirectoryError:
+        raise RegistryError(f"{file}: is a directory, not a registry file") from None
+    mode = os.fstat(descriptor).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(descriptor)
+        kind = "a directory" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode) else "not a regular file"
+        raise RegistryError(f"{file}: is {kind}; a registry must be a regular file")
+    with os.fdopen(descriptor, "rb") as handle:
+        data = handle.read(MAX_REGISTRY_BYTES + 1)
+    if len(data) > MAX_REGISTRY_BYTES:
+        raise RegistryError(f"{file}: larger than the registry limit of {MAX_REGISTRY_BYTES} bytes")
+    return data.decode("utf-8")
+
+
 def _read_yaml(file: Path) -> Any:
-    """The registry document, refusing anchors, aliases and duplicate keys (see above)."""
-    loader = _RegistryLoader(file.read_text(encoding="utf-8"))
+    """The registry document, refusing anchors, aliases, deep nesting and duplicate keys (see above)."""
+    text = _read_registry_text(file)
+    _refuse_anchors_and_depth(text)
+    loader = _YamlLoader(text)
     try:
         node = loader.get_single_node()
         if node is None:
@@ -580,6 +652,8 @@ def load_registry_file(file: Path) -> list[SourceSpec]:
         document = _read_yaml(file)
     except FileNotFoundError as error:
         raise RegistryError(f"{file}: registry file not found") from error
+    except OSError as error:  # permissions, a dangling link, …: one line, not a traceback
+        raise RegistryError(f"{file}: cannot read: {error.strerror or type(error).__name__}") from None
     except yaml.YAMLError as error:
         raise RegistryError(f"{file}: not valid YAML: {error}") from error
     except _RefusedYaml as error:

@@ -81,26 +81,26 @@ def test_model_from_s3_is_used_by_the_predictions(storage_uri, s3_env, monkeypat
     assert predictions.sort("id")["predicted_label"].to_list() == ["setosa", "versicolor"]
 
 
-def test_model_from_a_local_path_in_run_config(tmp_path):
+def test_model_from_a_local_path_in_settings(tmp_path, monkeypatch):
     path = tmp_path / "operator-model.onnx"
     path.write_bytes(other_model_bytes())
     uri = str(tmp_path / "storage")
-    config = {"ops": {"predictions__iris_model": {"config": {"onnx_uri": str(path)}}}}
-    metadata = materialization_metadata(materialize_model(uri, run_config=config), IRIS_MODEL)
+    monkeypatch.setenv("ODF_IRIS_MODEL_URI", str(path))
+    metadata = materialization_metadata(materialize_model(uri), IRIS_MODEL)
     assert metadata["sha256"].value == hashlib.sha256(path.read_bytes()).hexdigest()
     assert store.current_model_card(storage_from_uri(uri))["source"] == f"external:{path}"
 
 
-def test_a_model_with_a_zipmap_output_is_refused_with_a_clear_reason(tmp_path):
+def test_a_model_with_a_zipmap_output_is_refused_with_a_clear_reason(tmp_path, monkeypatch):
     from skl2onnx import to_onnx
 
     holdout = iris_holdout()
     zipmapped = to_onnx(LogisticRegression(max_iter=500).fit(holdout.train_x, holdout.train_y), holdout.train_x[:1])
     path = tmp_path / "zipmap.onnx"
     path.write_bytes(zipmapped.SerializeToString())
-    config = {"ops": {"predictions__iris_model": {"config": {"onnx_uri": str(path)}}}}
+    monkeypatch.setenv("ODF_IRIS_MODEL_URI", str(path))
     with pytest.raises(dg.Failure, match="zipmap disabled"):
-        materialize_model(str(tmp_path / "storage"), run_config=config)
+        materialize_model(str(tmp_path / "storage"))
     assert not storage_from_uri(str(tmp_path / "storage")).exists(store.MODEL_CARD_KEY)
 
 

@@ -128,7 +128,7 @@ def test_a_huge_bad_value_is_quoted_capped(base):
     )
     landed, _ = store.read_landed(LocalStorage(base), DAY)
     problem = landed.filter(landed["source_file"] == "huge.jsonl")["problem"].item()
-    assert "is not a number" in problem and len(problem) < 400
+    assert "is above the limit of 8192" in problem and len(problem) < 400
 
 
 @pytest.mark.parametrize("spelling", ["20240501", "2024-5-1", "2024-W18-3", "2024-05-01\n", "2024-05-01T00:00"])
@@ -141,3 +141,18 @@ def test_the_cli_refuses_other_date_spellings(base, spelling, capsys):
 def test_the_cli_answers_for_the_iso_spelling(base, capsys):
     assert odf(["predictions", "--date", DAY, "--format", "jsonl"]) == 0
     assert capsys.readouterr().out.count('"status":"unpredicted"') == 2
+
+
+def test_writes_through_a_linked_folder_are_refused(tmp_path):
+    """Observation 8: publishes (the IO manager's and submit's) never follow a linked folder out of storage."""
+    base = tmp_path / "storage"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (base / "predictions").mkdir(parents=True)
+    os.symlink(outside, base / "predictions" / "iris_predictions")
+    storage = LocalStorage(base)
+    with pytest.raises(UnsafeKeyError, match="symbolic link"):
+        storage.publish_bytes(b"x", "predictions/iris_predictions/date=2024-05-01.parquet")
+    with pytest.raises(UnsafeKeyError, match="symbolic link"):
+        storage.create_exclusive(b"x", "predictions/iris_predictions/lock")
+    assert list(outside.iterdir()) == []

@@ -80,3 +80,62 @@ class CuttableProxy:
 
     def close(self) -> None:
         self.listener.close()
+
+
+class FlakyS3Proxy:
+    """An S3 endpoint in front of moto answering a quarter of requests with 503 SlowDown or 500
+    InternalError, in bursts of ``burst`` (one request in every ``4 * burst`` starts a burst), so a
+    request meeting one fails ``burst`` times in a row; the rest is forwarded unchanged."""
+
+    def __init__(self, target: str, burst: int = 5) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        import requests
+
+        proxy = self
+        self.target, self.failures, self.forwarded = target, 0, 0
+        lock, session, counter = threading.Lock(), requests.Session(), iter(range(1 << 62))
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:  # quiet test output
+                pass
+
+            def _handle(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                with lock:
+                    fail = next(counter) % (4 * burst) < burst
+                    proxy.failures += fail
+                    proxy.forwarded += not fail
+                if fail:
+                    code, status = ("SlowDown", 503) if proxy.failures % 2 else ("InternalError", 500)
+                    payload = f"<Error><Code>{code}</Code><Message>injected</Message></Error>".encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/xml")
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                    return
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("content-length", "connection")}
+                answer = session.request(
+                    self.command, proxy.target + self.path, headers=headers, data=body, allow_redirects=False
+                )
+                self.send_response(answer.status_code)
+                for name, value in answer.headers.items():
+                    if name.lower() not in ("content-length", "transfer-encoding", "connection", "content-encoding"):
+                        self.send_header(name, value)
+                self.send_header("Content-Length", str(len(answer.content)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(answer.content)
+
+            do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = _handle
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -19,7 +19,10 @@ median of the rounds), each a fresh process on a fresh instance and storage:
 * ``postgres`` (``--postgres``): the production storage (deploy/dagster.yaml's PostgreSQL
   storages) on a throwaway local cluster (needs the server binaries, as tests/deploy does);
 * ``baseline`` (``--baseline DIR``): ``default_instance`` run from another checkout (e.g. an
-  exported main), for before/after figures in the same run.
+  exported main), for before/after figures in the same run;
+* ``consolidated_sqlite`` (``--modes``): the checkout's instance with Dagster's consolidated SQLite
+  event log (one database instead of one per run plus an index that repeats asset events), the
+  storage alternative dagster.yaml could choose.
 
 A child's time is its whole process (interpreter start, imports, definitions, instance, runs), as
 a user of ``odf materialize`` waits for it. The per-day slope and the fixed cost are a least-squares
@@ -48,8 +51,7 @@ PIPELINES = {
     "small": ("key:raw/brent_spot_price+", EXAMPLES_REGISTRY, date(1987, 5, 20), date(2019, 8, 26)),
     "default": (None, None, date(2024, 1, 1), date(2024, 3, 31)),
 }
-DAGSTER_MODES = ("default_instance", "in_memory", "postgres", "baseline")
-MODES = (*DAGSTER_MODES[:2], "dagster_free", *DAGSTER_MODES[2:])
+MODES = ("default_instance", "in_memory", "dagster_free", "consolidated_sqlite", "postgres", "baseline")
 
 
 def day_range(pipeline: str, days: int) -> tuple[str, str]:
@@ -135,16 +137,24 @@ def child_dagster_free(pipeline: str, days: int) -> dict:
 
 
 # -- parent -----------------------------------------------------------------------------------------
-def instance_yaml(mode: str, checkout: Path) -> str:
-    """The child's dagster.yaml: the checkout's, with production's PostgreSQL storages for ``postgres``."""
+def instance_yaml(mode: str, checkout: Path, home: Path) -> str:
+    """The child's dagster.yaml: the checkout's, with production's PostgreSQL storages for ``postgres``
+    or the consolidated SQLite event log for ``consolidated_sqlite``."""
     import yaml
 
     text = (checkout / "dagster.yaml").read_text()
-    if mode != "postgres":
-        return text
-    production = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
     local = yaml.safe_load(text) or {}
-    local.update({key: production[key] for key in ("run_storage", "event_log_storage", "schedule_storage")})
+    if mode == "postgres":
+        production = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+        local.update({key: production[key] for key in ("run_storage", "event_log_storage", "schedule_storage")})
+    elif mode == "consolidated_sqlite":
+        local["event_log_storage"] = {
+            "module": "dagster._core.storage.event_log",
+            "class": "ConsolidatedSqliteEventLogStorage",
+            "config": {"base_dir": str(home / "history")},
+        }
+    else:
+        return text
     return yaml.safe_dump(local)
 
 
@@ -153,11 +163,11 @@ def measure(mode: str, pipeline: str, days: int, env_extra: dict, baseline: Path
     with tempfile.TemporaryDirectory(prefix="odf-bench-partitions-") as scratch:
         home, storage = Path(scratch) / "home", Path(scratch) / "storage"
         home.mkdir()
-        (home / "dagster.yaml").write_text(instance_yaml(mode, checkout))
+        (home / "dagster.yaml").write_text(instance_yaml(mode, checkout, home))
         env = {**os.environ, **env_extra, "DAGSTER_HOME": str(home), "ODF_STORAGE": str(storage)}
         registry = PIPELINES[pipeline][1]
         env["ODF_SOURCES"] = str(registry) if registry else ""
-        child_mode = "default_instance" if mode in ("baseline", "postgres") else mode
+        child_mode = mode if mode in ("in_memory", "dagster_free") else "default_instance"
         command = [sys.executable, "-m", "bench.partitions", "--child", child_mode, pipeline, str(days)]
         started = time.perf_counter()
         done = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)
@@ -183,7 +193,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--days", type=int, nargs="+", default=[1, 7, 30, 90])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--pipelines", nargs="+", choices=sorted(PIPELINES), default=["small", "default"])
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=["default_instance", "in_memory", "dagster_free"])
+    parser.add_argument("--modes", nargs="+", choices=MODES[:4], default=list(MODES[:3]))
     parser.add_argument("--postgres", action="store_true", help="add the production storage on a local PostgreSQL")
     parser.add_argument("--baseline", type=Path, help="another checkout, run as default_instance beside this one")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "PIPELINE", "DAYS"), help=argparse.SUPPRESS)
@@ -204,6 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
         env_extra = cluster.env()
     print(f"bench.partitions: load average {os.getloadavg()[0]:.2f} at start, {os.cpu_count()} CPUs")
     seconds: dict = {}
+    events: dict = {}
     try:
         for round_number in range(args.repeats):
             # Interleaved: each round runs every pipeline, size and contender once.
@@ -212,6 +223,7 @@ def main(argv: list[str] | None = None) -> dict:
                     for mode in modes:
                         result = measure(mode, pipeline, days, env_extra, args.baseline)
                         seconds.setdefault((pipeline, mode, days), []).append(result["wall_s"])
+                        events[(pipeline, mode, days)] = result.get("events", {})
                         print(
                             f"  round {round_number + 1}: {pipeline:<7} {mode:<16} {days:>3} day(s) "
                             f"{result['wall_s']:6.2f} s (in-process {result['run_s']:.2f} s)",
@@ -228,12 +240,22 @@ def main(argv: list[str] | None = None) -> dict:
         for mode in modes:
             medians = {d: statistics.median(seconds[(pipeline, mode, d)]) for d in args.days}
             slope, fixed = fit(medians)
-            table[(pipeline, mode)] = {"medians": medians, "per_day_s": slope, "fixed_s": fixed}
+            table[(pipeline, mode)] = {
+                "medians": medians,
+                "per_day_s": slope,
+                "fixed_s": fixed,
+                "events": {d: events[(pipeline, mode, d)] for d in args.days},
+            }
             print(
                 f"{pipeline:<8} {mode:<17}"
                 + "".join(f"{medians[d]:8.2f}" for d in args.days)
                 + f"  {slope:8.3f} {fixed:7.2f}"
             )
+        for mode in modes:
+            written = table[(pipeline, mode)]["events"][max(args.days)]
+            if written:
+                kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(written.items()) if "ASSET" in kind)
+                print(f"  {mode}: {sum(written.values())} events in the {max(args.days)}-day run ({kinds})")
         reference = table[(pipeline, "default_instance")] if "default_instance" in modes else None
         for mode in modes:
             if reference is None or mode == "default_instance":

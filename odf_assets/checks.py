@@ -1,8 +1,12 @@
 """Data contracts: the asset checks each asset declares and their verdicts, one per day.
 
-ERROR checks decide whether a day is published (empty partition, schema, malformed rows,
-duplicate keys); WARN checks (null rates, value ranges) are reported and never block. Checks are
-partitioned like their asset, so a range run records one evaluation per check per day.
+Each day is judged part by part (``verdicts``: empty partition, schema, malformed rows, duplicate
+keys, null rates, value ranges). Dagster records at most two checks per asset and day, each
+carrying its parts as metadata (``check_results``): ``data_contract`` (ERROR, blocking: its parts
+decide whether the day is published) and ``data_quality`` (WARN: null rates, value ranges, extra
+source columns; never blocks). Every check evaluation is a write to the instance's event log, the
+main cost of a range run, so parts are not separate checks. Checks are partitioned like their
+asset, so a range run records one evaluation per check per day.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ from odf_assets.sources.registry import RangeSpec
 if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
     import polars as pl
 
+# The checks Dagster shows.
+DATA_CONTRACT = "data_contract"
+DATA_QUALITY = "data_quality"
+
+# Their parts (verdicts): every part reports to the contract except these WARN-only measures.
 SCHEMA_MATCHES_REGISTRY = "schema_matches_registry"
 NON_EMPTY_PARTITION = "non_empty_partition"
 ROWS_CONFORM = "rows_conform"
@@ -26,8 +35,19 @@ NULL_RATES_WITHIN_LIMITS = "null_rates_within_limits"
 KEY_IS_UNIQUE = "key_is_unique"
 VALUES_WITHIN_RANGES = "values_within_ranges"
 
+QUALITY_PARTS = frozenset({NULL_RATES_WITHIN_LIMITS, VALUES_WITHIN_RANGES})
+
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN
+
+_PART_DESCRIPTIONS = {
+    NON_EMPTY_PARTITION: "the day has rows",
+    SCHEMA_MATCHES_REGISTRY: "columns match the registry, none missing or named twice",
+    ROWS_CONFORM: "every row has the header's fields and every value converts to its registry type",
+    KEY_IS_UNIQUE: "no two rows of the day share the key",
+    NULL_RATES_WITHIN_LIMITS: "null fractions stay under their limits",
+    VALUES_WITHIN_RANGES: "numeric values stay within their declared ranges",
+}
 
 
 @dataclass(frozen=True)
@@ -56,34 +76,69 @@ class Verdict:
         return not self.passed and self.severity == ERROR
 
 
-def check_specs(
-    asset_key: dg.AssetKey, contract: Contract, partitions_def: dg.PartitionsDefinition | None
-) -> list[dg.AssetCheckSpec]:
-    """The specs an asset declares; every asset gets the non-empty check."""
-
-    def spec(name: str, description: str) -> dg.AssetCheckSpec:
-        return dg.AssetCheckSpec(name, asset=asset_key, description=description, partitions_def=partitions_def)
-
-    if contract.allow_empty:
-        specs = [spec(NON_EMPTY_PARTITION, "Rows per partition (this source declares days without rows: they pass).")]
-    else:
-        specs = [spec(NON_EMPTY_PARTITION, "Every partition has rows; an empty day is not published.")]
+def contract_parts(contract: Contract) -> list[str]:
+    """The parts ``verdicts`` judges for ``contract``, in order."""
+    parts = [NON_EMPTY_PARTITION]
     if contract.schema is not None:
+        parts += [SCHEMA_MATCHES_REGISTRY, ROWS_CONFORM]
+    if contract.key:
+        parts.append(KEY_IS_UNIQUE)
+    if contract.null_limits:
+        parts.append(NULL_RATES_WITHIN_LIMITS)
+    if contract.ranges:
+        parts.append(VALUES_WITHIN_RANGES)
+    return parts
+
+
+def has_quality_check(contract: Contract) -> bool:
+    # Extra source columns (schema) warn too, so a raw source always has the WARN check.
+    return contract.schema is not None or bool(contract.null_limits) or bool(contract.ranges)
+
+
+def check_specs(
+    asset_key: dg.AssetKey,
+    contract: Contract,
+    partitions_def: dg.PartitionsDefinition | None,
+    more_contract_parts: dict[str, str] | None = None,
+) -> list[dg.AssetCheckSpec]:
+    """The checks an asset declares: ``data_contract`` always, ``data_quality`` when something can warn.
+    ``more_contract_parts`` (name: what it checks) are parts an asset adds to its verdicts."""
+    parts = contract_parts(contract)
+    described = {**{p: _PART_DESCRIPTIONS[p] for p in parts}, **(more_contract_parts or {})}
+    if contract.key:
+        described[KEY_IS_UNIQUE] = f"no two rows of the day share ({', '.join(contract.key)})"
+    if contract.allow_empty:
+        described[NON_EMPTY_PARTITION] = "rows per day (this source declares days without rows: they pass)"
+    in_contract = {p: text for p, text in described.items() if p not in QUALITY_PARTS}
+    in_quality = {p: text for p, text in described.items() if p in QUALITY_PARTS}
+    if contract.schema is not None:
+        in_quality["extra_source_columns"] = "columns the registry does not declare"
+
+    def listing(found: dict[str, str]) -> str:
+        return "; ".join(f"{part}: {text}" for part, text in found.items())
+
+    specs = [
+        dg.AssetCheckSpec(
+            DATA_CONTRACT,
+            asset=asset_key,
+            partitions_def=partitions_def,
+            # Blocking: an ERROR result stops downstream steps. ODF's own rule is stricter: a failed
+            # day is not even stored (odf_assets.publishing).
+            blocking=True,
+            description=f"ERROR, per day: a day that fails any part is not published. Parts: {listing(in_contract)}.",
+            metadata={"parts": list(in_contract)},
+        )
+    ]
+    if has_quality_check(contract):
         specs.append(
-            spec(
-                SCHEMA_MATCHES_REGISTRY,
-                "Columns match the registry: none missing or named twice (extra columns: WARN).",
+            dg.AssetCheckSpec(
+                DATA_QUALITY,
+                asset=asset_key,
+                partitions_def=partitions_def,
+                description=f"WARN, per day, never blocks. Parts: {listing(in_quality)}.",
+                metadata={"parts": list(in_quality)},
             )
         )
-        specs.append(
-            spec(ROWS_CONFORM, "Every row has the header's fields and every value converts to its registry type.")
-        )
-    if contract.key:
-        specs.append(spec(KEY_IS_UNIQUE, f"No two rows of a partition share ({', '.join(contract.key)})."))
-    if contract.null_limits:
-        specs.append(spec(NULL_RATES_WITHIN_LIMITS, "Null fractions stay under their limits (WARN)."))
-    if contract.ranges:
-        specs.append(spec(VALUES_WITHIN_RANGES, "Numeric values stay within their declared ranges (WARN)."))
     return specs
 
 
@@ -170,6 +225,55 @@ def verdicts(findings: DayFindings, contract: Contract) -> list[Verdict]:
             Verdict(VALUES_WITHIN_RANGES, not outside, WARN, {"rows_outside": dg.MetadataValue.json(outside)})
         )
     return results
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One Dagster check's result for one day, made of the day's part verdicts."""
+
+    check: str
+    passed: bool
+    severity: dg.AssetCheckSeverity
+    metadata: dict
+    description: str | None
+
+
+def _parts_metadata(parts: Sequence[Verdict], failed: Sequence[Verdict]) -> dict:
+    """Which parts failed and passed, then each part's own metadata under ``<part>.<name>``."""
+    metadata: dict = {
+        "failed_parts": dg.MetadataValue.json([v.check for v in failed]),
+        "passed_parts": dg.MetadataValue.json([v.check for v in parts if v.passed]),
+    }
+    for verdict in parts:
+        metadata.update({f"{verdict.check}.{name}": value for name, value in verdict.metadata.items()})
+    return metadata
+
+
+def _reasons(failed: Sequence[Verdict]) -> str | None:
+    """One line per failed part: its evidence, else its non-empty metadata (e.g. the extra columns)."""
+
+    def shown(verdict: Verdict) -> str:
+        if verdict.evidence:
+            return verdict.evidence
+        values = {name: getattr(value, "value", value) for name, value in verdict.metadata.items()}
+        return ", ".join(f"{name} {value}" for name, value in values.items() if value) or "failed"
+
+    return "; ".join(f"{v.check}: {shown(v)}" for v in failed) or None
+
+
+def check_results(day_verdicts: Sequence[Verdict]) -> list[CheckResult]:
+    """The day's ``data_contract`` result (failed when a part blocks; always ERROR) and its
+    ``data_quality`` result (failed when a WARN-only part fails or a contract part fails at WARN,
+    such as extra source columns; always WARN). Assets without ``data_quality`` drop the latter."""
+    in_contract = [v for v in day_verdicts if v.check not in QUALITY_PARTS]
+    blocking = [v for v in in_contract if v.blocks]
+    warned = [v for v in day_verdicts if not v.passed and v.severity == WARN]
+    # A contract part that failed at WARN is reported (with its metadata) by the quality check.
+    in_quality = [v for v in day_verdicts if v.check in QUALITY_PARTS or v in warned]
+    return [
+        CheckResult(DATA_CONTRACT, not blocking, ERROR, _parts_metadata(in_contract, blocking), _reasons(blocking)),
+        CheckResult(DATA_QUALITY, not warned, WARN, _parts_metadata(in_quality, warned), _reasons(warned)),
+    ]
 
 
 def verdicts_by_day(

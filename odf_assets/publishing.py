@@ -41,17 +41,19 @@ def _selected_check_outputs(context: dg.AssetExecutionContext) -> list[str]:
 def check_evaluations(
     asset_key: dg.AssetKey, verdicts: dict[str, list[checks.Verdict]], selected: set[str]
 ) -> Iterator[dg.AssetCheckEvaluation]:
+    """The day's part verdicts as Dagster's checks (``checks.check_results``), one result per check and day."""
     for day, day_verdicts in verdicts.items():
-        for verdict in day_verdicts:
-            if verdict.check in selected:
+        for result in checks.check_results(day_verdicts):
+            if result.check in selected:
                 yield dg.AssetCheckEvaluation(
                     asset_key=asset_key,
-                    check_name=verdict.check,
-                    passed=verdict.passed,
-                    severity=verdict.severity,
-                    metadata=verdict.metadata,
+                    check_name=result.check,
+                    passed=result.passed,
+                    severity=result.severity,
+                    metadata=result.metadata,
                     partition=day,
-                    description=verdict.evidence or None,
+                    description=result.description,
+                    blocking=result.severity == checks.ERROR,
                 )
 
 

@@ -158,8 +158,9 @@ def _coverage_check(storage, partition: str, scored: scoring.ScoredDay) -> dg.As
         check_name=EVERY_LANDED_ITEM_ACCOUNTED_FOR,
         asset_key=IRIS_PREDICTIONS,
         passed=passed,
-        # Late files are expected (the sensor requests another run); lost records are a bug.
-        severity=dg.AssetCheckSeverity.ERROR if missing else dg.AssetCheckSeverity.WARN,
+        # Late files are expected (the sensor requests another run); lost records are a bug. A result
+        # carries the check's declared severity (ERROR) unless it only warns about late files.
+        severity=dg.AssetCheckSeverity.WARN if late and not missing else dg.AssetCheckSeverity.ERROR,
         metadata={
             "landed_records": len(scored.landed_keys),
             "predicted": _rows(predictions),
@@ -198,6 +199,7 @@ def _daily_out(key: dg.AssetKey, description: str) -> dg.AssetOut:
             EVERY_LANDED_ITEM_ACCOUNTED_FOR,
             asset=IRIS_PREDICTIONS,
             description="Every item landed for the date has a stored prediction or reject, and nothing landed since.",
+            partitions_def=iris_daily_partitions,  # one result per day, shown with its partition
         )
     ],
 )

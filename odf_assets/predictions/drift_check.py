@@ -48,7 +48,8 @@ def prediction_drift(context: dg.AssetCheckExecutionContext, odf_storage: OdfSto
     report = drift.assess(predictions, profile, thresholds)
     return dg.AssetCheckResult(
         passed=report.level == drift.OK,
-        severity=_SEVERITY.get(report.level, dg.AssetCheckSeverity.WARN),
+        # A passing result carries the highest severity the check can fail with.
+        severity=_SEVERITY.get(report.level, dg.AssetCheckSeverity.ERROR),
         metadata={
             name: dg.MetadataValue.json(value) if isinstance(value, (dict, list)) else value
             for name, value in report.metadata(profile, thresholds).items()

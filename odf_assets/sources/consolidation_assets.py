@@ -2,10 +2,11 @@
 
 Inputs are read straight from storage, day by day, so a day that one input lacks (no stored
 partition, or one without rows: a whole-file source stores its empty days) is known by name: that
-day fails the ERROR check ``inputs_present`` and keeps its previous object, while the other days
-of the run are published, as ``publishing.publish_checked`` does for every asset. An input whose
-source declares days without rows (``allow_empty_days``, e.g. no prices on weekends) is not
-missing on such a day: it contributes no rows, and the day is published (empty for a join).
+day fails ``inputs_present``, a part of its ERROR check ``data_contract``, and keeps its previous
+object, while the other days of the run are published, as ``publishing.publish_checked`` does for
+every asset. An input whose source declares days without rows (``allow_empty_days``, e.g. no prices
+on weekends) is not missing on such a day: it contributes no rows, and the day is published (empty
+for a join).
 """
 
 from pathlib import Path
@@ -84,15 +85,9 @@ def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
     metrics = [(m.agg, m.column, m.name) for m in aggregate.metrics]
     partitions_def = daily_partitions(spec.start_date, spec.end_date)
     inputs = [raw_asset_key_for(i.source) for i in spec.inputs]
-    check_specs = [
-        *checks.check_specs(key, contract, partitions_def),
-        dg.AssetCheckSpec(
-            INPUTS_PRESENT,
-            asset=key,
-            partitions_def=partitions_def,
-            description="Every input has a stored partition for the day; a day missing one is not published.",
-        ),
-    ]
+    check_specs = checks.check_specs(
+        key, contract, partitions_def, {INPUTS_PRESENT: "every input has a stored partition for the day"}
+    )
     combined = f"{spec.combine} of {', '.join(i.source for i in spec.inputs)} on date" + "".join(
         f", {c}" for c in spec.keys
     )

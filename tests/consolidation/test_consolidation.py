@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from odf.definitions import build_definitions
+from odf_assets.checks import DATA_CONTRACT
 from odf_assets.sources.consolidation_assets import INPUTS_PRESENT
 from odf_assets.sources.consolidations import load_consolidations
 from odf_assets.sources.registry import RegistryError, load_registry
@@ -290,9 +291,10 @@ def test_join_and_union_per_day_and_a_missing_input_day_fails_naming_it(tmp_path
         lineage = record.asset_materialization.metadata[LINEAGE_METADATA_KEY].value
         assert lineage["inputs"] == ["raw/portal_a", "raw/portal_b"]
     for asset in ("consolidations/permits_and_fees", "consolidations/rows_per_portal"):
-        verdicts = check_results(instance, result.run_id, asset, INPUTS_PRESENT)
+        verdicts = check_results(instance, result.run_id, asset, DATA_CONTRACT)
         assert {day: v.passed for day, v in verdicts.items()} == {DAYS[0]: True, DAYS[1]: False, DAYS[2]: True}
-        assert verdicts[DAYS[1]].metadata["missing_inputs"].value == ["no partition of raw/portal_b"]
+        assert verdicts[DAYS[1]].metadata["failed_parts"].value[0] == INPUTS_PRESENT
+        assert verdicts[DAYS[1]].metadata[f"{INPUTS_PRESENT}.missing_inputs"].value == ["no partition of raw/portal_b"]
 
 
 def test_a_day_with_no_input_at_all_fails_naming_every_missing_input(tmp_path, monkeypatch):

@@ -108,14 +108,20 @@ def test_extra_registry_source_materializes_raw_and_aggregate(shop_defs, source_
     [event] = single.get_asset_materialization_events()
     assert event.materialization.metadata["content_sha256"].value == hashlib.sha256(served[DAYS[1]]).hexdigest()
     assert event.materialization.tags["dagster/data_version"] == hashlib.sha256(served[DAYS[1]]).hexdigest()
-    checks = {e.check_name: e.passed for e in single.get_asset_check_evaluations()}
-    assert checks == {
-        "non_empty_partition": True,
-        "schema_matches_registry": True,
-        "rows_conform": True,
-        "key_is_unique": True,
-        "values_within_ranges": True,
-    }
+    # Two checks per asset and day, each with its parts and its declared severity, passing or not.
+    evaluations = {e.check_name: e for e in single.get_asset_check_evaluations()}
+    assert {name: e.passed for name, e in evaluations.items()} == {"data_contract": True, "data_quality": True}
+    contract, quality = evaluations["data_contract"], evaluations["data_quality"]
+    assert contract.metadata["passed_parts"].value == [
+        "non_empty_partition",
+        "schema_matches_registry",
+        "rows_conform",
+        "key_is_unique",
+    ]
+    assert quality.metadata["passed_parts"].value == ["values_within_ranges"]
+    assert (contract.severity, contract.blocking) == (dg.AssetCheckSeverity.ERROR, True)
+    assert quality.severity == dg.AssetCheckSeverity.WARN and not quality.blocking
+    assert contract.partition == quality.partition == DAYS[1]
 
 
 def test_rematerializing_a_partition_gives_identical_data(shop_defs, source_server, tmp_path):
@@ -211,6 +217,11 @@ def test_extra_source_columns_are_dropped_and_flagged_by_the_schema_check(shop_d
     assert result.success
     stored = read_partition(tmp_path / "storage", RAW, DAYS[0])
     assert stored.columns == ["receipt", "shop", "amount", "items", "date"]
-    [schema_check] = [e for e in result.get_asset_check_evaluations() if e.check_name == "schema_matches_registry"]
-    assert not schema_check.passed and schema_check.severity == dg.AssetCheckSeverity.WARN
-    assert schema_check.metadata["extra_source_columns"].value == ["coupon"]
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    # Extra columns warn (the quality check) and do not block (the contract check passes).
+    quality = evaluations["data_quality"]
+    assert not quality.passed and quality.severity == dg.AssetCheckSeverity.WARN
+    assert quality.metadata["failed_parts"].value == ["schema_matches_registry"]
+    assert quality.metadata["schema_matches_registry.extra_source_columns"].value == ["coupon"]
+    assert "coupon" in quality.description
+    assert evaluations["data_contract"].passed and evaluations["data_contract"].severity == dg.AssetCheckSeverity.ERROR

@@ -107,6 +107,7 @@ def test_a_normal_batch_passes_and_a_shifted_batch_fails_with_its_numbers(storag
     land(storage, "2024-05-01", "normal.jsonl", jsonl(*holdout_items("n")))
     normal = score_and_check(storage_uri, "2024-05-01")
     assert normal.passed, normal.description
+    assert (normal.partition, normal.severity) == ("2024-05-01", dg.AssetCheckSeverity.ERROR)
     assert normal.metadata["class_psi"].value < DEFAULTS["psi_warn"]
     assert normal.metadata["rows"].value == 45
 

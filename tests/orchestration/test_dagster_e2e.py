@@ -327,8 +327,8 @@ def test_c_thirty_day_backfill_takes_a_handful_of_runs(stack, backfill_id, capsy
       assetCheckExecutions(assetKey: $key, checkName: $check, limit: 500) { runId partition status }
     }"""
     for asset, names in (
-        (RAW, ("non_empty_partition", "schema_matches_registry", "rows_conform", "key_is_unique")),
-        (AGG, ("non_empty_partition", "key_is_unique")),
+        (RAW, ("data_contract", "data_quality")),
+        (AGG, ("data_contract",)),
     ):
         for name in names:
             executions = stack.graphql(query, {"key": {"path": asset.split("/")}, "check": name})[

@@ -94,6 +94,8 @@ def test_a_date_is_scored_from_landing_files_and_queryable(storage, storage_uri,
     assert materialization_metadata(result, IRIS_REJECTS)["dagster/row_count"].value == 7
     (check,) = result.get_asset_check_evaluations()
     assert check.check_name == EVERY_LANDED_ITEM_ACCOUNTED_FOR and check.passed
+    # Shown in the UI with its day and its declared severity, not "Partition —" and WARN.
+    assert (check.partition, check.severity) == (DAY, dg.AssetCheckSeverity.ERROR)
 
     assert query(capsys, "--status", "unpredicted") == (0, [])
     status, rows = query(capsys, "--id", "v1")

@@ -113,13 +113,14 @@ def test_an_empty_day_inside_a_range_is_not_stored_and_the_others_are(source_ser
     assert digest(storage, "2024-02-03") != before["2024-02-03"], "the good day in the same range was published"
     materialized = instance.get_materialized_partitions(dg.AssetKey.from_user_string(RAW))
     assert materialized == {"2024-02-01", "2024-02-03"}
-    # One evaluation per check per day, each with its partition.
-    check = dg.AssetCheckKey(dg.AssetKey.from_user_string(RAW), "non_empty_partition")
+    # One evaluation per check per day, each with its partition, naming the part that failed.
+    check = dg.AssetCheckKey(dg.AssetKey.from_user_string(RAW), "data_contract")
     records = instance.event_log_storage.get_asset_check_execution_history(check, limit=10)
-    assert {(r.partition, r.evaluation.passed) for r in records} == {
-        ("2024-02-01", True),
-        ("2024-02-02", False),
-        ("2024-02-03", True),
+    verdicts = {(r.partition, r.evaluation.passed, tuple(r.evaluation.metadata["failed_parts"].value)) for r in records}
+    assert verdicts == {
+        ("2024-02-01", True, ()),
+        ("2024-02-02", False, ("non_empty_partition",)),
+        ("2024-02-03", True, ()),
     }
 
 

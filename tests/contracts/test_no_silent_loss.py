@@ -133,10 +133,11 @@ def test_undated_rows_are_quarantined_and_the_other_days_published(source_server
         (8, "date_column 'sold_on': 'someday' is not a valid date", "r7"),
         (9, "no value in date_column 'sold_on'", "r8"),
     ]
-    check = dg.AssetCheckKey(dg.AssetKey.from_user_string(RAW), "rows_conform")
+    # Quarantined rows are detail of the rows_conform part of the passing data_contract check.
+    check = dg.AssetCheckKey(dg.AssetKey.from_user_string(RAW), "data_contract")
     evaluations = [e for e in result.get_asset_check_evaluations() if e.asset_check_key == check]
     assert {e.partition for e in evaluations} == set(DAYS) and all(e.passed for e in evaluations)
-    assert all(e.metadata["quarantined_rows"].value == 2 for e in evaluations)
+    assert all(e.metadata["rows_conform.quarantined_rows"].value == 2 for e in evaluations)
 
 
 def test_strict_mode_fails_every_day_on_an_undated_row(source_server, tmp_path, monkeypatch):
@@ -168,7 +169,7 @@ def test_fetch_failures_are_reported_as_fetch_failures(source_server, tmp_path, 
     assert "2024-02-02.csv: HTTP 404, expected 200 (day(s) 2024-02-02)" in first_line, message
     assert "no rows" not in message and "schema_matches_registry" not in message, message
     # The day that was fetched is published and checked; the one that was not has no check results.
-    check = dg.AssetCheckKey(dg.AssetKey.from_user_string(RAW), "non_empty_partition")
+    check = dg.AssetCheckKey(dg.AssetKey.from_user_string(RAW), "data_contract")
     records = instance.event_log_storage.get_asset_check_execution_history(check, limit=10)
     evaluated = {r.partition for r in records if isinstance(r.evaluation, dg.AssetCheckEvaluation)}
     assert evaluated == {"2024-02-01"}

@@ -475,9 +475,35 @@ def _refuse_duplicate_keys(file: Path, node: yaml.Node, path: str) -> None:
             _refuse_duplicate_keys(file, value, where)
 
 
+# libyaml's parser when PyYAML has it: the pure-Python one was a third of loading a large registry.
+_FAST_LOADER = getattr(yaml, "CSafeLoader", _RegistryLoader)
+MAX_NESTING = 64
+
+
+def _refuse_anchors_and_deep_nesting(text: str) -> None:
+    """What ``_RegistryLoader.compose_node`` refuses, checked on the parser's events before anything
+    is composed (libyaml composes in C, past that hook); nesting is bounded too, as the pure-Python
+    composer's recursion limit bounded it."""
+    depth = 0
+    for event in yaml.parse(text, Loader=_FAST_LOADER):
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _RefusedYaml(
+                f"line {event.start_mark.line + 1}: YAML anchors and aliases (&name, *name) are not allowed "
+                "in registries; write each value out"
+            )
+        if isinstance(event, yaml.CollectionStartEvent):
+            depth += 1
+            if depth > MAX_NESTING:
+                raise RecursionError
+        elif isinstance(event, yaml.CollectionEndEvent):
+            depth -= 1
+
+
 def _read_yaml(file: Path) -> Any:
     """The registry document, refusing anchors, aliases and duplicate keys (see above)."""
-    loader = _RegistryLoader(file.read_text(encoding="utf-8"))
+    text = file.read_text(encoding="utf-8")
+    _refuse_anchors_and_deep_nesting(text)
+    loader = _FAST_LOADER(text)
     try:
         node = loader.get_single_node()
         if node is None:

@@ -14,8 +14,9 @@ with the next engine), every engine does the same work (DuckDB materialises the 
 and the weekly aggregation reads it), and the price of determinism is shown on its own: ODF adds
 float sums in a fixed order so re-runs write the same bits (``odf_assets/deterministic.py``);
 ``polars_float_sum`` runs the same queries with Polars' plain, thread-order float sums, the kind
-pandas and DuckDB use here. Every engine's results are checked equal to Polars' (to 1e-9 relative)
-before any ratio is printed.
+pandas and DuckDB use here; ``polars_integer_cents`` sums amounts as integer cents, exact and so
+deterministic in any order, without ODF's per-group sort. Every engine's results are checked equal
+to Polars' (to 1e-9 relative) before any ratio is printed.
 
     uv run python -m bench.aggregates            # 1M and 10M rows, 3 rounds
     uv run python -m bench.aggregates --rows 1000000 [--repeat 5]
@@ -38,7 +39,7 @@ from bench.conditions import describe, emit, interleaved, median
 from bench.memory import peak_rss_mb
 
 STAGE_ENGINES = {
-    "aggregates": ("polars", "polars_float_sum", "pandas", "duckdb"),
+    "aggregates": ("polars", "polars_float_sum", "polars_integer_cents", "pandas", "duckdb"),
     "clean": ("polars", "pandas", "duckdb"),
 }
 STAGES = tuple(STAGE_ENGINES)
@@ -138,9 +139,27 @@ def polars_aggregates(folder: str) -> dict:
 def polars_float_sum_aggregates(folder: str) -> dict:
     """The same queries with Polars' plain float sums and means: faster, but their last digits depend
     on how threads split the rows. The gap to ``polars`` is the price of ODF's deterministic sums."""
+    return _polars_plain_sums(folder, exact_cents=False)
+
+
+def polars_integer_cents_aggregates(folder: str) -> dict:
+    """The same queries summing amounts as integer cents (what a Decimal(…, 2) or cents column would
+    store): exact, so the same bits in any order and on any number of threads, without sorting."""
+    return _polars_plain_sums(folder, exact_cents=True)
+
+
+def _polars_plain_sums(folder: str, exact_cents: bool) -> dict:
     import polars as pl
 
     from odf_assets.sales.transforms import DATE, WEEK
+
+    def total(column: str) -> pl.Expr:
+        if not exact_cents:
+            return pl.col(column).sum()
+        return (pl.col(column) * 100).round().cast(pl.Int64).sum() / 100
+
+    def mean(column: str) -> pl.Expr:
+        return pl.col(column).mean() if not exact_cents else total(column) / pl.col(column).count()
 
     cleaned = pl.scan_parquet(f"{folder}/*.parquet")
     daily = (
@@ -148,9 +167,9 @@ def polars_float_sum_aggregates(folder: str) -> dict:
         .agg(
             pl.len().alias("transactions"),
             pl.col("sale_bottles").sum().alias("bottles_sold"),
-            pl.col("sale_liters").sum().alias("liters_sold"),
-            pl.col("sale_dollars").sum().alias("revenue"),
-            pl.col("sale_dollars").mean().alias("average_sale"),
+            total("sale_liters").alias("liters_sold"),
+            total("sale_dollars").alias("revenue"),
+            mean("sale_dollars").alias("average_sale"),
             pl.col("store").n_unique().alias("distinct_stores"),
             pl.col("im_desc").n_unique().alias("distinct_items"),
         )
@@ -160,7 +179,7 @@ def polars_float_sum_aggregates(folder: str) -> dict:
         cleaned.group_by(DATE, "county")
         .agg(
             pl.len().alias("rows"),
-            pl.col("sale_dollars").sum().alias("revenue"),
+            total("sale_dollars").alias("revenue"),
             pl.col("store").n_unique().alias("stores"),
         )
         .sort(DATE, "county", nulls_last=True)
@@ -171,11 +190,11 @@ def polars_float_sum_aggregates(folder: str) -> dict:
         .with_columns(pl.col(DATE).dt.truncate("1w").alias(WEEK))
         .group_by(WEEK)
         .agg(
-            pl.col("revenue").sum(),
+            total("revenue"),
             pl.col("bottles_sold").sum(),
             pl.col("transactions").sum(),
             pl.len().alias("days_with_sales"),
-            pl.col("revenue").mean().alias("average_daily_revenue"),
+            mean("revenue").alias("average_daily_revenue"),
             pl.col(DATE).sort_by("revenue", DATE, descending=[True, False]).first().alias("best_day"),
         )
         .sort(WEEK)
@@ -290,6 +309,7 @@ def duckdb_clean(folder: str) -> dict:
 RUNNERS = {
     ("aggregates", "polars"): ("polars", polars_aggregates),
     ("aggregates", "polars_float_sum"): ("polars", polars_float_sum_aggregates),
+    ("aggregates", "polars_integer_cents"): ("polars", polars_integer_cents_aggregates),
     ("aggregates", "pandas"): ("pandas", pandas_aggregates),
     ("aggregates", "duckdb"): ("duckdb", duckdb_aggregates),
     ("clean", "polars"): ("polars", polars_clean),
@@ -424,12 +444,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
                         }
                     )
     print(
-        f"\n{'rows':>11} {'stage':>10} {'engine':>16} {'seconds':>8} {'peak MB':>8} {'import MB':>9} "
+        f"\n{'rows':>11} {'stage':>10} {'engine':>20} {'seconds':>8} {'peak MB':>8} {'import MB':>9} "
         f"{'pandas/x time':>14} {'x/pandas RSS':>13} {'x/duckdb time':>14} {'x/duckdb RSS':>13}"
     )
     for row in table:
         print(
-            f"{row['rows']:>11,} {row['stage']:>10} {row['engine']:>16} {row['seconds']:>8.2f} "
+            f"{row['rows']:>11,} {row['stage']:>10} {row['engine']:>20} {row['seconds']:>8.2f} "
             f"{row['peak_rss_mb']:>8.0f} {row['import_rss_mb']:>9.0f} "
             f"{row['pandas_over_engine_time']:>13.1f}x {row['engine_over_pandas_rss']:>12.2f}x "
             f"{row['engine_over_duckdb_time']:>13.2f}x {row['engine_over_duckdb_rss']:>12.2f}x"
@@ -438,6 +458,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
         if row["stage"] == "aggregates" and row["engine"] == "polars":
             same = (row["rows"], "aggregates", "polars_float_sum")
             float_sum = next(r for r in table if (r["rows"], r["stage"], r["engine"]) == same)
+            same = (row["rows"], "aggregates", "polars_integer_cents")
+            cents = next(r for r in table if (r["rows"], r["stage"], r["engine"]) == same)
             met = (
                 row["engine_over_duckdb_time"] <= TARGET_OVER_DUCKDB
                 and row["pandas_over_engine_time"] >= TARGET_PANDAS_OVER_POLARS
@@ -449,7 +471,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 f"peak (targets ≤ {TARGET_OVER_DUCKDB}x, ≥ {TARGET_PANDAS_OVER_POLARS}x, ≤ 1x): "
                 + ("met" if met else "NOT met")
                 + f"; deterministic float sums cost {row['seconds'] - float_sum['seconds']:+.2f} s "
-                f"over plain float sums ({float_sum['engine_over_duckdb_time']:.2f}x DuckDB without them)"
+                f"over plain float sums ({float_sum['engine_over_duckdb_time']:.2f}x DuckDB without them); "
+                f"exact integer-cent sums: {cents['engine_over_duckdb_time']:.2f}x DuckDB's time, "
+                f"{cents['pandas_over_engine_time']:.1f}x pandas' speed"
             )
     print(
         f"medians of {repeat} interleaved round(s), each engine in a fresh process; every engine's results "

@@ -6,6 +6,7 @@ json line; nothing here asserts timings — targets are printed next to the meas
     uv run python -m bench [NAMES...]            # full sizes
     uv run python -m bench --quick               # smoke sizes (what tests/bench runs)
     uv run python -m bench --readme              # full sizes, then rewrite README's performance table
+    uv run python -m bench --render run.txt      # rewrite the table from a saved run's output
 """
 
 from __future__ import annotations
@@ -197,15 +198,33 @@ def rewrite_readme(table: str, readme: Path = README) -> None:
     readme.write_text(before + table + after, encoding="utf-8")
 
 
+def render(output: str) -> None:
+    """The table from a saved run: its first line gives the conditions, each ``RESULT`` line a benchmark."""
+    results = {}
+    for line in output.splitlines():
+        if line.startswith("RESULT "):
+            result = parse(line)
+            results[result["bench"]] = result
+    first = output.splitlines()[0].split("; ")
+    conditions = {"date": first[0], "machine": first[1], "load_average": first[2].removeprefix("load average ")}
+    table = readme_table(results, conditions)
+    rewrite_readme(table)
+    print(table)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smoke sizes (seconds to a minute each)")
     parser.add_argument("--readme", action="store_true", help="rewrite README's performance table from this run")
+    parser.add_argument("--render", type=Path, help="rewrite README's table from a saved `--readme` run's output")
     parser.add_argument("names", nargs="*", help=f"benchmarks to run (default: all of {', '.join(BENCHMARKS)})")
     args = parser.parse_args()
     unknown = sorted(set(args.names) - set(BENCHMARKS))
     if unknown:
         parser.error(f"unknown benchmark(s) {unknown}; choose from {list(BENCHMARKS)}")
+    if args.render:
+        render(args.render.read_text(encoding="utf-8"))
+        return
     conditions = describe()
     results, summary = {}, []
     for name in args.names or BENCHMARKS:

@@ -32,21 +32,26 @@ CHECKS = [
 
 
 @pytest.fixture(scope="module")
-def quick_results(tmp_path_factory) -> dict[str, dict]:
-    """Each benchmark's ``--quick`` run, once for the module: (result, output)."""
-    results = {}
-    for name in BENCHMARKS:
-        tmp = tmp_path_factory.mktemp(name)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("ODF_")} | {"ODF_BENCH_TMP": str(tmp)}
-        done = subprocess.run(
-            [sys.executable, "-m", f"bench.{name}", "--quick"], cwd=ROOT, env=env, capture_output=True, text=True
-        )
-        results[name] = (done, parse(done.stdout) if done.returncode == 0 else None)
-    return results
+def quick_results(tmp_path_factory):
+    """Runs a benchmark's ``--quick`` mode on first use and keeps (process, result) for the module, so
+    each test pays (and is timed out on) only the runs it needs."""
+    runs: dict[str, tuple] = {}
+
+    def run(name: str) -> tuple:
+        if name not in runs:
+            tmp = tmp_path_factory.mktemp(name)
+            env = {k: v for k, v in os.environ.items() if not k.startswith("ODF_")} | {"ODF_BENCH_TMP": str(tmp)}
+            done = subprocess.run(
+                [sys.executable, "-m", f"bench.{name}", "--quick"], cwd=ROOT, env=env, capture_output=True, text=True
+            )
+            runs[name] = (done, parse(done.stdout) if done.returncode == 0 else None)
+        return runs[name]
+
+    return run
 
 
 def result_of(quick_results, name: str) -> dict:
-    done, result = quick_results[name]
+    done, result = quick_results(name)
     assert done.returncode == 0, f"bench.{name} --quick exited {done.returncode}:\n{done.stderr[-3000:]}"
     assert result["bench"] == name and result["date"] and result["machine"] and result["load_average"]
     return result

@@ -392,6 +392,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument("--rows", type=int, action="append", help="row counts (default: 1M and 10M)")
     parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds per stage (medians reported)")
     parser.add_argument("--quick", action="store_true", help="20,000 rows, one round (the CI smoke run)")
+    parser.add_argument("--stage", choices=STAGES, action="append", help="stages to run (default: both)")
     parser.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -405,7 +406,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
         with tempfile.TemporaryDirectory(dir=os.environ.get("ODF_BENCH_TMP")) as tmp:
             workdir = Path(tmp)
             raw_dir, cleaned_dir = generate(rows, workdir)
-            for stage in STAGES:
+            for stage in args.stage or STAGES:
                 folder = cleaned_dir if stage == "aggregates" else raw_dir
                 engines = STAGE_ENGINES[stage]
                 rounds = iter(range(10**6))

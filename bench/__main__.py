@@ -178,9 +178,11 @@ def readme_rows(results: dict[str, dict]) -> list[tuple[str, str, str]]:
 
 def readme_table(results: dict[str, dict], conditions: dict[str, str]) -> str:
     loads = sorted({results[name]["load_average"] for name in results} | {conditions["load_average"]})
+    dates = sorted({results[name]["date"] for name in results} | {conditions["date"]})
+    span = dates[0] if len(dates) == 1 else f"between {dates[0]} and {dates[-1]}"
     lines = [
         TABLE_START,
-        f"Measured {conditions['date']} on {conditions['machine']}; load average at the start of each "
+        f"Measured {span} on {conditions['machine']}; load average at the start of each "
         f"benchmark: {', '.join(loads)} (1, 5, 15 min).",
         "",
         "| benchmark | result | target |",

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import polars as pl
 
+from bench.conditions import describe, emit, interleaved, median
+
 DAY = "2024-05-01"
 KEY = f"landing/iris/date={DAY}/big.jsonl"
 TARGET_PEAK_MB = 300
@@ -125,40 +127,57 @@ def child(base: str, mode: str) -> dict:
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--megabytes", type=float, default=200)
+    parser.add_argument("--repeat", type=int, default=3, help="interleaved rounds of both paths (medians)")
+    parser.add_argument("--quick", action="store_true", help="1 MB, one round (the CI smoke run)")
     parser.add_argument("--child", nargs=2, metavar=("BASE", "MODE"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
         print(json.dumps(child(*args.child)))
         return {}
+    if args.quick:
+        args.megabytes, args.repeat = 1, 1
+    conditions = describe()
     with tempfile.TemporaryDirectory(prefix="odf-bench-landing-", dir=os.environ.get("ODF_BENCH_TMP")) as tmp:
         base = str(Path(tmp) / "storage")
         records = write_landing_file(Path(base) / KEY, args.megabytes)
         size_mb = (Path(base) / KEY).stat().st_size / 1e6
         publish_model(base)
         print(f"landing file: {size_mb:.0f} MB, {records:,} records", flush=True)
-        runs = {}
-        for mode in MODES:
+
+        def run(mode: str) -> dict:
             done = subprocess.run(
                 [sys.executable, "-m", "bench.landing_memory", "--child", base, mode],
                 capture_output=True,
                 text=True,
                 check=True,
             )
-            runs[mode] = json.loads(done.stdout.strip().splitlines()[-1])
-            run = runs[mode]
-            print(
-                f"  {mode:<11} peak RSS {run['peak_rss_mb']:>5} MB (after imports {run['import_rss_mb']} MB), "
-                f"{run['total_s']} s, {run['predicted']:,} predicted, {run['rejected']:,} rejected, "
-                f"{run['unaccounted']} unaccounted",
-                flush=True,
-            )
+            return json.loads(done.stdout.strip().splitlines()[-1])
+
+        samples = interleaved(MODES, args.repeat, run)
+    runs = {}
+    for mode, results in samples.items():
+        if any(result["unaccounted"] or result["records"] != records for result in results):
+            raise SystemExit(f"{mode}: records unaccounted for: {results}")
+        runs[mode] = {
+            **results[0],
+            **{key: median([r[key] for r in results]) for key in ("peak_rss_mb", "import_rss_mb", "total_s")},
+        }
+        run = runs[mode]
+        print(
+            f"  {mode:<11} peak RSS {run['peak_rss_mb']:>5.0f} MB (after imports {run['import_rss_mb']:.0f} MB), "
+            f"{run['total_s']:.2f} s, {run['predicted']:,} predicted, {run['rejected']:,} rejected, "
+            f"{run['unaccounted']} unaccounted; median of {args.repeat}",
+            flush=True,
+        )
     peak = runs["streamed"]["peak_rss_mb"]
     verdict = "met" if peak <= TARGET_PEAK_MB else "NOT met"
     print(
         f"streamed peak {peak} MB vs target ≤ {TARGET_PEAK_MB} MB for {size_mb:.0f} MB: {verdict}; "
         f"whole-file read {runs['whole_file']['peak_rss_mb'] / peak:.1f}× the streamed peak"
     )
-    return {"size_mb": size_mb, "records": records, "runs": runs}
+    summary = {"size_mb": size_mb, "records": records, "runs": runs}
+    emit({"bench": "landing_memory", **conditions, "repeat": args.repeat, **summary})
+    return summary
 
 
 if __name__ == "__main__":

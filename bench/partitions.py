@@ -44,6 +44,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+from bench.conditions import describe, emit
+
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES_REGISTRY = ROOT / "examples" / "sources.yaml"
 PIPELINES = {
@@ -199,6 +201,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--modes", nargs="+", choices=MODES[:4], default=list(MODES[:3]))
     parser.add_argument("--postgres", action="store_true", help="add the production storage on a local PostgreSQL")
     parser.add_argument("--baseline", type=Path, help="another checkout, run as default_instance beside this one")
+    parser.add_argument("--quick", action="store_true", help="the small pipeline over 1 and 2 days, once (CI smoke)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "PIPELINE", "DAYS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -207,6 +210,9 @@ def main(argv: list[str] | None = None) -> dict:
         print(json.dumps(result))
         return result
 
+    if args.quick:
+        args.pipelines, args.days, args.repeats = ["small"], [1, 2], 1
+    conditions = describe()
     modes = list(args.modes) + ["postgres"] * args.postgres + ["baseline"] * bool(args.baseline)
     env_extra: dict = {}
     cluster = None
@@ -266,6 +272,22 @@ def main(argv: list[str] | None = None) -> dict:
             other = table[(pipeline, mode)]
             ratios = ", ".join(f"{d}d {reference['medians'][d] / other['medians'][d]:.2f}x" for d in args.days)
             print(f"  default_instance / {mode}: {ratios}")
+    emit(
+        {
+            "bench": "partitions",
+            **conditions,
+            "repeats": args.repeats,
+            "table": {
+                f"{pipeline}/{mode}": {
+                    "per_day_s": row["per_day_s"],
+                    "fixed_s": row["fixed_s"],
+                    "medians": {str(days): seconds for days, seconds in row["medians"].items()},
+                    "events": {str(days): counts for days, counts in row["events"].items()},
+                }
+                for (pipeline, mode), row in table.items()
+            },
+        }
+    )
     return table
 
 

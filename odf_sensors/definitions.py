@@ -21,7 +21,13 @@ from odf_sensors.landing import build_iris_landing_sensor
 from odf_sensors.lineage import build_lineage_sensor
 from odf_sensors.maintenance import build_maintenance_schedule, maintenance_job
 from odf_sensors.run_failure import build_run_failure_sensor
-from odf_sensors.schedules import build_daily_schedule, build_source_job, build_weekly_schedule, source_has_ended
+from odf_sensors.schedules import (
+    build_daily_schedule,
+    build_source_job,
+    build_weekly_schedule,
+    ingest_job_keys,
+    source_has_ended,
+)
 
 
 def _status(ended: bool, running: bool) -> dg.DefaultScheduleStatus:
@@ -38,11 +44,12 @@ def defs(sources: list[SourceSpec], assets: list[dg.AssetsDefinition], now: date
     running = settings.schedules_default_running()
     by_key = {key: asset for asset in assets for key in asset.keys}
     jobs, schedules = [], []
+    ingest_keys = ingest_job_keys(sources, assets)
     for source in sources:
-        raw = by_key.get(raw_asset_key(source))
-        if raw is None:  # inactive sources build no assets
+        if source.name not in ingest_keys:  # inactive sources build no assets
             continue
-        job = build_source_job(source, assets)
+        raw = by_key[raw_asset_key(source)]
+        job = build_source_job(source, ingest_keys[source.name])
         jobs.append(job)
         schedules.append(
             build_daily_schedule(source, job, raw.partitions_def, _status(source_has_ended(source, now), running))

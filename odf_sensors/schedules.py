@@ -18,6 +18,7 @@ from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
 from odf_resources.constants import ACQUISITION_TAGS
 from odf_sensors.jobs import WEEKLY_SALES_JOB
+from odf_sensors.scoped_jobs import define_scoped_asset_job
 
 # Weekly runs at 04:00 on the partitions' first day (Monday): after Sunday's 01:30 fetch.
 WEEKLY_HOUR = 4
@@ -48,18 +49,38 @@ def ingest_tags(source: SourceSpec) -> dict[str, str]:
     return {**ACQUISITION_TAGS, "odf/source": source.name}
 
 
-def source_job_selection(source: SourceSpec, assets: list[dg.AssetsDefinition]) -> dg.AssetSelection:
-    """The raw asset and its downstream assets that share its daily partitions (weekly ones have their own job)."""
-    raw = next(a for a in assets if raw_asset_key(source) in a.keys)
-    same_partitions = [key for a in assets if a.partitions_def == raw.partitions_def for key in a.keys]
-    return dg.AssetSelection.assets(raw_asset_key(source)).downstream() & dg.AssetSelection.assets(*same_partitions)
+def ingest_job_keys(sources: list[SourceSpec], assets: list[dg.AssetsDefinition]) -> dict[str, list[dg.AssetKey]]:
+    """Per source name: its raw asset and the assets downstream of it that share its daily partitions
+    (weekly ones have their own job). One pass over the graph for all sources, so building every
+    source's job costs time linear in the registry, not in sources x assets."""
+    partitions = {spec.key: asset.partitions_def for asset in assets for spec in asset.specs}
+    children: dict[dg.AssetKey, list[dg.AssetKey]] = {}
+    for asset in assets:
+        for spec in asset.specs:
+            for dep in spec.deps:
+                children.setdefault(dep.asset_key, []).append(spec.key)
+    selected = {}
+    for source in sources:
+        raw = raw_asset_key(source)
+        if raw not in partitions:  # inactive sources build no assets
+            continue
+        downstream, todo = {raw}, [raw]
+        while todo:
+            for child in children.get(todo.pop(), ()):
+                if child not in downstream:
+                    downstream.add(child)
+                    todo.append(child)
+        same = [key for key in downstream if partitions[key] == partitions[raw]]
+        selected[source.name] = sorted(same, key=lambda key: key.to_user_string())
+    return selected
 
 
-def build_source_job(source: SourceSpec, assets: list[dg.AssetsDefinition]):
-    """The source's ingest job (what ``dg.define_asset_job`` returns; its class is not public)."""
-    return dg.define_asset_job(
+def build_source_job(source: SourceSpec, keys: list[dg.AssetKey]):
+    """The source's ingest job over ``keys`` (from ``ingest_job_keys``), resolved against only its own
+    assets: one job per source stays linear in the registry (odf_sensors/scoped_jobs.py)."""
+    return define_scoped_asset_job(
         ingest_job_name(source),
-        selection=source_job_selection(source, assets),
+        keys,
         description=f"Fetch one day of {source.name} and rebuild everything daily downstream of it.",
         tags=ingest_tags(source),
     )

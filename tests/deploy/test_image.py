@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -57,6 +59,30 @@ def test_dockerfile_installs_locked_dependencies_in_a_cached_layer_before_the_pr
     assert {".git", ".venv", ".odf", ".dagster"} <= ignored
     # The build needs these; pods read deploy/kubeconfig-in-cluster.yaml from the image.
     assert not {"pyproject.toml", "uv.lock", "README.md", "odf_assets", "deploy"} & ignored
+
+
+def test_dockerfile_compiles_the_projects_own_modules_after_installing_them(tmp_path):
+    """The project is installed editable and UV_COMPILE_BYTECODE compiles only dependencies; pods cannot
+    write .pyc files over the root-owned /opt/odf, so the image compiles ODF's packages at build."""
+    steps = instructions()
+    project = max(i for i, (kw, arg) in enumerate(steps) if kw == "RUN" and "uv sync --frozen --no-dev" in arg)
+    compile_step = index_of(steps, "RUN", "-m compileall")
+    assert project < compile_step < index_of(steps, "USER", "10001"), steps
+    command = steps[compile_step][1].split()
+    packages = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["hatch"]["build"]["targets"]["wheel"][
+        "packages"
+    ]
+    assert set(command[command.index("-q") + 1 :]) == set(packages), command
+    # Run the step as written (with this environment's interpreter) on a copy of the packages, as in
+    # /opt/odf: every module gets the bytecode the image's Python reads.
+    for package in packages:
+        shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in clean_env().items() if k not in ("PYTHONPYCACHEPREFIX", "PYTHONDONTWRITEBYTECODE")}
+    subprocess.run([sys.executable, *command[1:]], cwd=tmp_path, env=env, check=True)
+    modules = [path for package in packages for path in (tmp_path / package).rglob("*.py")]
+    assert len(modules) > 40
+    missing = [str(path) for path in modules if not Path(importlib.util.cache_from_source(str(path))).is_file()]
+    assert not missing, missing
 
 
 @pytest.mark.timeout(120)

@@ -177,3 +177,31 @@ def test_default_status_stopped_unless_env_says_running_and_ended_sources_always
     }
     with pytest.raises(ValueError, match="ODF_SCHEDULES_DEFAULT_STATUS='sometimes'"):
         orchestration(ODF_SCHEDULES_DEFAULT_STATUS="sometimes")
+
+
+def test_ingest_jobs_resolve_as_dagster_resolves_them_against_the_whole_graph(orchestration):
+    """Each ingest job is resolved against only its own assets (odf_sensors/scoped_jobs.py, linear in
+    the registry); what it resolves to is what ``dg.define_asset_job`` gives over the whole graph."""
+    defs = orchestration()
+    repository = defs.get_repository_def()
+    graph = repository.asset_graph
+
+    def shape(job: dg.JobDefinition):
+        layer = job.asset_layer
+        return (
+            layer.executable_asset_keys,
+            set(layer.asset_graph.get_all_asset_keys()),
+            set(layer.asset_graph.asset_check_keys),
+            job.partitions_def,
+            job.tags,
+            {node.name for node in job.graph.nodes},
+        )
+
+    for name in ("ingest_iowa_liquor_sales", "ingest_city_counts"):
+        scoped = next(job for job in defs.jobs if job.name == name)
+        whole = dg.define_asset_job(name, selection=scoped.selection, tags=scoped.tags, description=scoped.description)
+        resources = repository.get_top_level_resources()
+        assert shape(scoped.resolve(asset_graph=graph, resource_defs=resources)) == shape(
+            whole.resolve(asset_graph=graph, resource_defs=resources)
+        )
+        assert shape(repository.get_job(name)) == shape(whole.resolve(asset_graph=graph, resource_defs=resources))

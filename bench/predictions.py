@@ -43,6 +43,9 @@ def make_rows(count: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     base = load_iris().data
     rows = base[rng.integers(0, len(base), count)] + rng.normal(0, 0.1, (count, 4))
+    # Lengths are never negative: the predictions' feature domain rejects such items, and every item
+    # here must be scored by all three paths.
+    rows = np.clip(rows, 0.0, None)
     return np.ascontiguousarray(rows.astype(np.float32))
 
 

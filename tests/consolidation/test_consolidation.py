@@ -330,10 +330,11 @@ def test_examples_weather_and_brent_equal_duckdb_weekends_are_empty_and_a_missin
     for day in ("2013-01-01", "2013-01-05", "2013-01-06"):
         empty = pl.read_parquet(storage / "consolidations/weather_and_brent" / f"date={day}" / "data.parquet")
         assert empty.height == 0
-    for check, failing in ((INPUTS_PRESENT, {unfetched}), ("non_empty_partition", set())):
-        verdicts = check_results(instance, result.run_id, "consolidations/weather_and_brent", check)
-        assert {day for day, evaluation in verdicts.items() if not evaluation.passed} == failing, check
-        assert len(verdicts) == 9, check
+    verdicts = check_results(instance, result.run_id, "consolidations/weather_and_brent", DATA_CONTRACT)
+    assert {day for day, evaluation in verdicts.items() if not evaluation.passed} == {unfetched}
+    assert len(verdicts) == 9
+    failed_parts = verdicts[unfetched].metadata["failed_parts"].value
+    assert failed_parts[0] == INPUTS_PRESENT and "non_empty_partition" not in failed_parts, failed_parts
 
     # Weather days are cut in the registry's zone for nyc_weather (UTC when it declares none).
     weather = next(

@@ -7,10 +7,13 @@ from functools import cache
 
 import dagster as dg
 
-# Big enough that a year of daily partitions takes a handful of runs, small enough that one run's
-# partitions fit comfortably in a worker pod's memory.
-DAILY_BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=62)
+# Any range is one run (a backfill from the UI, `odf materialize`, `dg launch --partition-range`):
+# the assets bound their own memory instead, computing a long range RANGE_WINDOW_PARTITIONS
+# partitions at a time (publishing.emit_checked; raw sources stream day by day).
+DAILY_BACKFILL_POLICY = dg.BackfillPolicy.single_run()
 WEEKLY_BACKFILL_POLICY = dg.BackfillPolicy.single_run()
+# Two months of days: what one worker pod's memory was sized for (k8s_config.HEAVY_CONTAINER_RESOURCES).
+RANGE_WINDOW_PARTITIONS = 62
 
 
 def _exclusive(end: date | None) -> str | None:

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from odf_assets import checks
+from odf_assets.partitions import RANGE_WINDOW_PARTITIONS
 from odf_resources.lineage.metadata import lineage_entry
-from odf_resources.parquet_io_manager import partition_column, publish_staged, stage_partitions
+from odf_resources.parquet_io_manager import StagedPartitions, partition_column, publish_staged, stage_partitions
 from odf_resources.storage import Storage
 
 if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
@@ -154,10 +155,17 @@ def publish_checked(
 def emit_checked(
     context: dg.AssetExecutionContext, frame: pl.LazyFrame | pl.DataFrame, contract: checks.Contract, storage: Storage
 ) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
-    """A derived asset's rows, checked per day and published by ``publish_checked``."""
-    result = frame.lazy().collect(engine="streaming")
+    """A derived asset's rows, checked per day and published by ``publish_checked``.
+
+    A range longer than ``RANGE_WINDOW_PARTITIONS`` is collected, checked and staged one window of
+    partitions at a time (``range_windows``), so one run takes any range in bounded memory."""
     column = partition_column(context.assets_def.metadata_by_key.get(context.asset_key))
-    verdicts = checks.verdicts_by_day(result, column, context.partition_keys, contract)
+    keys = list(context.partition_keys)
+    if len(keys) > RANGE_WINDOW_PARTITIONS:
+        yield from _emit_checked_in_windows(context, frame.lazy(), column, keys, contract, storage)
+        return
+    result = frame.lazy().collect(engine="streaming")
+    verdicts = checks.verdicts_by_day(result, column, keys, contract)
     asset = context.asset_key.to_user_string()
 
     def stage_days(days: list[str], directory: Path) -> dict[str, Path]:
@@ -167,6 +175,62 @@ def emit_checked(
         return stage_partitions(rows, column, days, directory, asset)
 
     yield from publish_checked(context, verdicts=verdicts, value=result, stage_days=stage_days, storage=storage)
+
+
+def range_windows(frame: pl.LazyFrame, column: str, keys: Sequence[str], size: int) -> Iterator[tuple[list, object]]:
+    """``keys`` (sorted partition keys) in windows of ``size``, each with the rows of its window.
+
+    The rows are ``frame`` filtered on its partition column, a filter Polars pushes down through the
+    day-local transforms (``over(date)``, ``group_by(date)``) to the Parquet scan, so a window reads
+    and holds only its own days. The first window is open below (and keeps null keys), the last open
+    above: rows outside the range still reach ``stage_partitions``, which refuses them."""
+    import polars as pl
+
+    dtype = frame.collect_schema().get(column)
+    value = pl.col(column) if dtype == pl.Date else pl.col(column).cast(pl.String)
+
+    def bound(key: str):
+        return date.fromisoformat(key) if dtype == pl.Date else key
+
+    starts = range(0, len(keys), size)
+    for index, start in enumerate(starts):
+        window = list(keys[start : start + size])
+        predicate = pl.lit(True)
+        if index > 0:
+            predicate = predicate & (value >= bound(window[0]))
+        if index < len(starts) - 1:
+            predicate = predicate & (value <= bound(window[-1]))
+        if index == 0:
+            predicate = predicate | value.is_null()
+        yield window, frame.filter(predicate)
+
+
+def _emit_checked_in_windows(
+    context: dg.AssetExecutionContext,
+    frame: pl.LazyFrame,
+    column: str,
+    keys: list[str],
+    contract: checks.Contract,
+    storage: Storage,
+) -> Iterator[dg.Output | dg.AssetCheckEvaluation]:
+    """``emit_checked`` one window at a time: every day checked and staged as a finished file, then
+    published together (or, when days failed, the passing days alone) by ``publish_checked``."""
+    asset = context.asset_key.to_user_string()
+    verdicts: dict[str, list[checks.Verdict]] = {}
+    staged: dict[str, Path] = {}
+    with storage.staging_area() as directory:
+        for index, (window, rows) in enumerate(range_windows(frame, column, keys, RANGE_WINDOW_PARTITIONS)):
+            result = rows.collect(engine="streaming")
+            verdicts.update(checks.verdicts_by_day(result, column, window, contract))
+            staged.update(stage_partitions(result, column, window, Path(directory) / f"window-{index}", asset))
+            del result  # the window's rows are on disk now
+        yield from publish_checked(
+            context,
+            verdicts=verdicts,
+            value=StagedPartitions(staged),
+            stage_days=lambda days, _directory: {day: staged[day] for day in days},
+            storage=storage,
+        )
 
 
 def emit_unique_by(

@@ -179,7 +179,7 @@ def run_groups(
 
 def partition_batches(graph, members: list[dg.AssetKey], partition_keys: list[str]) -> list[list[str]]:
     """The runs a backfill would make: ranges as long as every member's BackfillPolicy allows
-    (``multi_run(62)``: 62 days per run), one partition per run for assets without a policy."""
+    (``single_run()``: the whole range in one run), one partition per run for assets without a policy."""
     policies = [graph.get(key).backfill_policy for key in members]
     if any(policy is None for policy in policies):
         size = 1

@@ -308,7 +308,7 @@ def test_c_thirty_day_backfill_takes_a_handful_of_runs(stack, backfill_id, capsy
     assert f"backfill {backfill_id}: COMPLETED_SUCCESS  (30 partitions" in out
     assert f"{RAW:<45} materialized 30/30  failed 0" in out and f"{AGG:<45} materialized 30/30  failed 0" in out
     runs = stack.runs(**{"dagster/backfill": backfill_id})
-    assert 1 <= len(runs) <= 3, runs  # BackfillPolicy.multi_run(62): raw and aggregate share one run
+    assert 1 <= len(runs) <= 3, runs  # BackfillPolicy.single_run(): raw and aggregate share one run
     assert all({"key": "odf/queue", "value": "acquisition"} in run["tags"] for run in runs)
     for asset in (("raw", "e2e_shop"), ("aggregates", "e2e_shop", "by_shop")):
         stored = stack.keys("/".join(asset) + "/")

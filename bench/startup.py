@@ -8,9 +8,8 @@ Every command runs in a fresh process, in three bytecode layouts, each in a priv
 stays compiled in all three):
 
 - ``no .pyc``: nothing compiled, where Python cannot write ``.pyc`` files;
-- ``project source``: dependencies compiled (what ``uv sync`` leaves with ``[tool.uv]
-  compile-bytecode``), ODF's own modules not: a checkout with PYTHONDONTWRITEBYTECODE set, and an
-  image that never compiled the project;
+- ``project source``: dependencies compiled (what ``uv sync`` leaves with ``UV_COMPILE_BYTECODE=1``,
+  as in the image), ODF's own modules not: an image that never compiled the project;
 - ``compiled``: dependencies and ODF compiled: a checkout where Python writes its ``.pyc`` files,
   and the image, which compiles the project at build (Dockerfile, tests/deploy/test_image.py).
 
@@ -133,7 +132,7 @@ def measure_processes(repeat: int, workdir: Path, quick: bool = False) -> dict[s
                     _time(command, {**_env(prefix, write=False), **home}, expect, record=(name, mode))
                 )
         if uv:
-            # `uv run` syncs first; with compile-bytecode set it re-checks every installed file's bytecode.
+            # `uv run` checks that the environment is in sync before it starts the command.
             samples.setdefault("uv run odf --help", {"compiled": []})["compiled"].append(
                 _time([uv, "run", "odf", "--help"], dict(os.environ))
             )

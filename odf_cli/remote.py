@@ -19,7 +19,12 @@ from odf_cli import progress as kinds
 from odf_cli.graphql import AssetNode, Webserver, default_url
 from odf_cli.main import CommandError, parse_date
 from odf_cli.progress import Progress, RunEvent, first_line, step_error_text
-from odf_resources.run_tags import PARENT_RUN_ID_TAG, WILL_RETRY_TAG, run_partition
+from odf_resources.run_tags import (
+    PARENT_RUN_ID_TAG,
+    WILL_RETRY_TAG,
+    queue_state_text,
+    run_partition,
+)
 
 QUEUE_TAG = "odf/queue"
 RUN_DONE = {"SUCCESS", "FAILURE", "CANCELED"}
@@ -146,21 +151,11 @@ def new_run_events(server: Webserver, run_id: str, cursor: list[str | None]) -> 
         yield from events
 
 
-def short_id(run_id: str) -> str:
-    return run_id.split("-", 1)[0]
-
-
 def queue_state(server: Webserver, run: dict) -> str:
-    """Why a QUEUED run waits: the first of its pools that is full, with the runs holding its slots."""
-    holders = server.runs_in_progress()
-    for pool in run.get("allPools") or []:
-        limit = server.pool_limit(pool)
-        using = [other["runId"] for other in holders if pool in (other.get("allPools") or [])]
-        if limit is not None and len(using) >= limit:
-            runs = ", ".join(short_id(run_id) for run_id in using)
-            return f"queued: waiting for pool {pool} ({len(using)} of {limit} slots in use by runs {runs})"
-    pools = ", ".join(run.get("allPools") or []) or "none"
-    return f"queued: waiting for the run queue to dequeue it (pools: {pools}; {len(holders)} run(s) in progress)"
+    """Why a QUEUED run waits: the first of its pools that is full, with the runs holding its slots
+    (the same text the queued-run sensor sets as the run's ``odf/queue_state`` tag)."""
+    holders = {other["runId"]: other.get("allPools") or [] for other in server.runs_in_progress()}
+    return queue_state_text(run.get("allPools") or [], holders, server.pool_limit)
 
 
 def follow_run(server: Webserver, run_id: str, progress: Progress, timeout: float) -> dict:

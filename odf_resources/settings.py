@@ -233,6 +233,16 @@ def sensor_min_interval_seconds() -> int:
     return int(positive_number("ODF_SENSOR_MIN_INTERVAL_SECONDS", 30, int))
 
 
+# A tick with no queued run is one query of the run storage; 10 s keeps a queued run's tag close
+# to what `odf status` says at any moment without a noticeable load on the daemon or the database.
+DEFAULT_QUEUE_STATE_INTERVAL_SECONDS = 10
+
+
+def queue_state_interval_seconds() -> int:
+    """``ODF_QUEUE_STATE_INTERVAL_SECONDS``: least time between queued-run sensor ticks (default 10)."""
+    return int(positive_number("ODF_QUEUE_STATE_INTERVAL_SECONDS", DEFAULT_QUEUE_STATE_INTERVAL_SECONDS, int))
+
+
 def alert_webhook_url() -> str | None:
     """``ODF_ALERT_WEBHOOK_URL``: where the run-failure sensor POSTs alerts (optional; a secret)."""
     return os.environ.get("ODF_ALERT_WEBHOOK_URL", "").strip() or None

@@ -20,6 +20,7 @@ from odf_sensors.jobs import WEEKLY_SALES_JOB, build_default_pipeline_jobs
 from odf_sensors.landing import build_iris_landing_sensor
 from odf_sensors.lineage import build_lineage_sensor
 from odf_sensors.maintenance import build_maintenance_schedule, maintenance_job
+from odf_sensors.queue_state import build_queue_state_sensor
 from odf_sensors.run_failure import build_run_failure_sensor
 from odf_sensors.schedules import (
     build_daily_schedule,
@@ -72,6 +73,7 @@ def defs(sources: list[SourceSpec], assets: list[dg.AssetsDefinition], now: date
             settings.sensor_min_interval_seconds(),
         ),
         build_lineage_sensor(settings.lineage_sensor_interval_seconds()),
+        build_queue_state_sensor(settings.queue_state_interval_seconds()),
     ]
     # In the cluster every step gets its own pod, sized by its op tags (odf_assets/k8s_config.py).
     return dg.Definitions(jobs=jobs, schedules=schedules, sensors=sensors, executor=step_executor())

@@ -1,6 +1,6 @@
 """Screenshots of the UI for the docs, taken with headless Chromium from a real ``odf dev`` after
 ``odf materialize``: the asset graph, a partitioned asset with its checks, the automation page, a
-stale source (freshness and owner) and a run queued behind its full pool.
+stale source (freshness and owner) and a run queued behind its full pool, with its tag saying why.
 
 Skipped without Chromium (``.ci/run`` installs it). ``ODF_UPDATE_SCREENSHOTS=1`` writes them to
 ``docs/images/`` (otherwise they are only checked), so the docs can be refreshed with one command.
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from odf_cli.graphql import Webserver
+from odf_resources.run_tags import QUEUE_STATE_TAG
 from tests.operator.cli_support import odf, permits_source
 from tests.operator.dev_support import OdfDev
 from tests.operator.ui_support import (
@@ -24,6 +25,7 @@ from tests.operator.ui_support import (
     fill_the_acquisition_pool,
     launch,
     wait_for_freshness,
+    wait_for_tag,
 )
 from tests.support.pipeline import write_registry
 from tests.support.servers import free_port
@@ -58,7 +60,12 @@ def test_docs_screenshots_from_a_real_odf_dev(tmp_path, source_server):
         shutil.copy(REPO / name, tmp_path / name)
     env = {key: value for key, value in os.environ.items() if not key.startswith(("ODF_", "DAGSTER_HOME"))}
     registry = write_registry(tmp_path, [permits_source(source_server.url), feed_source(source_server.url)])
-    env.update(ODF_SOURCES=str(registry), ODF_ALLOWED_HOSTS="127.0.0.1", FRESHNESS_DAEMON_INTERVAL_SECONDS="1")
+    env.update(
+        ODF_SOURCES=str(registry),
+        ODF_ALLOWED_HOSTS="127.0.0.1",
+        FRESHNESS_DAEMON_INTERVAL_SECONDS="1",
+        ODF_QUEUE_STATE_INTERVAL_SECONDS="1",
+    )
     done = odf(tmp_path, env, "materialize", "--start", "2024-01-01", "--end", "2024-01-14")
     assert done.returncode == 0, done.stdout + done.stderr
 
@@ -71,6 +78,8 @@ def test_docs_screenshots_from_a_real_odf_dev(tmp_path, source_server):
         assert wait_for_freshness(server, "DEGRADED") == "DEGRADED"
         fill_the_acquisition_pool(tmp_path, env, server, source_server, hold_seconds=90)
         queued = launch(tmp_path, env, server.url, "2024-02-04")[0]
+        # The queued run's page shows why it waits: the sensor's tag, as `odf status` says it.
+        assert (wait_for_tag(server, queued, QUEUE_STATE_TAG, timeout=40) or "").startswith("queued: waiting for pool")
         for name, page in PAGES.items():
             page = page.format(queued=queued)
             target = tmp_path / name

@@ -84,3 +84,14 @@ def fill_the_acquisition_pool(
         assert time.monotonic() < deadline, [server.run(run_id)["status"] for run_id in holders]
         time.sleep(0.5)
     return holders
+
+
+def wait_for_tag(server: Webserver, run_id: str, key: str, timeout: float, unless: str | None = None) -> str | None:
+    """The run's tag ``key`` once it is set (to anything but ``unless``)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        tags = {tag["key"]: tag["value"] for tag in server.run(run_id)["tags"]}
+        if tags.get(key) not in (None, unless):
+            return tags[key]
+        time.sleep(0.5)
+    return None

@@ -67,6 +67,23 @@ def test_select_registry_source_by_keys_then_by_group_with_progress_and_summary(
         "skipped aggregates/city_permits/permits_by_district [2024-02-03]: raw/city_permits failed that day" in summary
     )
 
+    # --verbose: Dagster's own lines with the stack trace on the terminal, the summary still once.
+    loud = odf(
+        workdir,
+        env,
+        "materialize",
+        "--select",
+        "raw/city_permits",
+        "--start",
+        "2024-02-03",
+        "--end",
+        "2024-02-03",
+        "--verbose",
+    )
+    output = loud.stdout + loud.stderr
+    assert loud.returncode == 1 and output.count("Summary:") == 1, output
+    assert "dagster - ERROR" in loud.stderr and "STEP_FAILURE" in loud.stderr and '  File "' in loud.stderr, output
+
 
 def test_select_errors_answer_before_anything_runs(workdir, source_server):
     env = cli_env(workdir, source_server.url)

@@ -17,7 +17,7 @@ import dagster as dg
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_EVERY_INPUT_UPDATE
 from odf_assets.derived import derived_asset_options
-from odf_assets.partitions import daily_partitions
+from odf_assets.partitions import RANGE_WINDOW_PARTITIONS, daily_partitions
 from odf_assets.publishing import publish_checked
 from odf_assets.sources import transforms
 from odf_assets.sources.consolidations import ConsolidationSpec, combine_inputs
@@ -114,13 +114,20 @@ def build_consolidation_asset(spec: ConsolidationSpec) -> dg.AssetsDefinition:
 
         storage = odf_storage.get()
         days = list(context.partition_keys)
-        frames, missing = read_inputs(storage, spec, days)
-        if any(frame is None for frame in frames.values()):
+        # A long range is joined and aggregated a window of days at a time: memory follows the
+        # window (the join holds its inputs' rows), the aggregated rows of all windows are few.
+        results, missing = [], {}
+        for start in range(0, len(days), RANGE_WINDOW_PARTITIONS):
+            window = days[start : start + RANGE_WINDOW_PARTITIONS]
+            frames, window_missing = read_inputs(storage, spec, window)
+            missing.update(window_missing)
+            if all(frame is not None for frame in frames.values()):
+                combined = combine_inputs(spec, frames)
+                results.append(transforms.aggregate(combined, aggregate.group_by, metrics).collect(engine="streaming"))
+        if not results:
             result = pl.DataFrame(schema=_empty_schema(spec))
         else:
-            result = transforms.aggregate(combine_inputs(spec, frames), aggregate.group_by, metrics).collect(
-                engine="streaming"
-            )
+            result = results[0] if len(results) == 1 else pl.concat(results, how="diagonal_relaxed")
         verdicts = checks.verdicts_by_day(result, DATE, days, contract)
         for day in days:  # first: it explains the others (no rows) on a day an input lacks
             verdicts[day].insert(0, inputs_verdict(missing[day]))

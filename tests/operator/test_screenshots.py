@@ -35,7 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 IMAGES = REPO / "docs" / "images"
 PAGES = {
     # First while the pool is still held: the queued run's page shows it waiting.
-    "queued-run.png": "runs/{queued}",
+    "queued-run.png": "runs",  # the runs list shows the queued run with its odf/queue_state tag
     "freshness-and-owner.png": "assets/raw/city_feed",
     "asset-graph.png": "locations/odf/asset-groups/sales",
     "partitioned-asset.png": "assets/sales/daily_sales_summary?view=partitions",

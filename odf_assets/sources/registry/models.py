@@ -14,7 +14,7 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from odf_resources.text import quote
@@ -121,7 +121,14 @@ Name = Annotated[str, AfterValidator(_name), Field(json_schema_extra={"pattern":
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Cron = Annotated[str, AfterValidator(_cron)]
 ColumnName = Annotated[str, BeforeValidator(_column_name), Field(json_schema_extra={"maxLength": 128})]
-Columns = Annotated[list[str], BeforeValidator(_as_list)]
+_TEXT_OR_LIST = {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+Columns = Annotated[list[str], BeforeValidator(_as_list), WithJsonSchema(_TEXT_OR_LIST)]
+# Mappings whose values are checked against the schema in sources.py, with ODF's messages.
+FractionByColumn = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "additionalProperties": {"type": "number", "minimum": 0, "maximum": 1}}),
+]
+TextByColumn = Annotated[dict[str, Any], WithJsonSchema({"type": "object", "additionalProperties": {"type": "string"}})]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 
 
@@ -135,7 +142,7 @@ class Range(_Strict):
 
 
 class Checks(_Strict):
-    max_null_fraction: dict[str, Any] = Field(default_factory=dict, description="{column: fraction 0..1} (WARN)")
+    max_null_fraction: FractionByColumn = Field(default_factory=dict, description="{column: fraction 0..1} (WARN)")
     ranges: dict[str, Range] = Field(default_factory=dict, description="{numeric column: {min, max}} (WARN)")
     allow_empty_days: bool = Field(False, description="Days without rows are published empty.")
     max_shrink_fraction: Annotated[float, Field(ge=0, lt=1)] | None = Field(
@@ -190,9 +197,9 @@ class SourceModel(_Strict):
     group: Name = "sources"
     active: bool = True
     key: Columns = Field(default_factory=list, description="Columns that identify a row.")
-    rename: dict[str, Any] = Field(default_factory=dict, description="{source column: schema column}")
+    rename: TextByColumn = Field(default_factory=dict, description="{source column: schema column}")
     csv: CsvModel | None = None
-    formats: dict[str, Any] = Field(default_factory=dict, description="{date/datetime column: strptime format}")
+    formats: TextByColumn = Field(default_factory=dict, description="{date/datetime column: strptime format}")
     timezone: Annotated[str, AfterValidator(_timezone)] | None = None
     ambiguous_times: Literal["raise", "earliest", "latest"] = "raise"
     nonexistent_times: Literal["raise", "shift_forward"] = "raise"
@@ -200,7 +207,7 @@ class SourceModel(_Strict):
 
 class InputModel(_Strict):
     source: str
-    columns: list[str] | dict[str, Any] | None = Field(
+    columns: list[str] | TextByColumn | None = Field(
         None, description="Columns to take (a list) or {source column: output name}; default all."
     )
 
@@ -250,3 +257,11 @@ def _unwrap(annotation: Any) -> Any:
         members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
         return _unwrap(members[0]) if len(members) == 1 else annotation
     return annotation
+
+
+JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+
+def registry_json_schema() -> dict[str, Any]:
+    """The JSON schema of a registry file, for editors (examples/registry.schema.json)."""
+    return {"$schema": JSON_SCHEMA_DIALECT, **RegistryDocument.model_json_schema(by_alias=True)}

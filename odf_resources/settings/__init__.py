@@ -12,10 +12,21 @@ from __future__ import annotations
 import functools
 import os
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING
 
 from odf_resources.settings.credentials import MIN_SECRET_CHARS, credential_values
+from odf_resources.settings.defaults import (
+    DEFAULT_AUTOMATION_INTERVAL_SECONDS,
+    DEFAULT_CSV_READ_CHUNK_BYTES,
+    DEFAULT_FETCH_DEADLINE_SECONDS,
+    DEFAULT_LANDING_MAX_FILE_BYTES,
+    DEFAULT_LANDING_RETRY_SECONDS,
+    DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS,
+    DEFAULT_LOCAL_STORAGE,
+    DEFAULT_MODEL_MIN_ACCURACY,
+    DEFAULT_PIPELINE_OWNER,
+    DRIFT_DEFAULTS,
+)
 from odf_resources.settings.elsewhere import (
     OpenLineageEnvironment,
     dagster_home,
@@ -24,7 +35,9 @@ from odf_resources.settings.elsewhere import (
     s3_endpoint_url,
 )
 from odf_resources.settings.errors import ENV_PREFIX, SettingsError, variable_name
-from odf_resources.settings.model import DEFAULT_LOCAL_STORAGE, DEFAULT_PIPELINE_OWNER, OdfSettings
+
+if TYPE_CHECKING:
+    from odf_resources.settings.model import OdfSettings
 
 __all__ = [
     "DEFAULT_LOCAL_STORAGE",
@@ -42,21 +55,26 @@ __all__ = [
     "variable_name",
 ]
 
-_DEFAULTS = OdfSettings.model_fields
-DEFAULT_FETCH_DEADLINE_SECONDS = _DEFAULTS["fetch_deadline_seconds"].default
-DEFAULT_LANDING_MAX_FILE_BYTES = _DEFAULTS["landing_max_file_bytes"].default
-DEFAULT_CSV_READ_CHUNK_BYTES = _DEFAULTS["csv_read_chunk_bytes"].default
-DEFAULT_AUTOMATION_INTERVAL_SECONDS = _DEFAULTS["automation_interval_seconds"].default
-DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS = _DEFAULTS["landing_sensor_interval_seconds"].default
-DEFAULT_LANDING_RETRY_SECONDS = _DEFAULTS["landing_retry_seconds"].default
-DEFAULT_MODEL_MIN_ACCURACY = _DEFAULTS["iris_model_min_accuracy"].default
-# Prediction drift: population stability index of the predicted classes, and the share of a
-# feature's values outside its training range (plus a margin of that range's width).
-DRIFT_DEFAULTS = {
-    name: _DEFAULTS[f"drift_{name}"].default
-    for name in ("psi_warn", "psi_error", "range_warn", "range_error", "range_margin")
-}
+__all__ += [
+    "DEFAULT_AUTOMATION_INTERVAL_SECONDS",
+    "DEFAULT_CSV_READ_CHUNK_BYTES",
+    "DEFAULT_FETCH_DEADLINE_SECONDS",
+    "DEFAULT_LANDING_MAX_FILE_BYTES",
+    "DEFAULT_LANDING_RETRY_SECONDS",
+    "DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS",
+    "DEFAULT_MODEL_MIN_ACCURACY",
+    "DRIFT_DEFAULTS",
+]
 STEP_EXECUTOR_ENV = variable_name("step_executor")
+
+
+def __getattr__(name: str):
+    # The model (and pydantic) load on first use: the odf CLI's --help does not need them.
+    if name == "OdfSettings":
+        from odf_resources.settings.model import OdfSettings
+
+        return OdfSettings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def current() -> OdfSettings:
@@ -67,14 +85,19 @@ def current() -> OdfSettings:
 
 @functools.lru_cache(maxsize=16)
 def _validated(snapshot: tuple[tuple[str, str], ...]) -> OdfSettings:
+    from pydantic import ValidationError
+
+    from odf_resources.settings.model import OdfSettings
+
     try:
         return OdfSettings()  # pydantic-settings reads the environment; ``snapshot`` only keys the cache
     except ValidationError as error:
         raise _one_line(error) from None
 
 
-def _one_line(error: ValidationError) -> SettingsError:
+def _one_line(error) -> SettingsError:
     from odf_resources.settings.errors import one_line
+    from odf_resources.settings.model import OdfSettings
 
     return one_line(error, OdfSettings.model_fields)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import annotated_types
-from pydantic import ValidationError
-from pydantic.fields import FieldInfo
+if TYPE_CHECKING:  # pydantic loads with the model, on first use
+    from pydantic import ValidationError
+    from pydantic.fields import FieldInfo
 
 ENV_PREFIX = "ODF_"
 REDACTED = "…"
@@ -41,6 +41,8 @@ def _base_annotation(annotation: Any) -> Any:
 
 def expectation(info: FieldInfo) -> str:
     """What a field accepts, in words: ``a number of seconds > 0 and ≤ 86400``, ``one of 'a', 'b'``."""
+    import annotated_types  # with pydantic, which has loaded it already
+
     if expected := _extra(info).get("expected"):
         return str(expected)
     annotation = _base_annotation(info.annotation)

@@ -9,8 +9,8 @@ import pydantic
 from pydantic import BeforeValidator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_LOCAL_STORAGE = "./.odf/storage"
-DEFAULT_PIPELINE_OWNER = "team:data-platform"
+from odf_resources.settings import defaults as default
+
 # Longest path, URL or list ODF takes from one variable; longer values are a mistake, not a setting.
 MAX_TEXT_CHARS = 4096
 DAY_SECONDS = 86_400.0
@@ -56,7 +56,7 @@ class OdfSettings(BaseSettings):
 
     # --- Storage and sources -------------------------------------------------------------------
     storage: str = Field(
-        DEFAULT_LOCAL_STORAGE,
+        default.DEFAULT_LOCAL_STORAGE,
         min_length=1,
         max_length=MAX_TEXT_CHARS,
         secret=True,
@@ -70,17 +70,21 @@ class OdfSettings(BaseSettings):
         pattern=r"^[^/@\s,]*(\s*,\s*[^/@\s,]*)*$",
         expected="host names separated by commas (no scheme, path or user)",
     )
-    fetch_deadline_seconds: float = _seconds(300.0, "Wall clock for one source download, retries included.")
-    retry_delay_seconds: float = _seconds(10.0, "First delay of run-level retries of unavailable sources.", ge=0)
+    fetch_deadline_seconds: float = _seconds(
+        default.DEFAULT_FETCH_DEADLINE_SECONDS, "Wall clock for one source download, retries included."
+    )
+    retry_delay_seconds: float = _seconds(
+        default.DEFAULT_RETRY_DELAY_SECONDS, "First delay of run-level retries of unavailable sources.", ge=0
+    )
     landing_max_file_bytes: int = Field(
-        256 << 20,
+        default.DEFAULT_LANDING_MAX_FILE_BYTES,
         gt=0,
         le=1 << 40,
         unit="bytes",
         description="Largest landing-zone file read; larger ones are rejected whole.",
     )
     csv_read_chunk_bytes: int = Field(
-        4 << 20,
+        default.DEFAULT_CSV_READ_CHUNK_BYTES,
         ge=0,
         le=1 << 32,
         unit="bytes",
@@ -88,12 +92,16 @@ class OdfSettings(BaseSettings):
     )
 
     # --- Orchestration -------------------------------------------------------------------------
-    automation_interval_seconds: int = _interval(30, "Least time between two evaluations of the automation sensor.")
+    automation_interval_seconds: int = _interval(
+        default.DEFAULT_AUTOMATION_INTERVAL_SECONDS, "Least time between two evaluations of the automation sensor."
+    )
     schedules_default_status: Annotated[Literal["running", "stopped"], Lowercase] = Field(
         "stopped",
         description="running starts the schedules of sources that have not ended when the code location loads.",
     )
-    sensor_min_interval_seconds: int = _interval(30, "Least time between run-failure sensor ticks.")
+    sensor_min_interval_seconds: int = _interval(
+        default.DEFAULT_SENSOR_INTERVAL_SECONDS, "Least time between run-failure sensor ticks."
+    )
     alert_webhook_url: str | None = Field(
         None,
         max_length=MAX_TEXT_CHARS,
@@ -103,9 +111,13 @@ class OdfSettings(BaseSettings):
         description="Where the run-failure sensor POSTs alerts (optional; its path is a secret).",
     )
     alert_webhook_timeout_seconds: float = _seconds(5.0, "Per-POST timeout of alerts.")
-    landing_sensor_interval_seconds: int = _interval(30, "Least time between two landing sensor ticks.")
+    landing_sensor_interval_seconds: int = _interval(
+        default.DEFAULT_LANDING_SENSOR_INTERVAL_SECONDS, "Least time between two landing sensor ticks."
+    )
     landing_retry_seconds: float = _seconds(
-        60.0, "Wait before the first re-request of a failed date; 0 retries at once.", ge=0
+        default.DEFAULT_LANDING_RETRY_SECONDS,
+        "Wait before the first re-request of a failed date; 0 retries at once.",
+        ge=0,
     )
     step_executor: Annotated[Literal["k8s"] | None, Lowercase] = Field(
         None, description="k8s runs each step in its own pod; unset keeps Dagster's default executor."
@@ -126,28 +138,48 @@ class OdfSettings(BaseSettings):
         expected="64 hexadecimal characters",
         description="The SHA-256 the published iris model must have, checked before publishing and every use.",
     )
-    iris_model_min_accuracy: float = _fraction(0.85, "Least holdout accuracy of a model to be published.")
+    iris_model_min_accuracy: float = _fraction(
+        default.DEFAULT_MODEL_MIN_ACCURACY, "Least holdout accuracy of a model to be published."
+    )
     iris_model_allow_external_data: bool = Field(
         False,
         description="true accepts a local ONNX model whose weights sit in external data files in its own folder.",
     )
-    drift_psi_warn: float = Field(0.1, ge=0, le=1e6, allow_inf_nan=False, description="Drift WARN: PSI of classes.")
-    drift_psi_error: float = Field(0.25, ge=0, le=1e6, allow_inf_nan=False, description="Drift ERROR: PSI of classes.")
-    drift_range_warn: float = _fraction(0.01, "Drift WARN: share of a feature's values outside its training range.")
-    drift_range_error: float = _fraction(0.05, "Drift ERROR: share of a feature's values outside its training range.")
+    drift_psi_warn: float = Field(
+        default.DRIFT_DEFAULTS["psi_warn"], ge=0, le=1e6, allow_inf_nan=False, description="Drift WARN: PSI of classes."
+    )
+    drift_psi_error: float = Field(
+        default.DRIFT_DEFAULTS["psi_error"],
+        ge=0,
+        le=1e6,
+        allow_inf_nan=False,
+        description="Drift ERROR: PSI of classes.",
+    )
+    drift_range_warn: float = _fraction(
+        default.DRIFT_DEFAULTS["range_warn"], "Drift WARN: share of a feature's values outside its training range."
+    )
+    drift_range_error: float = _fraction(
+        default.DRIFT_DEFAULTS["range_error"], "Drift ERROR: share of a feature's values outside its training range."
+    )
     drift_range_margin: float = Field(
-        0.1, ge=0, le=1e6, allow_inf_nan=False, description="Widening of the training range, a fraction of its width."
+        default.DRIFT_DEFAULTS["range_margin"],
+        ge=0,
+        le=1e6,
+        allow_inf_nan=False,
+        description="Widening of the training range, a fraction of its width.",
     )
 
     # --- Lineage -------------------------------------------------------------------------------
-    lineage_sensor_interval_seconds: int = _interval(30, "Least time between lineage sensor ticks.")
+    lineage_sensor_interval_seconds: int = _interval(
+        default.DEFAULT_SENSOR_INTERVAL_SECONDS, "Least time between lineage sensor ticks."
+    )
     lineage_batch_size: int = Field(200, gt=0, le=100_000, description="Events read from the event log per batch.")
     lineage_tick_seconds: float = _seconds(20.0, "Time budget of one lineage sensor tick.")
     lineage_timeout_seconds: float = _seconds(30.0, "Timeout of one OpenLineage request.")
     lineage_backoff_seconds: float = _seconds(10.0, "First wait after a failed OpenLineage delivery.")
     lineage_settle_seconds: float = _seconds(5.0, "How long a run's events may still arrive before it is sent.")
     pipeline_owner: str = Field(
-        DEFAULT_PIPELINE_OWNER,
+        default.DEFAULT_PIPELINE_OWNER,
         max_length=254,
         pattern=r"^(team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$",
         expected="team:<name> (letters, digits, _ . -) or an email",

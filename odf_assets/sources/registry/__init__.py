@@ -38,8 +38,8 @@ from odf_assets.sources.registry.specs import (
     SourceSpec,
 )
 from odf_assets.sources.registry.yaml_loading import MAX_REGISTRY_BYTES, MAX_YAML_DEPTH, load_document
+from odf_core.text import quote
 from odf_resources.constants import PARTITION_COLUMN
-from odf_resources.text import quote
 
 __all__ = [
     "AMBIGUOUS_TIMES",

@@ -15,8 +15,8 @@ from odf_assets.sources.registry.errors import RegistryError, item_label
 from odf_assets.sources.registry.models import AggregateModel, ConsolidationModel, InputModel
 from odf_assets.sources.registry.sources import NUMERIC, Where, build_aggregate
 from odf_assets.sources.registry.specs import AggregateSpec, SourceSpec
+from odf_core.text import quote
 from odf_resources.constants import PARTITION_COLUMN
-from odf_resources.text import quote
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from odf_resources.text import QUOTE_LIMIT, quote
+from odf_core.text import QUOTE_LIMIT, quote
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
-from odf_resources.text import quote
+from odf_core.text import quote
 
 ColumnType = Literal["string", "int64", "float64", "bool", "date", "datetime"]
 Format = Literal["csv", "json", "jsonl", "parquet"]

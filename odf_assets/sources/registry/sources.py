@@ -18,8 +18,8 @@ from odf_assets.sources.registry.specs import (
     RangeSpec,
     SourceSpec,
 )
+from odf_core.text import quote
 from odf_resources.constants import PARTITION_COLUMN
-from odf_resources.text import quote
 
 NUMERIC = ("int64", "float64")
 

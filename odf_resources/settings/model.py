@@ -22,25 +22,25 @@ Lowercase = BeforeValidator(lambda value: value.lower() if isinstance(value, str
 def _seconds(default: float, description: str, *, ge: float | None = None) -> float:
     """A duration in seconds: finite, at most a day, above zero unless ``ge`` allows zero."""
     bounds = {"ge": ge} if ge is not None else {"gt": 0}
-    return Field(default, le=DAY_SECONDS, allow_inf_nan=False, description=description, **bounds, unit="seconds")
+    return setting(default, le=DAY_SECONDS, allow_inf_nan=False, description=description, **bounds, unit="seconds")
 
 
 def _interval(default: int, description: str) -> int:
     """A sensor's least time between ticks: whole seconds from 1 to a day."""
-    return Field(default, gt=0, le=int(DAY_SECONDS), description=description, unit="seconds")
+    return setting(default, gt=0, le=int(DAY_SECONDS), description=description, unit="seconds")
 
 
 def _fraction(default: float, description: str) -> float:
-    return Field(default, ge=0, le=1, allow_inf_nan=False, description=description)
+    return setting(default, ge=0, le=1, allow_inf_nan=False, description=description)
 
 
 def _text(description: str, **constraints) -> str:
-    return Field("", max_length=MAX_TEXT_CHARS, description=description, **constraints)
+    return setting("", max_length=MAX_TEXT_CHARS, description=description, **constraints)
 
 
-def Field(
+def setting(
     default, *, description: str, unit: str | None = None, expected: str | None = None, secret: bool | str = False, **kw
-):  # noqa: N802
+):
     """pydantic's ``Field`` with ODF's extras: the ``unit`` and ``expected`` wording of one-line errors,
     and ``secret`` (the value holds a credential, redacted in errors; ``"path"``: its URL path too)."""
     extra = {key: value for key, value in (("unit", unit), ("expected", expected), ("secret", secret)) if value}
@@ -55,7 +55,7 @@ class OdfSettings(BaseSettings):
     )
 
     # --- Storage and sources -------------------------------------------------------------------
-    storage: str = Field(
+    storage: str = setting(
         default.DEFAULT_LOCAL_STORAGE,
         min_length=1,
         max_length=MAX_TEXT_CHARS,
@@ -76,14 +76,14 @@ class OdfSettings(BaseSettings):
     retry_delay_seconds: float = _seconds(
         default.DEFAULT_RETRY_DELAY_SECONDS, "First delay of run-level retries of unavailable sources.", ge=0
     )
-    landing_max_file_bytes: int = Field(
+    landing_max_file_bytes: int = setting(
         default.DEFAULT_LANDING_MAX_FILE_BYTES,
         gt=0,
         le=1 << 40,
         unit="bytes",
         description="Largest landing-zone file read; larger ones are rejected whole.",
     )
-    csv_read_chunk_bytes: int = Field(
+    csv_read_chunk_bytes: int = setting(
         default.DEFAULT_CSV_READ_CHUNK_BYTES,
         ge=0,
         le=1 << 32,
@@ -95,14 +95,14 @@ class OdfSettings(BaseSettings):
     automation_interval_seconds: int = _interval(
         default.DEFAULT_AUTOMATION_INTERVAL_SECONDS, "Least time between two evaluations of the automation sensor."
     )
-    schedules_default_status: Annotated[Literal["running", "stopped"], Lowercase] = Field(
+    schedules_default_status: Annotated[Literal["running", "stopped"], Lowercase] = setting(
         "stopped",
         description="running starts the schedules of sources that have not ended when the code location loads.",
     )
     sensor_min_interval_seconds: int = _interval(
         default.DEFAULT_SENSOR_INTERVAL_SECONDS, "Least time between run-failure sensor ticks."
     )
-    alert_webhook_url: str | None = Field(
+    alert_webhook_url: str | None = setting(
         None,
         max_length=MAX_TEXT_CHARS,
         pattern=r"^https?://\S+$",
@@ -119,10 +119,10 @@ class OdfSettings(BaseSettings):
         "Wait before the first re-request of a failed date; 0 retries at once.",
         ge=0,
     )
-    step_executor: Annotated[Literal["k8s"] | None, Lowercase] = Field(
+    step_executor: Annotated[Literal["k8s"] | None, Lowercase] = setting(
         None, description="k8s runs each step in its own pod; unset keeps Dagster's default executor."
     )
-    step_service_account: str | None = Field(
+    step_service_account: str | None = setting(
         None,
         max_length=253,
         pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$",
@@ -132,7 +132,7 @@ class OdfSettings(BaseSettings):
 
     # --- Predictions ---------------------------------------------------------------------------
     iris_model_uri: str = _text("An existing ONNX model (local path or s3://bucket/key) used instead of training.")
-    iris_model_sha256: Annotated[str | None, Lowercase] = Field(
+    iris_model_sha256: Annotated[str | None, Lowercase] = setting(
         None,
         pattern=r"^[0-9a-f]{64}$",
         expected="64 hexadecimal characters",
@@ -141,14 +141,14 @@ class OdfSettings(BaseSettings):
     iris_model_min_accuracy: float = _fraction(
         default.DEFAULT_MODEL_MIN_ACCURACY, "Least holdout accuracy of a model to be published."
     )
-    iris_model_allow_external_data: bool = Field(
+    iris_model_allow_external_data: bool = setting(
         False,
         description="true accepts a local ONNX model whose weights sit in external data files in its own folder.",
     )
-    drift_psi_warn: float = Field(
+    drift_psi_warn: float = setting(
         default.DRIFT_DEFAULTS["psi_warn"], ge=0, le=1e6, allow_inf_nan=False, description="Drift WARN: PSI of classes."
     )
-    drift_psi_error: float = Field(
+    drift_psi_error: float = setting(
         default.DRIFT_DEFAULTS["psi_error"],
         ge=0,
         le=1e6,
@@ -161,7 +161,7 @@ class OdfSettings(BaseSettings):
     drift_range_error: float = _fraction(
         default.DRIFT_DEFAULTS["range_error"], "Drift ERROR: share of a feature's values outside its training range."
     )
-    drift_range_margin: float = Field(
+    drift_range_margin: float = setting(
         default.DRIFT_DEFAULTS["range_margin"],
         ge=0,
         le=1e6,
@@ -173,12 +173,12 @@ class OdfSettings(BaseSettings):
     lineage_sensor_interval_seconds: int = _interval(
         default.DEFAULT_SENSOR_INTERVAL_SECONDS, "Least time between lineage sensor ticks."
     )
-    lineage_batch_size: int = Field(200, gt=0, le=100_000, description="Events read from the event log per batch.")
+    lineage_batch_size: int = setting(200, gt=0, le=100_000, description="Events read from the event log per batch.")
     lineage_tick_seconds: float = _seconds(20.0, "Time budget of one lineage sensor tick.")
     lineage_timeout_seconds: float = _seconds(30.0, "Timeout of one OpenLineage request.")
     lineage_backoff_seconds: float = _seconds(10.0, "First wait after a failed OpenLineage delivery.")
     lineage_settle_seconds: float = _seconds(5.0, "How long a run's events may still arrive before it is sent.")
-    pipeline_owner: str = Field(
+    pipeline_owner: str = setting(
         default.DEFAULT_PIPELINE_OWNER,
         max_length=254,
         pattern=r"^(team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+\.[^@\s]+)$",
@@ -191,7 +191,7 @@ class OdfSettings(BaseSettings):
         "The project folder whose .odf/ holds the local instance and storage; unset, the nearest "
         "pyproject.toml above the current folder."
     )
-    dagster_url: str | None = Field(
+    dagster_url: str | None = setting(
         None,
         max_length=MAX_TEXT_CHARS,
         pattern=r"^https?://\S+$",

@@ -11,7 +11,8 @@ from typing import Any
 from odf_core.text import QUOTE_LIMIT, quote
 
 CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+# Names of sources, aggregates, groups: asset key parts. fullmatch: "$" alone would accept a trailing newline.
+NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
 # pydantic's type errors, as ODF has always named the expected YAML type.
 _TYPE_NAMES = {
     "bool_type": "bool",
@@ -52,7 +53,7 @@ def item_label(kind: str, index: int, raw: Any) -> str:
     """``sources[1] (shop_sales)``: the index, and the item's name once it is a valid one."""
     name = raw.get("name") if isinstance(raw, dict) else None
     label = f"{kind}[{index}]"
-    return f"{label} ({name})" if isinstance(name, str) and _NAME.fullmatch(name) else label
+    return f"{label} ({name})" if isinstance(name, str) and NAME.fullmatch(name) else label
 
 
 def key_path(loc: tuple[Any, ...], document: Any) -> str:

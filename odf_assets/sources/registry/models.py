@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from odf_assets.sources.registry.errors import NAME
 from odf_core.text import quote
 
 ColumnType = Literal["string", "int64", "float64", "bool", "date", "datetime"]
@@ -43,9 +44,7 @@ def odf_error(message: str) -> PydanticCustomError:
 
 
 def _name(value: str) -> str:
-    import re
-
-    if not re.fullmatch(r"[a-z][a-z0-9_]{0,62}", value):
+    if not NAME.fullmatch(value):
         raise odf_error(f"{quote(value)} must be lowercase letters, digits and '_', starting with a letter")
     return value
 
@@ -117,7 +116,7 @@ def _at_least_one(what: str):
 
 
 # Patterns and bounds checked by ODF's validators (for ODF's wording) are shown to editors too.
-Name = Annotated[str, AfterValidator(_name), Field(json_schema_extra={"pattern": "^[a-z][a-z0-9_]{0,62}$"})]
+Name = Annotated[str, AfterValidator(_name), Field(json_schema_extra={"pattern": f"^{NAME.pattern}$"})]
 IsoDate = Annotated[date, BeforeValidator(_iso_date)]
 Cron = Annotated[str, AfterValidator(_cron)]
 ColumnName = Annotated[str, BeforeValidator(_column_name), Field(json_schema_extra={"maxLength": 128})]
@@ -153,24 +152,24 @@ class Checks(_Strict):
 
 class CsvModel(_Strict):
     null_values: Columns = Field(default_factory=list, description="Tokens read as null, e.g. ['NA'].")
-    delimiter: Annotated[str, BeforeValidator(_one_character)] = ","
+    delimiter: Annotated[str, BeforeValidator(_one_character)] = Field(",", description="One character.")
     # null or "" turns quoting off, for files that use quotes as ordinary characters.
     quote_char: Annotated[str | None, BeforeValidator(lambda v: None if v in (None, "") else _one_character(v))] = '"'
     encoding: Literal["utf8", "latin1"] = "utf8"
-    decimal_comma: bool = False
+    decimal_comma: bool = Field(False, description="1.234,5: needs a delimiter other than ','.")
     header: bool = Field(True, description="false: no header line; the columns are the schema's, in order.")
 
 
 class MetricModel(_Strict):
     agg: Metric
-    column: Columns | None = None
+    column: Columns | None = Field(None, description="One column; count without one counts rows.")
     name: str | None = Field(None, description="Output column (default <column>_<agg>, or row_count).")
 
 
 class AggregateModel(_Strict):
     name: Name
     description: str = ""
-    group_by: Columns = Field(default_factory=list)
+    group_by: Columns = Field(default_factory=list, description="One row per day and these values; [] one per day.")
     metrics: Annotated[list[MetricModel], _at_least_one("list at least one metric")]
 
 
@@ -181,28 +180,32 @@ class SourceModel(_Strict):
     schema_: Annotated[dict[ColumnName, ColumnType], _at_least_one("declare at least one column")] = Field(
         alias="schema", description="{column: type}"
     )
-    format: Format
+    format: Format = Field(description="gzip, zstd, bz2 or a one-file zip are detected by content.")
     url: str | None = Field(None, description="One whole file, cut into days by date_column.")
     url_template: str | None = Field(None, description="One file per day; {date} is YYYY-MM-DD.")
-    date_column: str | None = None
-    start_date: IsoDate
-    end_date: IsoDate | None = None
-    fetch_cron: Cron = "30 1 * * *"
-    freshness_cron: Annotated[str, AfterValidator(_freshness)] | None = None
+    date_column: str | None = Field(None, description="The column holding each row's day (required with url).")
+    start_date: IsoDate = Field(description="The first partition, YYYY-MM-DD.")
+    end_date: IsoDate | None = Field(None, description="The last day with data; omit for open-ended sources.")
+    fetch_cron: Cron = Field("30 1 * * *", description="When the daily schedule fetches yesterday (5-field cron).")
+    freshness_cron: Annotated[str, AfterValidator(_freshness)] | None = Field(
+        None, description="Freshness deadline (default fetch_cron); none for no policy."
+    )
     checks: Checks = Field(default_factory=Checks)
-    aggregates: list[AggregateModel] = Field(default_factory=list)
+    aggregates: list[AggregateModel] = Field(default_factory=list, description="One asset per aggregate.")
     description: str
     license: str
     owner: str = Field(description="The publisher (metadata; the Dagster owner is ODF_PIPELINE_OWNER).")
-    group: Name = "sources"
-    active: bool = True
+    group: Name = Field("sources", description="Dagster asset group of the raw and aggregate assets.")
+    active: bool = Field(True, description="false keeps the declaration without building assets.")
     key: Columns = Field(default_factory=list, description="Columns that identify a row.")
     rename: TextByColumn = Field(default_factory=dict, description="{source column: schema column}")
     csv: CsvModel | None = None
     formats: TextByColumn = Field(default_factory=dict, description="{date/datetime column: strptime format}")
-    timezone: Annotated[str, AfterValidator(_timezone)] | None = None
-    ambiguous_times: Literal["raise", "earliest", "latest"] = "raise"
-    nonexistent_times: Literal["raise", "shift_forward"] = "raise"
+    timezone: Annotated[str, AfterValidator(_timezone)] | None = Field(
+        None, description="IANA zone of datetime values written without an offset (default UTC)."
+    )
+    ambiguous_times: Literal["raise", "earliest", "latest"] = Field("raise", description="A time DST repeats.")
+    nonexistent_times: Literal["raise", "shift_forward"] = Field("raise", description="A time DST skips.")
 
 
 class InputModel(_Strict):
@@ -218,8 +221,8 @@ class ConsolidationModel(_Strict):
     group: Name = "consolidations"
     combine: Literal["join", "union"]
     inputs: list[InputModel] = Field(description="Two or more registry sources.")
-    keys: Columns = Field(default_factory=list)
-    source_column: str | None = None
+    keys: Columns = Field(default_factory=list, description="Join keys, or the columns a union stacks, besides date.")
+    source_column: str | None = Field(None, description="Union only: a column naming each row's input source.")
     group_by: Columns = Field(default_factory=list)
     metrics: Annotated[list[MetricModel], _at_least_one("list at least one metric")]
 

@@ -50,7 +50,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from odf_resources.settings import SettingsError
+
+    try:
+        args = build_parser().parse_args(argv)
+    except SettingsError as error:  # an ODF_* variable ODF cannot use: one line, before any command runs
+        print(f"odf: {error}", file=sys.stderr)
+        return 2
     from odf_resources.redaction import install_log_redaction
 
     install_log_redaction()
@@ -59,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
 
         use_project_storage()  # one storage per project, whichever folder the command runs in
         return int(args.func(args) or 0)
-    except CommandError as error:
+    except (CommandError, SettingsError) as error:
         print(f"odf {args.command}: {error}", file=sys.stderr)
         return 2
 

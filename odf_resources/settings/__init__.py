@@ -292,5 +292,6 @@ def odf_home() -> str:
 
 
 def dagster_url(default: str) -> str:
-    """``ODF_DAGSTER_URL``: the Dagster webserver the ``odf`` CLI's remote commands talk to."""
-    return current().dagster_url or default
+    """``ODF_DAGSTER_URL``: the Dagster webserver the ``odf`` CLI's remote commands talk to. Unset, the
+    default without validating anything: the CLI's parser shows it, and ``odf --help`` stays light."""
+    return current().dagster_url or default if is_set("ODF_DAGSTER_URL") else default

@@ -96,3 +96,30 @@ def test_credentials_in_invalid_values_are_redacted(monkeypatch):
     with pytest.raises(SettingsError) as raised:
         settings.current()
     assert "pa55word" not in str(raised.value) and str(raised.value).startswith("ODF_STORAGE='s3://…@bucket/")
+
+
+def test_the_cli_reports_an_invalid_setting_in_one_line_and_exits_2(monkeypatch, capsys):
+    from odf_cli.main import main
+
+    monkeypatch.setenv("ODF_DAGSTER_URL", "localhost:3000")  # read while the parser is built
+    assert main(["status", "run-1"]) == 2
+    assert capsys.readouterr().err.splitlines() == ["odf: ODF_DAGSTER_URL='localhost:3000': expected an http(s):// URL"]
+    monkeypatch.delenv("ODF_DAGSTER_URL")
+    monkeypatch.setenv("ODF_RETRY_DELAY_SECONDS", "-5")  # read once the command starts
+    assert main(["status", "run-1"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith("odf status: ODF_RETRY_DELAY_SECONDS='-5': expected a number"), err
+
+
+def test_cli_help_loads_neither_pydantic_settings_nor_the_model():
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\nfrom odf_cli.main import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('pydantic_settings', 'odf_resources.settings.model'))))"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ODF_")}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.splitlines()[-1] == "[]", done.stdout[-500:]

@@ -27,14 +27,14 @@ from odf_resources.settings.defaults import (
     DEFAULT_PIPELINE_OWNER,
     DRIFT_DEFAULTS,
 )
-from odf_resources.settings.elsewhere import (
+from odf_resources.settings.errors import ENV_PREFIX, SettingsError, variable_name
+from odf_resources.settings.other_tools import (
     OpenLineageEnvironment,
     dagster_home,
     lineage_namespace,
     openlineage_environment,
     s3_endpoint_url,
 )
-from odf_resources.settings.errors import ENV_PREFIX, SettingsError, variable_name
 
 if TYPE_CHECKING:
     from odf_resources.settings.model import OdfSettings

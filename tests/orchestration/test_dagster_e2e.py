@@ -415,3 +415,39 @@ def test_e_sigkilled_run_worker_fails_the_run_and_reexecution_recovers(stack, ca
     )
     stored = stack.parquet("raw", "e2e_shop", f"date={KILL_DAY}")
     assert stored.drop("date").sort("receipt").equals(day_frame(KILL_DAY).sort("receipt"))
+
+
+def test_f_a_backfill_with_one_bad_day_gets_the_downstream_of_its_good_days(stack, capsys):
+    """Issue 20: the backfill's range run publishes the good days and fails the bad one, so Dagster
+    skips the aggregate for all of them; the daemon's published-days sensor then runs the
+    aggregate for the good days in the source's ingest job and names the skipped day on the run."""
+    days = ["2024-03-10", "2024-03-11", "2024-03-12", "2024-03-13"]
+    bad = "2024-03-12"  # not served: its fetch fails
+    for day in days:
+        if day != bad:
+            day_frame(day).write_csv(stack.sources.root / f"{day}.csv")
+    status, out, _ = cli(
+        capsys, "backfill", "--asset", f"{RAW},{AGG}", "--start", days[0], "--end", days[-1], "--url", stack.url
+    )
+    assert status == 0, out
+    backfill = out.split("launched backfill ", 1)[1].split(":", 1)[0]
+    status, out, _ = cli(capsys, "status", backfill, "--wait", "--timeout", "300", "--url", stack.url)
+    assert status == 1 and "COMPLETED_FAILED" in out, out + stack.dev.log_tail()
+    [failed] = stack.runs(**{"dagster/backfill": backfill})
+    deadline, follow_ups = time.monotonic() + 180, []
+    while time.monotonic() < deadline:
+        follow_ups = stack.runs(**{"odf/follows_run": failed["runId"]})
+        if len(follow_ups) == 2 and all(run["status"] in ("SUCCESS", "FAILURE") for run in follow_ups):
+            break
+        time.sleep(1)
+    assert sorted(run["status"] for run in follow_ups) == ["SUCCESS", "SUCCESS"], follow_ups or stack.dev.log_tail()
+    for run in follow_ups:
+        tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+        assert tags["odf/skipped_days"] == bad and tags["dagster/sensor_name"] == "odf_published_days_sensor"
+    stored = {day for day in days if f"{PREFIX}/{AGG}/date={day}/data.parquet" in stack.keys(f"{AGG}/")}
+    assert stored == set(days) - {bad}
+    failed_tags = {
+        tag["key"]: tag["value"] for run in stack.runs(**{"dagster/backfill": backfill}) for tag in run["tags"]
+    }
+    assert failed_tags["odf/skipped_downstream"] == f"{bad}: {AGG} ({RAW} failed that day)"
+    assert failed_tags["odf/follow_up"].startswith(f"ingest_e2e_shop: {AGG} for 3 published day(s)")

@@ -36,6 +36,7 @@ PUBLISHED_SHA256 = {
     "brent_crude_oil.csv": "3dd7b8f6901a06564243cbb4ed2ab1def0e4cc965afb0e64538ae0bf79dd2964",
     "water-flow.csv": "6c84efeb8b148dd2ace656f11f5bd90de22dad014b094e3baafd8dbca69c83dc",
     "weather.csv": "5d1ea2548a3941eac0b4a9ca70805daa9fa49bbb711a0c7557b2bba0bd7c3f64",
+    "seattle-temps.csv": "c220666521ff4bec4ffb6f0d9acfdc5c1056564b1aad6f78d3b06aa0a0c8b085",
     "sea_surface_temperature.csv.gz": "529155ac773634b0dca439781a839487640db92e2bdb597e372a2b0ba0ffbff0",
 }
 

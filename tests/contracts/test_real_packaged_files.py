@@ -53,27 +53,8 @@ def check(case: Case, spec: dict, tmp_path: Path, monkeypatch) -> None:
 def test_hourly_timestamps_in_a_column_named_date_are_renamed(tmp_path, monkeypatch):
     shutil.copy(VEGA / "seattle-temps.csv", tmp_path)
     assert (VEGA / "seattle-temps.csv").read_text().startswith("date,temp\n2010/01/01 00:00,39.4\n")
-    spec = source(
-        "seattle_temps",
-        url="seattle-temps.csv",
-        format="csv",
-        rename={"date": "recorded_at"},
-        date_column="recorded_at",
-        formats={"recorded_at": "%Y/%m/%d %H:%M"},
-        start_date="2010-01-01",
-        schema={"recorded_at": "datetime", "temp": "float64"},
-        aggregates=[
-            {
-                "name": "daily",
-                "group_by": [],
-                "metrics": [
-                    {"agg": "count", "name": "hours"},
-                    {"agg": "mean", "column": "temp", "name": "mean_temp"},
-                    {"agg": "max", "column": "temp", "name": "max_temp"},
-                ],
-            }
-        ],
-    )
+    # The declaration users get in examples/sources.yaml, reading the package's own file.
+    spec = dict(declarations()["seattle_temps"], url="seattle-temps.csv")
     case = Case(
         "seattle_temps",
         "2010-03-10",

@@ -10,8 +10,9 @@ loopback S3 server and a source on a local HTTP server, registered through ODF_S
     stored, and re-execution from failure succeeds;
 (f) a backfill with one bad day: the published-days sensor runs the aggregate for the good days.
 
-Invalid requests are refused by the tool before anything is launched. Both backfills are launched
-first (module fixtures) so the backfill daemon's 30-second loop overlaps the other tests.
+Invalid requests are refused by the tool before anything is launched. The backfills are launched
+early (module fixtures: before the first test, and before test d) so the backfill daemon's
+30-second loop overlaps the other tests.
 """
 
 import contextlib
@@ -186,7 +187,8 @@ def backfill_id(stack):
 
 @pytest.fixture(scope="module")
 def partial_backfill_id(stack, backfill_id):
-    """Launched right after the 30-day backfill: a range with one bad day (test f)."""
+    """A range with one bad day (test f), launched once the 30-day backfill is done (test c) so it
+    overlaps tests d and e without holding both acquisition slots while test a's run waits."""
     out = io.StringIO()
     with contextlib.redirect_stdout(out):
         status = odf(
@@ -239,7 +241,7 @@ def partial_backfill_id(stack, backfill_id):
         "results-bad-date",
     ],
 )
-def test_invalid_requests_are_refused_before_launching(stack, backfill_id, partial_backfill_id, capsys, args, message):
+def test_invalid_requests_are_refused_before_launching(stack, backfill_id, capsys, args, message):
     status, out, err = cli(capsys, *args, "--url", stack.url)
     assert status == 2 and out == ""
     assert message.format(url=stack.url) in err and err.count("\n") == 1
@@ -356,7 +358,7 @@ def test_c_thirty_day_backfill_takes_a_handful_of_runs(stack, backfill_id, capsy
             assert {e["status"] for e in in_backfill} == {"SUCCEEDED"}
 
 
-def test_d_a_failed_run_is_posted_to_the_alert_webhook(stack, capsys):
+def test_d_a_failed_run_is_posted_to_the_alert_webhook(stack, partial_backfill_id, capsys):
     status, out, _ = cli(
         capsys, "trigger", "--asset", RAW, "--date", MISSING_DAY, "--wait", "--timeout", "240", "--url", stack.url
     )

@@ -136,6 +136,86 @@ def check_line_lengths(path: Path, limits: SourceLimits, where: str) -> None:
             line += len(ends)
 
 
+def check_field_lengths(path: Path, dialect: CsvDialect, limits: SourceLimits, where: str, columns: list[str]) -> None:
+    """Refuse a CSV file with a field longer than ``max_field_bytes`` before any reader holds it. A
+    quoted field counts across the line breaks inside it, which the line limit does not see: one
+    vectorised pass, constant memory; the error names the line where the field starts, its number
+    and column. ``columns``: the names of a file without a header line."""
+    found = first_long_field(path, dialect.delimiter, dialect.quote_char, limits.max_field_bytes)
+    if found is None:
+        return
+    line, field = found
+    names = columns if not dialect.header else _header_names(path, dialect, limits.max_field_bytes)
+    column = f" (column {quote(names[field - 1], 80)})" if 0 < field <= len(names) else ""
+    raise SourceFileError(
+        f"{where}: line {line}, field {field}{column} is longer than {limits.max_field_bytes} bytes "
+        f"(the field length limit, max_field_bytes; a quoted field counts across its line breaks); refused"
+    )
+
+
+def _header_names(path: Path, dialect: CsvDialect, limit: int) -> list[str]:
+    """The header line's names, or none when the header itself holds the long field."""
+    with field_limit(limit), open(path, encoding="utf-8", errors="replace", newline="") as handle:
+        reader = csv.reader(
+            handle,
+            delimiter=dialect.delimiter,
+            quotechar=dialect.quote_char or '"',
+            quoting=csv.QUOTE_MINIMAL if dialect.quote_char else csv.QUOTE_NONE,
+        )
+        try:
+            return next(reader, [])
+        except csv.Error:
+            return []
+
+
+def first_long_field(
+    path: Path, delimiter: str, quote_char: str | None, limit: int, chunk_size: int = _DECOMPRESS_CHUNK
+) -> tuple[int, int] | None:
+    """(line, field number) where the first CSV field longer than ``limit`` bytes starts, or None.
+    A field ends at a delimiter or line break outside quotes; inside quotes is after an odd number
+    of quote characters (an escaped ``""`` flips twice)."""
+    import numpy as np
+
+    delim, quote_byte = ord(delimiter), ord(quote_char) if quote_char else None
+    offset, line = 0, 1  # file position and physical line of the chunk's first byte
+    start, start_line, start_field = 0, 1, 1  # where the open field starts
+    quoted = False  # inside quotes at the chunk's start
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_size), b""):
+            data = np.frombuffer(chunk, dtype=np.uint8)
+            newline = data == 10
+            separator = (data == delim) | newline
+            if quote_byte is not None:
+                parity = np.cumsum(data == quote_byte, dtype=np.int64) + int(quoted)
+                separator &= (parity & 1) == 0
+                quoted = bool(parity[-1] & 1)
+            ends = np.flatnonzero(separator)
+            if len(ends):
+                starts = np.concatenate(([start - offset], ends[:-1] + 1))
+                lines = np.cumsum(newline)
+                too_long = np.flatnonzero(ends - starts > limit)
+                if len(too_long):
+                    return _field_at(int(too_long[0]), ends, newline, lines, line, (start_line, start_field))
+                start_line, start_field = _field_at(len(ends), ends, newline, lines, line, (start_line, start_field))
+                start = offset + int(ends[-1]) + 1
+            offset += len(chunk)
+            line += int(np.count_nonzero(newline))
+            if offset - start > limit:  # the open field is already too long
+                return start_line, start_field
+    return None
+
+
+def _field_at(k: int, ends, newline, lines, line: int, carried: tuple[int, int]) -> tuple[int, int]:
+    """(line, field number) of the chunk's k-th field; field 0 is the one open when the chunk began."""
+    import numpy as np
+
+    if k == 0:
+        return carried
+    breaks = np.flatnonzero(newline[ends[:k]])
+    field = k - int(breaks[-1]) if len(breaks) else carried[1] + k
+    return line + int(lines[int(ends[k - 1])]), field
+
+
 @contextmanager
 def field_limit(limit: int) -> Iterator[None]:
     """Python's CSV reader refuses fields over 128 KiB by default: use the source limit instead,

@@ -75,7 +75,7 @@ def defs(sources: list[SourceSpec], assets: list[dg.AssetsDefinition], now: date
             settings.sensor_min_interval_seconds(),
         ),
         build_lineage_sensor(settings.lineage_sensor_interval_seconds()),
-        build_published_days_sensor(assets, ingest_jobs, settings.sensor_min_interval_seconds()),
+        build_published_days_sensor(assets, ingest_jobs, settings.automation_interval_seconds()),
     ]
     # In the cluster every step gets its own pod, sized by its op tags (odf_assets/k8s_config.py).
     return dg.Definitions(jobs=jobs, schedules=schedules, sensors=sensors, executor=step_executor())

@@ -22,6 +22,7 @@ from odf_assets.sources.registry import SourceSpec
 from odf_assets.sources.source_files import (
     CsvDialect,
     SourceFileError,
+    check_field_lengths,
     check_line_lengths,
     csv_long_rows,
     csv_row_shapes,
@@ -128,6 +129,8 @@ class _FileStager:
         if self.spec.format in ("csv", "jsonl"):
             check_line_lengths(path, self.limits, self.label)
         self.path = transcode_to_utf8(path, self.dialect.encoding) if self.spec.format == "csv" else path
+        if self.spec.format == "csv":
+            check_field_lengths(self.path, self.dialect, self.limits, self.label, list(self.spec.schema))
         try:
             return self._scan_and_stage(days, keys, fixed_day, fetched_bytes, {})
         except SourceFileError as error:

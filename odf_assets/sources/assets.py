@@ -1,6 +1,7 @@
 """Factories: each active registry source becomes a daily raw asset plus its declared aggregates."""
 
 import dataclasses
+import functools
 import tempfile
 from datetime import timedelta
 from pathlib import Path
@@ -57,6 +58,10 @@ def previous_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -
     )
 
 
+# One policy per cron expression: building one walks about a thousand cron ticks (Dagster checks the
+# smallest interval), most of loading a large registry whose sources share a few fetch_crons. The
+# policy is an immutable record, so every source with that cron can share it.
+@functools.cache
 def freshness_policy(deadline_cron: str | None) -> dg.FreshnessPolicy | None:
     """Fresh while the asset materialized within one interval before each tick of ``deadline_cron``
     (by default the source's fetch_cron): a source turns red once a whole fetch cycle brought nothing."""

@@ -3,6 +3,7 @@
 import dataclasses
 import functools
 import tempfile
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def guard_stored_days(
     return {}
 
 
-def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
+def build_raw_asset(source: SourceSpec, owners: Sequence[str] = ()) -> dg.AssetsDefinition:
     key = raw_asset_key(source)
     origin = source.url_template or source.url or ""
     partitions_def = daily_partitions(source.start_date, source.end_date)
@@ -166,6 +167,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
         kinds={"polars", "parquet"},
         pool=ACQUISITION_POOL,
         freshness_policy=freshness_policy(source.freshness_cron),
+        owners=owners,
         tags=ACQUISITION_TAGS,  # a label (odf trigger/backfill copy it into run tags); the limit is the pool
         # Downloads and validates whole source files: under k8s_job_executor its step gets a big pod.
         op_tags=HEAVY_ASSET_OP_TAGS,
@@ -242,7 +244,9 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
     return raw_source
 
 
-def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.AssetsDefinition:
+def build_aggregate_asset(
+    source: SourceSpec, aggregate: AggregateSpec, owners: Sequence[str] = ()
+) -> dg.AssetsDefinition:
     key = aggregate_asset_key(source, aggregate)
     contract = checks.Contract(
         key=(transforms.PARTITION_COLUMN, *aggregate.group_by), allow_empty=source.allow_empty_days
@@ -261,6 +265,7 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         metadata={"partition_expr": transforms.PARTITION_COLUMN, "group_by": list(aggregate.group_by)},
         check_specs=checks.check_specs(key, contract, partitions_def),
         automation_condition=FOLLOW_DAILY_INPUTS,
+        owners=owners,
     )
     def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: LazyFrame):
         window = context.partition_time_window
@@ -272,10 +277,12 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
     return declared_aggregate
 
 
-def build_source_assets(sources: list[SourceSpec]) -> list[dg.AssetsDefinition]:
+def build_source_assets(sources: list[SourceSpec], owners: Sequence[str] = ()) -> list[dg.AssetsDefinition]:
+    """``owners`` are set here rather than mapped over afterwards: a registry's thousands of assets
+    would each be built twice."""
     built = []
     for source in sources:
         if source.active:
-            built.append(build_raw_asset(source))
-            built.extend(build_aggregate_asset(source, aggregate) for aggregate in source.aggregates)
+            built.append(build_raw_asset(source, owners))
+            built.extend(build_aggregate_asset(source, aggregate, owners) for aggregate in source.aggregates)
     return built

@@ -6,6 +6,7 @@ what was expected, because registries are edited by operators, not by the code's
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import stat
@@ -350,6 +351,8 @@ def _refuse_reserved_columns(reader: _Reader, schema: dict[str, str], date_colum
         )
 
 
+# One check per distinct expression: each builds a ScheduleDefinition, and registries repeat a few crons.
+@functools.cache
 def _is_valid_cron(expression: str) -> bool:
     """Dagster's own validation, through its public API: what the source's schedule will accept."""
     import warnings
@@ -632,8 +635,15 @@ def _read_registry_text(file: Path) -> str:
 
 
 def _read_yaml(file: Path) -> Any:
-    """The registry document, refusing anchors, aliases, deep nesting and duplicate keys (see above)."""
-    text = _read_registry_text(file)
+    """The registry document, refusing anchors, aliases, deep nesting and duplicate keys (see above).
+    Treat it as read-only: the same text gives the same (shared) document."""
+    return _parse_registry_text(file, _read_registry_text(file))
+
+
+# Sources and consolidations read each registry file; parsing a large one twice was a tenth of
+# loading it. Keyed by the text, so a changed file is parsed again.
+@functools.lru_cache(maxsize=8)
+def _parse_registry_text(file: Path, text: str) -> Any:
     _refuse_anchors_and_depth(text)
     loader = _YamlLoader(text)
     try:

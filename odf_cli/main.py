@@ -13,7 +13,7 @@ import re
 import sys
 from datetime import date
 
-from odf_resources.text import quote
+from odf_core.text import quote
 
 # Every subcommand: the module that registers it (``register(subparsers)``, setting ``func`` on its
 # parser) and its one-line help. ``odf --help`` and ``odf <command>`` import only what they show or

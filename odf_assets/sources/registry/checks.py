@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from odf_assets.sources.registry.errors import CONTROL
@@ -25,6 +26,8 @@ def column_name_problem(name: str) -> str | None:
     return None
 
 
+# One check per distinct expression: each builds a ScheduleDefinition, and registries repeat a few crons.
+@functools.cache
 def is_valid_cron(expression: str) -> bool:
     """Dagster's own validation, through its public API: what the source's schedule will accept."""
     import warnings

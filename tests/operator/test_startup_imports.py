@@ -80,8 +80,8 @@ def test_the_io_manager_scans_lazy_frame_inputs_and_collects_the_others(tmp_path
         return pl.DataFrame({"a": [1, 2, 3]})
 
     @dg.asset
-    def with_stand_in(numbers: LazyFrame) -> None:
-        received["stand-in"] = numbers
+    def with_odf_lazy_frame(numbers: LazyFrame) -> None:
+        received["odf LazyFrame"] = numbers
 
     @dg.asset
     def with_polars_hint(numbers: pl.LazyFrame) -> None:
@@ -91,11 +91,11 @@ def test_the_io_manager_scans_lazy_frame_inputs_and_collects_the_others(tmp_path
     def unannotated(numbers) -> None:
         received["no hint"] = numbers
 
-    assets = [numbers, with_stand_in, with_polars_hint, unannotated]
+    assets = [numbers, with_odf_lazy_frame, with_polars_hint, unannotated]
     assert dg.materialize(assets, resources={"io_manager": OdfParquetIOManager.at(str(tmp_path))}).success
     assert {name: type(frame) for name, frame in received.items()} == {
-        "stand-in": pl.LazyFrame,
+        "odf LazyFrame": pl.LazyFrame,
         "polars hint": pl.LazyFrame,
         "no hint": pl.DataFrame,
     }
-    assert received["stand-in"].collect()["a"].to_list() == [1, 2, 3]
+    assert received["odf LazyFrame"].collect()["a"].to_list() == [1, 2, 3]

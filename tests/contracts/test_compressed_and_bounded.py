@@ -136,7 +136,7 @@ def reference_long_field(data: bytes, limit: int) -> tuple[int, int] | None:
 def test_the_field_bound_counts_quoted_line_breaks_in_any_chunking(tmp_path):
     import random
 
-    from odf_assets.sources.source_files import first_long_field
+    from odf_assets.sources.field_lengths import first_long_field
 
     generator = random.Random(20)
     path = tmp_path / "fields.csv"

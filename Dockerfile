@@ -26,7 +26,7 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 # The project is installed editable, so UV_COMPILE_BYTECODE compiled only the dependencies; the pods
 # (uid 10001, over a root-owned /opt/odf) cannot write .pyc files and would re-parse ODF's own modules
 # in every run and step pod. Compile them here (bench/startup.py measures both layouts).
-RUN /opt/odf/.venv/bin/python -m compileall -q odf odf_assets odf_resources odf_sensors odf_cli
+RUN /opt/odf/.venv/bin/python -m compileall -q odf odf_assets odf_resources odf_sensors odf_cli odf_core
 
 # A fixed numeric user, so Kubernetes can enforce runAsNonRoot (helm/values.yaml uses uid 10001).
 RUN groupadd --system --gid 10001 odf \

@@ -1,4 +1,5 @@
-"""Kubernetes sizing for ODF's heavy steps, and the step executor that applies it on every launch path.
+"""Kubernetes sizing for ODF's heavy steps; the step executor (odf_sensors/executor.py) applies it on
+every launch path.
 
 ODF runs each *step* in its own pod under Kubernetes (``ODF_STEP_EXECUTOR=k8s``, set by
 helm/values.yaml and deploy/dagster.yaml for the code server, run pods and step pods): the run pod
@@ -11,10 +12,6 @@ tests) the tags are inert and Dagster's default executor runs the steps.
 """
 
 from __future__ import annotations
-
-import dagster as dg
-
-from odf_resources import settings
 
 # Cleaning sales de-duplicates a whole partition range in memory; raw fetches stream, but keep the
 # download, a staged Parquet copy and the upload's staging file on local disk (about 1.3x the
@@ -32,19 +29,3 @@ HEAVY_ASSET_OP_TAGS = {
         "pod_template_spec_metadata": {"annotations": {"cluster-autoscaler.kubernetes.io/safe-to-evict": "false"}},
     }
 }
-
-
-def step_executor() -> dg.ExecutorDefinition | None:
-    """``k8s_job_executor`` when ``ODF_STEP_EXECUTOR=k8s``; None (Dagster's default) when unset.
-
-    With ``ODF_STEP_SERVICE_ACCOUNT`` the step pods, which parse untrusted source data, run under
-    that account without a Kubernetes API token; only the run pod keeps the right to launch Jobs."""
-    if settings.step_executor_choice() is None:
-        return None
-    from dagster_k8s import k8s_job_executor  # only in the cluster: the kubernetes client is a slow import
-
-    account = settings.step_service_account()
-    if account is None:
-        return k8s_job_executor
-    pod_spec = {"service_account_name": account, "automount_service_account_token": False}
-    return k8s_job_executor.configured({"step_k8s_config": {"pod_spec_config": pod_spec}}, name="k8s")

@@ -21,7 +21,7 @@ from odf_cli.main import CommandError
 from odf_resources import settings
 
 CATALOG_FILE = "odf-asset-catalog.json"
-CODE_PACKAGES = ("odf", "odf_assets", "odf_resources", "odf_sensors")
+CODE_PACKAGES = ("odf", "odf_assets", "odf_resources", "odf_sensors", "odf_core")
 BUILT_IN_REGISTRY = Path(__file__).resolve().parents[1] / "odf_assets" / "sources" / "sources.yaml"
 _GRAPH_TRAVERSAL = re.compile(r"^[\d+*]+|[\d+*]+$")
 _OTHER_SYNTAX = re.compile(r"[\s()]")

@@ -12,7 +12,7 @@ import re
 import sys
 from datetime import date
 
-from odf_resources.text import quote
+from odf_core.text import quote
 
 # Modules providing subcommands; each defines register(subparsers) and sets func on its parser.
 SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.dev", "odf_cli.predictions", "odf_cli.submit", "odf_cli.remote")

@@ -16,10 +16,9 @@ from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 import dagster as dg
 
-from odf_resources import pinned_http
-from odf_resources.egress import EgressRefused, system_resolve, vet_host
-from odf_resources.source_files import SourceLimits
-from odf_resources.text import quote, redact_url
+from odf_core import pinned_http
+from odf_core.egress import EgressRefused, system_resolve, vet_host
+from odf_core.text import quote, redact_url
 
 CHUNK_BYTES = 1 << 20
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
@@ -32,6 +31,19 @@ def _restore(cls: type, message: str) -> Exception:
     error = Exception.__new__(cls)
     Exception.__init__(error, message)
     return error
+
+
+@dataclass(frozen=True)
+class SourceLimits:
+    """Bounds on a source file as it is read, after any decompression (see README, security)."""
+
+    max_bytes: int = 2 << 30
+    max_ratio: float = 100.0
+    max_columns: int = 10_000
+    max_line_bytes: int = 16 << 20
+    max_field_bytes: int = 16 << 20
+    # Seconds allowed for decompressing one file (the fetcher's own deadline, applied again).
+    deadline_seconds: float = 300.0
 
 
 class FetchError(Exception):

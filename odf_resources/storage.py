@@ -23,7 +23,7 @@ from pathlib import Path
 from stat import S_ISLNK, S_ISREG
 from typing import TYPE_CHECKING, BinaryIO
 
-from odf_resources.leftovers import sweep_once
+from odf_core.leftovers import sweep_once
 
 if TYPE_CHECKING:  # boto3 is imported by S3Storage only: the code location loads without it
     from boto3.s3.transfer import TransferConfig

@@ -10,12 +10,12 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from odf_assets.k8s_config import step_executor
 from odf_assets.sales.definitions import default_source
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
 from odf_resources import settings
 from odf_sensors.automation import build_automation_sensor
+from odf_sensors.executor import step_executor
 from odf_sensors.jobs import WEEKLY_SALES_JOB, build_default_pipeline_jobs
 from odf_sensors.landing import build_iris_landing_sensor
 from odf_sensors.lineage import build_lineage_sensor

@@ -20,8 +20,8 @@ import dagster as dg
 from odf_assets.predictions import store
 from odf_assets.predictions.assets import FIRST_DATE, iris_daily_partitions, iris_predictions_job
 from odf_assets.predictions.transforms import LANDING_PREFIX, LandingEntry
+from odf_core.text import quote
 from odf_resources.storage_resource import OdfStorage
-from odf_resources.text import quote
 from odf_sensors.landing_retry import RETRY_TAG, failed_dates_to_retry
 
 LANDING_SENSOR = "iris_landing_sensor"

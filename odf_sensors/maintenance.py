@@ -9,8 +9,8 @@ from pathlib import Path
 import dagster as dg
 import pydantic
 
+from odf_core.leftovers import STALE_AFTER_SECONDS, abort_stale_multipart_uploads, sweep_stale
 from odf_resources.constants import AGGREGATION_TAGS
-from odf_resources.leftovers import STALE_AFTER_SECONDS, abort_stale_multipart_uploads, sweep_stale
 from odf_resources.storage import S3Storage
 from odf_resources.storage_resource import OdfStorage
 

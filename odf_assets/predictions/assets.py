@@ -22,11 +22,11 @@ from odf_assets.predictions.model import (
     to_onnx_bytes,
     train_iris_classifier,
 )
+from odf_core.text import quote
 from odf_resources import settings as odf_settings
 from odf_resources.constants import AGGREGATION_TAGS, IO_MANAGER_KEY, PARTITION_COLUMN
 from odf_resources.storage import is_storage_failure
 from odf_resources.storage_resource import OdfStorage
-from odf_resources.text import quote
 
 # Annotations naming polars are quoted: without ``from __future__ import annotations`` here, Dagster
 # reads the asset functions' context and config annotations as the classes they name.

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, BinaryIO
 
-from odf_resources.text import quote
+from odf_core.text import quote
 
 if TYPE_CHECKING:  # numpy and polars are imported where used: the code location loads without them
     import numpy as np

@@ -19,11 +19,9 @@ from typing import TYPE_CHECKING
 from odf_assets import checks, quality
 from odf_assets.sources import transforms
 from odf_assets.sources.registry import SourceSpec
-from odf_resources.source_fetcher import FetchError, SourceFetcher, SourceUnavailableError
-from odf_resources.source_files import (
+from odf_assets.sources.source_files import (
     CsvDialect,
     SourceFileError,
-    SourceLimits,
     check_line_lengths,
     csv_long_rows,
     csv_row_shapes,
@@ -34,7 +32,8 @@ from odf_resources.source_files import (
     scan_source_file,
     transcode_to_utf8,
 )
-from odf_resources.text import quote, redact_url
+from odf_core.text import quote, redact_url
+from odf_resources.source_fetcher import FetchError, SourceFetcher, SourceLimits, SourceUnavailableError
 
 if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
     import polars as pl

@@ -16,6 +16,7 @@ from odf_assets.publishing import emit_checked, publish_checked
 from odf_assets.sources import stored_days, transforms
 from odf_assets.sources.acquisition import contract_for, stage_source
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
+from odf_core.text import redact_url
 from odf_resources import settings
 from odf_resources.constants import (
     ACQUISITION_POOL,
@@ -26,7 +27,6 @@ from odf_resources.parquet_io_manager import LazyFrame, StagedPartitions, stored
 from odf_resources.source_fetcher import SourceFetcher, SourceUnavailableError
 from odf_resources.storage import Storage, safe_key
 from odf_resources.storage_resource import OdfStorage
-from odf_resources.text import redact_url
 
 
 def fetch_retry_policy() -> dg.RetryPolicy:

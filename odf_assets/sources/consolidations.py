@@ -24,7 +24,7 @@ from odf_assets.sources.registry import (
     SourceSpec,
     _Reader,
 )
-from odf_resources.text import quote
+from odf_core.text import quote
 
 if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
     import polars as pl

@@ -17,8 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from odf_core.text import QUOTE_LIMIT, quote
 from odf_resources.constants import PARTITION_COLUMN
-from odf_resources.text import QUOTE_LIMIT, quote
 
 DEFAULT_REGISTRY = Path(__file__).with_name("sources.yaml")
 COLUMN_TYPES = ("string", "int64", "float64", "bool", "date", "datetime")

@@ -10,8 +10,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from odf_core.text import redact_url
 from odf_resources import settings
-from odf_resources.text import redact_url
 
 if TYPE_CHECKING:
     from openlineage.client import OpenLineageClient

@@ -1,5 +1,5 @@
-"""The dependency rule: ``odf_resources`` ← domains (``odf_assets``) ← orchestration (``odf_sensors``)
-← the composition root (``odf``) and the ``odf`` CLI (``odf_cli``).
+"""The dependency rule: plain library code (``odf_core``) ← ``odf_resources`` ← domains (``odf_assets``)
+← orchestration (``odf_sensors``) ← the composition root (``odf``) and the ``odf`` CLI (``odf_cli``).
 
 Every import statement counts, including those inside functions (a lazy import is still an arrow),
 so a module never reaches up a layer, and the root is the only place that knows every layer.
@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 # Each package and the packages it must never import.
 FORBIDDEN = {
+    "odf_core": {"odf_resources", "odf_assets", "odf_sensors", "odf_cli", "odf"},
     "odf_resources": {"odf_assets", "odf_sensors", "odf_cli", "odf"},
     "odf_assets": {"odf_sensors", "odf_cli", "odf"},
     "odf_sensors": {"odf_cli", "odf"},
@@ -55,7 +56,7 @@ def test_only_the_root_and_the_cli_know_the_composition_root():
     """Nothing but the CLI (which runs the code location locally) imports ``odf.definitions``."""
     users = [
         f"{path.relative_to(ROOT)}:{line}"
-        for package in ("odf_resources", "odf_assets", "odf_sensors")
+        for package in ("odf_core", "odf_resources", "odf_assets", "odf_sensors")
         for path in sorted((ROOT / package).rglob("*.py"))
         for line, target in imported_packages(path)
         if target == "odf"

@@ -7,7 +7,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("odf", "odf_assets", "odf_resources", "odf_sensors", "odf_cli")
+PACKAGES = ("odf", "odf_assets", "odf_resources", "odf_sensors", "odf_cli", "odf_core")
 # The one exception, kept to one module: Dagster's public API resolves every asset job against the
 # whole asset graph, which makes one job per source quadratic in the registry. scoped_jobs.py hands
 # Dagster's own resolution a smaller graph; tests/orchestration/test_schedules.py checks that what it

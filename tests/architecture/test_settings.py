@@ -10,7 +10,7 @@ from pathlib import Path
 import dagster as dg
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("odf", "odf_assets", "odf_resources", "odf_sensors", "odf_cli")
+PACKAGES = ("odf", "odf_assets", "odf_resources", "odf_sensors", "odf_cli", "odf_core")
 SETTINGS = ROOT / "odf_resources" / "settings.py"
 
 

@@ -7,9 +7,9 @@ import sys
 import polars as pl
 import pytest
 
+from odf_assets.sources.source_files import scan_source_file
 from odf_resources.polars_tuning import POLARS_CSV_CHUNK_VARIABLE, bound_csv_read_memory
 from odf_resources.settings import DEFAULT_CSV_READ_CHUNK_BYTES
-from odf_resources.source_files import scan_source_file
 
 
 @pytest.fixture(autouse=True)
@@ -51,7 +51,7 @@ def test_setting_applies_before_polars_first_csv_scan_in_a_fresh_process(tmp_pat
     path = tmp_path / "day.csv"
     path.write_text("a\n1\n")
     code = (
-        "import os, sys; from pathlib import Path; from odf_resources.source_files import scan_source_file; "
+        "import os, sys; from pathlib import Path; from odf_assets.sources.source_files import scan_source_file; "
         "assert 'POLARS_CSV_CHUNK_SIZE' not in os.environ; "
         f"scan_source_file(Path({str(path)!r}), 'csv', 'x').collect(); "
         "print(os.environ['POLARS_CSV_CHUNK_SIZE'])"

@@ -17,8 +17,9 @@ from dagster._core.launcher import LaunchRunContext
 from dagster._grpc.types import ExecuteStepArgs
 from dagster_k8s import k8s_job_executor
 
-from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS, HEAVY_CONTAINER_RESOURCES, step_executor
+from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS, HEAVY_CONTAINER_RESOURCES
 from odf_resources.constants import ACQUISITION_TAGS
+from odf_sensors.executor import step_executor
 from tests.deploy.deploy_config import (
     CLUSTER_ENV,
     HELM_VALUES,

@@ -14,7 +14,7 @@ import pytest
 
 from odf.definitions import build_definitions
 from odf_assets.predictions import store
-from odf_resources.source_files import parse_errors
+from odf_assets.sources.source_files import parse_errors
 from odf_resources.storage import StorageError, is_storage_failure, storage_from_uri
 from tests.predictions.helpers import item, jsonl, land, materialize_model, materialize_predictions
 from tests.support.faults import FlakyS3Proxy

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import boto3
 
-from odf_resources.leftovers import abort_stale_multipart_uploads
+from odf_core.leftovers import abort_stale_multipart_uploads
 from odf_resources.storage import LocalStorage
 from odf_resources.storage_resource import OdfStorage
 from odf_sensors.maintenance import maintenance_job
@@ -68,7 +68,7 @@ def test_sigkill_mid_multipart_upload_is_aborted_by_the_maintenance_job(s3_env, 
 
 STAGE = """
 import sys, tempfile, time
-from odf_resources.leftovers import abort_stale_multipart_uploads
+from odf_core.leftovers import abort_stale_multipart_uploads
 from odf_resources.storage import LocalStorage
 with tempfile.TemporaryDirectory(dir=LocalStorage(sys.argv[1]).staging_dir(), prefix=".tmp-") as staging:
     open(f"{staging}/part.parquet", "wb").write(b"x" * 1000)

@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from odf_core.text import quote
 from odf_resources.polars_tuning import bound_csv_read_memory
+from odf_resources.source_fetcher import SourceLimits
 from odf_resources.storage import StorageError, is_storage_failure
-from odf_resources.text import quote
 
 if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
     import polars as pl
@@ -31,19 +32,6 @@ _DECOMPRESS_CHUNK = 1 << 20
 # A small file may compress very well (a header and few repeated rows): the ratio counts past this size.
 RATIO_FLOOR_BYTES = 64 << 20
 _MAGIC = {b"\x1f\x8b": "gzip", b"\x28\xb5\x2f\xfd": "zstd", b"PK\x03\x04": "zip", b"BZh": "bz2"}
-
-
-@dataclass(frozen=True)
-class SourceLimits:
-    """Bounds on a source file as it is read, after any decompression (see README, security)."""
-
-    max_bytes: int = 2 << 30
-    max_ratio: float = 100.0
-    max_columns: int = 10_000
-    max_line_bytes: int = 16 << 20
-    max_field_bytes: int = 16 << 20
-    # Seconds allowed for decompressing one file (the fetcher's own deadline, applied again).
-    deadline_seconds: float = 300.0
 
 
 def compression_of(path: Path) -> str | None:

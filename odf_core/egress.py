@@ -13,7 +13,7 @@ import ipaddress
 import socket
 from collections.abc import Callable, Sequence
 
-from odf_resources.text import quote
+from odf_core.text import quote
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]

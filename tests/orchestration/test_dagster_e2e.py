@@ -37,7 +37,7 @@ from tests.orchestration.webhook import SECRET, Receiver
 from tests.support.pipeline import write_registry
 from tests.support.servers import SourceServer, clean_env, free_port, respond, stall
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 
 RAW, AGG = "raw/e2e_shop", "aggregates/e2e_shop/by_shop"
 TRIGGER_DAY, LANDING_DAY = "2024-02-10", "2024-01-05"

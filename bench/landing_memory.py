@@ -69,7 +69,7 @@ def publish_model(base: str) -> None:
 def child(base: str, mode: str) -> dict:
     """The predictions asset's steps without Dagster; reports its own peak memory."""
     from bench.memory import peak_rss_mb
-    from odf_assets.predictions import scoring, store, transforms
+    from odf_assets.predictions import landing_records, scoring, store, transforms
     from odf_assets.predictions.model import predict_probabilities
     from odf_resources import settings
     from odf_resources.parquet_io_manager import write_parquet
@@ -88,7 +88,7 @@ def child(base: str, mode: str) -> dict:
         else:  # the same parser and validation, everything in memory
             card, session, sig = model
             (entry,) = store.landing_entries(storage, DAY)
-            landed = transforms.parse_landing_file(entry, storage.read_bytes(entry.key))
+            landed = landing_records.parse_landing_file(entry, storage.read_bytes(entry.key))
             valid, rejected = transforms.validate(landed)
             probabilities = predict_probabilities(session, sig, transforms.feature_matrix(valid))
             predictions = transforms.prediction_frame(

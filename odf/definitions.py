@@ -34,18 +34,20 @@ def build_definitions() -> dg.Definitions:
 
 def _build_definitions() -> dg.Definitions:
     registries = load_registries()
-    pipeline = [sources.defs(registries.sources), sales.defs(registries.sources), analysis.defs(registries.sources)]
-    pipeline_assets = [asset for domain in pipeline for asset in domain.assets or []]
-    merged = dg.Definitions.merge(
+    # Every asset is owned by the team that runs the pipeline; a source's publisher is its metadata.
+    # The registry's assets get their owners as they are built (the bulk of a large registry);
+    # the other domains' few assets are mapped.
+    owners = [settings.pipeline_owner()]
+    source_defs = sources.defs(registries.sources, owners)
+    pipeline = [sales.defs(registries.sources), analysis.defs(registries.sources)]
+    pipeline_assets = [asset for domain in [source_defs, *pipeline] for asset in domain.assets or []]
+    others = dg.Definitions.merge(
         resources.defs(registries.files),
         *pipeline,
         sources.consolidation_defs(registries.consolidations),
         predictions.defs(),
-        orchestration.defs(registries.sources, pipeline_assets),
-    )
-    # Every asset is owned by the team that runs the pipeline; a source's publisher is its metadata.
-    owners = [settings.pipeline_owner()]
-    return merged.map_asset_specs(func=lambda spec: spec.replace_attributes(owners=owners))
+    ).map_asset_specs(func=lambda spec: spec.replace_attributes(owners=owners))
+    return dg.Definitions.merge(source_defs, others, orchestration.defs(registries.sources, pipeline_assets))
 
 
 defs = build_definitions()

@@ -1,7 +1,8 @@
 """``odf`` entry point: each subcommand lives in its own module with ``register(subparsers)``.
 
 Those modules import only the standard library at the top; Dagster, Polars and HTTP clients are
-imported inside the commands, so ``odf --help`` and argument errors answer in a fraction of a second.
+imported inside the commands. ``odf --help`` imports none of them (``COMMANDS`` holds each one's
+help line) and ``odf <command>`` only its own, so both answer in a fraction of a second.
 """
 
 from __future__ import annotations
@@ -14,9 +15,39 @@ from datetime import date
 
 from odf_core.text import quote
 
-# Modules providing subcommands; each defines register(subparsers) and sets func on its parser.
-SUBCOMMAND_MODULES = ("odf_cli.local_run", "odf_cli.dev", "odf_cli.predictions", "odf_cli.submit", "odf_cli.remote")
-
+# Every subcommand: the module that registers it (``register(subparsers)``, setting ``func`` on its
+# parser) and its one-line help. ``odf --help`` and ``odf <command>`` import only what they show or
+# run; tests/operator/test_tidy.py checks these lines against what the modules register.
+COMMANDS = {
+    "materialize": (
+        "odf_cli.local_run",
+        "Materialize assets in-process for a date range and print progress, a summary and the Parquet paths.",
+    ),
+    "dev": (
+        "odf_cli.dev",
+        "Start the Dagster UI and daemon (dg dev) on the instance the odf commands use (the project's "
+        ".odf/dagster_home unless DAGSTER_HOME is set).",
+    ),
+    "predictions": (
+        "odf_cli.predictions",
+        "Show one date's iris items: predicted, rejected or not yet predicted (and why), read from ODF storage.",
+    ),
+    "submit": (
+        "odf_cli.submit",
+        "Land iris items (JSON Lines or CSV: id plus the four features) for one date; the landing sensor scores them.",
+    ),
+    "trigger": ("odf_cli.remote", "Launch one run materializing the given assets for one date on a running Dagster."),
+    "backfill": (
+        "odf_cli.remote",
+        "Launch a backfill of the given assets over a date range (BackfillPolicy decides the runs).",
+    ),
+    "status": (
+        "odf_cli.remote",
+        "Show the status of a run or a backfill; for a failed run, the failing step, its error and the retry run.",
+    ),
+    "results": ("odf_cli.remote", "Print the Parquet URI of the latest materialization of asset(s) for a date."),
+}
+SUBCOMMAND_MODULES = tuple(dict.fromkeys(module for module, _ in COMMANDS.values()))
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
@@ -36,7 +67,9 @@ def parse_date(value: str, flag: str) -> str:
         raise CommandError(f"{flag} {quote(value)} is not a date (expected YYYY-MM-DD)") from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """Every subcommand in full; with ``command``, only the module registering it is imported and
+    the other subcommands are listed by name and help (enough for usage and errors)."""
     parser = argparse.ArgumentParser(
         prog="odf",
         description="Open Data Factory command line: run assets locally (materialize), start the UI on the same "
@@ -44,13 +77,29 @@ def build_parser() -> argparse.ArgumentParser:
         "(trigger, backfill, status, results).",
     )
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for module in SUBCOMMAND_MODULES:
+    modules = SUBCOMMAND_MODULES if command is None else [COMMANDS[command][0]] if command in COMMANDS else []
+    for module in modules:
         importlib.import_module(module).register(subparsers)
+    for name, (_, help_text) in COMMANDS.items():
+        if name not in subparsers.choices:
+            subparsers.add_parser(name, help=help_text, description=help_text)
     return parser
 
 
+def _command_in(argv: list[str]) -> str | None:
+    """The subcommand named on the command line (the top-level parser's only option is -h)."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    from odf_resources.settings import SettingsError
+
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = build_parser(_command_in(argv) or "").parse_args(argv)
+    except SettingsError as error:  # an ODF_* variable ODF cannot use: one line, before any command runs
+        print(f"odf: {error}", file=sys.stderr)
+        return 2
     from odf_resources.redaction import install_log_redaction
 
     install_log_redaction()
@@ -59,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
 
         use_project_storage()  # one storage per project, whichever folder the command runs in
         return int(args.func(args) or 0)
-    except CommandError as error:
+    except (CommandError, SettingsError) as error:
         print(f"odf {args.command}: {error}", file=sys.stderr)
         return 2
 

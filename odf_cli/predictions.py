@@ -51,9 +51,9 @@ def _pending_reason(day: str) -> str:
 
 def _where(storage, day: str) -> None:
     """Where the answer comes from, on stderr so csv/jsonl output stays clean."""
-    from odf_assets.predictions import store, transforms
+    from odf_assets.predictions import landing_keys, store
 
-    print(f"landing:     {storage.uri_for(transforms.date_prefix(day))}", file=sys.stderr)
+    print(f"landing:     {storage.uri_for(landing_keys.date_prefix(day))}", file=sys.stderr)
     for label, path in (("predictions", store.PREDICTIONS_PATH), ("rejects", store.REJECTS_PATH)):
         print(f"{label + ':':<12} {storage.uri_for(store.stored_key(path, day))}", file=sys.stderr)
 

@@ -103,10 +103,10 @@ def _format(path: str, requested: str | None) -> str:
 
 def validated_records(data: bytes, fmt: str, max_bytes: int):
     """(valid frame, problems): the file parsed and validated exactly as a landed file would be."""
-    from odf_assets.predictions import transforms
+    from odf_assets.predictions import landing_keys, landing_records, transforms
 
-    entry = transforms.LandingEntry(key=f"submit.{fmt}", version="submitted", date=None, size=len(data))
-    landed = transforms.parse_landing_stream(entry, io.BytesIO(data), max_bytes)
+    entry = landing_keys.LandingEntry(key=f"submit.{fmt}", version="submitted", date=None, size=len(data))
+    landed = landing_records.parse_landing_stream(entry, io.BytesIO(data), max_bytes)
     valid, rejects = transforms.validate(landed)
     problems = [
         f"{'file' if row['line'] == transforms.FILE_LEVEL_LINE else 'line ' + str(row['line'])}: {row['reason']}"
@@ -120,20 +120,20 @@ def _clashes(storage, day: str, ids: set[str], max_bytes: int):
     a batch at a time (never held whole); files the scorer rejects whole are skipped, as it skips them."""
     import polars as pl
 
-    from odf_assets.predictions import transforms
+    from odf_assets.predictions import landing_keys, landing_records
 
     wanted = pl.Series(sorted(ids), dtype=pl.String)
     found = []
-    for item in storage.list(transforms.date_prefix(day)):
-        entry = transforms.classify_landing_key(item.key, item.version, item.size, item.symlink)
+    for item in storage.list(landing_keys.date_prefix(day)):
+        entry = landing_keys.classify_landing_key(item.key, item.version, item.size, item.symlink)
         if entry.problem or item.size > max_bytes:
             continue
         hits = []
         try:
             with contextlib.closing(storage.open_stream(entry.key)) as stream:
-                for batch in transforms.landing_batches(entry, stream, max_bytes):
+                for batch in landing_records.landing_batches(entry, stream, max_bytes):
                     hits.append(batch.filter(pl.col("id").is_in(wanted)).select("id", "line"))
-        except transforms.LandingFileProblem:
+        except landing_records.LandingFileProblem:
             continue
         hit = pl.concat(hits) if hits else pl.DataFrame()
         if hit.height:
@@ -156,7 +156,7 @@ def _jsonl(valid) -> bytes:
 
 def submit(storage, day: str, data: bytes, fmt: str, *, replace: bool, max_bytes: int) -> tuple[str, int, int]:
     """Land ``data``'s records for ``day``; returns (object key, items, earlier records replaced)."""
-    from odf_assets.predictions import transforms
+    from odf_assets.predictions import landing_keys, landing_records
 
     valid, problems = validated_records(data, fmt, max_bytes)
     if problems:
@@ -181,13 +181,13 @@ def submit(storage, day: str, data: bytes, fmt: str, *, replace: bool, max_bytes
             # Below the per-file limit (checked while streaming), so holding this one file is bounded.
             remaining = _without_lines(storage.read_bytes(entry.key), set(hit["line"].to_list()))
             replaced += hit.height
-            if remaining.strip() and transforms.parse_landing_stream(entry, io.BytesIO(remaining)).height:
+            if remaining.strip() and landing_records.parse_landing_stream(entry, io.BytesIO(remaining)).height:
                 storage.publish_bytes(remaining, entry.key)
             else:
                 storage.delete(entry.key)
         body = _jsonl(valid)
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-        key = f"{transforms.date_prefix(day)}/submit-{stamp}-{hashlib.sha256(body).hexdigest()[:12]}.jsonl"
+        key = f"{landing_keys.date_prefix(day)}/submit-{stamp}-{hashlib.sha256(body).hexdigest()[:12]}.jsonl"
         storage.publish_bytes(body, key)
     return key, valid.height, replaced
 

@@ -27,33 +27,27 @@ DATA_FILE = "data.parquet"
 PREVIEW_ROWS = 5
 
 
-class _DeferredPolarsClass(type):
-    """isinstance against the Polars class of the same name, imported on first check."""
+def _is_lazy_frame(_context: dg.TypeCheckContext, value: object) -> dg.TypeCheck:
+    import polars as pl
 
-    def __instancecheck__(cls, instance: object) -> bool:
-        import polars as pl
-
-        return isinstance(instance, getattr(pl, cls.__name__))
-
-    def __subclasscheck__(cls, subclass: type) -> bool:
-        import polars as pl
-
-        return issubclass(subclass, getattr(pl, cls.__name__))
+    if isinstance(value, pl.LazyFrame):
+        return dg.TypeCheck(success=True)
+    return dg.TypeCheck(success=False, description=f"expected a polars LazyFrame, got {type(value).__name__}")
 
 
+# The annotation for asset inputs that ``load_input`` hands over as a ``pl.LazyFrame`` (scanned, not
+# collected). Dagster resolves asset parameter annotations while definitions load, and annotating with
+# ``pl.LazyFrame`` itself would import Polars (~0.2 s) in every process that loads the code location,
+# sensor daemons included. A DagsterType is Dagster's own way to name a type for an input: it checks
+# values with a function, so Polars is imported only when a run loads one. Type checkers see the class.
 if TYPE_CHECKING:
     from polars import LazyFrame
 else:
-
-    class LazyFrame(metaclass=_DeferredPolarsClass):
-        """Annotation of asset inputs that ``load_input`` should hand over as a ``pl.LazyFrame``.
-
-        Dagster resolves asset parameter annotations while definitions load: annotating with
-        ``pl.LazyFrame`` itself would import Polars (~0.2 s) in every process that loads the code
-        location, sensor daemons included."""
-
-        # Polars' own qualified name: the Dagster type inferred from the hint keeps its key and description.
-        __module__ = "polars.lazyframe.frame"
+    LazyFrame = dg.DagsterType(
+        name="LazyFrame",
+        type_check_fn=_is_lazy_frame,
+        description="A polars LazyFrame: the Parquet IO manager scans the stored partitions without collecting them.",
+    )
 
 
 class MissingPartitionError(dg.Failure):
@@ -297,7 +291,7 @@ class OdfParquetIOManager(dg.ConfigurableIOManager):
         partitions: list[str | None] = list(context.asset_partition_keys) if context.has_asset_partitions else [None]
         allow_missing = bool((context.definition_metadata or {}).get("allow_missing_partitions", False))
         lazy = scan_stored(self.storage.get(), asset.path, column, partitions, allow_missing)
-        wants_lazy = context.dagster_type.typing_type in (pl.LazyFrame, LazyFrame)
+        wants_lazy = context.dagster_type is LazyFrame or context.dagster_type.typing_type is pl.LazyFrame
         return lazy if wants_lazy else lazy.collect()
 
 

@@ -1,4 +1,4 @@
-"""Where ODF keeps its objects: a local directory or an S3 prefix, behind one small interface.
+"""Where ODF keeps its objects: a local directory or an S3 prefix (``s3_storage``), behind one small interface.
 
 Every write is *publish a finished local file*: the caller serializes to a temporary file first,
 so a failure while producing bytes never touches the destination. Publishing is atomic on both
@@ -21,16 +21,13 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISLNK, S_ISREG
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO
 
 from odf_core.leftovers import sweep_once
 
-if TYPE_CHECKING:  # boto3 is imported by S3Storage only: the code location loads without it
-    from boto3.s3.transfer import TransferConfig
-
 # One path segment: letters, digits, and a few separators; never "." or "..".
 _SEGMENT = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.=\-]*$")
-_TEMP_PREFIX = ".tmp-"
+TEMP_PREFIX = ".tmp-"
 _S3_URI = re.compile(r"^s3://([^/]+)/?(.*)$")
 
 
@@ -150,7 +147,7 @@ class Storage(ABC):
         return _swept(Path(tempfile.gettempdir()) / "odf-staging")
 
     @contextmanager
-    def staging_area(self, prefix: str = _TEMP_PREFIX) -> Iterator[Path]:
+    def staging_area(self, prefix: str = TEMP_PREFIX) -> Iterator[Path]:
         """A private temporary folder in ``staging_dir``, removed on exit together with the
         staging directory itself once no other write is using it (nothing is left behind)."""
         parent = self.staging_dir()
@@ -188,7 +185,7 @@ class LocalStorage(Storage):
         return str(self._path(key))
 
     def staging_dir(self) -> Path:
-        return _swept(self.base / (_TEMP_PREFIX + "staging"))
+        return _swept(self.base / (TEMP_PREFIX + "staging"))
 
     def _writable_folder(self, key: str) -> Path:
         """``key``'s path after creating its folder; a symbolic link on the way is refused, as on
@@ -202,7 +199,7 @@ class LocalStorage(Storage):
     def publish_file(self, local_path: Path, key: str) -> None:
         destination = self._writable_folder(key)
         # Copy next to the destination first so the final rename never crosses a filesystem.
-        temp = destination.with_name(f"{_TEMP_PREFIX}{uuid.uuid4().hex}-{destination.name}")
+        temp = destination.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{destination.name}")
         try:
             shutil.copyfile(local_path, temp)
             with open(temp, "rb") as handle:
@@ -230,7 +227,7 @@ class LocalStorage(Storage):
             for name in files + [d for d in dirs if os.path.islink(os.path.join(folder, d))]:
                 path = os.path.join(folder, name)
                 relative = Path(path).relative_to(self.base).as_posix()
-                if any(part.startswith(_TEMP_PREFIX) for part in relative.split("/")):
+                if any(part.startswith(TEMP_PREFIX) for part in relative.split("/")):
                     continue
                 stat = os.lstat(path)
                 link = S_ISLNK(stat.st_mode)
@@ -263,86 +260,6 @@ class LocalStorage(Storage):
         return True
 
 
-class S3Storage(Storage):
-    """``s3://bucket/prefix``; endpoint and credentials come from the standard AWS environment."""
-
-    def __init__(self, uri: str, transfer_config: TransferConfig | None = None):
-        parts = split_storage_uri(uri)
-        if parts is None:
-            raise ValueError(f"not an S3 URI: {uri!r} (expected s3://bucket[/prefix])")
-        self.bucket, self.prefix = parts
-        self.uri = f"s3://{self.bucket}/{self.prefix}".rstrip("/")
-        from boto3.s3.transfer import TransferConfig
-
-        self.transfer_config = transfer_config or TransferConfig()
-        self.client = s3_client()
-
-    def _object_key(self, key: str) -> str:
-        key = safe_key(key)
-        return f"{self.prefix}/{key}" if self.prefix else key
-
-    def uri_for(self, key: str) -> str:
-        return f"s3://{self.bucket}/{self._object_key(key)}"
-
-    def scan_options(self) -> dict | None:
-        from odf_resources import settings
-
-        # Polars reads AWS_ENDPOINT_URL itself, userinfo included; hand it the cleaned endpoint.
-        endpoint = settings.s3_endpoint_url()
-        return {"aws_endpoint_url": endpoint} if endpoint else None
-
-    def publish_file(self, local_path: Path, key: str) -> None:
-        # upload_file aborts its multipart upload on any failure, so no partial object is left.
-        self.client.upload_file(str(local_path), self.bucket, self._object_key(key), Config=self.transfer_config)
-
-    def exists(self, key: str) -> bool:
-        try:
-            self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))
-        except self.client.exceptions.ClientError as error:
-            if error.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
-                return False
-            raise
-        return True
-
-    def size(self, key: str) -> int:
-        return int(self.client.head_object(Bucket=self.bucket, Key=self._object_key(key))["ContentLength"])
-
-    def read_bytes(self, key: str) -> bytes:
-        return self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"].read()
-
-    def list(self, prefix: str) -> list[StoredObject]:
-        object_prefix = self._object_key(prefix) + "/"
-        strip = len(self.prefix) + 1 if self.prefix else 0
-        found = []
-        for page in self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=object_prefix):
-            for item in page.get("Contents", []):
-                key = item["Key"][strip:]
-                if not any(part.startswith(_TEMP_PREFIX) for part in key.split("/")):
-                    found.append(StoredObject(key, int(item["Size"]), item["ETag"].strip('"')))
-        return sorted(found, key=lambda item: item.key)
-
-    def open_stream(self, key: str) -> BinaryIO:
-        return self.client.get_object(Bucket=self.bucket, Key=self._object_key(key))["Body"]
-
-    def delete(self, key: str) -> None:
-        self.client.delete_object(Bucket=self.bucket, Key=self._object_key(key))
-
-    def create_exclusive(self, data: bytes, key: str) -> bool:
-        try:
-            self.client.put_object(Bucket=self.bucket, Key=self._object_key(key), Body=data, IfNoneMatch="*")
-        except self.client.exceptions.ClientError as error:
-            # 412: the object exists; 409: a concurrent conditional write to the same key won.
-            if error.response.get("Error", {}).get("Code") in {
-                "PreconditionFailed",
-                "412",
-                "ConditionalRequestConflict",
-                "409",
-            }:
-                return False
-            raise
-        return True
-
-
 # Creating the shared staging folder races with writes that remove it once empty; each lost race
 # needs another write to finish in a window of microseconds, so a few attempts always suffice.
 _STAGING_ATTEMPTS = 20
@@ -366,27 +283,6 @@ def _swept(staging: Path) -> Path:
     return staging
 
 
-# botocore's default (legacy mode, 3 attempts) gave up within a second under an endpoint answering a
-# quarter of requests with 503 SlowDown; adaptive mode backs off with jitter and rate-limits itself.
-S3_RETRY_MODE = "adaptive"
-S3_MAX_ATTEMPTS = 10
-
-
-def s3_client():
-    """The S3 client of every ODF read and write: endpoint and credentials from the AWS environment."""
-    import boto3
-    from botocore.config import Config
-
-    from odf_resources import settings
-
-    # The endpoint without userinfo: botocore would quote it whole in every connection error.
-    return boto3.client(
-        "s3",
-        endpoint_url=settings.s3_endpoint_url(),
-        config=Config(retries={"mode": S3_RETRY_MODE, "max_attempts": S3_MAX_ATTEMPTS}),
-    )
-
-
 def split_storage_uri(uri: str) -> tuple[str, str] | None:
     """``s3://bucket/prefix`` → (bucket, prefix); a local directory → None; any other scheme is an error."""
     match = _S3_URI.match(uri)
@@ -404,4 +300,8 @@ def split_storage_uri(uri: str) -> tuple[str, str] | None:
 
 def storage_from_uri(uri: str) -> Storage:
     """``s3://bucket/prefix`` → S3; a local directory otherwise."""
-    return S3Storage(uri) if split_storage_uri(uri) else LocalStorage(uri)
+    if split_storage_uri(uri) is None:
+        return LocalStorage(uri)
+    from odf_resources.s3_storage import S3Storage  # builds on this module's Storage
+
+    return S3Storage(uri)

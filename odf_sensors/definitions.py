@@ -20,6 +20,7 @@ from odf_sensors.jobs import WEEKLY_SALES_JOB, build_default_pipeline_jobs
 from odf_sensors.landing import build_iris_landing_sensor
 from odf_sensors.lineage import build_lineage_sensor
 from odf_sensors.maintenance import build_maintenance_schedule, maintenance_job
+from odf_sensors.published_days import build_published_days_sensor
 from odf_sensors.queue_state import build_queue_state_sensor
 from odf_sensors.run_failure import build_run_failure_sensor
 from odf_sensors.schedules import (
@@ -46,12 +47,14 @@ def defs(sources: list[SourceSpec], assets: list[dg.AssetsDefinition], now: date
     by_key = {key: asset for asset in assets for key in asset.keys}
     jobs, schedules = [], []
     ingest_keys = ingest_job_keys(sources, assets)
+    ingest_jobs = {}  # name → job and its assets: where the published-days sensor sends follow-ups
     for source in sources:
         if source.name not in ingest_keys:  # inactive sources build no assets
             continue
         raw = by_key[raw_asset_key(source)]
         job = build_source_job(source, ingest_keys[source.name])
         jobs.append(job)
+        ingest_jobs[job.name] = (job, ingest_keys[source.name])
         schedules.append(
             build_daily_schedule(source, job, raw.partitions_def, _status(source_has_ended(source, now), running))
         )
@@ -73,6 +76,7 @@ def defs(sources: list[SourceSpec], assets: list[dg.AssetsDefinition], now: date
             settings.sensor_min_interval_seconds(),
         ),
         build_lineage_sensor(settings.lineage_sensor_interval_seconds()),
+        build_published_days_sensor(assets, ingest_jobs, settings.automation_interval_seconds()),
         build_queue_state_sensor(settings.queue_state_interval_seconds()),
     ]
     # In the cluster every step gets its own pod, sized by its op tags (odf_assets/k8s_config.py).

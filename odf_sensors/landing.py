@@ -19,7 +19,7 @@ import dagster as dg
 
 from odf_assets.predictions import store
 from odf_assets.predictions.assets import FIRST_DATE, iris_daily_partitions, iris_predictions_job
-from odf_assets.predictions.transforms import LANDING_PREFIX, LandingEntry
+from odf_assets.predictions.landing_keys import LANDING_PREFIX, LandingEntry
 from odf_core.text import quote
 from odf_resources.storage_resource import OdfStorage
 from odf_sensors.landing_retry import RETRY_TAG, failed_dates_to_retry

@@ -68,11 +68,11 @@ class Settings:
     @classmethod
     def from_env(cls) -> Settings:
         return cls(
-            batch_size=int(settings.positive_number("ODF_LINEAGE_BATCH_SIZE", 200, int)),
-            tick_seconds=settings.positive_number("ODF_LINEAGE_TICK_SECONDS", 20.0, float),
-            timeout=settings.positive_number("ODF_LINEAGE_TIMEOUT_SECONDS", 30.0, float),
-            backoff_seconds=settings.positive_number("ODF_LINEAGE_BACKOFF_SECONDS", 10.0, float),
-            settle_seconds=settings.positive_number("ODF_LINEAGE_SETTLE_SECONDS", 5.0, float),
+            batch_size=settings.current().lineage_batch_size,
+            tick_seconds=settings.current().lineage_tick_seconds,
+            timeout=settings.current().lineage_timeout_seconds,
+            backoff_seconds=settings.current().lineage_backoff_seconds,
+            settle_seconds=settings.current().lineage_settle_seconds,
         )
 
 

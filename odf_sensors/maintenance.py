@@ -11,14 +11,14 @@ import pydantic
 
 from odf_core.leftovers import STALE_AFTER_SECONDS, abort_stale_multipart_uploads, sweep_stale
 from odf_resources.constants import AGGREGATION_TAGS
-from odf_resources.storage import S3Storage
+from odf_resources.s3_storage import S3Storage
+from odf_resources.storage import TEMP_PREFIX
 from odf_resources.storage_resource import OdfStorage
 
 MAINTENANCE_JOB = "odf_maintenance_job"
 MAINTENANCE_SCHEDULE = "odf_maintenance_schedule"
 # The raw asset's download folders (tempfile.TemporaryDirectory(prefix=...)) on this machine.
 FETCH_DIR_PREFIX = "odf-fetch-"
-_TEMP_PREFIX = ".tmp-"
 
 
 class LeftoversConfig(dg.Config):
@@ -33,8 +33,8 @@ def _sweep_publish_temps(base: Path, max_age_seconds: float) -> list[Path]:
     """Local publishes copy to ``.tmp-…`` next to the destination before the rename: a kill leaves it."""
     removed = []
     for folder, dirs, _files in os.walk(base):
-        dirs[:] = [d for d in dirs if not d.startswith(_TEMP_PREFIX)]  # .tmp-staging is swept on its own
-        removed += sweep_stale(Path(folder), max_age_seconds, prefix=_TEMP_PREFIX) if folder != str(base) else []
+        dirs[:] = [d for d in dirs if not d.startswith(TEMP_PREFIX)]  # .tmp-staging is swept on its own
+        removed += sweep_stale(Path(folder), max_age_seconds, prefix=TEMP_PREFIX) if folder != str(base) else []
     return removed
 
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 
 import boto3
 import pytest
 
 from odf_resources.storage import Storage, storage_from_uri
+from tests.support.scheduling import costliest_files_first
 from tests.support.servers import MotoServer, SourceServer
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config, items):
+    # Under pytest-xdist each worker collects; the controller hands out files in the order they report.
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        costliest_files_first(items)
 
 
 @pytest.fixture(scope="session")

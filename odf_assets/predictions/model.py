@@ -159,7 +159,7 @@ def read_model_uri(uri: str, allow_external_data: bool = False) -> bytes:
         bucket, key = location
         if not key:
             raise ValueError(f"model URI {uri!r}: expected s3://bucket/key")
-        from odf_resources.storage import s3_client
+        from odf_resources.s3_storage import s3_client
 
         return s3_client().get_object(Bucket=bucket, Key=key)["Body"].read()
     path = Path(uri).expanduser()

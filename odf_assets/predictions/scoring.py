@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from odf_assets.predictions import store, transforms
+from odf_assets.predictions import landing_keys, store, transforms
 from odf_assets.predictions.model import predict_probabilities
 from odf_resources.storage import Storage
 
@@ -34,7 +34,7 @@ class ScoredDay:
     landed: pl.LazyFrame
     predictions: pl.LazyFrame
     rejects: pl.LazyFrame
-    entries: list[transforms.LandingEntry]
+    entries: list[landing_keys.LandingEntry]
     landed_keys: np.ndarray  # key hashes of the landed rows, for the coverage check
 
 

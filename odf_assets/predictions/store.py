@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from odf_assets.predictions import transforms
+from odf_assets.predictions import landing_keys, landing_records, transforms
 from odf_assets.predictions.model import cached_session, check_pin, session_for
 from odf_resources.constants import PARTITION_COLUMN
 from odf_resources.parquet_io_manager import MissingPartitionError, object_key, scan_stored
@@ -64,19 +64,19 @@ def load_current_model(storage: Storage, pinned_sha256: str | None = None):
     return card, session, sig
 
 
-def landing_entries(storage: Storage, partition: str | None = None) -> list[transforms.LandingEntry]:
+def landing_entries(storage: Storage, partition: str | None = None) -> list[landing_keys.LandingEntry]:
     """Every object under the landing prefix (or one date folder), classified; links and unsafe
     names come back with their ``problem`` and are never opened."""
-    prefix = transforms.date_prefix(partition) if partition else transforms.LANDING_PREFIX
+    prefix = landing_keys.date_prefix(partition) if partition else landing_keys.LANDING_PREFIX
     return [
-        transforms.classify_landing_key(item.key, item.version, item.size, item.symlink)
+        landing_keys.classify_landing_key(item.key, item.version, item.size, item.symlink)
         for item in storage.list(prefix)
     ]
 
 
 def read_landed(
     storage: Storage, partition: str, max_file_bytes: int | None = None
-) -> tuple[pl.DataFrame, list[transforms.LandingEntry]]:
+) -> tuple[pl.DataFrame, list[landing_keys.LandingEntry]]:
     """Every landed record of one date (``LANDED_SCHEMA``) and the files it came from. Files are
     streamed; one above ``max_file_bytes`` becomes a file-level reject instead of being read."""
     import polars as pl
@@ -88,10 +88,10 @@ def read_landed(
         # sensor requests another run; this one scores what it could read.
         try:
             if entry.problem or (max_file_bytes is not None and (entry.size or 0) > max_file_bytes):
-                frame = transforms.parse_landing_stream(entry, io.BytesIO(), max_file_bytes)
+                frame = landing_records.parse_landing_stream(entry, io.BytesIO(), max_file_bytes)
             else:
                 with closing(storage.open_stream(entry.key)) as stream:
-                    frame = transforms.parse_landing_stream(entry, stream, max_file_bytes)
+                    frame = landing_records.parse_landing_stream(entry, stream, max_file_bytes)
         except (FileNotFoundError, ClientError) as error:
             if isinstance(error, ClientError) and error.response.get("Error", {}).get("Code") not in {
                 "NoSuchKey",
@@ -102,7 +102,7 @@ def read_landed(
         except (UnsafeKeyError, OSError) as error:  # a link swapped in after listing, for one
             if not _is_link_problem(error):
                 raise
-            frame = transforms.file_problem(entry, f"not readable: {type(error).__name__}")
+            frame = landing_records.file_problem(entry, f"not readable: {type(error).__name__}")
         entries.append(entry)
         frames.append(frame)
     landed = pl.concat(frames) if frames else pl.DataFrame(schema=transforms.polars_schema(transforms.LANDED_SCHEMA))
@@ -115,7 +115,7 @@ class StagedDay:
 
     landed: pl.LazyFrame
     files: list[Path]  # what ``landed`` scans, in order; each of up to ``transforms.BATCH_ROWS`` rows
-    entries: list[transforms.LandingEntry]
+    entries: list[landing_keys.LandingEntry]
     id_hashes: np.ndarray  # of non-null ids: duplicate detection
     key_hashes: np.ndarray  # of (source_file, source_version, line): the coverage check
 
@@ -136,7 +136,7 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
         kept = (len(ids), len(keys))  # the hashes before this file: a failed file drops its own
         try:
             with closing(io.BytesIO() if entry.problem else storage.open_stream(entry.key)) as stream:
-                for number, batch in enumerate(transforms.landing_batches(entry, stream, max_file_bytes)):
+                for number, batch in enumerate(landing_records.landing_batches(entry, stream, max_file_bytes)):
                     written.append(directory / f"{index:06d}-{number:06d}.parquet")
                     batch.write_parquet(written[-1], compression="lz4")
                     ids.frombytes(transforms.id_hashes(batch).tobytes())
@@ -150,17 +150,17 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
             _unlink(written)
             del ids[kept[0] :], keys[kept[1] :]
             continue
-        except (transforms.LandingFileProblem, UnsafeKeyError, OSError) as error:
+        except (landing_records.LandingFileProblem, UnsafeKeyError, OSError) as error:
             if not _is_link_problem(error):  # a full disk or lost connection is storage's, not the file's
                 raise
             _unlink(written)
             del ids[kept[0] :], keys[kept[1] :]
             problem = (
                 str(error)
-                if isinstance(error, transforms.LandingFileProblem)
+                if isinstance(error, landing_records.LandingFileProblem)
                 else f"not readable: {type(error).__name__}"
             )
-            frame = transforms.file_problem(entry, problem)
+            frame = landing_records.file_problem(entry, problem)
             frame.write_parquet(directory / f"{index:06d}-problem.parquet")
             keys.frombytes(transforms.key_hashes(frame).tobytes())
         entries.append(entry)
@@ -173,7 +173,7 @@ def stage_landed(storage: Storage, partition: str, directory: Path, max_file_byt
 
 def _is_link_problem(error: Exception) -> bool:
     """The file's own fault: refused (a link, swapped in after listing) rather than storage failing."""
-    return isinstance(error, (transforms.LandingFileProblem, UnsafeKeyError)) or (
+    return isinstance(error, (landing_records.LandingFileProblem, UnsafeKeyError)) or (
         isinstance(error, OSError) and error.errno in (errno.ELOOP, errno.EISDIR, errno.ENOTDIR)
     )
 

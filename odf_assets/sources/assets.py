@@ -1,7 +1,9 @@
 """Factories: each active registry source becomes a daily raw asset plus its declared aggregates."""
 
 import dataclasses
+import functools
 import tempfile
+from collections.abc import Sequence
 from datetime import timedelta
 from pathlib import Path
 
@@ -57,6 +59,10 @@ def previous_data_version(context: dg.AssetExecutionContext, key: dg.AssetKey) -
     )
 
 
+# One policy per cron expression: building one walks about a thousand cron ticks (Dagster checks the
+# smallest interval), most of loading a large registry whose sources share a few fetch_crons. The
+# policy is an immutable record, so every source with that cron can share it.
+@functools.cache
 def freshness_policy(deadline_cron: str | None) -> dg.FreshnessPolicy | None:
     """Fresh while the asset materialized within one interval before each tick of ``deadline_cron``
     (by default the source's fetch_cron): a source turns red once a whole fetch cycle brought nothing."""
@@ -144,7 +150,7 @@ def guard_stored_days(
     return {}
 
 
-def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
+def build_raw_asset(source: SourceSpec, owners: Sequence[str] = ()) -> dg.AssetsDefinition:
     key = raw_asset_key(source)
     origin = source.url_template or source.url or ""
     partitions_def = daily_partitions(source.start_date, source.end_date)
@@ -161,6 +167,7 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
         kinds={"polars", "parquet"},
         pool=ACQUISITION_POOL,
         freshness_policy=freshness_policy(source.freshness_cron),
+        owners=owners,
         tags=ACQUISITION_TAGS,  # a label (odf trigger/backfill copy it into run tags); the limit is the pool
         # Downloads and validates whole source files: under k8s_job_executor its step gets a big pod.
         op_tags=HEAVY_ASSET_OP_TAGS,
@@ -237,7 +244,9 @@ def build_raw_asset(source: SourceSpec) -> dg.AssetsDefinition:
     return raw_source
 
 
-def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.AssetsDefinition:
+def build_aggregate_asset(
+    source: SourceSpec, aggregate: AggregateSpec, owners: Sequence[str] = ()
+) -> dg.AssetsDefinition:
     key = aggregate_asset_key(source, aggregate)
     contract = checks.Contract(
         key=(transforms.PARTITION_COLUMN, *aggregate.group_by), allow_empty=source.allow_empty_days
@@ -256,6 +265,7 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
         metadata={"partition_expr": transforms.PARTITION_COLUMN, "group_by": list(aggregate.group_by)},
         check_specs=checks.check_specs(key, contract, partitions_def),
         automation_condition=FOLLOW_DAILY_INPUTS,
+        owners=owners,
     )
     def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: LazyFrame):
         window = context.partition_time_window
@@ -267,10 +277,12 @@ def build_aggregate_asset(source: SourceSpec, aggregate: AggregateSpec) -> dg.As
     return declared_aggregate
 
 
-def build_source_assets(sources: list[SourceSpec]) -> list[dg.AssetsDefinition]:
+def build_source_assets(sources: list[SourceSpec], owners: Sequence[str] = ()) -> list[dg.AssetsDefinition]:
+    """``owners`` are set here rather than mapped over afterwards: a registry's thousands of assets
+    would each be built twice."""
     built = []
     for source in sources:
         if source.active:
-            built.append(build_raw_asset(source))
-            built.extend(build_aggregate_asset(source, aggregate) for aggregate in source.aggregates)
+            built.append(build_raw_asset(source, owners))
+            built.extend(build_aggregate_asset(source, aggregate, owners) for aggregate in source.aggregates)
     return built

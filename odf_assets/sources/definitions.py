@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import dagster as dg
 
 from odf_assets.sources.assets import build_source_assets
@@ -10,8 +12,8 @@ from odf_assets.sources.consolidations import ConsolidationSpec
 from odf_assets.sources.registry import SourceSpec
 
 
-def defs(sources: list[SourceSpec]) -> dg.Definitions:
-    return dg.Definitions(assets=build_source_assets(sources))
+def defs(sources: list[SourceSpec], owners: Sequence[str] = ()) -> dg.Definitions:
+    return dg.Definitions(assets=build_source_assets(sources, owners))
 
 
 def consolidation_defs(consolidations: list[ConsolidationSpec]) -> dg.Definitions:

@@ -70,3 +70,28 @@ def test_the_scan_sees_lazy_and_dotted_imports(tmp_path):
         "import odf_sensors.landing\n\ndef f():\n    from odf_cli.main import main\n    from . import x\n"
     )
     assert imported_packages(sample) == [(1, "odf_sensors"), (4, "odf_cli")]
+
+
+# Inside the sources domain the main data path runs one way: acquisition → staging → row reports
+# and file parsing. Parsing modules never call back into the modules that use them.
+PARSING_MODULES = ("source_files", "file_limits", "csv_rows")
+STAGING_MODULES = ("acquisition", "staging", "row_reports")
+
+
+def test_file_parsing_never_imports_staging():
+    sources = ROOT / "odf_assets" / "sources"
+    offenders = []
+    for name in PARSING_MODULES:
+        path = sources / f"{name}.py"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+            modules = []
+            if isinstance(node, ast.Import):
+                modules = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                modules = [node.module, *(f"{node.module}.{alias.name}" for alias in node.names)]
+            offenders += [
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {module}"
+                for module in modules
+                if module in {f"odf_assets.sources.{staging}" for staging in STAGING_MODULES}
+            ]
+    assert not offenders, "file parsing imports the staging that calls it:\n" + "\n".join(offenders)

@@ -29,7 +29,7 @@ from tests.consolidation.test_consolidation import JOINED, write_consolidations,
 from tests.orchestration.dagster_dev import DagsterDev
 from tests.support.servers import clean_env, free_port
 
-pytestmark = pytest.mark.timeout(600)
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(600)]
 
 INTERVAL_SECONDS = 2
 RAW = "raw/iowa_liquor_sales"

@@ -163,7 +163,7 @@ def changed(base: dict, **changes) -> dict:
         (changed(JOINED, combine="merge"), ".combine: unknown combination 'merge'"),
         (changed(JOINED, source_column="portal"), ".source_column: applies to combine: union only"),
         (changed(STACKED, source_column="region"), ".source_column: 'region' is already a column of the combined rows"),
-        (changed(JOINED, colour="red"), "consolidations[0].colour: unknown key"),
+        (changed(JOINED, colour="red"), "consolidations[0] (permits_and_fees).colour: unknown key"),
     ],
     ids=lambda value: value[:40] if isinstance(value, str) else None,
 )
@@ -217,7 +217,7 @@ def test_a_bare_on_key_is_reported_not_misread(tmp_path):
     # YAML 1.1 reads `on:` as the boolean true; the error still names the mapping and the keys allowed.
     sources, extra = write_portals(tmp_path)
     extra.write_text("consolidations:\n  - name: x\n    combine: join\n    on: [region]\n")
-    with pytest.raises(RegistryError, match=r"consolidations\[0\]\.True: unknown key \(expected one of .*'keys'"):
+    with pytest.raises(RegistryError, match=r"consolidations\[0\] \(x\)\.True: unknown key \(expected one of .*'keys'"):
         load_consolidations([sources, extra], load_registry([sources, extra]))
 
 

@@ -84,10 +84,11 @@ def test_source_bombs_are_refused_and_keep_the_stored_day(tmp_path, monkeypatch)
             b"receipt,amount\r\nr1," + b"9" * (17 << 20) + b"\r\n",
             "line 2 is longer than 16777216 bytes (the line length limit); refused",
         ),
-        # A quoted field spanning 17 MiB of short lines, then a bad value whose line must be found.
+        # A quoted field spanning 17 MiB of short lines: no line is long, the field is.
         "long field": (
-            b'receipt,amount\r\n"' + b"x" * 99 + (b"\n" + b"x" * 99) * (170 << 10) + b'",1.0\r\nr2,lots\r\n',
-            "not valid CSV: field larger than field limit (16777216)",
+            b'receipt,amount\r\nr1,1.0\r\n"' + b"x" * 99 + (b"\n" + b"x" * 99) * (170 << 10) + b'",1.0\r\n',
+            "line 3, field 1 (column 'receipt') is longer than 16777216 bytes (the field length limit, "
+            "max_field_bytes; a quoted field counts across its line breaks); refused",
         ),
         "wide header": (
             (",".join(f"c{i}" for i in range(10_001)) + "\r\n").encode(),
@@ -116,3 +117,40 @@ def test_aggregates_have_sql_counts_one_row_for_an_empty_day_and_int64(tmp_path,
     result = aggregate(raw, [], metrics, [date(2024, 2, 1), date(2024, 2, 2)]).collect()
     assert result.rows() == [(date(2024, 2, 1), 2, 1, 1.0), (date(2024, 2, 2), 0, 0, None)]
     assert result.schema["rows"] == pl.Int64 and result.schema["amounts"] == pl.Int64
+
+
+def reference_long_field(data: bytes, limit: int) -> tuple[int, int] | None:
+    """Byte by byte: where the first field longer than ``limit`` starts (line, field number)."""
+    line, field, start, quoted, field_line = 1, 1, 0, False, 1
+    for position, byte in enumerate(data):
+        quoted ^= byte == ord('"')
+        if not quoted and byte in b",\n":
+            if position - start > limit:
+                return field_line, field
+            start, field = position + 1, 1 if byte == 10 else field + 1
+            field_line = line + (byte == 10)
+        line += byte == 10
+    return (field_line, field) if len(data) - start > limit else None
+
+
+def test_the_field_bound_counts_quoted_line_breaks_in_any_chunking(tmp_path):
+    import random
+
+    from odf_assets.sources.field_lengths import first_long_field
+
+    generator = random.Random(20)
+    path = tmp_path / "fields.csv"
+    for _ in range(400):
+        rows = []
+        for _ in range(generator.randint(1, 6)):
+            fields = []
+            for _ in range(generator.randint(1, 4)):
+                body = "".join(generator.choice(["a", "\n", '""', ","]) for _ in range(generator.randint(0, 12)))
+                fields.append(f'"{body}"' if generator.random() < 0.4 else "x" * generator.randint(0, 12))
+            rows.append(",".join(fields))
+        data = ("\n".join(rows) + generator.choice(["", "\n"])).encode()
+        path.write_bytes(data)
+        limit = generator.randint(1, 15)
+        expected = reference_long_field(data, limit)
+        for chunk_size in (1, 3, 7, 1 << 20):
+            assert first_long_field(path, ",", '"', limit, chunk_size) == expected, (data, limit, chunk_size)

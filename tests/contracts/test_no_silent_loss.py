@@ -9,7 +9,13 @@ from pathlib import Path
 import dagster as dg
 
 from odf.definitions import build_definitions
-from tests.support.pipeline import failure_messages, run_assets, shop_source, write_registry
+from tests.support.pipeline import (
+    failure_messages,
+    run_assets,
+    shop_source,
+    whole_file_shop_registry,
+    write_registry,
+)
 
 RAW = "raw/shop_sales"
 FAILURE = "dagster._core.definitions.events.Failure: "
@@ -23,20 +29,7 @@ FULL = (
 
 
 def registry(tmp_path: Path, url: str, **checks) -> Path:
-    return write_registry(
-        tmp_path,
-        [
-            shop_source(
-                url=url,
-                date_column="sold_on",
-                format="csv",
-                start_date="2024-02-01",
-                key=["receipt"],
-                schema={"receipt": "string", "sold_on": "date", "amount": "float64"},
-                checks={"allow_empty_days": True, **checks},
-            )
-        ],
-    )
+    return whole_file_shop_registry(tmp_path, url, checks={"allow_empty_days": True, **checks})
 
 
 def digests(storage: Path) -> dict[str, str | None]:

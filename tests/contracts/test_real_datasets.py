@@ -9,6 +9,7 @@ datetime row is its local day in the registry's `timezone` (UTC when none is dec
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import math
 from dataclasses import dataclass
@@ -35,6 +36,8 @@ PUBLISHED_SHA256 = {
     "brent_crude_oil.csv": "3dd7b8f6901a06564243cbb4ed2ab1def0e4cc965afb0e64538ae0bf79dd2964",
     "water-flow.csv": "6c84efeb8b148dd2ace656f11f5bd90de22dad014b094e3baafd8dbca69c83dc",
     "weather.csv": "5d1ea2548a3941eac0b4a9ca70805daa9fa49bbb711a0c7557b2bba0bd7c3f64",
+    "seattle-temps.csv": "c220666521ff4bec4ffb6f0d9acfdc5c1056564b1aad6f78d3b06aa0a0c8b085",
+    "sea_surface_temperature.csv.gz": "529155ac773634b0dca439781a839487640db92e2bdb597e372a2b0ba0ffbff0",
 }
 
 
@@ -92,6 +95,17 @@ CASES = [
                                     'wind_dir': 'BIGINT', 'wind_speed': 'DOUBLE', 'wind_gust': 'DOUBLE',
                                     'precip': 'DOUBLE', 'pressure': 'DOUBLE', 'visib': 'DOUBLE',
                                     'time_hour': 'VARCHAR'}})""",
+    ),
+    # gzip; ISO times with a literal `Z`; days in America/New_York across the 2016-03-13 change (a 23-hour day).
+    Case(
+        "sea_surface_temperature",
+        "2016-03-08",
+        "2016-03-18",
+        """SELECT timezone('UTC', strptime("time (UTC)", '%Y-%m-%dT%H:%M:%SZ')) AS observed_at,
+                  CAST("temperature (celsius)" AS DOUBLE) AS temperature
+           FROM read_csv('{data}/sea_surface_temperature.csv.gz', header = true, delim = ',', auto_detect = false,
+                         compression = 'gzip',
+                         columns = {{'time (UTC)': 'VARCHAR', 'temperature (celsius)': 'VARCHAR'}})""",
     ),
 ]
 
@@ -286,6 +300,8 @@ def test_example_files_have_the_traits_they_stand_for():
     assert b"2022-03-27T01:00:00+01:00" in water and b"2022-03-27T03:00:00+02:00" in water
     weather = (DATA / "weather.csv").read_bytes()
     assert b",NA," in weather and b",2013-01-01T06:00:00Z\n" in weather and b"\r" not in weather
+    sea = gzip.decompress((DATA / "sea_surface_temperature.csv.gz").read_bytes())
+    assert sea.startswith(b"time (UTC),temperature (celsius)\n2016-02-15T00:00:00Z,4.929\n")
     # The registry's America/New_York is the file's own: year..hour are time_hour's New York time.
     mismatched = (
         duckdb.connect()

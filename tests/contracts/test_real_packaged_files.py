@@ -5,7 +5,9 @@ they need and compared with DuckDB reading the original file on its own, as test
 * vega-datasets' la-riots.csv: deaths on a few days of a month (``allow_empty_days``, SQL's
   zero-count row per empty day for ``group_by: []``);
 * scikit-learn's diabetes_data_raw.csv.gz: gzip, no header, space-separated (``csv.header: false``);
-* examples' weather.csv read with ``formats`` holding a literal ``Z`` across New York's DST change.
+* examples' weather.csv read with ``formats`` holding a literal ``Z`` across New York's DST change;
+* bokeh-sampledata's sea_surface_temperature.csv.gz (copied to examples/, byte for byte): gzip, a
+  literal ``Z`` in ``formats`` and ``timezone: America/New_York`` across both DST changes.
 """
 
 from __future__ import annotations
@@ -51,27 +53,8 @@ def check(case: Case, spec: dict, tmp_path: Path, monkeypatch) -> None:
 def test_hourly_timestamps_in_a_column_named_date_are_renamed(tmp_path, monkeypatch):
     shutil.copy(VEGA / "seattle-temps.csv", tmp_path)
     assert (VEGA / "seattle-temps.csv").read_text().startswith("date,temp\n2010/01/01 00:00,39.4\n")
-    spec = source(
-        "seattle_temps",
-        url="seattle-temps.csv",
-        format="csv",
-        rename={"date": "recorded_at"},
-        date_column="recorded_at",
-        formats={"recorded_at": "%Y/%m/%d %H:%M"},
-        start_date="2010-01-01",
-        schema={"recorded_at": "datetime", "temp": "float64"},
-        aggregates=[
-            {
-                "name": "daily",
-                "group_by": [],
-                "metrics": [
-                    {"agg": "count", "name": "hours"},
-                    {"agg": "mean", "column": "temp", "name": "mean_temp"},
-                    {"agg": "max", "column": "temp", "name": "max_temp"},
-                ],
-            }
-        ],
-    )
+    # The declaration users get in examples/sources.yaml, reading the package's own file.
+    spec = dict(declarations()["seattle_temps"], url="seattle-temps.csv")
     case = Case(
         "seattle_temps",
         "2010-03-10",
@@ -172,3 +155,20 @@ def test_a_literal_z_format_across_new_yorks_dst_change(tmp_path, monkeypatch):
     base = next(case for case in CASES if case.source == "nyc_weather")
     case = Case("nyc_weather", "2013-03-08", "2013-03-12", base.relation, tmp_path)
     check(case, spec, tmp_path, monkeypatch)
+
+
+def test_a_literal_z_file_from_a_package_cuts_23_and_25_hour_days(tmp_path, monkeypatch):
+    """Half-hourly UTC readings: the day New York falls back holds 50, the day it springs forward 46."""
+    from tests.contracts.test_real_datasets import CASES
+
+    spec = dict(declarations()["sea_surface_temperature"])
+    spec["url"] = "sea_surface_temperature.csv.gz"
+    shutil.copy(DATA / "sea_surface_temperature.csv.gz", tmp_path)
+    base = next(case for case in CASES if case.source == "sea_surface_temperature")
+    for first, last, day, readings in (
+        ("2016-11-05", "2016-11-07", "2016-11-06", 50),
+        ("2017-03-11", "2017-03-13", "2017-03-12", 46),
+    ):
+        check(Case(base.source, first, last, base.relation, tmp_path), spec, tmp_path, monkeypatch)
+        daily = read_partition(tmp_path / "storage", "aggregates/sea_surface_temperature/daily_temperature", day)
+        assert daily["readings"].to_list() == [readings]

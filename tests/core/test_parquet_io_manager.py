@@ -11,7 +11,8 @@ import pytest
 from boto3.s3.transfer import TransferConfig
 
 from odf_resources.parquet_io_manager import OdfParquetIOManager
-from odf_resources.storage import S3Storage, UnsafeKeyError, safe_key, storage_from_uri
+from odf_resources.s3_storage import S3Storage
+from odf_resources.storage import UnsafeKeyError, safe_key, storage_from_uri
 from tests.support.pipeline import failure_messages
 
 DAILY = dg.DailyPartitionsDefinition(start_date="2024-01-01", end_date="2024-01-15")

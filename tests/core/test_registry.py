@@ -42,7 +42,8 @@ def test_valid_template_source_and_relative_paths(tmp_path):
     [
         ({"format": "xlsx"}, r"sources\[0\] \(shop_sales\)\.format: unknown format 'xlsx'"),
         ({"schema": {"id": "decimal"}}, r"\.schema\.id: unknown type 'decimal'"),
-        ({"colour": "red"}, r"sources\[0\]\.colour: unknown key \(expected one of"),
+        ({"colour": "red"}, r"sources\[0\] \(shop_sales\)\.colour: unknown key \(expected one of"),
+        ({"descripton": "x"}, r"\.descripton: unknown key \(expected one of .*\); did you mean 'description'\?"),
         ({"name": "Shop Sales"}, r"sources\[0\]\.name: 'Shop Sales' must be lowercase"),
         ({"description": None}, r"\.description: is required"),
         ({"start_date": "yesterday"}, r"\.start_date: expected a date YYYY-MM-DD, got 'yesterday'"),
@@ -94,7 +95,7 @@ def test_bad_documents(tmp_path):
         load_registry_file(broken)
     listless = tmp_path / "listless.yaml"
     listless.write_text("sources: {a: 1}")
-    with pytest.raises(RegistryError, match=r"listless.yaml: \.sources: expected list, got dict"):
+    with pytest.raises(RegistryError, match=r"listless.yaml: sources: expected list, got dict"):
         load_registry_file(listless)
     with pytest.raises(RegistryError, match=r"missing.yaml: registry file not found"):
         load_registry_file(tmp_path / "missing.yaml")
@@ -254,7 +255,7 @@ def test_quoted_values_and_key_paths_in_errors_are_capped(tmp_path):
     cases = [
         ({"format": huge}, ".format: unknown format 'xxx"),
         ({"schema": {huge: "decimal"}}, ".schema.xxx"),
-        ({huge: 1}, "sources[0].xxx"),
+        ({huge: 1}, "sources[0] (shop_sales).xxx"),
     ]
     for overrides, key in cases:
         path = write_registry(tmp_path, [source(**overrides)])

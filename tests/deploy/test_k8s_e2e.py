@@ -23,6 +23,7 @@ from tests.deploy.k8s_stack import BIN, IMAGE, START_TIMEOUT_SECONDS, K8sStack
 from tests.deploy.pod_security import job_pod_spec, restricted_violations
 from tests.lineage.collector import LineageCollector
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 RAW = ["raw", "iowa_liquor_sales"]
 RAW_STEP = "raw__iowa_liquor_sales"
 TERMINAL = {"SUCCESS", "FAILURE", "CANCELED"}

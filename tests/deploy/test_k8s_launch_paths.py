@@ -18,6 +18,7 @@ from tests.deploy.test_k8s_e2e import TERMINAL, runs, tags, wait_for
 from tests.lineage.collector import LineageCollector
 from tests.support.pipeline import write_registry
 
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 SOURCE = "e2e_counts"
 SCHEDULE = f"ingest_{SOURCE}_daily"
 SENSOR = "iris_landing_sensor"

@@ -15,6 +15,9 @@ from pathlib import Path
 import dagster as dg
 import polars as pl
 
+# Module level: the assets below are annotated with it, and Dagster resolves annotations by module.
+from odf_resources.parquet_io_manager import LazyFrame, OdfParquetIOManager
+
 DEFINITIONS_MODULE = "odf.definitions"
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 EXAMPLE_REGISTRIES = f"{EXAMPLES / 'sources.yaml'}:{EXAMPLES / 'consolidations.yaml'}"
@@ -58,23 +61,41 @@ def test_building_the_definitions_imports_no_heavy_module(tmp_path):
     )
 
 
-def test_lazy_frame_inputs_keep_the_polars_dagster_type():
+def test_lazy_frame_inputs_are_checked_as_polars_lazy_frames():
     import importlib
 
-    from odf_resources.parquet_io_manager import LazyFrame
-
-    @dg.asset
-    def hinted_with_polars(raw: pl.LazyFrame): ...
-
-    # The stand-in annotation gives the Dagster type a pl.LazyFrame hint would, with the same checks.
     defs = importlib.import_module(DEFINITIONS_MODULE).defs
     raw = defs.get_assets_def(dg.AssetKey(["sales", "cleaned_sales"])).op.ins["raw"].dagster_type
-    polars_raw = hinted_with_polars.op.ins["raw"].dagster_type
-    assert raw.typing_type is LazyFrame
-    assert (raw.key, raw.display_name, raw.description) == (
-        polars_raw.key,
-        polars_raw.display_name,
-        polars_raw.description,
-    )
+    assert raw is LazyFrame and raw.display_name == "LazyFrame"
     assert raw.type_check(None, pl.LazyFrame()).success
-    assert not raw.type_check(None, pl.DataFrame()).success
+    refused = raw.type_check(None, pl.DataFrame())
+    assert not refused.success and refused.description == "expected a polars LazyFrame, got DataFrame"
+
+
+def test_the_io_manager_scans_lazy_frame_inputs_and_collects_the_others(tmp_path):
+    received = {}
+
+    @dg.asset
+    def numbers() -> pl.DataFrame:
+        return pl.DataFrame({"a": [1, 2, 3]})
+
+    @dg.asset
+    def with_odf_lazy_frame(numbers: LazyFrame) -> None:
+        received["odf LazyFrame"] = numbers
+
+    @dg.asset
+    def with_polars_hint(numbers: pl.LazyFrame) -> None:
+        received["polars hint"] = numbers
+
+    @dg.asset
+    def unannotated(numbers) -> None:
+        received["no hint"] = numbers
+
+    assets = [numbers, with_odf_lazy_frame, with_polars_hint, unannotated]
+    assert dg.materialize(assets, resources={"io_manager": OdfParquetIOManager.at(str(tmp_path))}).success
+    assert {name: type(frame) for name, frame in received.items()} == {
+        "odf LazyFrame": pl.LazyFrame,
+        "polars hint": pl.LazyFrame,
+        "no hint": pl.DataFrame,
+    }
+    assert received["odf LazyFrame"].collect()["a"].to_list() == [1, 2, 3]

@@ -41,6 +41,22 @@ def test_code_location_loads_without_model_libraries_storage_or_network_and_cli_
     )
 
 
+def test_odf_help_imports_no_subcommand_and_lists_what_the_subcommands_register():
+    from odf_cli.main import COMMANDS, SUBCOMMAND_MODULES
+
+    def run_cli(*args: str) -> str:
+        main = "from odf_cli.main import main\ntry: main()\nexcept SystemExit: pass"
+        return f"import sys\nsys.argv = ['odf', *{list(args)!r}]\n{main}"
+
+    help_only = modules_after(run_cli("--help"))
+    assert not help_only & {*SUBCOMMAND_MODULES, "odf_resources.settings", "dataclasses"}, sorted(help_only)
+    one = modules_after(run_cli("status", "--help"))
+    assert "odf_cli.remote" in one and not one & {"odf_cli.local_run", "odf_cli.submit"}, sorted(one)
+    # The short listing is what the modules register, in the same order.
+    registered = build_parser()._subparsers._group_actions[0]._choices_actions  # argparse's help rows
+    assert [(row.dest, row.help) for row in registered] == [(name, text) for name, (_, text) in COMMANDS.items()]
+
+
 def test_every_sensor_schedule_job_and_command_has_a_description():
     from odf.definitions import build_definitions
 

@@ -7,10 +7,12 @@ loopback S3 server and a source on a local HTTP server, registered through ODF_S
 (c) a 30-day backfill through ``odf backfill``: every partition stored, in a handful of runs;
 (d) a failing run reaches the alert webhook through the daemon's run-failure sensor;
 (e) a run worker SIGKILLed mid-materialization: the run is marked failed, nothing partial is
-    stored, and re-execution from failure succeeds.
+    stored, and re-execution from failure succeeds;
+(f) a backfill with one bad day: the published-days sensor runs the aggregate for the good days.
 
-Invalid requests are refused by the tool before anything is launched. The backfill is launched
-first (module fixture) so the backfill daemon's 30-second loop overlaps the other tests.
+Invalid requests are refused by the tool before anything is launched. The backfills are launched
+early (module fixtures: before the first test, and before test d) so the backfill daemon's
+30-second loop overlaps the other tests.
 """
 
 import contextlib
@@ -35,12 +37,14 @@ from tests.orchestration.webhook import SECRET, Receiver
 from tests.support.pipeline import write_registry
 from tests.support.servers import SourceServer, clean_env, free_port, respond, stall
 
-pytestmark = pytest.mark.timeout(420)
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(420)]
 
 RAW, AGG = "raw/e2e_shop", "aggregates/e2e_shop/by_shop"
 TRIGGER_DAY, LANDING_DAY = "2024-02-10", "2024-01-05"
 MISSING_DAY = "2024-03-20"  # not served: its fetch fails
 KILL_DAY = "2024-02-20"  # served slowly the first time, so its run can be killed mid-fetch
+PARTIAL_DAYS = ["2024-03-10", "2024-03-11", "2024-03-12", "2024-03-13"]  # one backfill, one bad day
+PARTIAL_BAD = "2024-03-12"  # not served: its fetch fails
 BACKFILL_DAYS = [(date(2024, 1, 1) + timedelta(days=i)).isoformat() for i in range(30)]
 PREFIX = "odf"
 
@@ -109,7 +113,7 @@ class Stack:
 def stack(moto_server):
     workdir = Path(tempfile.mkdtemp(prefix="odf-e2e-"))
     (workdir / "served").mkdir()
-    for day in {*BACKFILL_DAYS, TRIGGER_DAY, KILL_DAY}:
+    for day in {*BACKFILL_DAYS, TRIGGER_DAY, KILL_DAY, *(set(PARTIAL_DAYS) - {PARTIAL_BAD})}:
         day_frame(day).write_csv(workdir / "served" / f"{day}.csv")
     sources = SourceServer(workdir / "served")
     webhook = Receiver()
@@ -179,6 +183,20 @@ def backfill_id(stack):
     text = out.getvalue()
     assert f"30 partitions of {RAW}, {AGG}" in text
     return text.split("launched backfill ", 1)[1].split(":", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def partial_backfill_id(stack, backfill_id):
+    """A range with one bad day (test f), launched once the 30-day backfill is done (test c) so it
+    overlaps tests d and e without holding both acquisition slots while test a's run waits."""
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        status = odf(
+            ["backfill", "--asset", f"{RAW},{AGG}", "--start", PARTIAL_DAYS[0], "--end", PARTIAL_DAYS[-1]]
+            + ["--url", stack.url]
+        )
+    assert status == 0, out.getvalue()
+    return out.getvalue().split("launched backfill ", 1)[1].split(":", 1)[0]
 
 
 @pytest.mark.parametrize(
@@ -311,7 +329,8 @@ def test_c_thirty_day_backfill_takes_a_handful_of_runs(stack, backfill_id, capsy
     assert 1 <= len(runs) <= 3, runs  # BackfillPolicy.single_run(): raw and aggregate share one run
     assert all({"key": "odf/queue", "value": "acquisition"} in run["tags"] for run in runs)
     for asset in (("raw", "e2e_shop"), ("aggregates", "e2e_shop", "by_shop")):
-        stored = stack.keys("/".join(asset) + "/")
+        # Test f's backfill stores March days beside these.
+        stored = {key for key in stack.keys("/".join(asset) + "/") if not any(d in key for d in PARTIAL_DAYS)}
         assert stored == {"/".join((PREFIX, *asset, f"date={day}", "data.parquet")) for day in BACKFILL_DAYS} | (
             {"/".join((PREFIX, *asset, f"date={TRIGGER_DAY}", "data.parquet"))}
         )
@@ -339,7 +358,7 @@ def test_c_thirty_day_backfill_takes_a_handful_of_runs(stack, backfill_id, capsy
             assert {e["status"] for e in in_backfill} == {"SUCCEEDED"}
 
 
-def test_d_a_failed_run_is_posted_to_the_alert_webhook(stack, capsys):
+def test_d_a_failed_run_is_posted_to_the_alert_webhook(stack, partial_backfill_id, capsys):
     status, out, _ = cli(
         capsys, "trigger", "--asset", RAW, "--date", MISSING_DAY, "--wait", "--timeout", "240", "--url", stack.url
     )
@@ -415,3 +434,32 @@ def test_e_sigkilled_run_worker_fails_the_run_and_reexecution_recovers(stack, ca
     )
     stored = stack.parquet("raw", "e2e_shop", f"date={KILL_DAY}")
     assert stored.drop("date").sort("receipt").equals(day_frame(KILL_DAY).sort("receipt"))
+
+
+def test_f_a_backfill_with_one_bad_day_gets_the_downstream_of_its_good_days(stack, partial_backfill_id, capsys):
+    """Issue 20: the backfill's range run publishes the good days and fails the bad one, so Dagster
+    skips the aggregate for all of them; the daemon's published-days sensor then runs the
+    aggregate for the good days in the source's ingest job and names the skipped day on the run."""
+    status, out, _ = cli(capsys, "status", partial_backfill_id, "--wait", "--timeout", "300", "--url", stack.url)
+    assert status == 1 and "COMPLETED_FAILED" in out, out + stack.dev.log_tail()
+    [failed] = stack.runs(**{"dagster/backfill": partial_backfill_id})
+    deadline, follow_ups = time.monotonic() + 180, []
+    while time.monotonic() < deadline:
+        follow_ups = stack.runs(**{"odf/follows_run": failed["runId"]})
+        if len(follow_ups) == 2 and all(run["status"] in ("SUCCESS", "FAILURE") for run in follow_ups):
+            break
+        time.sleep(1)
+    assert sorted(run["status"] for run in follow_ups) == ["SUCCESS", "SUCCESS"], follow_ups or stack.dev.log_tail()
+    for run in follow_ups:
+        tags = {tag["key"]: tag["value"] for tag in run["tags"]}
+        assert tags["odf/skipped_days"] == PARTIAL_BAD and tags["dagster/sensor_name"] == "odf_published_days_sensor"
+    aggregates = stack.keys(f"{AGG}/")
+    stored = {day for day in PARTIAL_DAYS if f"{PREFIX}/{AGG}/date={day}/data.parquet" in aggregates}
+    assert stored == set(PARTIAL_DAYS) - {PARTIAL_BAD}
+    failed_tags = {
+        tag["key"]: tag["value"]
+        for run in stack.runs(**{"dagster/backfill": partial_backfill_id})
+        for tag in run["tags"]
+    }
+    assert failed_tags["odf/skipped_downstream"] == f"{PARTIAL_BAD}: {AGG} ({RAW} failed that day)"
+    assert failed_tags["odf/follow_up"].startswith(f"ingest_e2e_shop: {AGG} for 3 published day(s)")

@@ -9,14 +9,15 @@ import numpy as np
 import polars as pl
 import pytest
 
+from odf_assets.predictions import landing_keys, landing_records
 from odf_assets.predictions import transforms as t
 from tests.predictions.helpers import item, jsonl
 
 DAY = "2024-02-03"
 
 
-def entry(name: str, version: str = "v1") -> t.LandingEntry:
-    return t.classify_landing_key(f"landing/iris/date={DAY}/{name}", version)
+def entry(name: str, version: str = "v1") -> landing_keys.LandingEntry:
+    return landing_keys.classify_landing_key(f"landing/iris/date={DAY}/{name}", version)
 
 
 @pytest.mark.parametrize(
@@ -34,7 +35,7 @@ def entry(name: str, version: str = "v1") -> t.LandingEntry:
     ],
 )
 def test_landing_keys_are_classified_with_a_reason(key, date, problem):
-    found = t.classify_landing_key(key, "v")
+    found = landing_keys.classify_landing_key(key, "v")
     assert found.date == date
     assert (found.problem is None) if problem is None else (problem in found.problem)
 
@@ -54,7 +55,7 @@ def test_jsonl_records_parse_and_problems_are_named_per_line():
             jsonl({k: v for k, v in item("x").items() if k != "id"}).strip(),
         ]
     )
-    landed = t.parse_landing_file(entry("a.jsonl"), data)
+    landed = landing_records.parse_landing_file(entry("a.jsonl"), data)
     problems = dict(zip(landed["line"], landed["problem"], strict=True))
     assert landed["id"].to_list()[:2] == ["a", "7"]
     assert problems[1] is None and problems[2] is None
@@ -78,7 +79,7 @@ def test_csv_records_parse_any_column_order_and_bad_rows_are_named():
         "0.2,c,5.1\n"
         "1.8,d,inf,3.0,5.5\n"
     ).encode()
-    landed = t.parse_landing_file(entry("b.csv"), data)
+    landed = landing_records.parse_landing_file(entry("b.csv"), data)
     by_line = {row["line"]: row for row in landed.iter_rows(named=True)}
     assert by_line[2]["id"] == "a" and by_line[2]["petal_width"] == 0.2 and by_line[2]["problem"] is None
     assert by_line[3]["problem"] == "id is empty"
@@ -88,17 +89,17 @@ def test_csv_records_parse_any_column_order_and_bad_rows_are_named():
 
 
 def test_unreadable_files_become_one_file_level_row():
-    wrong_header = t.parse_landing_file(entry("c.csv"), b"id,a,b,c,d\n1,2,3,4,5\n")
-    not_utf8 = t.parse_landing_file(entry("d.jsonl"), b"\xff\xfe\x00")
-    bad_name = t.parse_landing_file(entry("bad name.jsonl"), b"")
+    wrong_header = landing_records.parse_landing_file(entry("c.csv"), b"id,a,b,c,d\n1,2,3,4,5\n")
+    not_utf8 = landing_records.parse_landing_file(entry("d.jsonl"), b"\xff\xfe\x00")
+    bad_name = landing_records.parse_landing_file(entry("bad name.jsonl"), b"")
     for frame, reason in [(wrong_header, "CSV header"), (not_utf8, "not UTF-8"), (bad_name, "is not allowed")]:
         assert frame.height == 1 and frame["line"].item() == t.FILE_LEVEL_LINE
         assert reason in frame["problem"].item()
 
 
 def test_validate_rejects_non_finite_and_duplicate_ids_and_keeps_every_row_once():
-    first = t.parse_landing_file(entry("a.jsonl"), jsonl(item("a"), item("b"), item("dup")))
-    second = t.parse_landing_file(
+    first = landing_records.parse_landing_file(entry("a.jsonl"), jsonl(item("a"), item("b"), item("dup")))
+    second = landing_records.parse_landing_file(
         entry("b.csv", "v2"), b"id,sepal_length,sepal_width,petal_length,petal_width\ndup,1,2,3,4\nn,nan,1,1,1\n"
     )
     landed = pl.concat([first, second])
@@ -111,7 +112,7 @@ def test_validate_rejects_non_finite_and_duplicate_ids_and_keeps_every_row_once(
 
 
 def test_prediction_frame_labels_by_highest_probability_and_records_the_model():
-    valid, _ = t.validate(t.parse_landing_file(entry("a.jsonl"), jsonl(item("a"), item("b"))))
+    valid, _ = t.validate(landing_records.parse_landing_file(entry("a.jsonl"), jsonl(item("a"), item("b"))))
     probabilities = np.array([[0.1, 0.7, 0.2], [0.05, 0.15, 0.8]], dtype=np.float32)
     at = datetime(2024, 2, 3, 12, tzinfo=UTC)
     frame = t.prediction_frame(
@@ -128,7 +129,7 @@ def test_prediction_frame_labels_by_highest_probability_and_records_the_model():
 
 
 def test_unaccounted_finds_records_missing_from_both_outputs_or_from_an_older_file_version():
-    landed = t.parse_landing_file(entry("a.jsonl", "v2"), jsonl(item("a"), item("b"), item("c")))
+    landed = landing_records.parse_landing_file(entry("a.jsonl", "v2"), jsonl(item("a"), item("b"), item("c")))
     valid, rejects = t.validate(landed)
     stored = valid.filter(pl.col("id") == "a")
     older = valid.filter(pl.col("id") == "b").with_columns(source_version=pl.lit("v1"))

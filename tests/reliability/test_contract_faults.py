@@ -14,7 +14,13 @@ import dagster as dg
 import pytest
 
 from odf.definitions import build_definitions
-from tests.support.pipeline import failure_messages, run_assets, shop_source, write_registry
+from tests.support.pipeline import (
+    failure_messages,
+    run_assets,
+    shop_source,
+    whole_file_shop_registry,
+    write_registry,
+)
 
 RAW = "raw/shop_sales"
 GOOD_DAY = "receipt,amount\r\nr1,1.0\r\nr2,2.5\r\n"
@@ -36,21 +42,7 @@ def per_day_registry(tmp_path: Path, url: str) -> Path:
 
 
 def whole_file_registry(tmp_path: Path, url: str) -> Path:
-    return write_registry(
-        tmp_path,
-        [
-            shop_source(
-                url=url,
-                date_column="sold_on",
-                format="csv",
-                start_date="2024-02-01",
-                key=["receipt"],
-                formats={"sold_on": "%d/%m/%Y"},
-                csv={"null_values": ["NA"]},
-                schema={"receipt": "string", "sold_on": "date", "amount": "float64"},
-            )
-        ],
-    )
+    return whole_file_shop_registry(tmp_path, url, formats={"sold_on": "%d/%m/%Y"}, csv={"null_values": ["NA"]})
 
 
 def digest(storage: Path, day: str) -> str | None:

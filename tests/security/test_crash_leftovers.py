@@ -20,7 +20,7 @@ UPLOAD = """
 import sys
 from pathlib import Path
 from boto3.s3.transfer import TransferConfig
-from odf_resources.storage import S3Storage
+from odf_resources.s3_storage import S3Storage
 config = TransferConfig(multipart_threshold=5 << 20, multipart_chunksize=5 << 20, max_concurrency=1)
 S3Storage(sys.argv[1], config).publish_file(Path(sys.argv[2]), "big/date=2024-01-01/data.parquet")
 """

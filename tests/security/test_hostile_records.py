@@ -9,7 +9,7 @@ import io
 import polars as pl
 import pytest
 
-from odf_assets.predictions import store, transforms
+from odf_assets.predictions import landing_keys, landing_records, store, transforms
 from tests.predictions.helpers import item, jsonl, land_raw, materialize_model
 from tests.predictions.helpers import materialize_predictions as materialize
 
@@ -83,8 +83,8 @@ def test_each_hostile_record_rejects_only_itself_and_the_date_is_scored(storage,
     ids=["huge-int", "5000-digit-id", "nested-100k", "float32-overflow"],
 )
 def test_the_parser_never_raises_and_validation_rejects(body):
-    entry = transforms.classify_landing_key(f"landing/iris/date={DAY}/x.jsonl", "v")
-    valid, rejects = transforms.validate(transforms.parse_landing_stream(entry, io.BytesIO(body)))
+    entry = landing_keys.classify_landing_key(f"landing/iris/date={DAY}/x.jsonl", "v")
+    valid, rejects = transforms.validate(landing_records.parse_landing_stream(entry, io.BytesIO(body)))
     assert valid.is_empty() and rejects.height >= 1 and rejects["reason"].null_count() == 0
 
 
@@ -93,9 +93,9 @@ def test_a_storage_read_error_is_not_blamed_on_the_file():
         def read(self, _n):
             raise ConnectionResetError("connection reset by peer")
 
-    entry = transforms.classify_landing_key(f"landing/iris/date={DAY}/x.jsonl", "v")
+    entry = landing_keys.classify_landing_key(f"landing/iris/date={DAY}/x.jsonl", "v")
     with pytest.raises(ConnectionResetError):
-        list(transforms.landing_batches(entry, Broken()))
+        list(landing_records.landing_batches(entry, Broken()))
 
 
 def test_model_outputs_that_are_not_probabilities_are_rejects():

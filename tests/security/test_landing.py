@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from odf_assets.predictions import store, transforms
+from odf_assets.predictions import landing_keys, landing_records, store, transforms
 from odf_cli.main import main as odf
 from odf_resources.storage import LocalStorage, UnsafeKeyError
 from odf_sensors.landing import _log_problems, group_by_partition
@@ -97,8 +97,8 @@ def test_files_above_the_size_limit_are_rejected_whole_without_being_read(base, 
         def read(self, n):
             return b"x" * n
 
-    entry = transforms.classify_landing_key(f"landing/iris/date={DAY}/grow.jsonl", "v", size=10)
-    assert "per-file limit" in transforms.parse_landing_stream(entry, Growing(), 5000)["problem"].item()
+    entry = landing_keys.classify_landing_key(f"landing/iris/date={DAY}/grow.jsonl", "v", size=10)
+    assert "per-file limit" in landing_records.parse_landing_stream(entry, Growing(), 5000)["problem"].item()
 
 
 def test_control_characters_in_names_are_refused_and_escaped_in_logs(base):

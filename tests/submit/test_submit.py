@@ -12,7 +12,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from odf_assets.predictions import transforms
+from odf_assets.predictions import landing_keys, landing_records, transforms
 from tests.predictions.helpers import item, jsonl, land, materialize_model, materialize_predictions
 
 DAY = "2024-05-01"
@@ -28,9 +28,9 @@ def landed(storage, day: str = DAY) -> dict[str, list[str]]:
     files = {}
     records = []
     for entry in (
-        transforms.classify_landing_key(o.key, o.version, o.size) for o in storage.list(transforms.date_prefix(day))
+        landing_keys.classify_landing_key(o.key, o.version, o.size) for o in storage.list(landing_keys.date_prefix(day))
     ):
-        frame = transforms.parse_landing_stream(entry, io.BytesIO(storage.read_bytes(entry.key)))
+        frame = landing_records.parse_landing_stream(entry, io.BytesIO(storage.read_bytes(entry.key)))
         records.append(frame)
         files[entry.name] = frame["id"].to_list()
     if records:

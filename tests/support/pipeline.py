@@ -29,6 +29,25 @@ def shop_source(**fields) -> dict:
     }
 
 
+def whole_file_shop_registry(directory: Path, url: str, **fields) -> Path:
+    """A registry with one whole-file shop source at ``url``: every day's rows in one CSV, dated by
+    ``sold_on``, keyed by ``receipt``. ``fields`` add or override keys (``formats``, ``csv``, ``checks``)."""
+    return write_registry(
+        directory,
+        [
+            shop_source(
+                url=url,
+                date_column="sold_on",
+                format="csv",
+                start_date="2024-02-01",
+                key=["receipt"],
+                schema={"receipt": "string", "sold_on": "date", "amount": "float64"},
+                **fields,
+            )
+        ],
+    )
+
+
 def write_registry(directory: Path, sources: list[dict], name: str = "extra_sources.yaml") -> Path:
     path = directory / name
     path.write_text(yaml.dump({"sources": sources}, Dumper=_NoAliasDumper, sort_keys=False))

@@ -208,6 +208,11 @@ def sensor_min_interval_seconds() -> int:
     return current().sensor_min_interval_seconds
 
 
+def queue_state_interval_seconds() -> int:
+    """``ODF_QUEUE_STATE_INTERVAL_SECONDS``: least time between queued-run sensor ticks (default 10)."""
+    return current().queue_state_interval_seconds
+
+
 def alert_webhook_url() -> str | None:
     """``ODF_ALERT_WEBHOOK_URL``: where the run-failure sensor POSTs alerts (optional; a secret)."""
     return current().alert_webhook_url

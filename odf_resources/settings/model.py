@@ -102,6 +102,10 @@ class OdfSettings(BaseSettings):
     sensor_min_interval_seconds: int = _interval(
         default.DEFAULT_SENSOR_INTERVAL_SECONDS, "Least time between run-failure sensor ticks."
     )
+    queue_state_interval_seconds: int = _interval(
+        default.DEFAULT_QUEUE_STATE_INTERVAL_SECONDS,
+        "Least time between ticks of the queued-run sensor (the odf/queue_state tag).",
+    )
     alert_webhook_url: str | None = setting(
         None,
         max_length=MAX_TEXT_CHARS,

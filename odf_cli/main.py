@@ -92,15 +92,19 @@ def _command_in(argv: list[str]) -> str | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from odf_resources.settings import SettingsError
-
     argv = sys.argv[1:] if argv is None else argv
     try:
         args = build_parser(_command_in(argv) or "").parse_args(argv)
-    except SettingsError as error:  # an ODF_* variable ODF cannot use: one line, before any command runs
-        print(f"odf: {error}", file=sys.stderr)
+    except Exception as error:
+        # Settings are imported only when needed, so `odf --help` stays light.
+        from odf_resources.settings import SettingsError
+
+        if not isinstance(error, SettingsError):
+            raise
+        print(f"odf: {error}", file=sys.stderr)  # an ODF_* variable ODF cannot use: one line
         return 2
     from odf_resources.redaction import install_log_redaction
+    from odf_resources.settings import SettingsError
 
     install_log_redaction()
     try:

@@ -34,7 +34,7 @@ BENCHMARKS = {
     # The targets are set at 10 M rows; the clean stage and 1 M rows are context (run them by hand).
     "aggregates": ["--rows", "10000000", "--stage", "aggregates", "--repeat", "3"],
     "predictions": ["--rows", "200000", "--repeats", "3"],
-    # Half a year: three range runs under the 62-day BackfillPolicy against a sample of per-day runs.
+    # Half a year: one range run under the single-run BackfillPolicy against a sample of per-day runs.
     "backfill": ["--days", "186", "--sample", "6"],
     "large_input": ["--gigabytes", "0.5", "--repeat", "3"],
     "landing_memory": ["--megabytes", "200", "--repeat", "3"],

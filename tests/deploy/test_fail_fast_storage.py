@@ -39,11 +39,13 @@ def written(odf_storage: OdfStorage) -> None:
 def test_production_instance_refuses_local_storage_at_run_start(prod_instance, tmp_path):
     """A run on deploy/dagster.yaml (K8sRunLauncher) with a local ODF_STORAGE fails before any write."""
     local = tmp_path / "storage"
+    # The PostgreSQL cluster is shared by the session's tests: only this test's run counts.
+    earlier = {run.run_id for run in prod_instance.get_runs()}
     with pytest.raises(dg.DagsterInvariantViolationError) as refused:
         dg.materialize([written], instance=prod_instance, resources={"odf_storage": OdfStorage(base=str(local))})
     message = str(refused.value)
     assert "ODF_STORAGE=" in message and "K8sRunLauncher" in message, message
-    [run] = prod_instance.get_runs()
+    [run] = [run for run in prod_instance.get_runs() if run.run_id not in earlier]
     assert run.status == dg.DagsterRunStatus.FAILURE
     assert not local.exists()
     # The same run with S3 storage passes the check (the resource only opens storage on use).

@@ -78,11 +78,13 @@ def readme_rows(results: dict[str, dict]) -> list[tuple[str, str, str]]:
                 f"(image, checkout writing .pyc); {_x(ratios['project source'])} with ODF's modules uncompiled "
                 f"(checkout under PYTHONDONTWRITEBYTECODE)"
                 + (f", {_x(ratios['no .pyc'])} with nothing compiled" if "no .pyc" in ratios else "")
-                + f"; `odf --help` **{startup['cli_seconds']:.2f} s**. By CPU time (load-independent): "
+                + f"; `odf --help` **{processes['odf --help']['compiled']:.2f} s**, `odf` refusing a bad argument "
+                f"{processes['odf materialize --start bad (argument error)']['compiled']:.2f} s. "
+                "By CPU time (load-independent): "
                 f"{_x(startup['cpu_ratios']['compiled'])} compiled, {_x(startup['cpu_ratios']['project source'])} "
                 f"with ODF uncompiled; CLI {startup['cli_cpu_seconds']:.2f} s",
                 f"≤ 1.25×: {_verdict(ratios['compiled'] <= 1.25)}; "
-                f"CLI ≤ 0.2 s: {_verdict(startup['cli_seconds'] <= 0.2)}",
+                f"CLI ≤ 0.2 s (the slower of the two): {_verdict(startup['cli_seconds'] <= 0.2)}",
             )
         )
     if scale := results.get("registry_scale"):

@@ -16,6 +16,17 @@ WEEKLY_BACKFILL_POLICY = dg.BackfillPolicy.single_run()
 RANGE_WINDOW_PARTITIONS = 62
 
 
+def day_spans(days: list[str]) -> list[list[str]]:
+    """Consecutive days as runs of days (a range run needs a contiguous range)."""
+    spans: list[list[str]] = []
+    for day in sorted(days):
+        if spans and date.fromisoformat(day) - date.fromisoformat(spans[-1][-1]) == timedelta(days=1):
+            spans[-1].append(day)
+        else:
+            spans.append([day])
+    return spans
+
+
 def _exclusive(end: date | None) -> str | None:
     return (end + timedelta(days=1)).isoformat() if end else None
 

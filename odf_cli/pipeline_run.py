@@ -14,6 +14,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from odf_assets.partitions import day_spans
 from odf_cli import catalog
 from odf_cli import progress as kinds
 from odf_cli.main import CommandError
@@ -211,17 +212,6 @@ def _run(job, members, batch: list[str], instance, progress: Progress, log_level
     )
 
 
-def _spans(days: list[str]) -> list[list[str]]:
-    """Consecutive days as runs of days (a range run needs a contiguous range)."""
-    spans: list[list[str]] = []
-    for day in sorted(days):
-        if spans and date.fromisoformat(day) - date.fromisoformat(spans[-1][-1]) == timedelta(days=1):
-            spans[-1].append(day)
-        else:
-            spans.append([day])
-    return spans
-
-
 def follow_published_days(
     result: dg.ExecuteInProcessResult, job, members: list[dg.AssetKey], graph, instance, progress, log_level: str
 ) -> list[dg.ExecuteInProcessResult]:
@@ -257,7 +247,7 @@ def follow_published_days(
         return []
     ordered = [key for key in members if key in downstream]
     progress.heading(f"following the {len(published)} published day(s) downstream: {len(ordered)} asset(s)")
-    return [_run(job, ordered, span, instance, progress, log_level) for span in _spans(sorted(published))]
+    return [_run(job, ordered, span, instance, progress, log_level) for span in day_spans(sorted(published))]
 
 
 def _describe(partitions_def: dg.PartitionsDefinition) -> str:

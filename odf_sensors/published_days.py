@@ -25,10 +25,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
 
 import dagster as dg
 
+from odf_assets.partitions import day_spans
 from odf_resources.constants import AGGREGATION_TAGS
 from odf_resources.run_tags import PARTITION_RANGE_END_TAG, PARTITION_RANGE_START_TAG
 
@@ -77,17 +77,6 @@ def plan_follow_up(
         published = set(published_days) if published is None else published & set(published_days)
     plan.days = sorted(published or ()) if plan.assets else []
     return plan
-
-
-def day_spans(days: list[str]) -> list[list[str]]:
-    """Consecutive days as runs of days (a range run needs a contiguous range)."""
-    spans: list[list[str]] = []
-    for day in sorted(days):
-        if spans and date.fromisoformat(day) - date.fromisoformat(spans[-1][-1]) == timedelta(days=1):
-            spans[-1].append(day)
-        else:
-            spans.append([day])
-    return spans
 
 
 def _span_text(days: list[str]) -> str:

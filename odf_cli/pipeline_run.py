@@ -9,8 +9,9 @@ as the instance stores them (``EventFollower``).
 from __future__ import annotations
 
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import dagster as dg
 
@@ -94,8 +95,20 @@ class EventFollower:
 def keys_in_range(partitions_def: dg.PartitionsDefinition, start: str, end: str) -> list[str]:
     """Partition keys whose window lies inside [start, end] (inclusive days)."""
     first, after_last = date.fromisoformat(start), date.fromisoformat(end) + timedelta(days=1)
+    if isinstance(partitions_def, dg.TimeWindowPartitionsDefinition):
+        # Only the windows starting in the range, not every partition since the source's first day
+        # (decades of days for some sources: seconds of cron arithmetic for a one-day run).
+        zone = ZoneInfo(partitions_def.timezone)
+        window = dg.TimeWindow(datetime.combine(first, time(), zone), datetime.combine(after_last, time(), zone))
+        candidates = [
+            key
+            for key in partitions_def.get_partition_keys_in_time_window(window)
+            if partitions_def.has_partition_key(key)
+        ]
+    else:
+        candidates = partitions_def.get_partition_keys()
     keys = []
-    for key in partitions_def.get_partition_keys():
+    for key in candidates:
         window = partitions_def.time_window_for_partition_key(key)
         if window.start.date() >= first and window.end.date() <= after_last:
             keys.append(key)
@@ -265,7 +278,8 @@ def materialize(
 ) -> dict[str, list[str]]:
     """Runs the selection (default: the default pipeline) over [start, end]; returns stored URIs per asset."""
     try:
-        from odf.definitions import build_definitions  # builds the code location's definitions at import
+        # Not odf.definitions: importing it builds the definitions once more (the code location's own copy).
+        from odf.location import build_definitions
 
         defs = build_definitions()
     except ValueError as error:  # a bad registry or setting: its message names the file, key path and expectation

@@ -8,10 +8,15 @@ help line) and ``odf <command>`` only its own, so both answer in a fraction of a
 from __future__ import annotations
 
 import argparse
+import atexit
+import contextlib
 import importlib
+import os
 import re
 import sys
+from collections.abc import Callable
 from datetime import date
+from typing import NoReturn
 
 from odf_core.text import quote
 
@@ -117,5 +122,38 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def exit_without_teardown(entry: Callable[[], int | None]) -> NoReturn:
+    """Runs ``entry`` and exits with its status, skipping the interpreter's teardown.
+
+    Once Dagster is loaded, freeing every module and object at exit costs 0.5-2 s of CPU (after
+    ``import dagster`` alone about 0.7 s) that nobody waits for. The exit still joins non-daemon threads and runs
+    every exit handler registered from here on (logging's flush, temporary files' finalizers): this
+    one is registered before them, so it runs last, flushes the standard streams and ends the process.
+    """
+    status = 1  # an exception escaping ``entry`` prints its traceback, then exits 1
+
+    def end_process() -> None:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):  # a closed pipe (``odf ... | head``) or stream
+                stream.flush()
+        os._exit(status)
+
+    atexit.register(end_process)
+    try:
+        status = int(entry() or 0)
+    except SystemExit as stop:  # argparse's --help and usage errors, sys.exit(...)
+        status = stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 1
+        raise
+    except KeyboardInterrupt:
+        status = 130
+        raise
+    sys.exit(status)
+
+
+def run() -> NoReturn:
+    """The ``odf`` console script."""
+    exit_without_teardown(main)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -57,6 +57,39 @@ def test_odf_help_imports_no_subcommand_and_lists_what_the_subcommands_register(
     assert [(row.dest, row.help) for row in registered] == [(name, text) for name, (_, text) in COMMANDS.items()]
 
 
+def test_the_console_script_exits_with_its_status_after_the_exit_handlers_without_teardown(tmp_path):
+    """``odf`` skips the interpreter's teardown (exit_without_teardown), not what exit promises: the
+    entry's status (also through SystemExit), every exit handler, a temporary folder's finalizer,
+    buffered output on a pipe."""
+
+    def finish(entry_body: str) -> subprocess.CompletedProcess:
+        probe = (
+            "import atexit, gc, sys, tempfile\n"
+            "from odf_cli.main import exit_without_teardown\n"
+            # A teardown would run this finalizer; skipping the teardown must be visible by its absence.
+            "class Torn:\n"
+            "    def __del__(self):\n"
+            "        print('torn down')\n"
+            "gc.disable()\n"
+            "cycle = Torn(); cycle.me = cycle; del cycle\n"
+            "def entry():\n"
+            "    global leftover\n"
+            f"    leftover = tempfile.TemporaryDirectory(dir={str(tmp_path)!r})\n"
+            "    atexit.register(lambda: print('handler ran'))\n"
+            "    print('x' * 100_000, end='')\n"
+            f"    {entry_body}\n"
+            "exit_without_teardown(entry)\n"
+        )
+        return subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=False)
+
+    for body, status in (("return 3", 3), ("return None", 0), ("sys.exit(2)", 2), ("raise ValueError('boom')", 1)):
+        done = finish(body)
+        assert done.returncode == status, (body, done.stderr)
+        assert done.stdout == "x" * 100_000 + "handler ran\n", body  # flushed, handler ran, no teardown
+        assert not list(tmp_path.iterdir()), "the temporary folder's finalizer ran"
+    assert "ValueError: boom" in done.stderr
+
+
 def test_every_sensor_schedule_job_and_command_has_a_description():
     from odf.definitions import build_definitions
 

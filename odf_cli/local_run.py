@@ -58,13 +58,18 @@ def dagster_log(path: Path, verbose: bool) -> Iterator[None]:
         yield
 
 
-def _command(args: argparse.Namespace) -> int:
+def check_arguments(args: argparse.Namespace) -> None:
+    """The arguments on their own; ``odf`` calls this before loading settings or anything heavier."""
     parse_date(args.start, "--start")
     parse_date(args.end, "--end")
     if args.end < args.start:
         raise CommandError(f"--end {args.end} is before --start {args.start}")
     if args.select is not None and not args.select.strip():
         raise CommandError("--select needs a selection, e.g. group:sales or raw/iowa_liquor_sales")
+
+
+def _command(args: argparse.Namespace) -> int:
+    check_arguments(args)
     home = use_local_instance()
     if args.select:
         check_selection(home, args.select)  # from the last definitions' catalog, before Dagster loads
@@ -113,4 +118,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "default: the default pipeline",
     )
     parser.add_argument("--verbose", action="store_true", help="also show Dagster's step logs (DEBUG)")
-    parser.set_defaults(func=_command)
+    parser.set_defaults(func=_command, check_arguments=check_arguments)

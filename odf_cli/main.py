@@ -108,6 +108,13 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"odf: {error}", file=sys.stderr)  # an ODF_* variable ODF cannot use: one line
         return 2
+    try:
+        # A usage error answers before settings and logging load (a third of a second).
+        if (check_arguments := getattr(args, "check_arguments", None)) is not None:
+            check_arguments(args)
+    except CommandError as error:
+        print(f"odf {args.command}: {error}", file=sys.stderr)
+        return 2
     from odf_resources.redaction import install_log_redaction
     from odf_resources.settings import SettingsError
 

@@ -36,6 +36,7 @@ import argparse
 import io
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -174,13 +175,18 @@ def measure(mode: str, pipeline: str, days: int, env_extra: dict, baseline: Path
         env["ODF_SOURCES"] = str(registry) if registry else ""
         child_mode = mode if mode in ("in_memory", "dagster_free") else "default_instance"
         command = [sys.executable, "-m", "bench.partitions", "--child", child_mode, pipeline, str(days)]
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = subprocess.run(command, cwd=checkout, env=env, capture_output=True, text=True)
         wall = time.perf_counter() - started
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"bench.partitions: {mode} {pipeline} {days} day(s) failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    return {**result, "wall_s": wall - result.get("count_s", 0.0)}
+    # CPU time (user + system) beside the wall time: on a shared machine the wall time grows with
+    # everybody's load, the CPU time barely moves. It includes counting the events (a few ms).
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    return {**result, "wall_s": wall - result.get("count_s", 0.0), "cpu_s": cpu}
 
 
 def fit(points: dict[int, float]) -> tuple[float, float]:
@@ -223,6 +229,7 @@ def main(argv: list[str] | None = None) -> dict:
         env_extra = cluster.env()
     print(f"bench.partitions: load average {os.getloadavg()[0]:.2f} at start, {os.cpu_count()} CPUs")
     seconds: dict = {}
+    cpu_seconds: dict = {}
     events: dict = {}
     try:
         for round_number in range(args.repeats):
@@ -232,10 +239,12 @@ def main(argv: list[str] | None = None) -> dict:
                     for mode in modes:
                         result = measure(mode, pipeline, days, env_extra, args.baseline)
                         seconds.setdefault((pipeline, mode, days), []).append(result["wall_s"])
+                        cpu_seconds.setdefault((pipeline, mode, days), []).append(result["cpu_s"])
                         events[(pipeline, mode, days)] = result.get("events", {})
                         print(
                             f"  round {round_number + 1}: {pipeline:<7} {mode:<16} {days:>3} day(s) "
-                            f"{result['wall_s']:6.2f} s (in-process {result['run_s']:.2f} s)",
+                            f"{result['wall_s']:6.2f} s (in-process {result['run_s']:.2f} s, "
+                            f"CPU {result['cpu_s']:.2f} s, load {os.getloadavg()[0]:.1f})",
                             flush=True,
                         )
     finally:
@@ -249,16 +258,26 @@ def main(argv: list[str] | None = None) -> dict:
         for mode in modes:
             medians = {d: statistics.median(seconds[(pipeline, mode, d)]) for d in args.days}
             slope, fixed = fit(medians)
+            cpu_medians = {d: statistics.median(cpu_seconds[(pipeline, mode, d)]) for d in args.days}
+            cpu_slope, cpu_fixed = fit(cpu_medians)
             table[(pipeline, mode)] = {
                 "medians": medians,
                 "per_day_s": slope,
                 "fixed_s": fixed,
+                "cpu_medians": cpu_medians,
+                "cpu_per_day_s": cpu_slope,
+                "cpu_fixed_s": cpu_fixed,
                 "events": {d: events[(pipeline, mode, d)] for d in args.days},
             }
             print(
                 f"{pipeline:<8} {mode:<17}"
                 + "".join(f"{medians[d]:8.2f}" for d in args.days)
                 + f"  {slope:8.3f} {fixed:7.2f}"
+            )
+            print(
+                f"{'':<8} {'  CPU time':<17}"
+                + "".join(f"{cpu_medians[d]:8.2f}" for d in args.days)
+                + f"  {cpu_slope:8.3f} {cpu_fixed:7.2f}"
             )
         for mode in modes:
             written = table[(pipeline, mode)]["events"][max(args.days)]
@@ -282,6 +301,9 @@ def main(argv: list[str] | None = None) -> dict:
                     "per_day_s": row["per_day_s"],
                     "fixed_s": row["fixed_s"],
                     "medians": {str(days): seconds for days, seconds in row["medians"].items()},
+                    "cpu_per_day_s": row["cpu_per_day_s"],
+                    "cpu_fixed_s": row["cpu_fixed_s"],
+                    "cpu_medians": {str(days): seconds for days, seconds in row["cpu_medians"].items()},
                     "events": {str(days): counts for days, counts in row["events"].items()},
                 }
                 for (pipeline, mode), row in table.items()

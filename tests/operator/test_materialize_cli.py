@@ -4,8 +4,10 @@ and a group, one progress line per step, the summary table, clipping warnings an
 from __future__ import annotations
 
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 
+import dagster as dg
 import pytest
 
 from tests.operator.cli_support import cli_env, odf, serve_days
@@ -118,3 +120,38 @@ def test_runs_follow_each_assets_backfill_policy():
     assert [len(batch) for batch in partition_batches(graph, weekly, ["2024-01-01", "2024-01-08"])] == [2]
     predictions = [dg.AssetKey(["predictions", "iris_predictions"]), dg.AssetKey(["predictions", "iris_rejects"])]
     assert partition_batches(graph, predictions, days[:3]) == [[day] for day in days[:3]]  # no policy: one day per run
+
+
+@pytest.mark.parametrize(
+    "partitions_def",
+    [
+        dg.DailyPartitionsDefinition("2018-05-20", end_date="2019-08-27"),
+        dg.WeeklyPartitionsDefinition("2024-01-01", day_offset=1),
+        dg.DailyPartitionsDefinition("2025-06-01", timezone="America/New_York", end_offset=1),
+        dg.MonthlyPartitionsDefinition("2023-01-01"),
+    ],
+    ids=["bounded daily", "weekly from Monday", "daily in New York, one ahead", "monthly"],
+)
+def test_the_keys_of_a_range_are_the_partitions_whose_whole_window_lies_inside_it(partitions_def):
+    """``keys_in_range`` asks only for the windows starting in the range; the keys are those a walk over
+    every partition would keep, at the partitioning's bounds too."""
+    from odf_cli.pipeline_run import keys_in_range
+
+    windows = {key: partitions_def.time_window_for_partition_key(key) for key in partitions_def.get_partition_keys()}
+
+    def every_partition_walked(start: str, end: str) -> list[str]:
+        first, after_last = date.fromisoformat(start), date.fromisoformat(end) + timedelta(days=1)
+        return [key for key, w in windows.items() if w.start.date() >= first and w.end.date() <= after_last]
+
+    today = date.today()
+    ranges = [
+        ("2019-08-26", "2019-08-26"),
+        ("2019-08-20", "2019-09-30"),
+        ("2010-01-01", "2018-05-25"),
+        ("2023-12-30", "2024-03-31"),
+        ("2024-01-03", "2024-01-20"),
+        ((today - timedelta(days=9)).isoformat(), (today + timedelta(days=3)).isoformat()),
+    ]
+    kept = {span: keys_in_range(partitions_def, *span) for span in ranges}
+    assert kept == {span: every_partition_walked(*span) for span in ranges}
+    assert any(kept.values())

@@ -18,6 +18,7 @@ from odf_assets.publishing import emit_checked, publish_checked
 from odf_assets.sources import stored_days, transforms
 from odf_assets.sources.acquisition import contract_for, stage_source
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
+from odf_core.signatures import shared_signature
 from odf_core.text import redact_url
 from odf_resources import settings
 from odf_resources.constants import (
@@ -181,6 +182,7 @@ def build_raw_asset(source: SourceSpec, owners: Sequence[str] = ()) -> dg.Assets
         },
         check_specs=checks.check_specs(key, contract, partitions_def),
     )
+    @shared_signature
     def raw_source(context: dg.AssetExecutionContext, source_fetcher: SourceFetcher, odf_storage: OdfStorage):
         window = context.partition_time_window
         # Downloads and staged files live until the IO manager has published them.
@@ -267,6 +269,7 @@ def build_aggregate_asset(
         automation_condition=FOLLOW_DAILY_INPUTS,
         owners=owners,
     )
+    @shared_signature
     def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: LazyFrame):
         window = context.partition_time_window
         days = [window.start.date() + timedelta(days=n) for n in range((window.end - window.start).days)]

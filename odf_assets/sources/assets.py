@@ -151,7 +151,9 @@ def guard_stored_days(
     return {}
 
 
-def build_raw_asset(source: SourceSpec, owners: Sequence[str] = ()) -> dg.AssetsDefinition:
+def build_raw_asset(
+    source: SourceSpec, owners: Sequence[str] = (), retry_policy: dg.RetryPolicy | None = None
+) -> dg.AssetsDefinition:
     key = raw_asset_key(source)
     origin = source.url_template or source.url or ""
     partitions_def = daily_partitions(source.start_date, source.end_date)
@@ -163,7 +165,7 @@ def build_raw_asset(source: SourceSpec, owners: Sequence[str] = ()) -> dg.Assets
         group_name=source.group,
         partitions_def=partitions_def,
         backfill_policy=DAILY_BACKFILL_POLICY,
-        retry_policy=fetch_retry_policy(),
+        retry_policy=retry_policy or fetch_retry_policy(),
         io_manager_key=IO_MANAGER_KEY,
         kinds={"polars", "parquet"},
         pool=ACQUISITION_POOL,
@@ -282,10 +284,11 @@ def build_aggregate_asset(
 
 def build_source_assets(sources: list[SourceSpec], owners: Sequence[str] = ()) -> list[dg.AssetsDefinition]:
     """``owners`` are set here rather than mapped over afterwards: a registry's thousands of assets
-    would each be built twice."""
+    would each be built twice. The fetch retry policy is read from the settings once for them all."""
     built = []
+    retry_policy = fetch_retry_policy()
     for source in sources:
         if source.active:
-            built.append(build_raw_asset(source, owners))
+            built.append(build_raw_asset(source, owners, retry_policy))
             built.extend(build_aggregate_asset(source, aggregate, owners) for aggregate in source.aggregates)
     return built

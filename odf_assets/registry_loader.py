@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 from odf_assets.sources.consolidations import ConsolidationSpec, load_consolidations
-from odf_assets.sources.registry import DEFAULT_REGISTRY, SourceSpec, load_registry
+from odf_assets.sources.registry import DEFAULT_REGISTRY, SourceSpec, load_registry, read_document
 from odf_resources import settings
 
 
@@ -28,5 +29,7 @@ class Registries:
 def load_registries() -> Registries:
     """Sources first: a consolidation may read sources declared in any registry file."""
     files = registry_files()
-    sources = load_registry(files)
-    return Registries(files, sources, load_consolidations(files, sources))
+    # Each file is parsed and validated once for both passes (a large registry's YAML is most of its load).
+    read = functools.cache(read_document)
+    sources = load_registry(files, read)
+    return Registries(files, sources, load_consolidations(files, sources, read))

@@ -16,6 +16,7 @@ import dagster as dg
 
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
+from odf_core.signatures import shared_signature
 from odf_resources.constants import ACQUISITION_TAGS
 from odf_sensors.jobs import WEEKLY_SALES_JOB
 from odf_sensors.scoped_jobs import define_scoped_asset_job
@@ -101,6 +102,7 @@ def build_daily_schedule(
         description=f"At {source.fetch_cron} UTC, materializes yesterday's partition of {source.name} "
         "and its daily aggregates.",
     )
+    @shared_signature
     def daily_source_schedule(context: dg.ScheduleEvaluationContext):
         """Requests the day that closed before the tick (run key ``source:day``: a repeated tick starts
         nothing twice), or skips when it is outside the source's range."""

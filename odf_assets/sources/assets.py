@@ -18,6 +18,7 @@ from odf_assets.publishing import emit_checked, publish_checked
 from odf_assets.sources import stored_days, transforms
 from odf_assets.sources.acquisition import contract_for, stage_source
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
+from odf_core.signatures import shared_signature
 from odf_core.text import redact_url
 from odf_resources import settings
 from odf_resources.constants import (
@@ -150,7 +151,9 @@ def guard_stored_days(
     return {}
 
 
-def build_raw_asset(source: SourceSpec, owners: Sequence[str] = ()) -> dg.AssetsDefinition:
+def build_raw_asset(
+    source: SourceSpec, owners: Sequence[str] = (), retry_policy: dg.RetryPolicy | None = None
+) -> dg.AssetsDefinition:
     key = raw_asset_key(source)
     origin = source.url_template or source.url or ""
     partitions_def = daily_partitions(source.start_date, source.end_date)
@@ -162,7 +165,7 @@ def build_raw_asset(source: SourceSpec, owners: Sequence[str] = ()) -> dg.Assets
         group_name=source.group,
         partitions_def=partitions_def,
         backfill_policy=DAILY_BACKFILL_POLICY,
-        retry_policy=fetch_retry_policy(),
+        retry_policy=retry_policy or fetch_retry_policy(),
         io_manager_key=IO_MANAGER_KEY,
         kinds={"polars", "parquet"},
         pool=ACQUISITION_POOL,
@@ -181,6 +184,7 @@ def build_raw_asset(source: SourceSpec, owners: Sequence[str] = ()) -> dg.Assets
         },
         check_specs=checks.check_specs(key, contract, partitions_def),
     )
+    @shared_signature
     def raw_source(context: dg.AssetExecutionContext, source_fetcher: SourceFetcher, odf_storage: OdfStorage):
         window = context.partition_time_window
         # Downloads and staged files live until the IO manager has published them.
@@ -267,6 +271,7 @@ def build_aggregate_asset(
         automation_condition=FOLLOW_DAILY_INPUTS,
         owners=owners,
     )
+    @shared_signature
     def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: LazyFrame):
         window = context.partition_time_window
         days = [window.start.date() + timedelta(days=n) for n in range((window.end - window.start).days)]
@@ -279,10 +284,11 @@ def build_aggregate_asset(
 
 def build_source_assets(sources: list[SourceSpec], owners: Sequence[str] = ()) -> list[dg.AssetsDefinition]:
     """``owners`` are set here rather than mapped over afterwards: a registry's thousands of assets
-    would each be built twice."""
+    would each be built twice. The fetch retry policy is read from the settings once for them all."""
     built = []
+    retry_policy = fetch_retry_policy()
     for source in sources:
         if source.active:
-            built.append(build_raw_asset(source, owners))
+            built.append(build_raw_asset(source, owners, retry_policy))
             built.extend(build_aggregate_asset(source, aggregate, owners) for aggregate in source.aggregates)
     return built

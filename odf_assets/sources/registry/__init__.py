@@ -9,6 +9,7 @@ authors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "PARTITION_COLUMN",
     "UNDATED_ROWS",
     "AggregateSpec",
+    "DocumentReader",
     "CsvOptions",
     "MetricSpec",
     "ParseOptions",
@@ -85,6 +87,10 @@ def read_document(file: Path) -> tuple[Any, RegistryDocument]:
         raise _first_problem(file, document, error) from None
 
 
+# A registry file's raw document and validated models, as ``read_document`` returns them.
+DocumentReader = Callable[[Path], tuple[Any, RegistryDocument]]
+
+
 def _first_problem(file: Path, document: Any, error: ValidationError) -> RegistryError:
     # An unknown key first: a misspelt key usually explains the "is required" that follows it.
     errors = sorted(error.errors(include_url=False), key=lambda item: item["type"] not in UNKNOWN_KEY)
@@ -100,22 +106,23 @@ def _first_problem(file: Path, document: Any, error: ValidationError) -> Registr
     return fail(file, key_path(loc, document), problem(first, keys))
 
 
-def load_registry_file(file: Path) -> list[SourceSpec]:
+def load_registry_file(file: Path, read: DocumentReader = read_document) -> list[SourceSpec]:
     # consolidations: are resolved by odf_assets.sources.consolidations once every file's sources are known.
     file = Path(file)
-    document, models = read_document(file)
+    document, models = read(file)
     return [
         build_source(file, item_label("sources", index, document["sources"][index]), source)
         for index, source in enumerate(models.sources)
     ]
 
 
-def load_registry(files: list[Path]) -> list[SourceSpec]:
-    """All sources from ``files`` in order; a name declared twice is an error naming both files."""
+def load_registry(files: list[Path], read: DocumentReader = read_document) -> list[SourceSpec]:
+    """All sources from ``files`` in order; a name declared twice is an error naming both files.
+    ``read``: how a file becomes its document (a caching reader lets the consolidations reuse it)."""
     seen: dict[str, Path] = {}
     sources = []
     for file in files:
-        for source in load_registry_file(file):
+        for source in load_registry_file(file, read):
             if source.name in seen:
                 raise RegistryError(f"{file}: source {quote(source.name)} is already declared in {seen[source.name]}")
             seen[source.name] = file

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from odf_assets.sources.registry import read_document
+from odf_assets.sources.registry import DocumentReader, read_document
 from odf_assets.sources.registry.checks import INTERNAL_PREFIX
 from odf_assets.sources.registry.errors import RegistryError, item_label
 from odf_assets.sources.registry.models import AggregateModel, ConsolidationModel, InputModel
@@ -196,14 +196,16 @@ def build_consolidation(
     )
 
 
-def load_consolidations(files: Sequence[Path], sources: Sequence[SourceSpec]) -> list[ConsolidationSpec]:
+def load_consolidations(
+    files: Sequence[Path], sources: Sequence[SourceSpec], read: DocumentReader = read_document
+) -> list[ConsolidationSpec]:
     """Every file's ``consolidations:``, against the sources of all files; names are unique."""
     by_name = {source.name: source for source in sources}
     seen: dict[str, Path] = {}
     found = []
     for file in files:
         file = Path(file)
-        document, models = read_document(file)  # load_registry_file has already reported unreadable files
+        document, models = read(file)  # load_registry_file has already reported unreadable files
         for index, raw in enumerate(models.consolidations or []):
             label = item_label("consolidations", index, document["consolidations"][index])
             spec = build_consolidation(file, label, raw, by_name)

@@ -22,7 +22,10 @@ median of the rounds), each a fresh process on a fresh instance and storage:
   exported main), for before/after figures in the same run;
 * ``consolidated_sqlite`` (``--modes``): the checkout's instance with Dagster's consolidated SQLite
   event log (one database instead of one per run plus an index that repeats asset events), the
-  storage alternative dagster.yaml could choose.
+  storage alternative dagster.yaml could choose;
+* ``tmpfs_instance`` (``--modes``): ``default_instance`` with the instance directory (and the
+  storage) in memory (``/dev/shm``), the same SQLite writes without waiting for the disk: how much of the per-day cost
+  is ``fsync`` (each event write is several SQLite connections, each commit syncs).
 
 A child's time is its whole process (interpreter start, imports, definitions, instance, runs), as
 a user of ``odf materialize`` waits for it. The per-day slope and the fixed cost are a least-squares
@@ -54,7 +57,19 @@ PIPELINES = {
     "small": ("key:raw/brent_spot_price+", EXAMPLES_REGISTRY, date(1987, 5, 20), date(2019, 8, 26)),
     "default": (None, None, date(2024, 1, 1), date(2024, 3, 31)),
 }
-MODES = ("default_instance", "in_memory", "dagster_free", "consolidated_sqlite", "postgres", "baseline")
+MODES = (
+    "default_instance",
+    "in_memory",
+    "dagster_free",
+    "consolidated_sqlite",
+    "tmpfs_instance",
+    "postgres",
+    "baseline",
+)
+# What --modes can choose; postgres and baseline have their own options.
+CHOSEN_MODES = MODES[:5]
+# A memory-backed folder for tmpfs_instance (Linux).
+MEMORY_FOLDER = Path("/dev/shm")
 
 
 def day_range(pipeline: str, days: int) -> tuple[str, str]:
@@ -166,7 +181,8 @@ def instance_yaml(mode: str, checkout: Path, home: Path) -> str:
 
 def measure(mode: str, pipeline: str, days: int, env_extra: dict, baseline: Path | None) -> dict:
     checkout = baseline if mode == "baseline" else ROOT
-    with tempfile.TemporaryDirectory(prefix="odf-bench-partitions-") as scratch:
+    folder = MEMORY_FOLDER if mode == "tmpfs_instance" else None
+    with tempfile.TemporaryDirectory(prefix="odf-bench-partitions-", dir=folder) as scratch:
         home, storage = Path(scratch) / "home", Path(scratch) / "storage"
         home.mkdir()
         (home / "dagster.yaml").write_text(instance_yaml(mode, checkout, home))
@@ -204,7 +220,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--days", type=int, nargs="+", default=[1, 7, 30, 90])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--pipelines", nargs="+", choices=sorted(PIPELINES), default=["small", "default"])
-    parser.add_argument("--modes", nargs="+", choices=MODES[:4], default=list(MODES[:3]))
+    parser.add_argument("--modes", nargs="+", choices=CHOSEN_MODES, default=list(MODES[:3]))
     parser.add_argument("--postgres", action="store_true", help="add the production storage on a local PostgreSQL")
     parser.add_argument("--baseline", type=Path, help="another checkout, run as default_instance beside this one")
     parser.add_argument("--quick", action="store_true", help="the small pipeline over 1 and 2 days, once (CI smoke)")
@@ -284,6 +300,12 @@ def main(argv: list[str] | None = None) -> dict:
             if written:
                 kinds = ", ".join(f"{kind} {n}" for kind, n in sorted(written.items()) if "ASSET" in kind)
                 print(f"  {mode}: {sum(written.values())} events in the {max(args.days)}-day run ({kinds})")
+                first = table[(pipeline, mode)]["events"][min(args.days)]
+                if len(args.days) > 1 and first:
+                    span = max(args.days) - min(args.days)
+                    per_day = {kind: (n - first.get(kind, 0)) / span for kind, n in sorted(written.items())}
+                    shown = ", ".join(f"{kind} {n:g}" for kind, n in per_day.items() if n)
+                    print(f"  {mode}: {sum(per_day.values()):g} events per further day ({shown})")
         reference = table[(pipeline, "default_instance")] if "default_instance" in modes else None
         for mode in modes:
             if reference is None or mode == "default_instance":

@@ -5,6 +5,8 @@ Built at import by ``odf.location.build_definitions`` (also importable from here
 
 from __future__ import annotations
 
+import gc
+
 from odf.location import build_definitions
 
 __all__ = ["build_definitions", "defs"]

@@ -22,7 +22,7 @@ Integer sums are exact in any order; plain ``sum()`` is enough for them where NU
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -86,16 +86,17 @@ def first_inexact_amount(frame: pl.LazyFrame, column: str, decimals: int) -> dic
 
 @contextmanager
 def naming_inexact_amounts(
-    frame: pl.LazyFrame, amounts: Sequence[str], decimals: int, where: str, identity: Sequence[str] = ()
+    frame: pl.LazyFrame, amounts: Mapping[str, int], where: str, identity: Sequence[str] = ()
 ) -> Iterator[None]:
-    """Around a query with exact sums of ``frame``'s ``amounts``: a value they refused is reported as
-    ``InexactAmountError`` naming ``where``, the row (position and ``identity`` values) and the field."""
+    """Around a query with exact sums of ``frame``'s ``amounts`` ({column: decimal places}): a value
+    they refused is reported as ``InexactAmountError`` naming ``where``, the row (position and
+    ``identity`` values) and the field."""
     import polars as pl
 
     try:
         yield
     except pl.exceptions.InvalidOperationError as error:
-        for column in amounts:
+        for column, decimals in amounts.items():
             found = first_inexact_amount(frame.select(*identity, column), column, decimals)
             if found is not None:
                 row, value = found.pop("row"), found.pop(column)

@@ -40,7 +40,7 @@ def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
         """Per date and category: rows, total sales and share of the day (the old summary.parquet)."""
         where = f"{CLEANED_SALES.to_user_string()} (source {source.name})"
         identity = (sales_columns.DATE, sales_columns.INVOICE)
-        with naming_inexact_amounts(sales, [sales_columns.REVENUE], sales_columns.DECIMALS, where, identity):
+        with naming_inexact_amounts(sales, {sales_columns.REVENUE: sales_columns.DECIMALS}, where, identity):
             yield from emit_unique_by(context, analysis.category_summary(sales), summary_key, odf_storage.get())
 
     @dg.asset(

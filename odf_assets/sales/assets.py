@@ -72,9 +72,9 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     @sales_asset(DAILY_SALES_SUMMARY, {"cleaned": CLEANED_SALES}, [sales.DATE])
     def daily_sales_summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, cleaned: LazyFrame):
         """Per day: transactions, bottles, liters, revenue, average sale, distinct stores and items."""
-        amounts = (sales.REVENUE, sales.LITERS)
+        amounts = {sales.REVENUE: sales.DECIMALS, sales.LITERS: sales.DECIMALS}
         where = f"{CLEANED_SALES.to_user_string()} (source {source.name})"
-        with naming_inexact_amounts(cleaned, amounts, sales.DECIMALS, where, (sales.DATE, sales.INVOICE)):
+        with naming_inexact_amounts(cleaned, amounts, where, (sales.DATE, sales.INVOICE)):
             yield from emit_unique_by(context, sales.daily_sales_summary(cleaned), [sales.DATE], odf_storage.get())
 
     @sales_asset(

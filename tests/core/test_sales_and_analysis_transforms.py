@@ -163,7 +163,7 @@ def test_money_with_more_than_two_decimals_is_refused_with_its_row():
     with (
         pytest.raises(InexactAmountError) as refused,
         naming_inexact_amounts(
-            cleaned, ["sale_liters", "sale_dollars"], 2, "sales/cleaned_sales", ["date", "invoice_line_no"]
+            cleaned, {"sale_liters": 2, "sale_dollars": 2}, "sales/cleaned_sales", ["date", "invoice_line_no"]
         ),
     ):
         sales.daily_sales_summary(cleaned).collect(engine="streaming")

@@ -272,11 +272,24 @@ def aggregate(
     keys = [PARTITION_COLUMN, *[c for c in group_by if c != PARTITION_COLUMN]]
     lazy = frame.lazy()
     schema = lazy.collect_schema()
-    expressions = [
-        _metric_expr(agg, column, name, column is not None and schema[column].is_float(), (decimals or {}).get(column))
+    expressions = {
+        name: _metric_expr(
+            agg, column, name, column is not None and schema[column].is_float(), (decimals or {}).get(column)
+        )
         for agg, column, name in metrics
-    ]
-    grouped = lazy.group_by(keys).agg(expressions)
+    }
+    # Memory: a distinct count holds every (group, value) pair, and the streaming engine then keeps
+    # the whole input of its group-by. Text keys grouped as categories, and distinct counts in a
+    # group-by of their own, keep that to the keys and the counted columns (joined back by key).
+    text_keys = [key for key in keys if schema[key] == pl.String]
+    lazy = lazy.with_columns(pl.col(text_keys).cast(pl.Categorical))
+    distinct = [name for agg, _, name in metrics if agg == "distinct_count"]
+    others = [name for name in expressions if name not in distinct]
+    grouped = lazy.group_by(keys).agg(expressions[name] for name in (others or distinct))
+    if others and distinct:
+        counted = lazy.group_by(keys).agg(expressions[name] for name in distinct)
+        grouped = grouped.join(counted, on=keys, how="left", nulls_equal=True)
+    grouped = grouped.select(*keys, *expressions).with_columns(pl.col(text_keys).cast(pl.String))
     if len(keys) == 1 and days:
         every_day = pl.LazyFrame({PARTITION_COLUMN: list(days)}, schema={PARTITION_COLUMN: schema[PARTITION_COLUMN]})
         counts = [name for agg, _, name in metrics if agg in COUNTS]

@@ -4,9 +4,10 @@ Two kinds. Amounts written with a fixed number of decimal places (money: dollars
 added exactly as integers (``exact_sum``, ``exact_mean``): integer sums are the same in any order
 and on any number of threads, so they need no sort and cost little more than a plain sum. The
 result is converted to Float64 once, at the end, so the stored values keep their units (dollars,
-not cents) and are the nearest double to the exact decimal sum. A value with more decimal places
-than declared is never rounded: the query fails (``InexactAmountError`` where the caller names
-the row; see ``first_inexact_amount``).
+not cents) and are the nearest double to the exact decimal sum (for sums under 2^53 units, 90
+trillion dollars in cents; Int64 holds 9.2e18). A value with more decimal places than declared is
+never rounded: the query fails (``InexactAmountError`` where the caller names the row: see
+``naming_inexact_amounts``).
 
 Other floats (measurements with any number of digits) use the ordered sums below.
 

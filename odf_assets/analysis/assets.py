@@ -6,8 +6,10 @@ from odf_assets import checks
 from odf_assets.analysis import transforms as analysis
 from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.derived import derived_asset_options
+from odf_assets.deterministic import naming_inexact_amounts
 from odf_assets.partitions import daily_partitions
 from odf_assets.publishing import emit_unique_by
+from odf_assets.sales import transforms as sales_columns
 from odf_assets.sales.assets import CLEANED_SALES
 from odf_assets.sources.registry import SourceSpec
 from odf_resources.parquet_io_manager import LazyFrame
@@ -36,7 +38,10 @@ def build_analysis_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     )
     def summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, sales: LazyFrame):
         """Per date and category: rows, total sales and share of the day (the old summary.parquet)."""
-        yield from emit_unique_by(context, analysis.category_summary(sales), summary_key, odf_storage.get())
+        where = f"{CLEANED_SALES.to_user_string()} (source {source.name})"
+        identity = (sales_columns.DATE, sales_columns.INVOICE)
+        with naming_inexact_amounts(sales, {sales_columns.REVENUE: sales_columns.DECIMALS}, where, identity):
+            yield from emit_unique_by(context, analysis.category_summary(sales), summary_key, odf_storage.get())
 
     @dg.asset(
         key=STATS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from odf_assets.deterministic import ordered_mean, ordered_std, ordered_sum
+from odf_assets.deterministic import exact_sum, ordered_mean, ordered_std
 
 if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
     import polars as pl
@@ -15,15 +15,16 @@ STATISTICS = ("count", "null_count", "mean", "std", "min", "p25", "median", "p75
 
 
 def category_summary(
-    sales: pl.LazyFrame, category: str = "category_name", amount: str = "sale_dollars"
+    sales: pl.LazyFrame, category: str = "category_name", amount: str = "sale_dollars", decimals: int = 2
 ) -> pl.LazyFrame:
-    """Per day and category: rows, total amount and the category's share of the day's total."""
+    """Per day and category: rows, total amount and the category's share of the day's total.
+    ``amount`` has ``decimals`` places (dollars and cents): totals are exact sums."""
     import polars as pl
 
     return (
         sales.group_by(DATE, category)
-        .agg(pl.len().alias("rows"), ordered_sum(amount).alias("total"))
-        .with_columns((pl.col("total") / ordered_sum("total").over(DATE)).alias("share_of_day"))
+        .agg(pl.len().alias("rows"), exact_sum(amount, decimals).alias("total"))
+        .with_columns((pl.col("total") / exact_sum("total", decimals).over(DATE)).alias("share_of_day"))
         .sort(DATE, "total", category, descending=[False, True, False])
     )
 

@@ -7,6 +7,7 @@ import dagster as dg
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_DAILY_INPUTS, FOLLOW_WEEK_OF_DAYS
 from odf_assets.derived import derived_asset_options
+from odf_assets.deterministic import naming_inexact_amounts
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import WEEKLY_BACKFILL_POLICY, daily_partitions, weekly_partitions
 from odf_assets.publishing import emit_unique_by
@@ -71,7 +72,10 @@ def build_sales_assets(source: SourceSpec) -> list[dg.AssetsDefinition]:
     @sales_asset(DAILY_SALES_SUMMARY, {"cleaned": CLEANED_SALES}, [sales.DATE])
     def daily_sales_summary(context: dg.AssetExecutionContext, odf_storage: OdfStorage, cleaned: LazyFrame):
         """Per day: transactions, bottles, liters, revenue, average sale, distinct stores and items."""
-        yield from emit_unique_by(context, sales.daily_sales_summary(cleaned), [sales.DATE], odf_storage.get())
+        amounts = {sales.REVENUE: sales.DECIMALS, sales.LITERS: sales.DECIMALS}
+        where = f"{CLEANED_SALES.to_user_string()} (source {source.name})"
+        with naming_inexact_amounts(cleaned, amounts, where, (sales.DATE, sales.INVOICE)):
+            yield from emit_unique_by(context, sales.daily_sales_summary(cleaned), [sales.DATE], odf_storage.get())
 
     @sales_asset(
         ENRICHED_DAILY_SUMMARY, {"summary": DAILY_SALES_SUMMARY, "quality": DATA_QUALITY_METRICS}, [sales.DATE]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from odf_assets.deterministic import ordered_mean, ordered_sum
+from odf_assets.deterministic import exact_mean, exact_sum
 
 if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
     import polars as pl
@@ -18,6 +18,9 @@ DATE, WEEK = "date", "week_start"
 INVOICE, REVENUE, BOTTLES, LITERS, STORE = "invoice_line_no", "sale_dollars", "sale_bottles", "sale_liters", "store"
 TEXT_COLUMNS = ("name", "city", "county", "category_name", "vendor_name", "im_desc")
 UNKNOWN = "Unknown"
+# The dataset writes dollars and liters with two decimals: their sums are exact (integer cents,
+# see odf_assets/deterministic.py), and a value with more decimals fails the aggregate.
+DECIMALS = 2
 
 
 def clean_sales(raw: pl.LazyFrame) -> pl.LazyFrame:
@@ -57,9 +60,9 @@ def daily_sales_summary(cleaned: pl.LazyFrame) -> pl.LazyFrame:
         .agg(
             pl.len().alias("transactions"),
             pl.col(BOTTLES).sum().alias("bottles_sold"),
-            ordered_sum(LITERS).alias("liters_sold"),
-            ordered_sum(REVENUE).alias("revenue"),
-            ordered_mean(REVENUE).alias("average_sale"),
+            exact_sum(LITERS, DECIMALS).alias("liters_sold"),
+            exact_sum(REVENUE, DECIMALS).alias("revenue"),
+            exact_mean(REVENUE, DECIMALS).alias("average_sale"),
             pl.col(STORE).n_unique().alias("distinct_stores"),
             pl.col("im_desc").n_unique().alias("distinct_items"),
         )
@@ -115,11 +118,11 @@ def weekly_sales(enriched: pl.LazyFrame) -> pl.LazyFrame:
     return (
         enriched.group_by(WEEK)
         .agg(
-            ordered_sum("revenue"),
+            exact_sum("revenue", DECIMALS).alias("revenue"),
             pl.col("bottles_sold").sum(),
             pl.col("transactions").sum(),
             pl.len().alias("days_with_sales"),
-            ordered_mean("revenue").alias("average_daily_revenue"),
+            exact_mean("revenue", DECIMALS).alias("average_daily_revenue"),
             # Ties go to the earlier day, whatever order the days arrive in.
             pl.col(DATE).sort_by("revenue", DATE, descending=[True, False]).first().alias("best_day"),
         )

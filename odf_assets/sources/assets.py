@@ -12,6 +12,7 @@ import dagster as dg
 from odf_assets import checks
 from odf_assets.automation import FOLLOW_DAILY_INPUTS
 from odf_assets.derived import derived_asset_options
+from odf_assets.deterministic import naming_inexact_amounts
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.publishing import emit_checked, publish_checked
@@ -275,9 +276,13 @@ def build_aggregate_asset(
     def declared_aggregate(context: dg.AssetExecutionContext, odf_storage: OdfStorage, raw: LazyFrame):
         window = context.partition_time_window
         days = [window.start.date() + timedelta(days=n) for n in range((window.end - window.start).days)]
-        yield from emit_checked(
-            context, transforms.aggregate(raw, aggregate.group_by, metrics, days), contract, odf_storage.get()
-        )
+        result = transforms.aggregate(raw, aggregate.group_by, metrics, days, source.decimals)
+        summed = {m.column for m in aggregate.metrics if m.agg in ("sum", "mean")}
+        amounts = {column: places for column, places in source.decimals.items() if column in summed}
+        with naming_inexact_amounts(
+            raw, amounts, f"{raw_asset_key(source).to_user_string()} (source {source.name})", source.key
+        ):
+            yield from emit_checked(context, result, contract, odf_storage.get())
 
     return declared_aggregate
 

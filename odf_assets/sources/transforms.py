@@ -5,11 +5,11 @@ No Dagster, no I/O: frames in, frames out, errors as exceptions that name what i
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import TYPE_CHECKING
 
-from odf_assets.deterministic import ordered_mean, ordered_sum
+from odf_assets.deterministic import exact_mean, exact_sum, ordered_mean, ordered_sum
 from odf_assets.quality import registry_dtypes
 from odf_assets.sources.registry import ParseOptions
 from odf_resources.constants import PARTITION_COLUMN
@@ -223,11 +223,14 @@ def rows_in_window(frame: pl.LazyFrame, start: date, end: date) -> pl.LazyFrame:
     return frame.filter(pl.col(PARTITION_COLUMN).is_between(start, end, closed="left"))
 
 
-def _metric_expr(agg: str, column: str | None, name: str, is_float: bool = False) -> pl.Expr:
+def _metric_expr(
+    agg: str, column: str | None, name: str, is_float: bool = False, decimals: int | None = None
+) -> pl.Expr:
     """SQL semantics: ``count`` without a column is COUNT(*), with one (or ``count_non_null``)
     COUNT(column); ``distinct_count`` is COUNT(DISTINCT column), nulls not counted; sum, mean, min
     and max ignore nulls and give NULL for a group without values (Polars' own sum gives 0).
-    Float sums and means add the values in ascending order, so re-runs give the same bits."""
+    Sums and means of a float column with declared ``decimals`` (money) are exact integer sums;
+    other float sums and means add the values in ascending order: re-runs give the same bits."""
     import polars as pl
 
     # Counts are int64, as SQL's COUNT is BIGINT (Polars' own counts are uint32).
@@ -238,6 +241,8 @@ def _metric_expr(agg: str, column: str | None, name: str, is_float: bool = False
         return values.count().cast(pl.Int64).alias(name)
     if agg == "distinct_count":
         return values.drop_nulls().n_unique().cast(pl.Int64).alias(name)
+    if agg in ("sum", "mean") and is_float and decimals is not None:
+        return (exact_sum(column, decimals) if agg == "sum" else exact_mean(column, decimals)).alias(name)
     if agg in ("sum", "mean") and is_float:
         return (ordered_sum(column) if agg == "sum" else ordered_mean(column)).alias(name)
     if agg in ("sum", "mean"):
@@ -255,9 +260,11 @@ def aggregate(
     group_by: Sequence[str],
     metrics: Sequence[tuple[str, str | None, str]],
     days: Sequence[date] = (),
+    decimals: Mapping[str, int] | None = None,
 ) -> pl.LazyFrame:
     """Group by ``date`` plus ``group_by`` and compute ``(agg, column, output name)`` metrics with
-    SQL's null semantics (see ``_metric_expr``), sorted by the group keys. Without ``group_by``,
+    SQL's null semantics (see ``_metric_expr``), sorted by the group keys. ``decimals`` names float
+    columns written with that many places (money): their sums and means are exact. Without ``group_by``,
     every day of ``days`` gets its row, as SQL's ungrouped aggregate does: an empty day has counts
     of 0 and NULL for the other metrics."""
     import polars as pl
@@ -265,11 +272,24 @@ def aggregate(
     keys = [PARTITION_COLUMN, *[c for c in group_by if c != PARTITION_COLUMN]]
     lazy = frame.lazy()
     schema = lazy.collect_schema()
-    expressions = [
-        _metric_expr(agg, column, name, column is not None and schema[column].is_float())
+    expressions = {
+        name: _metric_expr(
+            agg, column, name, column is not None and schema[column].is_float(), (decimals or {}).get(column)
+        )
         for agg, column, name in metrics
-    ]
-    grouped = lazy.group_by(keys).agg(expressions)
+    }
+    # Memory: a distinct count holds every (group, value) pair, and the streaming engine then keeps
+    # the whole input of its group-by. Text keys grouped as categories, and distinct counts in a
+    # group-by of their own, keep that to the keys and the counted columns (joined back by key).
+    text_keys = [key for key in keys if schema[key] == pl.String]
+    lazy = lazy.with_columns(pl.col(text_keys).cast(pl.Categorical))
+    distinct = [name for agg, _, name in metrics if agg == "distinct_count"]
+    others = [name for name in expressions if name not in distinct]
+    grouped = lazy.group_by(keys).agg(expressions[name] for name in (others or distinct))
+    if others and distinct:
+        counted = lazy.group_by(keys).agg(expressions[name] for name in distinct)
+        grouped = grouped.join(counted, on=keys, how="left", nulls_equal=True)
+    grouped = grouped.select(*keys, *expressions).with_columns(pl.col(text_keys).cast(pl.String))
     if len(keys) == 1 and days:
         every_day = pl.LazyFrame({PARTITION_COLUMN: list(days)}, schema={PARTITION_COLUMN: schema[PARTITION_COLUMN]})
         counts = [name for agg, _, name in metrics if agg in COUNTS]

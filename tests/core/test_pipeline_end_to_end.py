@@ -225,3 +225,27 @@ def test_extra_source_columns_are_dropped_and_flagged_by_the_schema_check(shop_d
     assert quality.metadata["schema_matches_registry.extra_source_columns"].value == ["coupon"]
     assert "coupon" in quality.description
     assert evaluations["data_contract"].passed and evaluations["data_contract"].severity == dg.AssetCheckSeverity.ERROR
+
+
+def test_declared_money_column_sums_exactly_and_refuses_a_third_decimal(source_server, tmp_path, monkeypatch):
+    source = shop_source(f"{source_server.url}/{{date}}.csv") | {"decimals": {"amount": 2}}
+    monkeypatch.setenv("ODF_SOURCES", str(write_registry(tmp_path, [source])))
+    defs = build_definitions()
+    amounts = {DAYS[0]: [0.1, 0.2], DAYS[1]: [19.99, 10.125, 1.0]}
+    for day, values in amounts.items():
+        frame = pl.DataFrame(
+            {
+                "receipt": [f"{day}-{i}" for i in range(len(values))],
+                "shop": ["north"] * len(values),
+                "amount": values,
+                "items": [1] * len(values),
+            }
+        )
+        frame.write_csv(source_server.root / f"{day}.csv")
+    assert run_assets(defs, [RAW, AGG], partition_key=DAYS[0]).success
+    # Exact: float addition gives 0.1 + 0.2 = 0.30000000000000004.
+    assert read_partition(tmp_path / "storage", AGG, DAYS[0])["revenue"].to_list() == [0.3]
+    refused = run_assets(defs, [RAW, AGG], partition_key=DAYS[1])
+    assert not refused.success
+    message = failure_messages(refused)
+    assert "raw/shop_sales (source shop_sales): row 1 {'receipt': '2024-02-02-1'} field 'amount' is 10.125" in message

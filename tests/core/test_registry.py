@@ -30,6 +30,7 @@ def test_bundled_registry_parses_with_sample_file_next_to_it():
     assert sales.url.startswith("file://") and sales.url.endswith("iowa_liquor_sales_2024q1.csv")
     assert sales.start_date == date(2024, 1, 1) and sales.end_date == date(2024, 3, 31)
     assert [a.name for a in sales.aggregates] == ["sales_by_county", "sales_by_vendor"]
+    assert sales.decimals == {"sale_dollars": 2, "sale_liters": 2, "state_bottle_retail": 2}
 
 
 def test_valid_template_source_and_relative_paths(tmp_path):
@@ -77,6 +78,8 @@ def test_valid_template_source_and_relative_paths(tmp_path):
             {"aggregates": [{"name": "x", "group_by": ["shop"], "metrics": [{"agg": "count"}]}]},
             r"aggregates\[0\]\.group_by: column 'shop' is not in the schema",
         ),
+        ({"decimals": {"id": 2}}, r"\.decimals\.id: expected a float64 schema column, 'id' is 'string'"),
+        ({"decimals": {"amount": 2.5}}, r"\.decimals\.amount: expected a whole number of decimal places 0\.\.6"),
         ({"fetch_cron": "daily"}, r"\.fetch_cron: expected a 5-field cron expression"),
         ({"end_date": "2023-12-31"}, r"\.end_date: the last day with data must not be before start_date"),
     ],

@@ -6,6 +6,7 @@ import polars as pl
 import pytest
 
 from odf_assets.analysis import transforms as analysis
+from odf_assets.deterministic import InexactAmountError, naming_inexact_amounts
 from odf_assets.sales import transforms as sales
 
 MON, TUE, WED, NEXT_MON = date(2024, 1, 1), date(2024, 1, 2), date(2024, 1, 3), date(2024, 1, 8)
@@ -112,7 +113,9 @@ def test_quality_metrics_agree_with_what_cleaning_keeps_on_every_day():
 
 def test_float_aggregates_do_not_depend_on_row_order():
     # Adding floats in a different order changes the last bits: 0.1 + 0.2 + 0.3 != 0.3 + 0.2 + 0.1.
-    amounts = [0.1, 0.2, 0.3, 1e16, 1.0, -1e16, 2.675, 1 / 3] * 50
+    # Money (dollars, liters) has two decimals and is summed exactly; other floats in a fixed order.
+    amounts = [0.1, 0.2, 0.3, 1e11, 1.0, -1e11, 2.67, 19.99] * 50
+    measurements = [0.1, 0.2, 0.3, 1e16, 1.0, -1e16, 2.675, 1 / 3] * 50
     frame = pl.DataFrame(
         {
             "invoice_line_no": [f"L{i}" for i in range(len(amounts))],
@@ -124,7 +127,7 @@ def test_float_aggregates_do_not_depend_on_row_order():
             "sale_bottles": [1] * len(amounts),
             "sale_dollars": amounts,
             "sale_liters": amounts,
-            "state_bottle_retail": amounts,
+            "state_bottle_retail": measurements,
         }
     )
     results = []
@@ -139,12 +142,33 @@ def test_float_aggregates_do_not_depend_on_row_order():
                     engine="streaming"
                 ),
                 analysis.category_summary(shuffled).collect(engine="streaming"),
-                analysis.descriptive_stats(shuffled, ["sale_dollars", "sale_bottles"]).collect(engine="streaming"),
+                analysis.descriptive_stats(shuffled, ["state_bottle_retail", "sale_bottles"]).collect(
+                    engine="streaming"
+                ),
             ]
         )
     for other in results[1:]:
         for expected, got in zip(results[0], other, strict=True):
             assert expected.equals(got)
+    # Exact: each day's revenue is the decimal sum, rounded once.
+    for day, revenue in results[0][0].select("date", "revenue").rows():
+        cents = sum(round(a * 100) for a, d in zip(amounts, frame["date"], strict=True) if d == day)
+        assert revenue == cents / 100
+
+
+def test_money_with_more_than_two_decimals_is_refused_with_its_row():
+    cleaned = sales.clean_sales(raw_sales().lazy()).with_columns(
+        pl.when(pl.col("invoice_line_no") == "I5").then(100.005).otherwise(pl.col("sale_dollars")).alias("sale_dollars")
+    )
+    with (
+        pytest.raises(InexactAmountError) as refused,
+        naming_inexact_amounts(
+            cleaned, {"sale_liters": 2, "sale_dollars": 2}, "sales/cleaned_sales", ["date", "invoice_line_no"]
+        ),
+    ):
+        sales.daily_sales_summary(cleaned).collect(engine="streaming")
+    message = str(refused.value)
+    assert "sales/cleaned_sales: row 3 " in message and "'I5'" in message and "'sale_dollars' is 100.005" in message
 
 
 def enriched():

@@ -1,6 +1,7 @@
 """Pure source transforms: schema conformance with precise errors, partition cut, aggregates."""
 
 from datetime import date
+from fractions import Fraction
 
 import duckdb
 import polars as pl
@@ -170,3 +171,37 @@ def test_aggregate_null_semantics_match_sql():
     # The all-null group: SQL's NULL, not Polars' 0; no distinct value, not one.
     b = ours.filter(pl.col("shop") == "b").row(0, named=True)
     assert (b["total"], b["units_total"], b["avg"], b["clients"], b["rows"]) == (None, None, None, 0, 2)
+
+
+def test_money_sums_are_exact_in_any_order_and_equal_sql_decimal_sums():
+    # Cents that float addition gets wrong in some order: 0.1 + 0.2 != 0.3 in binary.
+    cents = [10, 20, 30, 1999, -5, 123456789, 1, 1, 7, 2675] * 40
+    frame = pl.DataFrame(
+        {
+            "date": [date(2024, 1, 1 + i % 2) for i in range(len(cents))],
+            "shop": ["a" if i % 3 else "b" for i in range(len(cents))],
+            "amount": [c / 100 for c in cents],
+        }
+    )
+    metrics = [("sum", "amount", "total"), ("mean", "amount", "avg")]
+    runs = [
+        transforms.aggregate(
+            frame.sample(fraction=1.0, shuffle=True, seed=seed), ["shop"], metrics, decimals={"amount": 2}
+        ).collect(engine="streaming")
+        for seed in range(3)
+    ]
+    assert runs[0].equals(runs[1]) and runs[0].equals(runs[2])
+    sql = duckdb.sql("""
+        SELECT date, shop, CAST(SUM(CAST(amount AS DECIMAL(18, 2))) AS DOUBLE) AS total
+        FROM frame GROUP BY date, shop ORDER BY date, shop
+    """).pl()
+    assert runs[0]["total"].to_list() == sql["total"].to_list()
+    for day, shop, avg in runs[0].select("date", "shop", "avg").rows():
+        group = [c for c, d, s in zip(cents, frame["date"], frame["shop"], strict=True) if (d, s) == (day, shop)]
+        assert avg == float(Fraction(sum(group), 100 * len(group)))
+
+
+def test_money_sum_refuses_a_value_it_would_round():
+    frame = pl.DataFrame({"date": [date(2024, 1, 1)] * 2, "amount": [1.25, 1.255]})
+    with pytest.raises(pl.exceptions.InvalidOperationError, match="amount"):
+        transforms.aggregate(frame, [], [("sum", "amount", "total")], decimals={"amount": 2}).collect()

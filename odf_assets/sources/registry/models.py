@@ -140,6 +140,12 @@ class Range(_Strict):
     max: float | None = None
 
 
+DecimalsByColumn = Annotated[
+    dict[str, Any],
+    WithJsonSchema({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 6}}),
+]
+
+
 class Checks(_Strict):
     max_null_fraction: FractionByColumn = Field(default_factory=dict, description="{column: fraction 0..1} (WARN)")
     ranges: dict[str, Range] = Field(default_factory=dict, description="{numeric column: {min, max}} (WARN)")
@@ -199,6 +205,10 @@ class SourceModel(_Strict):
     active: bool = Field(True, description="false keeps the declaration without building assets.")
     key: Columns = Field(default_factory=list, description="Columns that identify a row.")
     rename: TextByColumn = Field(default_factory=dict, description="{source column: schema column}")
+    decimals: DecimalsByColumn = Field(
+        default_factory=dict,
+        description="{float64 column: decimal places} for amounts (money): exact sums; more places are refused.",
+    )
     csv: CsvModel | None = None
     formats: TextByColumn = Field(default_factory=dict, description="{date/datetime column: strptime format}")
     timezone: Annotated[str, AfterValidator(_timezone)] | None = Field(

@@ -154,6 +154,23 @@ def _rename(where: Where, raw: SourceModel, schema: dict[str, str]) -> dict[str,
     return {str(source_name): target for source_name, target in raw.rename.items()}
 
 
+MAX_DECIMALS = 6  # whole units of 10^-6 still sum exactly in Int64 up to 9.2e12
+
+
+def _decimals(where: Where, raw: SourceModel, schema: dict[str, str]) -> dict[str, int]:
+    for column, places in raw.decimals.items():
+        if schema.get(column) != "float64":
+            where.fail(
+                f".decimals.{column}",
+                f"expected a float64 schema column, {quote(column)} is {quote(schema.get(column))}",
+            )
+        if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= MAX_DECIMALS:
+            where.fail(
+                f".decimals.{column}", f"expected a whole number of decimal places 0..{MAX_DECIMALS}, got {places!r}"
+            )
+    return dict(raw.decimals)
+
+
 def _resolve_url(file: Path, value: str | None) -> str | None:
     """Relative paths are files next to the registry, so a registry folder is self-contained."""
     if value is None or "://" in value:
@@ -220,6 +237,7 @@ def build_source(file: Path, label: str, raw: SourceModel) -> SourceSpec:
         max_shrink_fraction=raw.checks.max_shrink_fraction,
         undated_rows=raw.checks.undated_rows,
         rename=_rename(where, raw, schema),
+        decimals=_decimals(where, raw, schema),
         aggregates=aggregates,
         parsing=_parsing(where, raw, schema),
     )

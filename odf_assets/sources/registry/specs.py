@@ -85,6 +85,9 @@ class SourceSpec:
     undated_rows: str = "quarantine"
     # Source column name -> schema column name, applied as the file is read.
     rename: dict[str, str] = field(default_factory=dict)
+    # Float columns holding amounts with this many decimal places (money): their aggregate sums and
+    # means are exact integer sums (odf_assets/deterministic.py); a value with more is refused.
+    decimals: dict[str, int] = field(default_factory=dict)
     aggregates: tuple[AggregateSpec, ...] = ()
     parsing: ParseOptions = field(default_factory=ParseOptions)
 

@@ -9,12 +9,16 @@ from odf_resources import settings
 
 
 def step_executor() -> dg.ExecutorDefinition | None:
-    """``k8s_job_executor`` when ``ODF_STEP_EXECUTOR=k8s``; None (Dagster's default) when unset.
+    """``k8s_job_executor`` when ``ODF_STEP_EXECUTOR=k8s``, ``in_process_executor`` when ``in_process``;
+    None (Dagster's default) when unset.
 
     With ``ODF_STEP_SERVICE_ACCOUNT`` the step pods, which parse untrusted source data, run under
     that account without a Kubernetes API token; only the run pod keeps the right to launch Jobs."""
-    if settings.step_executor_choice() is None:
+    choice = settings.step_executor_choice()
+    if choice is None:
         return None
+    if choice == "in_process":
+        return dg.in_process_executor
     from dagster_k8s import k8s_job_executor  # only in the cluster: the kubernetes client is a slow import
 
     account = settings.step_service_account()

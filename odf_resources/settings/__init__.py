@@ -234,7 +234,8 @@ def landing_retry_seconds() -> float:
 
 
 def step_executor_choice() -> str | None:
-    """``ODF_STEP_EXECUTOR``: ``k8s`` runs each step in its own pod; unset keeps Dagster's default executor."""
+    """``ODF_STEP_EXECUTOR``: ``k8s`` runs each step in its own pod, ``in_process`` runs a run's steps in
+    the run's own process; unset keeps Dagster's default executor (a process per step)."""
     return current().step_executor
 
 

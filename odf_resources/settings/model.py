@@ -123,8 +123,12 @@ class OdfSettings(BaseSettings):
         "Wait before the first re-request of a failed date; 0 retries at once.",
         ge=0,
     )
-    step_executor: Annotated[Literal["k8s"] | None, Lowercase] = setting(
-        None, description="k8s runs each step in its own pod; unset keeps Dagster's default executor."
+    step_executor: Annotated[Literal["k8s", "in_process"] | None, Lowercase] = setting(
+        None,
+        description=(
+            "k8s runs each step in its own pod; in_process runs a run's steps one after another in the run's "
+            "own process (no process start per step); unset keeps Dagster's default executor."
+        ),
     )
     step_service_account: str | None = setting(
         None,

@@ -40,6 +40,10 @@ WEEK = [f"2024-01-{day}" for day in range(15, 22)]  # Monday..Sunday, weekly par
 RUNS = (
     """query { runsOrError { ... on Runs { results { runId status tags { key value } assetSelection { path } } } } }"""
 )
+TICKS = f"""
+query {{ sensorOrError(sensorSelector: {{repositoryLocationName: "odf", repositoryName: "__repository__",
+  sensorName: "{AUTOMATION_SENSOR}"}}) {{ ... on Sensor {{ sensorState {{ ticks(limit: 10) {{
+  timestamp endTimestamp }} }} }} }} }}"""
 
 
 class Stack:
@@ -57,6 +61,18 @@ class Stack:
             if {"key": "dagster/partition", "value": partition} in run["tags"]
             and any(tag["key"] == "dagster/from_automation_condition" for tag in run["tags"])
         ]
+
+    def finished_ticks_since(self, moment: float) -> int:
+        data = requests.post(f"{self.dev.url}/graphql", json={"query": TICKS}, timeout=30).json()["data"]
+        ticks = data["sensorOrError"]["sensorState"]["ticks"]
+        return sum(1 for tick in ticks if tick["timestamp"] >= moment and tick["endTimestamp"])
+
+    def let_automation_tick(self, ticks: int = 2) -> None:
+        """Until ``ticks`` automation evaluations have started after now and finished: whatever they
+        would request is requested by then (instead of sleeping for a few intervals, which under load
+        may cover fewer evaluations than intended)."""
+        moment = time.time()
+        wait_for(lambda: self.finished_ticks_since(moment) >= ticks, 120, f"{ticks} automation ticks", self)
 
     def stored(self, asset: str, day: str, column: str = "date") -> bool:
         return (self.storage / asset / f"{column}={day}" / "data.parquet").exists()
@@ -87,6 +103,10 @@ def stack():
         ODF_SOURCES=registries,
         ODF_AUTOMATION_INTERVAL_SECONDS=str(INTERVAL_SECONDS),
         ODF_RETRY_DELAY_SECONDS="0",
+        # What is asserted is which runs automation requests, not how a run spreads its steps over
+        # processes (tests/orchestration/test_dagster_e2e.py runs the default executor): one process
+        # per run instead of one per step.
+        ODF_STEP_EXECUTOR="in_process",
     )
     dev = DagsterDev(workdir / "dagster_home", free_port(), env)
     try:
@@ -132,8 +152,7 @@ def test_a_raw_day_is_followed_by_its_aggregates(stack, same_storage):
     assert RAW not in selected(runs[0])
     assert all(stack.stored(asset, RAW_DAY) for asset in AGGREGATES)
     assert {"key": "odf/queue", "value": "aggregation"} in runs[0]["tags"]
-    # Later ticks request nothing more for the day.
-    time.sleep(4 * INTERVAL_SECONDS)
+    stack.let_automation_tick()  # later ticks request nothing more for the day
     assert len(stack.automation_runs(RAW_DAY)) == 1
 
 
@@ -147,7 +166,7 @@ def trigger(stack: Stack, asset: str, day: str) -> None:
 def test_a_consolidation_follows_once_every_input_has_the_day(stack, same_storage):
     day, asset = "2024-01-03", "consolidations/permits_and_fees"
     trigger(stack, "raw/portal_a", day)
-    time.sleep(4 * INTERVAL_SECONDS)  # portal_b's day is missing: nothing is requested
+    stack.let_automation_tick()  # portal_b's day is missing: nothing is requested
     assert stack.automation_runs(day) == [] and not stack.stored(asset, day)
     trigger(stack, "raw/portal_b", day)
     runs = wait_for(
@@ -171,7 +190,7 @@ def test_weekly_assets_run_once_after_the_seventh_day(stack, same_storage):
     for day in WEEK[:6]:
         ingest_day(day)
         assert not stack.automation_runs(day)  # the ingest run did the day's aggregates itself
-    time.sleep(4 * INTERVAL_SECONDS)  # a few automation ticks see six of seven days
+    stack.let_automation_tick()  # automation sees six of seven days
     assert stack.automation_runs(WEEK[0]) == []
     assert not stack.stored("sales/weekly_sales", WEEK[0], "week_start")
 
@@ -181,7 +200,7 @@ def test_weekly_assets_run_once_after_the_seventh_day(stack, same_storage):
     )
     assert len(runs) == 1 and selected(runs[0]) == set(WEEKLY)
     assert stack.stored("sales/weekly_sales", WEEK[0], "week_start")
-    time.sleep(4 * INTERVAL_SECONDS)
+    stack.let_automation_tick()
     assert len(stack.automation_runs(WEEK[0])) == 1  # once, not once per day
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey.from_user_string(WEEKLY[0]), asset_partitions=[WEEK[0]]), limit=10

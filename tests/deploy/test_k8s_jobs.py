@@ -114,7 +114,12 @@ def test_every_odf_job_runs_steps_in_pods_sized_by_their_op_tags(monkeypatch):
     for tag in heavy.values():
         assert (json.loads(tag) if isinstance(tag, str) else tag) == HEAVY_ASSET_OP_TAGS[K8S_CONFIG_TAG]
     monkeypatch.delenv("ODF_STEP_EXECUTOR")
-    assert build_definitions().resolve_implicit_global_asset_job_def().executor_def.name != k8s_job_executor.name
+    default = build_definitions().resolve_implicit_global_asset_job_def().executor_def
+    assert default.name not in (k8s_job_executor.name, dg.in_process_executor.name)
+    monkeypatch.setenv("ODF_STEP_EXECUTOR", "in_process")
+    defs = build_definitions()
+    jobs = [defs.resolve_implicit_global_asset_job_def(), *(defs.resolve_job_def(job.name) for job in defs.jobs)]
+    assert {job.executor_def.name for job in jobs} == {dg.in_process_executor.name}
 
 
 def launch_heavy_job_run(instance, tags):

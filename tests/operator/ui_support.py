@@ -1,5 +1,5 @@
 """A real ``odf dev`` seen as a Dagster user sees it: freshness state over GraphQL, a stale source,
-runs launched with ``odf trigger`` and a pool kept full (shared by the UI tests and the screenshots)."""
+runs launched with ``odf trigger`` and a pool kept full (used by tests/operator/test_odf_dev_ui.py)."""
 
 from __future__ import annotations
 

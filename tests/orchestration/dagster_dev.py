@@ -20,9 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 
 def instance_yaml() -> str:
     """The repo's local instance (./dagster.yaml: the pool limits, run monitoring, run retries,
-    SQLite storage in DAGSTER_HOME) with the queue polled every second so tests do not wait on it."""
+    SQLite storage in DAGSTER_HOME) with the queue polled every second and run workers checked every
+    two seconds (a killed one is failed within seconds, not ten), so tests do not wait on them."""
     config = yaml.safe_load((REPO / "dagster.yaml").read_text())
     config.setdefault("run_coordinator", {}).setdefault("config", {})["dequeue_interval_seconds"] = 1
+    config.setdefault("run_monitoring", {})["poll_interval_seconds"] = 2
     config.setdefault("telemetry", {"enabled": False})
     return yaml.safe_dump(config, sort_keys=False)
 

@@ -135,6 +135,28 @@ def test_partitions_contenders_run_and_a_day_writes_seven_asset_events(quick_res
     }
 
 
+def test_the_default_pipelines_dagster_free_floor_publishes_every_daily_asset(tmp_path):
+    # The quick mode runs the small pipeline only; the default pipeline's floor must do the same
+    # per-day work as its run: nine daily assets, one object per asset and day.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ODF_")} | {"ODF_STORAGE": str(tmp_path)}
+    command = [sys.executable, "-m", "bench.partitions", "--child", "dagster_free", "default", "2"]
+    subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, check=True)
+    stored = sorted(path.relative_to(tmp_path).as_posix() for path in tmp_path.rglob("data.parquet"))
+    assets = sorted({name.rsplit("/date=", 1)[0] for name in stored})
+    assert assets == [
+        "aggregates/iowa_liquor_sales/sales_by_county",
+        "aggregates/iowa_liquor_sales/sales_by_vendor",
+        "analysis/stats",
+        "analysis/summary",
+        "raw/iowa_liquor_sales",
+        "sales/cleaned_sales",
+        "sales/daily_sales_summary",
+        "sales/data_quality_metrics",
+        "sales/enriched_daily_summary",
+    ]
+    assert len(stored) == 2 * len(assets)
+
+
 def test_readme_table_is_rendered_from_the_results_between_its_markers(quick_results, tmp_path):
     results = {name: result_of(quick_results, name) for name in BENCHMARKS}
     conditions = {key: results["startup"][key] for key in ("date", "machine", "load_average")}

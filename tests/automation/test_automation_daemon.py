@@ -104,8 +104,8 @@ def stack():
         ODF_AUTOMATION_INTERVAL_SECONDS=str(INTERVAL_SECONDS),
         ODF_RETRY_DELAY_SECONDS="0",
         # What is asserted is which runs automation requests, not how a run spreads its steps over
-        # processes (tests/orchestration/test_dagster_e2e.py runs the default executor): one process
-        # per run instead of one per step.
+        # processes (tests/operator/test_shared_instance.py runs the default executor under odf dev):
+        # one process per run instead of one per step.
         ODF_STEP_EXECUTOR="in_process",
     )
     dev = DagsterDev(workdir / "dagster_home", free_port(), env)

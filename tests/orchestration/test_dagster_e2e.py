@@ -135,6 +135,11 @@ def stack(moto_server):
         ODF_SENSOR_MIN_INTERVAL_SECONDS="1",
         ODF_RETRY_DELAY_SECONDS="0",
         ODF_ALERT_WEBHOOK_URL=webhook.url,
+        # Each run's steps in the run's own process: a process per step (Dagster's default executor)
+        # costs a Python start with Dagster's imports per step, which dominated this file's runs on a
+        # busy machine. The default executor under a daemon-launched run stays covered by
+        # tests/operator/test_shared_instance.py (odf dev: trigger --wait, re-execution).
+        ODF_STEP_EXECUTOR="in_process",
     )
     dev = DagsterDev(workdir / "dagster_home", free_port(), env)
     try:

@@ -88,11 +88,13 @@ def write_source(folder: Path, days: int, rows_per_day: int) -> Path:
 
 
 def load_job(storage: Path):
-    """The source's ingest job, built from the registry exactly as the code location builds it."""
+    """The ingest job of the source's days (it is the only source on them), built from the registry
+    exactly as the code location builds it."""
     os.environ["ODF_STORAGE"] = str(storage)
     from odf.definitions import build_definitions
 
-    return build_definitions().resolve_job_def(f"ingest_{SOURCE}")
+    defs = build_definitions()
+    return defs.resolve_job_def(defs.resolve_schedule_def(f"ingest_{SOURCE}_daily").job_name)
 
 
 def run_ranges(job, keys: list[str], per_run: int) -> tuple[int, float]:

@@ -57,7 +57,8 @@ def child() -> None:
     import odf.definitions
 
     imported, imported_cpu = time.perf_counter(), time.process_time()
-    jobs = odf.definitions.defs.get_repository_def().get_all_jobs()
+    repository = odf.definitions.defs.get_repository_def()
+    jobs = repository.get_all_jobs()
     resolved, resolved_cpu = time.perf_counter(), time.process_time()
     print(
         json.dumps(
@@ -68,6 +69,7 @@ def child() -> None:
                 "total_cpu_s": resolved_cpu - cpu,
                 "import_cpu_s": imported_cpu - cpu,
                 "jobs": len(jobs),
+                "schedules": len(repository.schedule_defs),
             }
         )
     )
@@ -110,6 +112,7 @@ def main(argv: list[str] | None = None) -> dict:
         row = {
             "sources": size,
             "jobs": samples[0]["jobs"],
+            "schedules": samples[0]["schedules"],
             **{key: median([s[key] for s in samples]) for key in ("import_s", "resolve_s", "total_s", "total_cpu_s")},
         }
         row["ms_per_source"] = 1000 * row["total_s"] / size

@@ -13,10 +13,10 @@ import dagster as dg
 
 AC = dg.AutomationCondition
 
-# Run tag of the per-source ingest jobs (odf_sensors.schedules), which rebuild every daily asset
-# downstream of the raw day in the same run. Their runs carry no asset selection, so Dagster's
-# executed_with_root_target cannot tell; the tag can.
-INGEST_RUN_TAG = "odf/source"
+# Job tag of the ingest jobs (odf_sensors.schedules; its value is the job's name), so every run of
+# them carries it: they rebuild every daily asset downstream of the raw day in the same run. A run
+# launched without an asset selection does not tell Dagster's executed_with_root_target; the tag can.
+INGEST_RUN_TAG = "odf/ingest"
 
 
 def _follow(input_updated: dg.AutomationCondition, label: str) -> dg.AutomationCondition:

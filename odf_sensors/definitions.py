@@ -25,9 +25,10 @@ from odf_sensors.queue_state import build_queue_state_sensor
 from odf_sensors.run_failure import build_run_failure_sensor
 from odf_sensors.schedules import (
     build_daily_schedule,
-    build_source_job,
+    build_ingest_jobs,
     build_weekly_schedule,
     ingest_job_keys,
+    ingest_job_name,
     source_has_ended,
 )
 
@@ -39,7 +40,7 @@ def _status(ended: bool, running: bool) -> dg.DefaultScheduleStatus:
 
 
 def defs(sources: list[SourceSpec], assets: list[dg.AssetsDefinition], now: datetime | None = None) -> dg.Definitions:
-    """Per-source ingest jobs with their daily schedules, the default pipeline's jobs and weekly
+    """Ingest jobs (one per daily range) with each source's daily schedule, the default pipeline's jobs and weekly
     schedule, the maintenance job, and every sensor. ``assets``: the sources, sales and analysis
     assets (consolidations and predictions have their own triggers)."""
     now = now or datetime.now(UTC)
@@ -47,16 +48,22 @@ def defs(sources: list[SourceSpec], assets: list[dg.AssetsDefinition], now: date
     by_key = {key: asset for asset in assets for key in asset.keys}
     jobs, schedules = [], []
     ingest_keys = ingest_job_keys(sources, assets)
-    ingest_jobs = {}  # name → job and its assets: where the published-days sensor sends follow-ups
+    # name → job and its assets: what the schedules run, and where the published-days sensor sends follow-ups
+    ingest_jobs = build_ingest_jobs(sources, ingest_keys)
+    jobs += [job for job, _ in ingest_jobs.values()]
     for source in sources:
         if source.name not in ingest_keys:  # inactive sources build no assets
             continue
         raw = by_key[raw_asset_key(source)]
-        job = build_source_job(source, ingest_keys[source.name])
-        jobs.append(job)
-        ingest_jobs[job.name] = (job, ingest_keys[source.name])
+        job, _ = ingest_jobs[ingest_job_name(source)]
         schedules.append(
-            build_daily_schedule(source, job, raw.partitions_def, _status(source_has_ended(source, now), running))
+            build_daily_schedule(
+                source,
+                job,
+                ingest_keys[source.name],
+                raw.partitions_def,
+                _status(source_has_ended(source, now), running),
+            )
         )
     default = default_source(sources)
     if default is not None:

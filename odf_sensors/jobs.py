@@ -1,6 +1,6 @@
 """Asset jobs of the default pipeline. A job runs one partition (range) of one partitioning, so each
-job selects only assets sharing the default source's partitions; every source also gets its own
-``ingest_<source>`` job (odf_sensors/schedules.py)."""
+job selects only assets sharing the default source's partitions; the sources' daily schedules run
+the ingest jobs, one per daily range (odf_sensors/schedules.py)."""
 
 from __future__ import annotations
 

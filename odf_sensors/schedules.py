@@ -1,10 +1,17 @@
 """Schedules: each source's closed day, fetched at its registry ``fetch_cron``, and the closed week.
 
-Asset-job chaining, not declarative automation: every source gets one job holding its raw asset and
-everything downstream of it on the same daily partitions. A tick is then one run that fetches the
-day and rebuilds its aggregates from what that run just wrote: one queue slot, one place to look
-when a day fails, and a failed fetch never leaves aggregates half-rebuilt. Declarative automation
-would spread a day over one run per asset level and needs the asset daemon to evaluate conditions.
+Asset-job chaining, not declarative automation: a source's tick is one run of its raw asset and
+everything downstream of it on the same daily partitions. It fetches the day and rebuilds its
+aggregates from what that run just wrote: one queue slot, one place to look when a day fails, and a
+failed fetch never leaves aggregates half-rebuilt. Declarative automation would spread a day over
+one run per asset level and needs the asset daemon to evaluate conditions.
+
+One ingest job per daily range, not per source: every source whose days run over the same range
+(same ``start_date`` and ``end_date``, so the same partitions definition, which a Dagster job needs)
+shares the job ``ingest_daily_from_<start>[_to_<last day>]``, and the source's schedule
+``ingest_<source>_daily`` asks for a run of that job with an asset selection of the source's assets
+and its ``odf/source`` tag. Dagster builds a job's ops, resolves and snapshots it once: one job per
+source made loading the code location cost milliseconds per source on top of its assets.
 
 Schedules never re-run old partitions: a tick asks for the partition that closed just before it
 and skips (with a reason) when that day is outside the source's range, e.g. after its ``end_date``.
@@ -14,12 +21,13 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from odf_assets.automation import INGEST_RUN_TAG
 from odf_assets.sources.assets import raw_asset_key
 from odf_assets.sources.registry import SourceSpec
 from odf_core.signatures import shared_signature
 from odf_resources.constants import ACQUISITION_TAGS
 from odf_sensors.jobs import WEEKLY_SALES_JOB
-from odf_sensors.scoped_jobs import define_scoped_asset_job
+from odf_sensors.scoped_jobs import ScopedAssetJobDefinition, define_scoped_asset_job
 
 # Weekly runs at 04:00 on the partitions' first day (Monday): after Sunday's 01:30 fetch.
 WEEKLY_HOUR = 4
@@ -27,11 +35,13 @@ SCHEDULE_TIMEZONE = "UTC"
 
 
 def ingest_job_name(source: SourceSpec) -> str:
-    return f"ingest_{source.name}"
+    """The ingest job holding the source's assets: the one of every source on the same daily range."""
+    name = f"ingest_daily_from_{source.start_date:%Y%m%d}"
+    return f"{name}_to_{source.end_date:%Y%m%d}" if source.end_date else name
 
 
 def daily_schedule_name(source: SourceSpec) -> str:
-    return f"{ingest_job_name(source)}_daily"
+    return f"ingest_{source.name}_daily"
 
 
 def closed_partition(partitions_def: dg.TimeWindowPartitionsDefinition, tick: datetime) -> str | None:
@@ -46,7 +56,8 @@ def closed_partition(partitions_def: dg.TimeWindowPartitionsDefinition, tick: da
 
 
 def ingest_tags(source: SourceSpec) -> dict[str, str]:
-    """The ingest job's run tags; its schedule's requests carry them too, so each recorded tick names its queue."""
+    """A source's ingest runs' tags (its schedule's requests carry them, so each recorded tick names
+    its queue and its source); the shared job itself carries the queue tag."""
     return {**ACQUISITION_TAGS, "odf/source": source.name}
 
 
@@ -76,23 +87,43 @@ def ingest_job_keys(sources: list[SourceSpec], assets: list[dg.AssetsDefinition]
     return selected
 
 
-def build_source_job(source: SourceSpec, keys: list[dg.AssetKey]):
-    """The source's ingest job over ``keys`` (from ``ingest_job_keys``), resolved against only its own
-    assets: one job per source stays linear in the registry (odf_sensors/scoped_jobs.py)."""
-    return define_scoped_asset_job(
-        ingest_job_name(source),
-        keys,
-        description=f"Fetch one day of {source.name} and rebuild everything daily downstream of it.",
-        tags=ingest_tags(source),
-    )
+def build_ingest_jobs(
+    sources: list[SourceSpec], keys_by_source: dict[str, list[dg.AssetKey]]
+) -> dict[str, tuple[ScopedAssetJobDefinition, list[dg.AssetKey]]]:
+    """Job name → (the ingest job, its assets): one job per daily range over every source on it and
+    what is daily downstream of them (``keys_by_source`` from ``ingest_job_keys``), resolved against
+    only its own assets (odf_sensors/scoped_jobs.py)."""
+    grouped: dict[str, list[SourceSpec]] = {}
+    for source in sources:
+        if source.name in keys_by_source:
+            grouped.setdefault(ingest_job_name(source), []).append(source)
+    jobs = {}
+    for name, members in grouped.items():
+        keys = sorted({key for s in members for key in keys_by_source[s.name]}, key=lambda key: key.to_user_string())
+        first = members[0]
+        days = f"{first.start_date}" + (f" to {first.end_date}" if first.end_date else " on")
+        job = define_scoped_asset_job(
+            name,
+            keys,
+            description=f"Ingest of the sources with days from {days} ({len(members)} source(s)): each "
+            "source's schedule runs it for one day with an asset selection of the source's raw asset and "
+            "everything daily downstream of it (tag odf/source).",
+            tags={**ACQUISITION_TAGS, INGEST_RUN_TAG: name},
+        )
+        jobs[name] = (job, keys)
+    return jobs
 
 
 def build_daily_schedule(
     source: SourceSpec,
     job,
+    keys: list[dg.AssetKey],
     partitions_def: dg.TimeWindowPartitionsDefinition,
     default_status: dg.DefaultScheduleStatus,
 ) -> dg.ScheduleDefinition:
+    """At the source's ``fetch_cron``: a run of the shared ingest ``job`` selecting ``keys`` (the
+    source's raw asset and what is daily downstream of it) for the day that closed."""
+
     @dg.schedule(
         name=daily_schedule_name(source),
         job=job,
@@ -112,7 +143,9 @@ def build_daily_schedule(
             return dg.SkipReason(
                 f"{source.name}: no partition closed before {tick.isoformat()} (range {_range(partitions_def)})"
             )
-        return dg.RunRequest(run_key=f"{source.name}:{key}", partition_key=key, tags=ingest_tags(source))
+        return dg.RunRequest(
+            run_key=f"{source.name}:{key}", partition_key=key, asset_selection=keys, tags=ingest_tags(source)
+        )
 
     return daily_source_schedule
 

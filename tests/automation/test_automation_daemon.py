@@ -180,11 +180,11 @@ def test_weekly_assets_run_once_after_the_seventh_day(stack, same_storage):
     from odf.definitions import build_definitions
 
     defs = build_definitions()
-    ingest = defs.resolve_job_def("ingest_iowa_liquor_sales")
+    ingest = defs.resolve_job_def(defs.resolve_schedule_def("ingest_iowa_liquor_sales_daily").job_name)
     instance = dg.DagsterInstance.from_config(str(stack.dev.home))
 
     def ingest_day(day: str) -> None:
-        # The daily schedule's job: raw plus every daily asset, in one run.
+        # The daily schedule's job (here over all its sources): raw plus every daily asset, in one run.
         assert ingest.execute_in_process(instance=instance, partition_key=day).success
 
     for day in WEEK[:6]:

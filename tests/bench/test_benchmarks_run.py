@@ -105,11 +105,12 @@ def test_backfill_stores_every_day_in_one_range_run(quick_results):
     assert (result["days"], result["runs_with_policy"]) == (6, 1)  # the bench asserts every day is stored
 
 
-def test_registry_scale_builds_one_ingest_job_per_source(quick_results):
+def test_registry_scale_builds_one_schedule_per_source_and_one_ingest_job_per_range(quick_results):
     sizes = result_of(quick_results, "registry_scale")["sizes"]
     assert [size["sources"] for size in sizes] == [5, 20]
-    # Each size's jobs: one per source plus the built-in ones (the same number at every size).
-    assert sizes[1]["jobs"] - sizes[0]["jobs"] == 15
+    # One schedule per source; its generated sources share their days, so they share one ingest job.
+    assert sizes[1]["schedules"] - sizes[0]["schedules"] == 15
+    assert sizes[1]["jobs"] == sizes[0]["jobs"]
 
 
 def test_startup_times_each_command_in_each_layout(quick_results):

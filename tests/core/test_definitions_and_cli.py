@@ -137,5 +137,6 @@ def test_every_job_runs_in_an_odf_queue():
     """The QueuedRunCoordinator limits runs by their odf/queue tag: no job may bypass it."""
     defs = build_definitions()
     queues = {job.name: defs.resolve_job_def(job.name).tags.get("odf/queue") for job in defs.jobs}
-    assert {"daily_pipeline", "weekly_sales", "iris_predictions_job", "ingest_iowa_liquor_sales"} <= set(queues)
+    sample_ingest = "ingest_daily_from_20240101_to_20240331"
+    assert {"daily_pipeline", "weekly_sales", "iris_predictions_job", sample_ingest} <= set(queues)
     assert set(queues.values()) == {"acquisition", "aggregation"}, queues

@@ -49,7 +49,7 @@ def test_a_failed_range_run_of_the_ingest_job_is_followed_for_its_published_days
     monkeypatch.setenv("ODF_SOURCES", str(write_registry(tmp_path, [spec])))
     storage = tmp_path / "storage"
     defs = build_definitions()
-    source = defs.resolve_job_def("ingest_shop_sales")
+    source = defs.resolve_job_def("ingest_daily_from_20240201")  # the only source on its days
     with dg.instance_for_test() as instance:
         failed = source.execute_in_process(
             instance=instance,
@@ -86,14 +86,14 @@ def test_a_failed_range_run_of_the_ingest_job_is_followed_for_its_published_days
             ("2024-02-04", None, None),
         ]
         for request in requests:
-            assert request.job_name == "ingest_shop_sales"
+            assert request.job_name == "ingest_daily_from_20240201"
             assert request.asset_selection == [dg.AssetKey.from_user_string(AGGREGATE)]
             assert request.tags[FOLLOWS_RUN_TAG] == failed.run_id and request.tags[SKIPPED_DAYS_TAG] == BAD_DAY
             assert request.tags["odf/queue"] == "aggregation"
         tags = instance.get_run_by_id(failed.run_id).tags
         assert tags[SKIPPED_DOWNSTREAM_TAG] == f"{BAD_DAY}: {AGGREGATE} ({RAW} failed that day)"
         assert tags[FOLLOW_UP_TAG] == (
-            f"ingest_shop_sales: {AGGREGATE} for 3 published day(s): 2024-02-01..2024-02-02, 2024-02-04"
+            f"ingest_daily_from_20240201: {AGGREGATE} for 3 published day(s): 2024-02-01..2024-02-02, 2024-02-04"
         )
         # A second evaluation of the same failure asks for the same run keys: the daemon starts nothing twice.
         assert [r.run_key for r in sensor(context)] == [r.run_key for r in requests]

@@ -98,14 +98,23 @@ def test_open_source_schedule_follows_its_fetch_cron_and_covers_raw_and_downstre
     assert daily.cron_schedule == "15 6 * * *" and daily.execution_timezone == "UTC"
     request = evaluate(defs, "ingest_city_counts_daily", "2026-05-31T06:15:00+00:00")
     assert request.partition_key == "2026-05-30"
-    job = next(j for j in defs.jobs if j.name == "ingest_city_counts")
+    # The run selects the source's assets in the ingest job of its days, tagged with its source.
+    selection = {k.to_user_string() for k in request.asset_selection}
+    assert selection == {"raw/city_counts", "aggregates/city_counts/by_city"}
+    assert request.tags == {"odf/queue": "acquisition", "odf/source": "city_counts"}
+    assert daily.job_name == "ingest_daily_from_20250101"
+    job = next(j for j in defs.jobs if j.name == daily.job_name)
     selected = job.selection.resolve(build_source_assets(load_sources()))
-    assert {k.to_user_string() for k in selected} == {"raw/city_counts", "aggregates/city_counts/by_city"}
-    assert job.tags == {"odf/queue": "acquisition", "odf/source": "city_counts"}
+    assert set(request.asset_selection) == selected  # the only source on its days
+    assert job.tags == {"odf/queue": "acquisition", "odf/ingest": "ingest_daily_from_20250101"}
 
 
-def test_sample_job_chains_every_daily_asset_downstream_of_the_raw_one_and_no_weekly_one():
-    job = build_definitions().resolve_job_def("ingest_iowa_liquor_sales")
+def test_sample_schedule_chains_every_daily_asset_downstream_of_the_raw_one_and_no_weekly_one():
+    defs = build_definitions()
+    request = evaluate(defs, SAMPLE_DAILY, "2024-01-10T01:30:00+00:00")
+    job = defs.resolve_job_def(schedule(defs, SAMPLE_DAILY).job_name).get_subset(
+        asset_selection=set(request.asset_selection)
+    )
     keys = {k.to_user_string() for k in job.asset_layer.executable_asset_keys}
     assert {
         "raw/iowa_liquor_sales",
@@ -163,6 +172,10 @@ def test_schedule_requests_resolve_against_the_code_location():
         data = schedule(defs, name).evaluate_tick(context)
         assert [r.partition_key for r in data.run_requests] == [partition]
         assert data.run_requests[0].tags["dagster/partition"] == partition
+        selection = data.run_requests[0].asset_selection
+        if selection is not None:  # the subset the daemon launches resolves in the target job
+            job = repo.get_job(schedule(defs, name).job_name).get_subset(asset_selection=set(selection))
+            assert job.asset_layer.executable_asset_keys == set(selection)
 
 
 def test_default_status_stopped_unless_env_says_running_and_ended_sources_always_stopped(orchestration):
@@ -180,8 +193,9 @@ def test_default_status_stopped_unless_env_says_running_and_ended_sources_always
 
 
 def test_ingest_jobs_resolve_as_dagster_resolves_them_against_the_whole_graph(orchestration):
-    """Each ingest job is resolved against only its own assets (odf_sensors/scoped_jobs.py, linear in
-    the registry); what it resolves to is what ``dg.define_asset_job`` gives over the whole graph."""
+    """Each ingest job (one per daily range) is resolved against only its own assets when they are a
+    small part of the graph (odf_sensors/scoped_jobs.py, linear in the registry); what it resolves to
+    is what ``dg.define_asset_job`` gives over the whole graph."""
     defs = orchestration()
     repository = defs.get_repository_def()
     graph = repository.asset_graph
@@ -197,7 +211,7 @@ def test_ingest_jobs_resolve_as_dagster_resolves_them_against_the_whole_graph(or
             {node.name for node in job.graph.nodes},
         )
 
-    for name in ("ingest_iowa_liquor_sales", "ingest_city_counts"):
+    for name in ("ingest_daily_from_20240101_to_20240331", "ingest_daily_from_20250101"):
         scoped = next(job for job in defs.jobs if job.name == name)
         whole = dg.define_asset_job(name, selection=scoped.selection, tags=scoped.tags, description=scoped.description)
         resources = repository.get_top_level_resources()

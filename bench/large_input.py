@@ -237,7 +237,7 @@ def _median_run(results: list[dict]) -> dict:
 
 
 # ODF's bound (odf_resources.polars_tuning) against Polars' own read-ahead, on the same file.
-ODF_DEFAULT = "ODF default (4 MiB)"
+ODF_DEFAULT = "ODF default (1 MiB)"
 CHUNK_SETTINGS = {ODF_DEFAULT: None, "Polars' default": "0"}
 
 

@@ -59,7 +59,8 @@ def dagster_log(path: Path, verbose: bool) -> Iterator[None]:
 
 
 def check_arguments(args: argparse.Namespace) -> None:
-    """The arguments on their own; ``odf`` calls this before loading settings or anything heavier."""
+    """The arguments on their own; ``odf`` calls this before loading settings or anything heavier,
+    and only then ``_command`` (its only caller), which relies on it."""
     parse_date(args.start, "--start")
     parse_date(args.end, "--end")
     if args.end < args.start:
@@ -69,7 +70,6 @@ def check_arguments(args: argparse.Namespace) -> None:
 
 
 def _command(args: argparse.Namespace) -> int:
-    check_arguments(args)
     home = use_local_instance()
     if args.select:
         check_selection(home, args.select)  # from the last definitions' catalog, before Dagster loads

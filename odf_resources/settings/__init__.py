@@ -185,7 +185,7 @@ def landing_max_file_bytes() -> int:
 
 
 def csv_read_chunk_bytes() -> int:
-    """``ODF_CSV_READ_CHUNK_BYTES``: bytes per chunk of streaming CSV reads (default 4 MiB); 0 keeps Polars' own."""
+    """``ODF_CSV_READ_CHUNK_BYTES``: bytes per chunk of streaming CSV reads (default 1 MiB); 0 keeps Polars' own."""
     return current().csv_read_chunk_bytes
 
 

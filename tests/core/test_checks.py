@@ -27,6 +27,16 @@ def test_counting_keys_in_slices_gives_the_single_pass_count(sales_with_repeats,
     assert quality.distinct_keys_in_passes(frame, ["invoice"], frame.height) == frame["invoice"].n_unique()
 
 
+def test_unique_keys_are_counted_from_their_hashes_in_slices(sales_with_repeats, monkeypatch):
+    frame, _ = sales_with_repeats
+    unique = frame.unique(subset=["store", "invoice"], keep="first")
+    monkeypatch.setattr(quality, "HASHES_PER_PASS", 700)  # 14 slices of hashes
+    assert quality.distinct_keys_in_passes(unique.lazy(), ["store", "invoice"], unique.height) == unique.height
+    # One repeated key among unique ones: the hashes show a repeat, the keys give the exact count.
+    repeated = pl.concat([unique, unique.head(1)])
+    assert quality.distinct_keys_in_passes(repeated, ["store", "invoice"], repeated.height) == unique.height
+
+
 def key_check(frame) -> dict:
     """The key check's verdict for the fixture's rows as one day (they carry no date column)."""
     one_day = frame.lazy().with_columns(pl.lit("2024-01-01").alias("date"))

@@ -23,7 +23,7 @@ def test_scanning_a_csv_source_sets_odf_chunk_size_and_reads_every_row(tmp_path)
     path = tmp_path / "day.csv"
     pl.DataFrame({"a": [str(i) for i in range(5000)], "b": ["x"] * 5000}).write_csv(path)
     frame = scan_source_file(path, "csv", "demo partition 2024-01-01").collect(engine="streaming")
-    assert os.environ[POLARS_CSV_CHUNK_VARIABLE] == str(DEFAULT_CSV_READ_CHUNK_BYTES) == str(4 << 20)
+    assert os.environ[POLARS_CSV_CHUNK_VARIABLE] == str(DEFAULT_CSV_READ_CHUNK_BYTES) == str(1 << 20)
     assert frame.height == 5000 and frame["a"].to_list()[-1] == "4999"
 
 
@@ -58,4 +58,4 @@ def test_setting_applies_before_polars_first_csv_scan_in_a_fresh_process(tmp_pat
     )
     env = {k: v for k, v in os.environ.items() if k not in (POLARS_CSV_CHUNK_VARIABLE, "ODF_CSV_READ_CHUNK_BYTES")}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
-    assert done.stdout.strip() == str(4 << 20)
+    assert done.stdout.strip() == str(1 << 20)

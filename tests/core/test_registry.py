@@ -80,6 +80,8 @@ def test_valid_template_source_and_relative_paths(tmp_path):
         ),
         ({"decimals": {"id": 2}}, r"\.decimals\.id: expected a float64 schema column, 'id' is 'string'"),
         ({"decimals": {"amount": 2.5}}, r"\.decimals\.amount: expected a whole number of decimal places 0\.\.6"),
+        ({"decimals": {"amount": 7}}, r"\.decimals\.amount: expected a whole number of decimal places 0\.\.6, got 7"),
+        ({"decimals": {"amount": True}}, r"\.decimals\.amount: expected a whole number of decimal places 0\.\.6"),
         ({"fetch_cron": "daily"}, r"\.fetch_cron: expected a 5-field cron expression"),
         ({"end_date": "2023-12-31"}, r"\.end_date: the last day with data must not be before start_date"),
     ],

@@ -87,8 +87,23 @@ def test_every_remote_command_names_the_unreachable_url_from_the_environment(cap
             ["trigger", "--asset", "raw/x", "--date", "2024-01-05", "--url", "ftp://127.0.0.1:3000"],
             "odf trigger: --url 'ftp://127.0.0.1:3000' is not an http(s) URL",
         ),
+        # odf materialize runs in-process: its arguments are checked once, before settings load.
+        (
+            ["materialize", "--start", "2024-01-31", "--end", "2024-01-01"],
+            "odf materialize: --end 2024-01-01 is before --start 2024-01-31",
+        ),
+        (["materialize", "--select", " "], "odf materialize: --select needs a selection"),
     ],
-    ids=["impossible-day", "not-a-date", "reversed-range", "slashes", "basic-iso", "bad-url"],
+    ids=[
+        "impossible-day",
+        "not-a-date",
+        "reversed-range",
+        "slashes",
+        "basic-iso",
+        "bad-url",
+        "materialize-reversed-range",
+        "materialize-empty-select",
+    ],
 )
 def test_malformed_input_is_refused_before_contacting_the_server(capsys, monkeypatch, args, message):
     unreachable = f"http://127.0.0.1:{free_port()}"

@@ -14,7 +14,17 @@ from datetime import date
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WithJsonSchema,
+    WrapValidator,
+)
 from pydantic_core import PydanticCustomError
 
 from odf_assets.sources.registry.errors import NAME
@@ -140,10 +150,18 @@ class Range(_Strict):
     max: float | None = None
 
 
-DecimalsByColumn = Annotated[
-    dict[str, Any],
-    WithJsonSchema({"type": "object", "additionalProperties": {"type": "integer", "minimum": 0, "maximum": 6}}),
-]
+MAX_DECIMALS = 6  # whole units of 10^-6 still sum exactly in Int64 up to 9.2e12
+
+
+def _decimal_places(value: Any, handler: ValidatorFunctionWrapHandler) -> int:
+    try:
+        return handler(value)
+    except ValidationError:
+        raise odf_error(f"expected a whole number of decimal places 0..{MAX_DECIMALS}, got {quote(value)}") from None
+
+
+# Whether each column is a float64 schema column is checked in sources.py.
+DecimalsByColumn = dict[str, Annotated[int, Field(strict=True, ge=0, le=MAX_DECIMALS), WrapValidator(_decimal_places)]]
 
 
 class Checks(_Strict):

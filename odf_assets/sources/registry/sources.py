@@ -154,19 +154,13 @@ def _rename(where: Where, raw: SourceModel, schema: dict[str, str]) -> dict[str,
     return {str(source_name): target for source_name, target in raw.rename.items()}
 
 
-MAX_DECIMALS = 6  # whole units of 10^-6 still sum exactly in Int64 up to 9.2e12
-
-
 def _decimals(where: Where, raw: SourceModel, schema: dict[str, str]) -> dict[str, int]:
-    for column, places in raw.decimals.items():
+    """The model holds each column's places (whole, 0..MAX_DECIMALS); the column must be float64."""
+    for column in raw.decimals:
         if schema.get(column) != "float64":
             where.fail(
                 f".decimals.{column}",
                 f"expected a float64 schema column, {quote(column)} is {quote(schema.get(column))}",
-            )
-        if isinstance(places, bool) or not isinstance(places, int) or not 0 <= places <= MAX_DECIMALS:
-            where.fail(
-                f".decimals.{column}", f"expected a whole number of decimal places 0..{MAX_DECIMALS}, got {places!r}"
             )
     return dict(raw.decimals)
 

@@ -158,7 +158,9 @@ DecimalsByColumn = Annotated[
 
 
 class Checks(_Strict):
-    max_null_fraction: FractionByColumn = Field(default_factory=_empty_mapping, description="{column: fraction 0..1} (WARN)")
+    max_null_fraction: FractionByColumn = Field(
+        default_factory=_empty_mapping, description="{column: fraction 0..1} (WARN)"
+    )
     ranges: dict[str, Range] = Field(default_factory=_empty_mapping, description="{numeric column: {min, max}} (WARN)")
     allow_empty_days: bool = Field(False, description="Days without rows are published empty.")
     max_shrink_fraction: Annotated[float, Field(ge=0, lt=1)] | None = Field(
@@ -186,7 +188,9 @@ class MetricModel(_Strict):
 class AggregateModel(_Strict):
     name: Name
     description: str = ""
-    group_by: Columns = Field(default_factory=_empty_list, description="One row per day and these values; [] one per day.")
+    group_by: Columns = Field(
+        default_factory=_empty_list, description="One row per day and these values; [] one per day."
+    )
     metrics: Annotated[list[MetricModel], _at_least_one("list at least one metric")]
 
 
@@ -242,7 +246,9 @@ class ConsolidationModel(_Strict):
     group: Name = "consolidations"
     combine: Literal["join", "union"]
     inputs: list[InputModel] = Field(description="Two or more registry sources.")
-    keys: Columns = Field(default_factory=_empty_list, description="Join keys, or the columns a union stacks, besides date.")
+    keys: Columns = Field(
+        default_factory=_empty_list, description="Join keys, or the columns a union stacks, besides date."
+    )
     source_column: str | None = Field(None, description="Union only: a column naming each row's input source.")
     group_by: Columns = Field(default_factory=_empty_list)
     metrics: Annotated[list[MetricModel], _at_least_one("list at least one metric")]

@@ -159,8 +159,13 @@ def default_selection(defs: dg.Definitions) -> tuple[set[dg.AssetKey], dict]:
     from odf_sensors.jobs import DAILY_PIPELINE_JOB, WEEKLY_SALES_JOB
 
     graph = defs.resolve_asset_graph()
-    jobs = {job.name: job for job in defs.resolve_all_job_defs()}
-    names = {jobs[name].partitions_def: name for name in (DAILY_PIPELINE_JOB, WEEKLY_SALES_JOB) if name in jobs}
+    # Only these two jobs: resolving every job would resolve each source's own job too.
+    defined = {job.name for job in defs.jobs or ()}
+    names = {
+        defs.resolve_job_def(name).partitions_def: name
+        for name in (DAILY_PIPELINE_JOB, WEEKLY_SALES_JOB)
+        if name in defined
+    }
     keys = {
         key
         for part in names

@@ -12,7 +12,6 @@ Errors are ``TransferError``s whose text holds no URL (the caller adds a redacte
 
 from __future__ import annotations
 
-import http.client
 import socket
 import threading
 import time
@@ -21,9 +20,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import certifi
-
-if TYPE_CHECKING:  # urllib3 is imported where used: the code location loads without it
+if TYPE_CHECKING:  # urllib3, http.client and certifi are imported where used: the code location loads without them
     import urllib3
     from urllib3.connection import HTTPConnection
 
@@ -87,6 +84,8 @@ class Response:
         self._response, self._watchdog, self._deadline_seconds = response, watchdog, deadline_seconds
 
     def chunks(self, size: int) -> Iterator[bytes]:
+        import http.client
+
         import urllib3
 
         received = 0
@@ -116,6 +115,8 @@ def _connection(target: Target, address: str, timeout: float, ca_bundle: str) ->
     from urllib3.connection import HTTPConnection, HTTPSConnection
 
     if target.scheme == "https":
+        import certifi
+
         return HTTPSConnection(
             address,
             target.port,
@@ -130,6 +131,8 @@ def _connection(target: Target, address: str, timeout: float, ca_bundle: str) ->
 @contextmanager
 def get(target: Target, *, deadline: float, timeout: float, ca_bundle: str = "") -> Iterator[Response]:
     """GET ``target`` through one of its vetted addresses; ``deadline`` is a ``time.monotonic()`` instant."""
+    import http.client
+
     import urllib3
 
     total = max(deadline - time.monotonic(), 0.0)

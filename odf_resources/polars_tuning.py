@@ -3,9 +3,10 @@
 Polars' streaming CSV reader reads ahead several large chunks per pipeline: about 350 MB of
 buffers on a 2-core worker whatever the file size. Chunks of 1 MiB keep the raw step's peak about
 40 MB below 4 MiB chunks (median 211 vs 256 MB on a 675 MB CSV; CPU time differed by less than the
-noise of a shared machine); ``bench.large_input`` measures ODF's chunks and Polars' own side by side. The knob is Polars' environment
-variable ``POLARS_CSV_CHUNK_SIZE``, read once at the first CSV scan and not a public API, so an
-operator's own value always wins and the benchmark shows whether a Polars upgrade still honours it.
+noise of a shared machine); ``bench.large_input`` measures ODF's chunks and Polars' own side by
+side. The knob is Polars' environment variable ``POLARS_CSV_CHUNK_SIZE``, read once at the first
+CSV scan and not a public API, so an operator's own value always wins and the benchmark shows
+whether a Polars upgrade still honours it.
 """
 
 from __future__ import annotations

@@ -159,7 +159,7 @@ def default_selection(defs: dg.Definitions) -> tuple[set[dg.AssetKey], dict]:
     from odf_sensors.jobs import DAILY_PIPELINE_JOB, WEEKLY_SALES_JOB
 
     graph = defs.resolve_asset_graph()
-    # Only these two jobs: resolving every job would resolve each source's own job too.
+    # Only these two jobs: resolving every job would also resolve the ingest and other jobs.
     defined = {job.name for job in defs.jobs or ()}
     names = {
         defs.resolve_job_def(name).partitions_def: name

@@ -86,16 +86,18 @@ def child_dagster(mode: str, pipeline: str, days: int) -> dict:
 
     from odf_cli.pipeline_run import materialize
     from odf_cli.progress import Progress
+    from odf_cli.sqlite_writes import local_sqlite_writes
 
     started, began = time.perf_counter(), time.time() - 1
     start, end = day_range(pipeline, days)
     selection = PIPELINES[pipeline][0]
     progress = Progress(io.StringIO(), tty=False)
-    instance = dg.DagsterInstance.ephemeral() if mode == "in_memory" else dg.DagsterInstance.get()
-    with instance:
-        materialize(start, end, instance, progress, selection, "WARNING")
-        run_s = time.perf_counter() - started
-        events = count_events(instance, began)  # not part of the command's time: the parent subtracts it
+    with local_sqlite_writes():  # as odf materialize (odf_cli.local_run)
+        instance = dg.DagsterInstance.ephemeral() if mode == "in_memory" else dg.DagsterInstance.get()
+        with instance:
+            materialize(start, end, instance, progress, selection, "WARNING")
+            run_s = time.perf_counter() - started
+            events = count_events(instance, began)  # not part of the command's time: the parent subtracts it
     if progress.failed_steps:
         raise SystemExit(f"{pipeline} {mode}: {progress.failed_steps[0]}")
     return {"run_s": run_s, "events": events, "count_s": time.perf_counter() - started - run_s}

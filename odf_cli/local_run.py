@@ -84,9 +84,10 @@ def _command(args: argparse.Namespace) -> int:
     import dagster as dg
 
     from odf_cli.pipeline_run import materialize as run
+    from odf_cli.sqlite_writes import local_sqlite_writes
 
     log_path = home / "logs" / f"materialize-{datetime.now():%Y%m%d-%H%M%S}.log"
-    with dg.DagsterInstance.get() as instance, dagster_log(log_path, args.verbose):
+    with local_sqlite_writes(), dg.DagsterInstance.get() as instance, dagster_log(log_path, args.verbose):
         written = run(args.start, args.end, instance, progress, args.select, "DEBUG" if args.verbose else "INFO")
     print("\nSummary:")
     print(progress.summary())

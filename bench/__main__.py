@@ -40,8 +40,9 @@ BENCHMARKS = {
     "backfill": ["--days", "186", "--sample", "6"],
     "large_input": ["--gigabytes", "0.5", "--repeat", "3"],
     "landing_memory": ["--megabytes", "200", "--repeat", "3"],
-    # 1 and 15 days of the small and the default pipeline (fixed cost and per-day slope).
-    "partitions": ["--days", "1", "15", "--repeats", "3"],
+    # 1 and 15 days of the small and the default pipeline (fixed cost and per-day slope), on the
+    # local instance, in memory and on the production storage (PostgreSQL).
+    "partitions": ["--days", "1", "15", "--repeats", "3", "--postgres"],
 }
 
 
@@ -203,13 +204,20 @@ def partitions_rows(partitions: dict) -> list[tuple[str, str, str]]:
             continue
         longest = max(default["medians"], key=int)
         ratio = default["medians"][longest] / memory["medians"][longest]
+        production = table.get(f"{pipeline}/postgres")
+        on_postgres = (
+            f"; PostgreSQL (production storage, local cluster) {production['per_day_s']:.2f} s per day, "
+            f"fixed {production['fixed_s']:.1f} s"
+            if production
+            else ""
+        )
         rows.append(
             (
                 f"`bench.partitions`, {pipeline} pipeline: fresh process and instance per run, median of "
                 f"{partitions['repeats']} interleaved",
                 f"default instance **{default['per_day_s']:.2f} s per day**, fixed {default['fixed_s']:.1f} s; "
                 f"{longest} days {default['medians'][longest]:.1f} s = **{_x(ratio)}** the in-memory instance's "
-                f"{memory['medians'][longest]:.1f} s",
+                f"{memory['medians'][longest]:.1f} s{on_postgres}",
                 f"≤ 0.1 s per day: {_verdict(default['per_day_s'] <= 0.1)}; ≤ 4 s fixed: "
                 f"{_verdict(default['fixed_s'] <= 4)}; ≤ 2× in-memory: {_verdict(ratio <= 2)}",
             )

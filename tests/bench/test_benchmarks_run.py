@@ -124,8 +124,10 @@ def test_partitions_contenders_run_and_a_day_writes_seven_asset_events(quick_res
     # materialization and one planned event per asset, one evaluation per declared check
     # (raw: data_contract, data_quality; aggregate: data_contract).
     table = result_of(quick_results, "partitions")["table"]
-    assert set(table) == {f"small/{mode}" for mode in ("default_instance", "in_memory", "dagster_free")}
+    assert set(table) == {f"small/{mode}" for mode in ("default_instance", "in_memory", "dagster_free", "postgres")}
     assert all(seconds > 0 for row in table.values() for seconds in row["medians"].values())
+    # The production storage writes the same events as the local instance.
+    assert table["small/postgres"]["events"] == table["small/default_instance"]["events"]
     events = table["small/default_instance"]["events"]
     per_day = {kind: events["2"][kind] - events["1"][kind] for kind in events["2"] if "ASSET" in kind}
     assert per_day == {
@@ -164,6 +166,7 @@ def test_readme_table_is_rendered_from_the_results_between_its_markers(quick_res
     table = readme_table(results, conditions)
     for name in BENCHMARKS:
         assert f"`bench.{name}`" in table
+    assert "PostgreSQL (production storage, local cluster)" in table  # issue 21: per-day cost in production too
     readme = tmp_path / "README.md"
     readme.write_text((ROOT / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
     rewrite_readme(table, readme)

@@ -254,7 +254,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--modes", nargs="+", choices=CHOSEN_MODES, default=list(MODES[:3]))
     parser.add_argument("--postgres", action="store_true", help="add the production storage on a local PostgreSQL")
     parser.add_argument("--baseline", type=Path, help="another checkout, run as default_instance beside this one")
-    parser.add_argument("--quick", action="store_true", help="small pipeline, 1 and 2 days, once, with PostgreSQL (CI smoke)")
+    parser.add_argument("--quick", action="store_true", help="small pipeline, 1 and 2 days, once, PostgreSQL too (CI)")
     parser.add_argument("--child", nargs=3, metavar=("MODE", "PIPELINE", "DAYS"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:

@@ -6,6 +6,10 @@ pod); the code server and the webserver also resolve every job (a run pod resolv
 The per-source cost printed beside each size shows whether the growth is linear: it should stay
 flat as the registry grows.
 
+Beside ODF, interleaved in its own fresh processes, the floor: the same sources built with plain
+Dagster and no ODF code (``bare_child``), so the targets can be read against what Dagster itself
+needs on the machine. Each size prints ODF's time, the floor's and their ratio.
+
     uv run python -m bench.registry_scale [--sources 100 --sources 1000 --sources 5000] [--repeat 3]
     uv run python -m bench.registry_scale --quick      # 5 and 20 sources, once
 """

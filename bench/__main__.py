@@ -95,18 +95,31 @@ def readme_rows(results: dict[str, dict]) -> list[tuple[str, str, str]]:
             )
         )
     if scale := results.get("registry_scale"):
-        cells = ", ".join(
+        cells = "; ".join(
             f"{size['sources']:,} → {size['total_s']:.1f} s ({size['total_cpu_s']:.1f} s CPU)"
+            + (
+                f", floor {size['floor']['total_s']:.1f} s ({size['floor']['total_cpu_s']:.1f} s CPU) = "
+                f"**{_x(size['over_floor'])}** ({_x(size['over_floor_cpu'])} by CPU)"
+                if "floor" in size
+                else ""
+            )
             for size in scale["sizes"]
         )
-        marginal = ", ".join(f"{step['cpu_ms_per_source']:.1f}" for step in scale["marginal"])
+        marginal = ", ".join(
+            f"{step['cpu_ms_per_source']:.1f}"
+            + (f" (floor {step['floor_cpu_ms_per_source']:.1f})" if "floor_cpu_ms_per_source" in step else "")
+            for step in scale["marginal"]
+        )
         targets = [size for size in scale["sizes"] if size["target_s"] is not None]
         rows.append(
             (
-                "`bench.registry_scale`: import `odf.definitions` and resolve every job, N sources with one aggregate",
+                "`bench.registry_scale`: import `odf.definitions` and resolve every job, N sources with one "
+                "aggregate; floor: the same sources in plain Dagster, no ODF code",
                 f"{cells}; CPU ms per further source between sizes: {marginal} (flat = linear)",
                 "; ".join(
-                    f"{size['sources']:,} ≤ {size['target_s']:.0f} s: {_verdict(size['met'])}" for size in targets
+                    f"{size['sources']:,} ≤ {size['target_s']:.0f} s: {_verdict(size['met'])}"
+                    + (f" (floor: {_verdict(size['floor']['met'])})" if "floor" in size else "")
+                    for size in targets
                 )
                 or "—",
             )

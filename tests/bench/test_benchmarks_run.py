@@ -111,6 +111,10 @@ def test_registry_scale_builds_one_schedule_per_source_and_one_ingest_job_per_ra
     # One schedule per source; its generated sources share their days, so they share one ingest job.
     assert sizes[1]["schedules"] - sizes[0]["schedules"] == 15
     assert sizes[1]["jobs"] == sizes[0]["jobs"]
+    # The floor builds the same sources in plain Dagster: one schedule each, one ingest job for them all
+    # (beside the implicit asset job and a maintenance job).
+    assert [(size["floor"]["schedules"], size["floor"]["jobs"]) for size in sizes] == [(5, 3), (20, 3)]
+    assert all(size["over_floor"] > 0 for size in sizes)
 
 
 def test_startup_times_each_command_in_each_layout(quick_results):

@@ -12,7 +12,7 @@ import dagster as dg
 
 from odf_assets.predictions import drift
 from odf_assets.predictions.assets import IRIS_PREDICTIONS, iris_daily_partitions
-from odf_assets.predictions.store import PREDICTIONS_PATH
+from odf_assets.predictions.transforms import PREDICTIONS_PATH
 from odf_resources import settings
 from odf_resources.constants import PARTITION_COLUMN
 from odf_resources.parquet_io_manager import object_key

@@ -12,13 +12,16 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import SplitResult, unquote, urljoin, urlsplit
 
 import dagster as dg
 
-from odf_core import pinned_http
 from odf_core.egress import EgressRefused, system_resolve, vet_host
 from odf_core.text import quote, redact_url
+
+if TYPE_CHECKING:
+    from odf_core import pinned_http
 
 CHUNK_BYTES = 1 << 20
 RETRYABLE_STATUS = {429, 500, 502, 503, 504}
@@ -192,6 +195,8 @@ class SourceFetcher(dg.ConfigurableResource):
 
     def _target(self, url: str) -> pinned_http.Target:
         """The vetted connection target of an http(s) URL: checked once, then pinned."""
+        from odf_core import pinned_http  # the HTTP client loads with the first download, not the code location
+
         try:
             parts = urlsplit(url)
             port = parts.port or _DEFAULT_PORTS[parts.scheme.lower()]
@@ -242,6 +247,8 @@ class SourceFetcher(dg.ConfigurableResource):
 
     # -- http --------------------------------------------------------------------------------
     def _fetch_http(self, url: str, workdir: Path, deadline: float) -> FetchedFile:
+        from odf_core import pinned_http
+
         current = url
         # Redirects are followed by hand so every hop passes the same scheme/host/address checks.
         for _ in range(self.max_redirects + 1):

@@ -17,7 +17,6 @@ from collections import defaultdict
 
 import dagster as dg
 
-from odf_assets.predictions import store
 from odf_assets.predictions.assets import FIRST_DATE, iris_daily_partitions, iris_predictions_job
 from odf_assets.predictions.landing_keys import LANDING_PREFIX, LandingEntry
 from odf_core.text import quote
@@ -97,6 +96,8 @@ def build_iris_landing_sensor(minimum_interval_seconds: int) -> dg.SensorDefinit
 
 def request_changed_dates(context: dg.SensorEvaluationContext, odf_storage: OdfStorage) -> dg.SensorResult:
     """Requests an iris predictions run for every landing date folder whose files are new or changed."""
+    from odf_assets.predictions import store  # listing the landing zone: at tick time, not at load
+
     previous = parse_cursor(context.cursor, context.log)
     by_date, ignored = group_by_partition(store.landing_entries(odf_storage.get()))
     ignored_digest = date_digest(ignored) if ignored else ""

@@ -9,19 +9,7 @@ from typing import TYPE_CHECKING
 import dagster as dg
 
 from odf_assets.derived import storage_retry_policy
-from odf_assets.predictions import scoring, store, transforms
-from odf_assets.predictions.model import (
-    ModelSignatureError,
-    check_pin,
-    check_publishable,
-    iris_holdout,
-    model_card,
-    read_model_uri,
-    refuse_external_data,
-    sha256,
-    to_onnx_bytes,
-    train_iris_classifier,
-)
+from odf_assets.predictions import transforms
 from odf_core.text import quote
 from odf_resources import settings as odf_settings
 from odf_resources.constants import AGGREGATION_TAGS, IO_MANAGER_KEY, PARTITION_COLUMN
@@ -33,10 +21,12 @@ from odf_resources.storage_resource import OdfStorage
 if TYPE_CHECKING:  # polars is imported where used: the code location loads without it
     import polars as pl
 
+    from odf_assets.predictions.scoring import ScoredDay
+
 GROUP = "predictions"
 IRIS_MODEL = dg.AssetKey(["predictions", "iris_model"])
-IRIS_PREDICTIONS = dg.AssetKey(list(store.PREDICTIONS_PATH))
-IRIS_REJECTS = dg.AssetKey(list(store.REJECTS_PATH))
+IRIS_PREDICTIONS = dg.AssetKey(list(transforms.PREDICTIONS_PATH))
+IRIS_REJECTS = dg.AssetKey(list(transforms.REJECTS_PATH))
 EVERY_LANDED_ITEM_ACCOUNTED_FOR = "every_landed_item_accounted_for"
 IRIS_PREDICTIONS_JOB = "iris_predictions_job"
 # end_offset=1: today's partition exists today, so items landed this morning are scored this morning.
@@ -48,6 +38,21 @@ def publish_iris_model(storage, uri: str) -> tuple[dict, str]:
     """Trains the classifier (or reads the operator's model from ``uri``), checks it and publishes it;
     returns (model card, stored URI). Problems the operator can fix are a ``dg.Failure`` with metadata.
     ``uri`` comes from settings only: a model location is never run config a UI user could set."""
+    # Scoring, storing and the model's checks load when a run uses them, not with the code location.
+    from odf_assets.predictions import store
+    from odf_assets.predictions.model import (
+        ModelSignatureError,
+        check_pin,
+        check_publishable,
+        iris_holdout,
+        model_card,
+        read_model_uri,
+        refuse_external_data,
+        sha256,
+        to_onnx_bytes,
+        train_iris_classifier,
+    )
+
     holdout = iris_holdout()
     try:
         if uri:
@@ -103,6 +108,8 @@ def iris_model(context: dg.AssetExecutionContext, odf_storage: OdfStorage) -> dg
 def current_or_bootstrapped_model(context: dg.AssetExecutionContext, storage):
     """(card, session, signature) of the published model; with none published yet, publishes one first
     (trained, or ``ODF_IRIS_MODEL_URI``) and records it as a materialization of ``predictions/iris_model``."""
+    from odf_assets.predictions import store
+
     pinned = odf_settings.pinned_model_sha256()
     try:
         return store.load_current_model(storage, pinned)
@@ -145,9 +152,11 @@ def _rows(frame: "pl.LazyFrame") -> int:
     return frame.select(pl.len()).collect().item()
 
 
-def _coverage_check(storage, partition: str, scored: scoring.ScoredDay) -> dg.AssetCheckResult:
+def _coverage_check(storage, partition: str, scored: "ScoredDay") -> dg.AssetCheckResult:
     """Reads back what was stored (key columns, scanned) and re-lists the landing folder: every landed
     item must be covered."""
+    from odf_assets.predictions import store
+
     predictions = store.scan_stored_keys(storage, store.PREDICTIONS_PATH, partition)
     rejects = store.scan_stored_keys(storage, store.REJECTS_PATH, partition)
     missing = transforms.unaccounted_count(scored.landed_keys, predictions, rejects)
@@ -206,6 +215,8 @@ def _daily_out(key: dg.AssetKey, description: str) -> dg.AssetOut:
 def iris_predictions(context: dg.AssetExecutionContext, odf_storage: OdfStorage):
     """Scores every iris item landed for the day in one batched ONNX call; invalid records go to rejects."""
     import polars as pl
+
+    from odf_assets.predictions import scoring
 
     partition = context.partition_key
     storage = odf_storage.get()

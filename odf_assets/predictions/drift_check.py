@@ -7,23 +7,26 @@ split ``predictions/iris_model`` trains on.
 
 import functools
 import io
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
-from odf_assets.predictions import drift
 from odf_assets.predictions.assets import IRIS_PREDICTIONS, iris_daily_partitions
-from odf_assets.predictions.store import PREDICTIONS_PATH
+from odf_assets.predictions.transforms import PREDICTIONS_PATH
 from odf_resources import settings
 from odf_resources.constants import PARTITION_COLUMN
 from odf_resources.parquet_io_manager import object_key
 from odf_resources.storage_resource import OdfStorage
 
+if TYPE_CHECKING:
+    from odf_assets.predictions.drift import TrainingProfile
+
 PREDICTION_DRIFT = "prediction_drift"
-_SEVERITY = {drift.WARN: dg.AssetCheckSeverity.WARN, drift.ERROR: dg.AssetCheckSeverity.ERROR}
 
 
 @functools.cache
-def iris_training_profile() -> drift.TrainingProfile:
+def iris_training_profile() -> "TrainingProfile":
+    from odf_assets.predictions import drift
     from odf_assets.predictions.model import iris_holdout  # scikit-learn: imported by the check only
 
     holdout = iris_holdout()
@@ -40,6 +43,8 @@ def iris_training_profile() -> drift.TrainingProfile:
 def prediction_drift(context: dg.AssetCheckExecutionContext, odf_storage: OdfStorage) -> dg.AssetCheckResult:
     import polars as pl
 
+    from odf_assets.predictions import drift  # the measures load when the check runs
+
     thresholds = settings.drift_thresholds()
     storage = odf_storage.get()
     key = object_key(PREDICTIONS_PATH, PARTITION_COLUMN, context.partition_key)
@@ -49,7 +54,7 @@ def prediction_drift(context: dg.AssetCheckExecutionContext, odf_storage: OdfSto
     return dg.AssetCheckResult(
         passed=report.level == drift.OK,
         # A passing result carries the highest severity the check can fail with.
-        severity=_SEVERITY.get(report.level, dg.AssetCheckSeverity.ERROR),
+        severity=dg.AssetCheckSeverity.WARN if report.level == drift.WARN else dg.AssetCheckSeverity.ERROR,
         metadata={
             name: dg.MetadataValue.json(value) if isinstance(value, (dict, list)) else value
             for name, value in report.metadata(profile, thresholds).items()

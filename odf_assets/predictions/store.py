@@ -30,8 +30,8 @@ if TYPE_CHECKING:  # numpy and polars are imported where used: the code location
 
 MODEL_FOLDER = "predictions/iris_model"
 MODEL_CARD_KEY = f"{MODEL_FOLDER}/model_card.json"
-PREDICTIONS_PATH = ("predictions", "iris_predictions")
-REJECTS_PATH = ("predictions", "iris_rejects")
+PREDICTIONS_PATH = transforms.PREDICTIONS_PATH
+REJECTS_PATH = transforms.REJECTS_PATH
 
 
 class ModelNotPublishedError(RuntimeError):

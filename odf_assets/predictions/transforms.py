@@ -21,6 +21,9 @@ CLASS_LABELS = ("setosa", "versicolor", "virginica")
 PROBABILITY_COLUMNS = tuple(f"probability_{label}" for label in CLASS_LABELS)
 # The first date partition of the predictions; the last is tomorrow (UTC).
 FIRST_DATE = "2024-01-01"
+# Where the predictions and rejects are stored: their asset keys.
+PREDICTIONS_PATH = ("predictions", "iris_predictions")
+REJECTS_PATH = ("predictions", "iris_rejects")
 # Line 0 stands for "the whole file" in rejects, so file-level problems still join on line.
 FILE_LEVEL_LINE = 0
 # The declared domain of every feature, in centimetres: finite and inside it in the model's

@@ -13,13 +13,15 @@ import hashlib
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from odf_assets import checks
-from odf_assets.sources.csv_rows import CsvDialect
 from odf_assets.sources.registry import SourceSpec
-from odf_assets.sources.staging import FileStager
 from odf_core.text import redact_url
 from odf_resources.source_fetcher import FetchError, SourceFetcher, SourceUnavailableError
+
+if TYPE_CHECKING:
+    from odf_assets.sources.csv_rows import CsvDialect
 
 
 @dataclass
@@ -50,6 +52,8 @@ def _days(start: date, end: date) -> list[date]:
 
 
 def dialect_for(spec: SourceSpec) -> CsvDialect:
+    from odf_assets.sources.csv_rows import CsvDialect  # parsing loads at run time, not with the code location
+
     options = spec.parsing.csv
     return CsvDialect(options.delimiter, options.quote_char, options.null_values, options.encoding, options.header)
 
@@ -69,6 +73,8 @@ def stage_source(spec: SourceSpec, fetcher: SourceFetcher, start: date, end: dat
     ``url_template``, else one whole file cut by ``date_column``. A file that cannot be fetched or
     read fails the days it holds (a fetch failure is recorded as such, without findings);
     ``SourceUnavailableError`` (worth a retry) propagates."""
+    from odf_assets.sources.staging import FileStager  # the parsing machinery: run time only
+
     staged = StagedSource()
     days = _days(start, end)
     dialect, contract = dialect_for(spec), contract_for(spec)

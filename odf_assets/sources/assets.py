@@ -16,7 +16,7 @@ from odf_assets.deterministic import naming_inexact_amounts
 from odf_assets.k8s_config import HEAVY_ASSET_OP_TAGS
 from odf_assets.partitions import DAILY_BACKFILL_POLICY, daily_partitions
 from odf_assets.publishing import emit_checked, publish_checked
-from odf_assets.sources import stored_days, transforms
+from odf_assets.sources import transforms
 from odf_assets.sources.acquisition import contract_for, stage_source
 from odf_assets.sources.registry import AggregateSpec, SourceSpec
 from odf_core.signatures import shared_signature
@@ -113,6 +113,8 @@ def guard_stored_days(
     """Refuse (fail at ERROR, keep the stored object) every day a fetch would empty or shrink
     beyond ``checks.max_shrink_fraction``; with the operator's run tag, let them through and
     return what was replaced, by day."""
+    from odf_assets.sources import stored_days  # run time only
+
     key = raw_asset_key(source)
     new_rows = {
         day: int((staged.findings[day].measured or {}).get("rows", 0) or 0)

@@ -71,6 +71,13 @@ def test_defaults_hold_and_unset_or_empty_variables_keep_them(monkeypatch):
     assert settings.retry_delay_seconds() == 10.0 and settings.storage_uri() == "./.odf/storage"
 
 
+def test_variable_names_are_read_in_any_case_and_other_variables_are_ignored(monkeypatch):
+    monkeypatch.setenv("odf_pipeline_owner", "team:lower")
+    monkeypatch.setenv("Odf_Retry_Delay_Seconds", "3")
+    monkeypatch.setenv("ODF_NOT_A_SETTING", "ignored")
+    assert settings.pipeline_owner() == "team:lower" and settings.retry_delay_seconds() == 3.0
+
+
 def test_issue_examples(monkeypatch):
     monkeypatch.setenv("ODF_RETRY_DELAY_SECONDS", "abc")
     with pytest.raises(ValueError, match=r"^ODF_RETRY_DELAY_SECONDS='abc': expected a number of seconds ≥ 0"):

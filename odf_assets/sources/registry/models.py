@@ -153,7 +153,9 @@ def _empty_mapping() -> dict:
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    # defer_build: a registry is only ever validated whole, so the document's one validator covers the
+    # nested models; building each model's own validator at import cost more than that one.
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class Range(_Strict):

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import contextlib
 import sqlite3
+import threading
+import time
+import uuid
 from pathlib import Path
 
 import dagster as dg
@@ -14,6 +17,7 @@ from odf_cli.sqlite_writes import local_sqlite_writes
 
 DAYS = ["2024-01-01", "2024-01-02", "2024-01-03"]
 daily = dg.DailyPartitionsDefinition(start_date=DAYS[0])
+MARKER = "written while the watcher is idle"
 
 
 @dg.asset(partitions_def=daily, backfill_policy=dg.BackfillPolicy.single_run())
@@ -79,3 +83,40 @@ def test_a_range_run_keeps_its_logs_until_the_end_and_loses_no_event(tmp_path):
     assert not list(tmp_path.rglob("*.db-wal"))
     assert _materialized_days(index) == DAYS
     assert _query(shard, "SELECT count(*) FROM event_logs") == [(written,)]  # one evaluation per run
+
+
+def test_another_instance_watching_the_run_sees_its_events_while_it_runs(tmp_path):
+    """The webserver's live log view: Dagster's SQLite watcher re-reads a run's events when the run's
+    database file changes, and with the log held open that file changes only at checkpoints."""
+    step_start_seen, marker_seen = threading.Event(), threading.Event()
+    seen_while_running = []
+
+    @dg.op
+    def logs_a_marker_and_waits_for_the_watcher(context) -> None:
+        # The shard's first writes (before its log is held) change the file anyway: let them pass.
+        seen_while_running.append(step_start_seen.wait(timeout=10))
+        time.sleep(0.5)
+        context.log.info(MARKER)
+        seen_while_running.append(marker_seen.wait(timeout=10))
+
+    @dg.job
+    def watched():
+        logs_a_marker_and_waits_for_the_watcher()
+
+    def on_event(entry: dg.EventLogEntry, _cursor: str) -> None:
+        if entry.dagster_event and entry.dagster_event.event_type == dg.DagsterEventType.STEP_START:
+            step_start_seen.set()
+        if entry.user_message == MARKER:
+            marker_seen.set()
+
+    run_id = str(uuid.uuid4())
+    with (
+        dg.instance_for_test(temp_dir=str(tmp_path)) as instance,
+        local_sqlite_writes(),
+        dg.DagsterInstance.from_ref(instance.get_ref()) as watcher,  # as the webserver's own instance
+    ):
+        watcher.watch_event_logs(run_id, None, on_event)
+        result = watched.execute_in_process(instance=instance, run_id=run_id)
+        watcher.end_watch_event_logs(run_id, on_event)
+    assert result.success
+    assert seen_while_running == [True, True]  # the marker within ten seconds, long before the block's end

@@ -48,6 +48,8 @@ class _PlainBuilder:
         self.documents = 0
         # Open collections: [container, pending key (mappings), key texts seen (mappings)].
         self.stack: list[list] = []
+        # A plain scalar's tag depends on its text only: registries repeat most of theirs.
+        self.plain_tags: dict[str, str] = {}
 
     def add(self, value: Any, key_text: str | None = None) -> None:
         if not self.stack:
@@ -73,7 +75,12 @@ class _PlainBuilder:
         if tag is not None and tag != "!":
             raise _NotPlain
         value = event.value
-        tag = self.loader.resolve(yaml.ScalarNode, value, event.implicit)
+        if event.implicit[0]:
+            tag = self.plain_tags.get(value)
+            if tag is None:
+                tag = self.plain_tags[value] = self.loader.resolve(yaml.ScalarNode, value, event.implicit)
+        else:
+            tag = self.loader.resolve(yaml.ScalarNode, value, event.implicit)
         if tag == _STR_TAG:
             self.add(value, value)
             return

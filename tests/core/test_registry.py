@@ -4,8 +4,10 @@ import re
 from datetime import date
 
 import pytest
+import yaml
 
 from odf_assets.sources.registry import DEFAULT_REGISTRY, RegistryError, load_registry, load_registry_file
+from odf_assets.sources.registry.yaml_loading import read_yaml
 from tests.support.pipeline import write_registry
 
 
@@ -235,6 +237,28 @@ def test_a_key_written_twice_in_one_mapping_names_the_key_path_and_both_lines(tm
     top.write_text("sources: []\nsources: []\n")
     with pytest.raises(RegistryError, match=r"top.yaml: sources: key written twice in one mapping \(lines 1 and 2\)"):
         load_registry_file(top)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Plain documents: built from the parser's events in one pass.
+        "a: 1\nb: [1.5, .inf, ~, null, yes, on, 'on', 0x1f, 0o17, 1_000, '12', -.5, 1e3]\n"
+        "c: {d: 2024-01-01, e: 2024-01-01 10:00:00, f: 2001-12-14t21:59:43.10-05:00}\n"
+        'g: |\n  block\nh: >\n  folded\ni: "tab\\tx"\n1: one\nTrue: yes\n~: nothing\n',
+        "",
+        "---\n",
+        "just text\n",
+        # What SafeLoader's own composer and constructor build: tags, merge keys, several documents.
+        "<<: {a: 1}\nb: 2\n",
+        "a: !!str 12\nb: !!int '12'\nc: !!binary aGVsbG8=\nd: !!omap [{e: 1}]\n",
+    ],
+)
+def test_registry_yaml_reads_as_safe_load(tmp_path, text):
+    path = tmp_path / "doc.yaml"
+    path.write_text(text)
+    assert read_yaml(path) == yaml.safe_load(text)
+    assert repr(read_yaml(path)) == repr(yaml.safe_load(text))  # the same types and key order
 
 
 def test_yaml_anchors_and_aliases_are_refused_before_anything_expands(tmp_path):

@@ -110,8 +110,9 @@ def load_registry_file(file: Path, read: DocumentReader = read_document) -> list
     # consolidations: are resolved by odf_assets.sources.consolidations once every file's sources are known.
     file = Path(file)
     document, models = read(file)
+    folders: dict[Path, Path] = {}
     return [
-        build_source(file, item_label("sources", index, document["sources"][index]), source)
+        build_source(file, item_label("sources", index, document["sources"][index]), source, folders)
         for index, source in enumerate(models.sources)
     ]
 

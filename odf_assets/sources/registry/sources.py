@@ -4,6 +4,7 @@ error style (file, key path, expectation)."""
 
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -165,17 +166,31 @@ def _decimals(where: Where, raw: SourceModel, schema: dict[str, str]) -> dict[st
     return dict(raw.decimals)
 
 
-def _resolve_url(file: Path, value: str | None) -> str | None:
-    """Relative paths are files next to the registry, so a registry folder is self-contained."""
+def _resolve_url(file: Path, value: str | None, folders: dict[Path, Path] | None = None) -> str | None:
+    """Relative paths are files next to the registry, so a registry folder is self-contained.
+    ``folders``: folders already resolved while loading this file (most sources share a few)."""
     if value is None or "://" in value:
         return value
-    return (file.parent / value).resolve().as_uri().replace("%7Bdate%7D", "{date}")
+    path = file.parent / value
+    if path.name in ("", "..") or folders is None:
+        resolved = path.resolve()
+    else:
+        # Path.resolve() of the folder, then of the name only if it is a link: the same path,
+        # without resolving the same folder again for every source in it.
+        folder = folders.get(path.parent)
+        if folder is None:
+            folder = folders[path.parent] = path.parent.resolve()
+        resolved = folder / path.name
+        if os.path.islink(resolved):
+            resolved = resolved.resolve()
+    return resolved.as_uri().replace("%7Bdate%7D", "{date}")
 
 
-def build_source(file: Path, label: str, raw: SourceModel) -> SourceSpec:
+def build_source(file: Path, label: str, raw: SourceModel, folders: dict[Path, Path] | None = None) -> SourceSpec:
+    """``folders``: shared by the sources of one file while it loads (see ``_resolve_url``)."""
     where = Where(file, label)
     schema = _schema(where, raw)
-    url, template = _resolve_url(file, raw.url), _resolve_url(file, raw.url_template)
+    url, template = _resolve_url(file, raw.url, folders), _resolve_url(file, raw.url_template, folders)
     if (url is None) == (template is None):
         where.fail("", "set exactly one of 'url_template' (one file per day, with {date}) or 'url' (whole file)")
     if template is not None and "{date}" not in template:

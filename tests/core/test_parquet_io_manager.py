@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from odf_resources.parquet_io_manager import OdfParquetIOManager, stage_partitions
+from odf_resources.parquet_io_manager import OdfParquetIOManager, describe_parquet, stage_partitions
 from odf_resources.s3_storage import S3Storage
 from odf_resources.storage import UnsafeKeyError, safe_key, storage_from_uri
 from tests.support.pipeline import failure_messages
@@ -206,3 +206,14 @@ def test_a_staged_file_is_published_by_rename_with_its_bytes(tmp_path):
     with storage.staging_area() as folder, pytest.raises(UnsafeKeyError):
         (folder / "1.parquet").write_bytes(b"x")
         storage.publish_staged_file(folder / "1.parquet", "b/data.parquet")
+
+
+@pytest.mark.parametrize("rows", [0, 5, 6, 40])
+def test_a_published_file_is_described_by_its_rows_schema_and_first_rows(tmp_path, rows):
+    path = tmp_path / "day.parquet"
+    schema = {"date": pl.Date, "v": pl.Int64}
+    pl.DataFrame({"date": [date(2024, 1, 1)] * rows, "v": list(range(rows))}, schema=schema).write_parquet(path)
+    described = describe_parquet(path)
+    assert described["dagster/row_count"] == rows
+    assert [(c.name, c.type) for c in described["dagster/column_schema"].columns] == [("date", "Date"), ("v", "Int64")]
+    assert described["preview"].value.count("\n") == 1 + min(rows, 5)

@@ -2,7 +2,7 @@
 
 Every write is *publish a finished local file*: the caller serializes to a temporary file first,
 so a failure while producing bytes never touches the destination. Publishing is atomic on both
-backends: ``os.replace`` within one directory locally, and on S3 a single PUT or a multipart
+backends: ``os.replace`` within one filesystem locally, and on S3 a single PUT or a multipart
 upload, neither of which creates a visible object unless it completes.
 """
 

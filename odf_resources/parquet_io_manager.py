@@ -82,9 +82,12 @@ def describe_parquet(path: Path) -> dict[str, dg.RawMetadataValue]:
     """Row count, schema and preview read from a finished Parquet file (footer plus a few rows)."""
     import polars as pl
 
-    schema = pl.read_parquet_schema(path)
-    rows = pl.scan_parquet(path).select(pl.len()).collect().item()
-    preview = pl.read_parquet(path, n_rows=PREVIEW_ROWS)
+    # The preview's schema is the file's, and a file shorter than the preview is all in it: a day
+    # of a small asset is read once, a larger one twice (the row count from the footer).
+    preview = pl.read_parquet(path, n_rows=PREVIEW_ROWS + 1)
+    schema = preview.schema
+    rows = preview.height if preview.height <= PREVIEW_ROWS else pl.scan_parquet(path).select(pl.len()).collect().item()
+    preview = preview.head(PREVIEW_ROWS)
     return {
         "dagster/row_count": int(rows),
         "dagster/column_schema": dg.TableSchema(
@@ -124,14 +127,22 @@ def stage_partitions(
         raise dg.Failure(
             f"{asset}: a partition-range output needs its partition column {column!r}; columns are {schema.names()}"
         )
-    parts = staging / "parts"
-    # PartitionBy is marked unstable in Polars 2; without a byte target it writes one file per key.
-    frame.lazy().sink_parquet(
-        pl.PartitionBy(parts, key=column, include_key=True, approximate_bytes_per_file=None),
-        mkdir=True,
-        compression="zstd",
-    )
-    found = {folder.name.split("=", 1)[1]: folder for folder in parts.iterdir()} if parts.exists() else {}
+    if isinstance(frame, pl.DataFrame):
+        # Rows already in memory are split in memory and each day written straight to its file:
+        # no folder per day to create, rename out of and remove (a range run's per-day cost).
+        staging.mkdir(parents=True, exist_ok=True)
+        found: dict = {
+            _partition_text(value): rows for (value,), rows in frame.partition_by(column, as_dict=True).items()
+        }
+    else:
+        parts = staging / "parts"
+        # PartitionBy is marked unstable in Polars 2; without a byte target it writes one file per key.
+        frame.sink_parquet(
+            pl.PartitionBy(parts, key=column, include_key=True, approximate_bytes_per_file=None),
+            mkdir=True,
+            compression="zstd",
+        )
+        found = {folder.name.split("=", 1)[1]: folder for folder in parts.iterdir()} if parts.exists() else {}
     unexpected = sorted(set(found) - set(keys))
     if unexpected:
         raise dg.Failure(
@@ -141,8 +152,11 @@ def stage_partitions(
     staged = {}
     for index, key in enumerate(keys):
         target = staging / f"{index}.parquet"
-        files = sorted(found[key].glob("*.parquet")) if key in found else []
-        if len(files) == 1:
+        found_rows = found.get(key)
+        files = sorted(found_rows.glob("*.parquet")) if isinstance(found_rows, Path) else []
+        if isinstance(found_rows, pl.DataFrame):
+            found_rows.write_parquet(target, compression="zstd")
+        elif len(files) == 1:
             files[0].rename(target)
         elif files:
             pl.scan_parquet(files).sink_parquet(target, compression="zstd")
@@ -150,6 +164,15 @@ def stage_partitions(
             pl.DataFrame(schema=schema).write_parquet(target, compression="zstd")
         staged[key] = target
     return staged
+
+
+def _partition_text(value: object) -> str:
+    """A partition column's value as its partition key (a date as ISO text), null as Hive names it."""
+    from datetime import date
+
+    if value is None:
+        return "__HIVE_DEFAULT_PARTITION__"
+    return value.isoformat() if isinstance(value, date) else str(value)
 
 
 def scan_stored(
@@ -203,7 +226,7 @@ def publish_staged(storage: Storage, asset_path: Sequence[str], column: str, sta
         # Output is deterministic: the same rows give the same bytes, which need no rewrite.
         unchanged = storage.holds(local, keys[partition])
         if not unchanged:
-            storage.publish_file(local, keys[partition])
+            storage.publish_staged_file(local, keys[partition])
         metadata[partition]["unchanged_bytes"] = unchanged
     return metadata
 

@@ -2,7 +2,7 @@
 
 Every write is *publish a finished local file*: the caller serializes to a temporary file first,
 so a failure while producing bytes never touches the destination. Publishing is atomic on both
-backends: ``os.replace`` within one directory locally, and on S3 a single PUT or a multipart
+backends: ``os.replace`` within one filesystem locally, and on S3 a single PUT or a multipart
 upload, neither of which creates a visible object unless it completes.
 """
 
@@ -91,6 +91,11 @@ class Storage(ABC):
     @abstractmethod
     def publish_file(self, local_path: Path, key: str) -> None:
         """Atomically make ``local_path``'s bytes the content of ``key``."""
+
+    def publish_staged_file(self, local_path: Path, key: str) -> None:
+        """``publish_file`` for a finished file the caller will not read again: a backend may move it
+        into place instead of copying it (locally, a rename within one filesystem)."""
+        self.publish_file(local_path, key)
 
     @abstractmethod
     def exists(self, key: str) -> bool: ...
@@ -207,6 +212,18 @@ class LocalStorage(Storage):
             os.replace(temp, destination)
         finally:
             temp.unlink(missing_ok=True)
+
+    def publish_staged_file(self, local_path: Path, key: str) -> None:
+        destination = self._writable_folder(key)
+        if os.stat(local_path).st_dev != os.stat(destination.parent).st_dev:
+            self.publish_file(local_path, key)
+            return
+        # Staged files live under the base (staging_dir), so moving one is a rename: no second copy
+        # of the bytes and nothing left to delete. Its bytes reach the disk before the rename
+        # makes them the object, as publish_file's copy does.
+        with open(local_path, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(local_path, destination)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()

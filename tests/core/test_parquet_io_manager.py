@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from odf_resources.parquet_io_manager import OdfParquetIOManager
+from odf_resources.parquet_io_manager import OdfParquetIOManager, describe_parquet, stage_partitions
 from odf_resources.s3_storage import S3Storage
 from odf_resources.storage import UnsafeKeyError, safe_key, storage_from_uri
 from tests.support.pipeline import failure_messages
@@ -178,3 +178,42 @@ def test_range_output_split_in_one_pass_refuses_stray_rows_and_fills_empty_days(
     message = failure_messages(stray)
     assert "rows with date=['2024-01-14'] are outside the partitions being written (2024-01-01..2024-01-05)" in message
     assert read(base, "sparse_days/date=2024-01-02/data.parquet").equals(before)
+
+
+def test_rows_in_memory_are_split_per_day_without_a_folder_per_day_and_stray_rows_are_refused(tmp_path):
+    frame = pl.DataFrame({"date": [date(2024, 1, 3), date(2024, 1, 1), date(2024, 1, 3)], "v": [1, 2, 3]})
+    staged = stage_partitions(frame, "date", ["2024-01-01", "2024-01-02", "2024-01-03"], tmp_path / "s", "x")
+    assert sorted(p.name for p in (tmp_path / "s").iterdir()) == ["0.parquet", "1.parquet", "2.parquet"]
+    assert pl.read_parquet(staged["2024-01-03"])["v"].to_list() == [1, 3]
+    empty = pl.read_parquet(staged["2024-01-02"])
+    assert empty.height == 0 and empty.schema == frame.schema
+    for stray, named in ((date(2024, 1, 9), "'2024-01-09'"), (None, "'__HIVE_DEFAULT_PARTITION__'")):
+        with pytest.raises(dg.Failure, match=f"rows with date=\\[{named}\\] are outside"):
+            stage_partitions(pl.DataFrame({"date": [stray]}), "date", ["2024-01-01"], tmp_path / "t", "x")
+
+
+def test_a_staged_file_is_published_by_rename_with_its_bytes(tmp_path):
+    storage = storage_from_uri(str(tmp_path / "store"))
+    with storage.staging_area() as folder:
+        staged = folder / "0.parquet"
+        staged.write_bytes(b"finished bytes")
+        inode = staged.stat().st_ino
+        storage.publish_staged_file(staged, "a/date=2024-01-01/data.parquet")
+        assert not staged.exists(), "moved, not copied"
+    stored = tmp_path / "store" / "a" / "date=2024-01-01" / "data.parquet"
+    assert stored.read_bytes() == b"finished bytes" and stored.stat().st_ino == inode
+    (tmp_path / "store" / "b").symlink_to(tmp_path)
+    with storage.staging_area() as folder, pytest.raises(UnsafeKeyError):
+        (folder / "1.parquet").write_bytes(b"x")
+        storage.publish_staged_file(folder / "1.parquet", "b/data.parquet")
+
+
+@pytest.mark.parametrize("rows", [0, 5, 6, 40])
+def test_a_published_file_is_described_by_its_rows_schema_and_first_rows(tmp_path, rows):
+    path = tmp_path / "day.parquet"
+    schema = {"date": pl.Date, "v": pl.Int64}
+    pl.DataFrame({"date": [date(2024, 1, 1)] * rows, "v": list(range(rows))}, schema=schema).write_parquet(path)
+    described = describe_parquet(path)
+    assert described["dagster/row_count"] == rows
+    assert [(c.name, c.type) for c in described["dagster/column_schema"].columns] == [("date", "Date"), ("v", "Int64")]
+    assert described["preview"].value.count("\n") == 1 + min(rows, 5)

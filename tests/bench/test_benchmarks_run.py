@@ -171,6 +171,7 @@ def test_readme_table_is_rendered_from_the_results_between_its_markers(quick_res
     for name in BENCHMARKS:
         assert f"`bench.{name}`" in table
     assert "PostgreSQL (production storage, local cluster)" in table  # issue 21: per-day cost in production too
+    assert "(in-memory floor: " in table  # the per-day target read against the instance with no storage I/O
     readme = tmp_path / "README.md"
     readme.write_text((ROOT / "README.md").read_text(encoding="utf-8"), encoding="utf-8")
     rewrite_readme(table, readme)

@@ -40,9 +40,9 @@ BENCHMARKS = {
     "backfill": ["--days", "186", "--sample", "6"],
     "large_input": ["--gigabytes", "0.5", "--repeat", "3"],
     "landing_memory": ["--megabytes", "200", "--repeat", "3"],
-    # 1 and 15 days of the small and the default pipeline (fixed cost and per-day slope), on the
+    # 1 and 30 days of the small and the default pipeline (fixed cost and per-day slope), on the
     # local instance, in memory and on the production storage (PostgreSQL).
-    "partitions": ["--days", "1", "15", "--repeats", "3", "--postgres"],
+    "partitions": ["--days", "1", "30", "--repeats", "3", "--postgres"],
 }
 
 

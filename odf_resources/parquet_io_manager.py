@@ -115,7 +115,8 @@ def write_parquet(frame: pl.DataFrame | pl.LazyFrame, path: Path) -> None:
 def stage_partitions(
     frame: pl.DataFrame | pl.LazyFrame, column: str, keys: Sequence[str], staging: Path, asset: str
 ) -> dict[str, Path]:
-    """Split a range output into one staged file per partition key in a single streaming pass.
+    """Split a range output into one staged file per partition key: a lazy frame in one streaming
+    pass, a frame already in memory in memory.
 
     Rows whose partition value is outside ``keys`` are an error; keys without rows get an empty
     file with the frame's schema, so every partition of the range is materialized.
@@ -131,7 +132,7 @@ def stage_partitions(
         # Rows already in memory are split in memory and each day written straight to its file:
         # no folder per day to create, rename out of and remove (a range run's per-day cost).
         staging.mkdir(parents=True, exist_ok=True)
-        found: dict = {
+        found: dict[str, pl.DataFrame | Path] = {
             _partition_text(value): rows for (value,), rows in frame.partition_by(column, as_dict=True).items()
         }
     else:

@@ -386,11 +386,18 @@ def test_d_a_failed_run_is_posted_to_the_alert_webhook(stack, partial_backfill_i
     assert tags.get("odf/alert") == "webhook sent"
 
 
-def run_worker_fetching_from(port: int) -> psutil.Process | None:
-    """The run worker whose run (or step child) holds a connection to the source server."""
+def run_worker_fetching(sources, path: str, earlier_requests: int) -> psutil.Process | None:
+    """The run worker whose run (or step child) holds the connection of the first request for
+    ``path`` after ``earlier_requests``. Other runs (the partial backfill) fetch from the same server
+    meanwhile, so the connection is named by its client port, not just by the server's."""
+    clients = sources.clients.get(path, [])[earlier_requests:]
+    if not clients:
+        return None
+    client_port, server_port = clients[0][1], int(sources.url.rsplit(":", 1)[1])
     for process in psutil.process_iter(["pid"]):
         try:
-            if any(c.raddr and c.raddr.port == port for c in process.net_connections(kind="tcp")):
+            connections = process.net_connections(kind="tcp")
+            if any(c.laddr.port == client_port and c.raddr and c.raddr.port == server_port for c in connections):
                 # Walk up to the process the code server started for the run.
                 while process.parent() and "grpc" not in " ".join(process.parent().cmdline()):
                     process = process.parent()
@@ -414,13 +421,13 @@ def wait_for_status(stack, run_id: str, statuses: set[str], timeout: float = 180
 def test_e_sigkilled_run_worker_fails_the_run_and_reexecution_recovers(stack, capsys):
     served = stack.sources.root / f"{KILL_DAY}.csv"
     stack.sources.script(f"/{KILL_DAY}.csv", stall(25, served.read_bytes()), respond(200, served.read_bytes()))
+    earlier_requests = len(stack.sources.clients.get(f"/{KILL_DAY}.csv", []))
     status, out, _ = cli(capsys, "trigger", "--asset", RAW, "--date", KILL_DAY, "--url", stack.url)
     assert status == 0, out
     run_id = out.split("launched run ", 1)[1].split(" ", 1)[0]
-    port = int(stack.sources.url.rsplit(":", 1)[1])
     deadline, worker = time.monotonic() + 90, None
     while time.monotonic() < deadline and worker is None:
-        worker = run_worker_fetching_from(port)
+        worker = run_worker_fetching(stack.sources, f"/{KILL_DAY}.csv", earlier_requests)
         time.sleep(0.2)
     assert worker is not None, "the run never started fetching\n" + stack.dev.log_tail()
     for process in [*worker.children(recursive=True), worker]:

@@ -83,6 +83,8 @@ class SourceServer:
     root: Path
     scripted: dict[str, list[Responder]] = field(default_factory=dict)
     requests_seen: list[str] = field(default_factory=list)
+    # The client (host, port) of each request by path: names the exact connection a test waits on.
+    clients: dict[str, list[tuple[str, int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         server = self
@@ -93,6 +95,7 @@ class SourceServer:
 
             def do_GET(self) -> None:
                 server.requests_seen.append(self.path)
+                server.clients.setdefault(self.path.split("?")[0], []).append(self.client_address[:2])
                 queue = server.scripted.get(self.path.split("?")[0])
                 if queue:
                     responder = queue.pop(0) if len(queue) > 1 else queue[0]

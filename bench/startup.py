@@ -107,9 +107,33 @@ def _without_project(compiled: Path, target: Path) -> None:
         shutil.rmtree(target / ROOT.relative_to(ROOT.anchor) / package, ignore_errors=True)
 
 
+def project_sources() -> dict[str, tuple[int, int]]:
+    """(modification time, size) of every ODF source file: what a ``.pyc`` is checked against."""
+    sources = {}
+    for package in PROJECT_PACKAGES:
+        for path in (ROOT / package).rglob("*.py"):
+            stat = path.stat()
+            sources[str(path.relative_to(ROOT))] = (stat.st_mtime_ns, stat.st_size)
+    return sources
+
+
+def refuse_changed_sources(before: dict[str, tuple[int, int]], after: dict[str, tuple[int, int]]) -> None:
+    """A source edited (or only touched) during the run makes its ``.pyc`` stale: the compiled
+    layout then compiles that module on every import, like the uncompiled one, and the ratio it
+    reports describes neither. Such a run is refused rather than printed."""
+    changed = sorted(name for name in before.keys() | after.keys() if before.get(name) != after.get(name))
+    if changed:
+        shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+        raise SystemExit(
+            f"ODF's sources changed during the measurement ({shown}): the compiled layout's .pyc files "
+            "went stale, so its timings are not those of compiled code. Run again on a checkout nobody edits."
+        )
+
+
 def measure_processes(repeat: int, workdir: Path, quick: bool = False) -> dict[str, dict[str, float]]:
     """Median of ``repeat`` per command and layout, rounds interleaved so every command and layout
     meets the same load on a shared machine."""
+    sources_before = project_sources()
     cold, warm, source = workdir / "no-pyc", workdir / "compiled", workdir / "project-source"
     for prefix in (cold, warm):
         _stdlib_prefix(prefix)
@@ -139,6 +163,7 @@ def measure_processes(repeat: int, workdir: Path, quick: bool = False) -> dict[s
             samples.setdefault("uv run odf --help", {"compiled": []})["compiled"].append(
                 _time([uv, "run", "odf", "--help"], dict(os.environ))
             )
+    refuse_changed_sources(sources_before, project_sources())
     return {
         name: {mode: statistics.median(values) for mode, values in modes.items() if values}
         for name, modes in samples.items()

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISLNK, S_ISREG
+from stat import S_ISDIR, S_ISLNK, S_ISREG
 from typing import BinaryIO
 
 from odf_core.leftovers import sweep_once
@@ -196,9 +196,17 @@ class LocalStorage(Storage):
         """``key``'s path after creating its folder; a symbolic link on the way is refused, as on
         read, so no write lands outside the storage root."""
         destination = self._path(key)
+        created, folder = [], destination.parent
+        while not folder.exists() and folder != self.base.parent:
+            created.append(folder)
+            folder = folder.parent
         destination.parent.mkdir(parents=True, exist_ok=True)
         if os.path.realpath(destination.parent) != str(destination.parent):
             raise UnsafeKeyError(f"{key!r} passes through a symbolic link; refused")
+        # A new folder's name lives in its parent: synced top down, so the file published into it
+        # is still reachable after a power loss.
+        for new_folder in reversed(created):
+            _sync_folder(new_folder.parent)
         return destination
 
     def publish_file(self, local_path: Path, key: str) -> None:
@@ -210,6 +218,7 @@ class LocalStorage(Storage):
             with open(temp, "rb") as handle:
                 os.fsync(handle.fileno())
             os.replace(temp, destination)
+            _sync_folder(destination.parent)
         finally:
             temp.unlink(missing_ok=True)
 
@@ -224,6 +233,7 @@ class LocalStorage(Storage):
         with open(local_path, "rb") as handle:
             os.fsync(handle.fileno())
         os.replace(local_path, destination)
+        _sync_folder(destination.parent)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -274,12 +284,26 @@ class LocalStorage(Storage):
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
+        _sync_folder(destination.parent)
         return True
 
 
 # Creating the shared staging folder races with writes that remove it once empty; each lost race
 # needs another write to finish in a window of microseconds, so a few attempts always suffice.
 _STAGING_ATTEMPTS = 20
+
+
+def _sync_folder(folder: Path) -> None:
+    """Makes ``folder``'s entries durable: syncing a file writes its bytes, but its name (a rename
+    into ``folder``, a new file or folder in it) reaches the disk only with the folder. Without it,
+    a power loss after a run succeeded could bring back the previous object, or none."""
+    if os.name == "nt":  # Windows cannot open a folder to sync it
+        return
+    descriptor = os.open(folder, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _make_dir(path: Path) -> None:
@@ -290,7 +314,12 @@ def _make_dir(path: Path) -> None:
             path.mkdir(parents=True, exist_ok=True)
             return
         except FileExistsError:
-            if attempt == _STAGING_ATTEMPTS - 1 or path.exists() and not path.is_dir():
+            try:
+                # One stat, not exists() then is_dir(): the folder may vanish between two calls.
+                is_folder = S_ISDIR(path.stat().st_mode)
+            except FileNotFoundError:
+                is_folder = True  # removed again: another attempt creates it
+            if attempt == _STAGING_ATTEMPTS - 1 or not is_folder:
                 raise
 
 

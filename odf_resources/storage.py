@@ -215,10 +215,7 @@ class LocalStorage(Storage):
         temp = destination.with_name(f"{TEMP_PREFIX}{uuid.uuid4().hex}-{destination.name}")
         try:
             shutil.copyfile(local_path, temp)
-            with open(temp, "rb") as handle:
-                os.fsync(handle.fileno())
-            os.replace(temp, destination)
-            _sync_folder(destination.parent)
+            _move_into_place(temp, destination)
         finally:
             temp.unlink(missing_ok=True)
 
@@ -228,12 +225,8 @@ class LocalStorage(Storage):
             self.publish_file(local_path, key)
             return
         # Staged files live under the base (staging_dir), so moving one is a rename: no second copy
-        # of the bytes and nothing left to delete. Its bytes reach the disk before the rename
-        # makes them the object, as publish_file's copy does.
-        with open(local_path, "rb") as handle:
-            os.fsync(handle.fileno())
-        os.replace(local_path, destination)
-        _sync_folder(destination.parent)
+        # of the bytes and nothing left to delete.
+        _move_into_place(local_path, destination)
 
     def exists(self, key: str) -> bool:
         return self._path(key).is_file()
@@ -291,6 +284,15 @@ class LocalStorage(Storage):
 # Creating the shared staging folder races with writes that remove it once empty; each lost race
 # needs another write to finish in a window of microseconds, so a few attempts always suffice.
 _STAGING_ATTEMPTS = 20
+
+
+def _move_into_place(source: Path, destination: Path) -> None:
+    """Renames ``source`` (on ``destination``'s filesystem) to ``destination`` durably: its bytes
+    reach the disk before the rename makes them the object, and the new name after."""
+    with open(source, "rb") as handle:
+        os.fsync(handle.fileno())
+    os.replace(source, destination)
+    _sync_folder(destination.parent)
 
 
 def _sync_folder(folder: Path) -> None:
